@@ -1,0 +1,56 @@
+"""Checks, one session each: tests, lint, typecheck, architecture, bench."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["lint", "typecheck", "architecture", "tests"]
+
+PYPROJECT = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))
+PYTHONS = [
+    c.rsplit("::", 1)[1].strip()
+    for c in PYPROJECT["project"]["classifiers"]
+    if c.startswith("Programming Language :: Python :: 3.")
+]
+
+
+def _install(session: nox.Session, *groups: str) -> None:
+    session.install("pip>=25.1")
+    args = [arg for group in groups for arg in ("--group", group)]
+    session.install("-e", ".", *args)
+
+
+@nox.session(python=PYTHONS[0])
+def tests(session: nox.Session) -> None:
+    _install(session, "test")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def lint(session: nox.Session) -> None:
+    _install(session, "lint")
+    session.run("ruff", "check", "src", "tests", "bench", "noxfile.py")
+
+
+@nox.session(python=PYTHONS[0])
+def typecheck(session: nox.Session) -> None:
+    _install(session, "typecheck")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHONS[0])
+def architecture(session: nox.Session) -> None:
+    _install(session, "architecture")
+    session.run("lint-imports")
+
+
+@nox.session(python=PYTHONS[0])
+def bench(session: nox.Session) -> None:
+    """Benchmarks print ratios against a baseline measured in the same run."""
+    _install(session, "test")
+    for script in sorted(Path("bench").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Shared set-up for the quick-start commands: system packages, a virtualenv, the project.
+# Sourced by scripts/demo and scripts/test; safe to run again (each step checks first).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${MUSICCONNECT_VENV:-$repo/.venv}"
+
+need_apt=()
+command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
+command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
+if [ "${MUSICCONNECT_WITH_SERVERS:-0}" = 1 ]; then
+  command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing system packages: ${need_apt[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "!! please install: ${need_apt[*]} (no apt-get here)" >&2
+  fi
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "==> creating virtualenv $venv"
+  python3 -m venv "$venv"
+fi
+# PEP 735 dependency groups need pip >= 25.1.
+"$venv/bin/python" -m pip install -q --upgrade "pip>=25.1"
+echo "==> installing Music Connect${1:+ with groups: $*}"
+groups=()
+for g in "$@"; do groups+=(--group "$g"); done
+"$venv/bin/python" -m pip install -q -e "$repo" "${groups[@]}"
+export PATH="$venv/bin:$PATH"

@@ -1,0 +1,1 @@
+"""Music Connect: an artist-to-fan music platform."""

@@ -1,0 +1,113 @@
+"""Audio, the HLS ladder and the upload policy: value objects shared by probe, transcoder and storage."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+#: The HLS ladder every track is encoded into, in kbps, lowest first.
+LADDER_KBPS: Final[tuple[int, ...]] = (128, 256, 320)
+
+#: Containers ffprobe may report for an upload (its ``format_name`` is comma-separated aliases).
+ALLOWED_FORMATS: Final[frozenset[str]] = frozenset(
+    {
+        "wav",
+        "mp3",
+        "flac",
+        "ogg",
+        "aiff",
+        "mov",
+        "mp4",
+        "m4a",
+        "3gp",
+        "3g2",
+        "mj2",
+        "matroska",
+        "webm",
+    },
+)
+
+#: Audio codecs we accept inside those containers.
+ALLOWED_CODECS: Final[frozenset[str]] = frozenset(
+    {
+        "pcm_s16le",
+        "pcm_s24le",
+        "pcm_s32le",
+        "pcm_f32le",
+        "pcm_s16be",
+        "pcm_s24be",
+        "pcm_u8",
+        "mp3",
+        "flac",
+        "vorbis",
+        "opus",
+        "aac",
+        "alac",
+    },
+)
+
+
+@attrs.frozen
+class UploadPolicy:
+    """Limits an upload must respect before anything is stored."""
+
+    max_bytes: int = 200 * 1024 * 1024
+    max_duration_s: float = 20 * 60.0
+    min_duration_s: float = 1.0
+
+
+@attrs.frozen
+class AudioInfo:
+    """What a probe learned about an upload."""
+
+    format_name: str
+    codec: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+    bit_rate: int | None = None
+
+
+@attrs.frozen
+class RungResult:
+    """One encoded rung: its nominal and measured bitrate, and its variant playlist's name."""
+
+    kbps: int
+    measured_kbps: float
+    playlist: str
+
+
+@attrs.frozen
+class Ladder:
+    """The output of one transcode: every file written, relative to the output folder.
+
+    ``files`` lists segments and init files first, then variant playlists, then the master,
+    the order they must be published in so no reader sees a playlist before its segments.
+    """
+
+    duration_s: float
+    rungs: tuple[RungResult, ...]
+    files: tuple[str, ...]
+    master: str
+    peaks: tuple[float, ...] = ()
+
+    @property
+    def rungs_kbps(self) -> tuple[int, ...]:
+        return tuple(r.kbps for r in self.rungs)
+
+
+def rung_folder(kbps: int) -> str:
+    """The folder a rung's playlist and segments live in, e.g. ``128k``."""
+    return f"{kbps}k"
+
+
+def content_type_for(filename: str) -> str:
+    """The MIME type a media file is served with."""
+    if filename.endswith(".m3u8"):
+        return "application/vnd.apple.mpegurl"
+    if filename.endswith((".m4s", ".mp4")):
+        return "audio/mp4"
+    if filename.endswith(".json"):
+        return "application/json"
+    return "application/octet-stream"

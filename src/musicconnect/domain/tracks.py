@@ -1,0 +1,77 @@
+"""Tracks and who may see them: early access for supporters, exclusives never below supporter."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+from typing import Final
+
+import attrs
+
+from musicconnect.domain.tiers import Tier
+
+EARLY_ACCESS: Final = timedelta(hours=24)
+
+
+class TrackStatus(enum.StrEnum):
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@attrs.frozen
+class Track:
+    id: str
+    artist_id: str
+    title: str
+    created_at: datetime
+    status: TrackStatus = TrackStatus.PROCESSING
+    release_at: datetime | None = None
+    exclusive: bool = False
+    duration_s: float | None = None
+    rungs_kbps: tuple[int, ...] = ()
+    failure_reason: str | None = None
+
+    @property
+    def media_prefix(self) -> str:
+        """Where this track's files live in media storage."""
+        return f"artists/{self.artist_id}/tracks/{self.id}"
+
+    @property
+    def original_key(self) -> str:
+        return f"{self.media_prefix}/original"
+
+    @property
+    def hls_prefix(self) -> str:
+        return f"{self.media_prefix}/hls"
+
+    def published(self, *, duration_s: float, rungs_kbps: tuple[int, ...]) -> Track:
+        return attrs.evolve(
+            self,
+            status=TrackStatus.READY,
+            duration_s=duration_s,
+            rungs_kbps=rungs_kbps,
+            failure_reason=None,
+        )
+
+    def failed(self, reason: str) -> Track:
+        return attrs.evolve(self, status=TrackStatus.FAILED, failure_reason=reason)
+
+
+def visible_from(track: Track, tier: Tier) -> datetime | None:
+    """When a listener on ``tier`` first sees the track (None: never, or at once if unreleased)."""
+    if track.exclusive and not tier.includes(Tier.SUPPORTER):
+        return None
+    if track.release_at is None:
+        return track.created_at
+    if tier.includes(Tier.SUPPORTER):
+        return track.release_at - EARLY_ACCESS
+    return track.release_at
+
+
+def can_see(track: Track, *, tier: Tier, now: datetime, is_owner: bool = False) -> bool:
+    """Whether a caller on ``tier`` may see the track's metadata and stream it now."""
+    if is_owner:
+        return True
+    start = visible_from(track, tier)
+    return start is not None and now >= start

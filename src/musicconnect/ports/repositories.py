@@ -1,0 +1,191 @@
+"""Repositories, one per aggregate, and the unit of work that commits them together."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from musicconnect.domain.accounts import Account, Artist
+from musicconnect.domain.analytics import PlayEvent
+from musicconnect.domain.ledger import Transaction
+from musicconnect.domain.messages import DirectMessage
+from musicconnect.domain.payments import Payout
+from musicconnect.domain.subscriptions import Subscription
+from musicconnect.domain.tiers import Tier, TierPlan
+from musicconnect.domain.tracks import Track
+
+
+class AccountRepository(Protocol):
+    def add(self, account: Account) -> None:
+        """Raise Conflict when the email is taken."""
+        ...
+
+    def get(self, account_id: str) -> Account | None: ...
+
+    def by_email(self, email: str) -> Account | None: ...
+
+
+class ArtistRepository(Protocol):
+    def add(self, artist: Artist) -> None: ...
+
+    def get(self, artist_id: str) -> Artist | None: ...
+
+    def save(self, artist: Artist) -> None:
+        """Store the artist's profile and current plans; every plan version ever saved is kept."""
+        ...
+
+    def plan_version(self, artist_id: str, tier: Tier, version: int) -> TierPlan | None: ...
+
+
+class FanRepository(Protocol):
+    """A fan's relationship with artists beyond money: follows, likes, profile visits."""
+
+    def follow(self, fan_id: str, artist_id: str, at: datetime) -> None:
+        """Idempotent: following twice is following once."""
+        ...
+
+    def like(self, fan_id: str, track_id: str, at: datetime) -> None: ...
+
+    def record_visit(self, visitor_id: str, artist_id: str, at: datetime) -> None: ...
+
+    def follower_count(self, artist_id: str) -> int: ...
+
+    def visitor_count(self, artist_id: str) -> int:
+        """Distinct visitors of the artist's profile."""
+        ...
+
+    def likes_of(self, track_id: str) -> int: ...
+
+
+class TrackRepository(Protocol):
+    def add(self, track: Track) -> None: ...
+
+    def get(self, track_id: str) -> Track | None: ...
+
+    def save(self, track: Track) -> None: ...
+
+    def by_artist(self, artist_id: str) -> Sequence[Track]: ...
+
+
+class SubscriptionRepository(Protocol):
+    def add(self, subscription: Subscription) -> None:
+        """Raise Conflict if the (fan, artist) pair already has a live subscription."""
+        ...
+
+    def get(self, subscription_id: str) -> Subscription | None: ...
+
+    def save(self, subscription: Subscription) -> None: ...
+
+    def live_for(self, fan_id: str, artist_id: str) -> Subscription | None: ...
+
+    def by_external_ref(self, external_ref: str) -> Subscription | None: ...
+
+    def of_fan(self, fan_id: str) -> Sequence[Subscription]: ...
+
+    def live_of_artist(self, artist_id: str) -> Sequence[Subscription]: ...
+
+    def due_for_renewal(self, now: datetime) -> Sequence[Subscription]:
+        """Active or trialing subscriptions whose current period ended at or before ``now``."""
+        ...
+
+
+class LedgerRepository(Protocol):
+    def record(self, transaction: Transaction) -> bool:
+        """Append a balanced transaction; False (and no write) if its idempotency key exists."""
+        ...
+
+    def by_key(self, idempotency_key: str) -> Transaction | None: ...
+
+    def balance(self, account: str, currency: str) -> int:
+        """Debits minus credits on ``account`` in ``currency``, in minor units."""
+        ...
+
+    def currencies_of(self, account: str) -> Sequence[str]: ...
+
+    def of_artist(
+        self,
+        artist_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Sequence[Transaction]:
+        """The artist's transactions with ``since <= occurred_at < until``, oldest first."""
+        ...
+
+    def trial_balance(self) -> dict[str, int]:
+        """Debits minus credits per currency over every entry: all zero when the books balance."""
+        ...
+
+    def artists_with_balance(self) -> Sequence[str]: ...
+
+
+class PayoutRepository(Protocol):
+    def add(self, payout: Payout) -> None: ...
+
+    def of_artist(self, artist_id: str) -> Sequence[Payout]:
+        """Newest first."""
+        ...
+
+    def last_of_artist(self, artist_id: str) -> Payout | None: ...
+
+
+class PlayEventStore(Protocol):
+    """Plays counted in daily buckets, so a 30-day query reads 30 rows, not every event."""
+
+    def record(self, play: PlayEvent) -> None: ...
+
+    def daily_counts(self, artist_id: str, first: date, last: date) -> dict[date, int]: ...
+
+    def top_fans(self, artist_id: str, limit: int) -> Sequence[tuple[str, int]]:
+        """(fan_id, plays), most plays first, ties by fan id."""
+        ...
+
+
+class MessageRepository(Protocol):
+    def add(self, message: DirectMessage) -> None: ...
+
+    def to_artist(self, artist_id: str) -> Sequence[DirectMessage]: ...
+
+    def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int: ...
+
+
+class ProcessedEventStore(Protocol):
+    """Remembers which external events (webhooks) were applied, for idempotency."""
+
+    def mark(self, event_id: str, at: datetime) -> bool:
+        """Record ``event_id``; False if it was recorded before."""
+        ...
+
+    def seen(self, event_id: str) -> bool: ...
+
+
+class UnitOfWork(Protocol):
+    """All repositories over one transaction: commit makes every write visible at once."""
+
+    accounts: AccountRepository
+    artists: ArtistRepository
+    fans: FanRepository
+    tracks: TrackRepository
+    subscriptions: SubscriptionRepository
+    ledger: LedgerRepository
+    payouts: PayoutRepository
+    plays: PlayEventStore
+    messages: MessageRepository
+    processed_events: ProcessedEventStore
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed."""
+        ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...

@@ -1,0 +1,97 @@
+"""Small infrastructure ports: time, ids, quotas, caches, jobs, passwords and tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+import attrs
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware UTC."""
+        ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str: ...
+
+
+class QuotaCounter(Protocol):
+    """Atomic counters with a limit, safe across processes."""
+
+    def acquire(self, key: str, *, limit: int, resets_at: datetime) -> bool:
+        """Take one unit under ``key`` if fewer than ``limit`` were taken; the count resets at
+        ``resets_at``. Raise ServiceUnavailable rather than guess when the store is down."""
+        ...
+
+    def release(self, key: str) -> None:
+        """Give back one unit taken by ``acquire`` (the action it guarded did not happen)."""
+        ...
+
+    def used(self, key: str) -> int: ...
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> bytes | None: ...
+
+    def set(self, key: str, value: bytes, *, ttl_s: int) -> None: ...
+
+    def delete(self, *keys: str) -> None: ...
+
+
+@attrs.frozen
+class Job:
+    name: str
+    payload: Mapping[str, Any]
+    #: Jobs with the same key are one job: enqueuing it again while it waits does nothing.
+    key: str
+
+
+JobHandler = Callable[[Mapping[str, Any]], None]
+
+
+class JobQueue(Protocol):
+    def enqueue(self, job: Job) -> None: ...
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password: str, hashed: str) -> bool: ...
+
+
+@attrs.frozen
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+@attrs.frozen
+class TokenClaims:
+    subject: str
+    role: str
+    token_id: str
+    kind: str
+    expires_at: datetime
+
+
+class TokenIssuer(Protocol):
+    def issue(self, *, subject: str, role: str) -> TokenPair: ...
+
+    def decode(self, token: str, *, kind: str) -> TokenClaims:
+        """Raise AuthenticationFailed for anything but a valid, unexpired token of ``kind``."""
+        ...
+
+
+class TokenDenylist(Protocol):
+    """Revoked token ids, kept until the token would have expired anyway."""
+
+    def revoke(self, token_id: str, *, until: datetime) -> None: ...
+
+    def is_revoked(self, token_id: str) -> bool:
+        """Raise ServiceUnavailable when the store cannot answer: revocation fails closed."""
+        ...
