@@ -71,3 +71,15 @@ class Artist:
         others = tuple(p for p in self.plans if p.tier is not plan.tier)
         ordered = tuple(sorted((*others, plan), key=lambda p: p.tier.rank))
         return attrs.evolve(self, plans=ordered)
+
+
+@attrs.frozen
+class Caller:
+    """Who is asking: an authenticated account id and its role."""
+
+    id: str
+    role: Role
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN

@@ -32,9 +32,7 @@ def listed_bandwidths(playlist: str) -> list[int]:
     found = []
     for line in playlist.splitlines():
         if line.startswith("#EXT-X-STREAM-INF:"):
-            attributes = dict(
-                part.split("=", 1) for part in line.split(":", 1)[1].split(",") if "=" in part
-            )
+            attributes = dict(part.split("=", 1) for part in line.split(":", 1)[1].split(",") if "=" in part)
             found.append(int(attributes["BANDWIDTH"]) // 1000)
     return found
 

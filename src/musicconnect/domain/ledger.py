@@ -53,16 +53,10 @@ class Entry:
     @property
     def signed_minor(self) -> int:
         """Positive for a debit, negative for a credit."""
-        return (
-            self.amount.amount_minor
-            if self.direction is Direction.DEBIT
-            else -self.amount.amount_minor
-        )
+        return self.amount.amount_minor if self.direction is Direction.DEBIT else -self.amount.amount_minor
 
 
-def _balanced(
-    _: object, __: attrs.Attribute[tuple[Entry, ...]], entries: tuple[Entry, ...]
-) -> None:
+def _balanced(_: object, __: attrs.Attribute[tuple[Entry, ...]], entries: tuple[Entry, ...]) -> None:
     if not entries:
         raise InvalidInput("a transaction needs entries")
     totals: dict[str, int] = defaultdict(int)
@@ -142,9 +136,7 @@ def refund_transaction(
         Entry(artist_account(artist_id), Direction.DEBIT, split.artist)
         if split.artist.amount_minor
         else None,
-        Entry(PLATFORM_FEES, Direction.DEBIT, split.platform)
-        if split.platform.amount_minor
-        else None,
+        Entry(PLATFORM_FEES, Direction.DEBIT, split.platform) if split.platform.amount_minor else None,
         Entry(CASH, Direction.CREDIT, amount),
     ]
     return Transaction(
@@ -182,8 +174,10 @@ def processing_fee_transaction(
     )
 
 
-def payout_key(artist_id: str, period: str) -> str:
-    return f"payout:{artist_id}:{period}"
+def payout_key(artist_id: str, period: str, currency: str = "USD") -> str:
+    """``payout:{artist}:{period}``; an artist paid in another currency too gets a key per currency."""
+    base = f"payout:{artist_id}:{period}"
+    return base if currency == "USD" else f"{base}:{currency}"
 
 
 def payout_transaction(

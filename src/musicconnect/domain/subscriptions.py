@@ -132,9 +132,7 @@ def prorate(
     if total <= timedelta(0):
         return difference
     left = min(max(period_end - now, timedelta(0)), total)
-    charge = difference.scaled(
-        left // timedelta(microseconds=1), total // timedelta(microseconds=1)
-    )
+    charge = difference.scaled(left // timedelta(microseconds=1), total // timedelta(microseconds=1))
     return Money(min(max(charge.amount_minor, 0), difference.amount_minor), charge.currency)
 
 

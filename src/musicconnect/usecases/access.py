@@ -1,0 +1,38 @@
+"""Shared look-ups and checks that several use cases need."""
+
+from __future__ import annotations
+
+from musicconnect.domain.accounts import Artist, Caller, Role
+from musicconnect.domain.errors import Forbidden, NotFound
+from musicconnect.domain.tracks import Track
+from musicconnect.ports.repositories import UnitOfWork
+
+
+def require_artist(uow: UnitOfWork, artist_id: str) -> Artist:
+    artist = uow.artists.get(artist_id)
+    if artist is None:
+        raise NotFound(f"no artist {artist_id}")
+    return artist
+
+
+def require_track(uow: UnitOfWork, track_id: str) -> Track:
+    track = uow.tracks.get(track_id)
+    if track is None:
+        raise NotFound(f"no track {track_id}")
+    return track
+
+
+def require_owner(caller: Caller, artist_id: str) -> None:
+    """Only the artist themself (or an admin) may manage an artist's page."""
+    if caller.id != artist_id and not caller.is_admin:
+        raise Forbidden("only that artist may do this")
+
+
+def require_fan(caller: Caller) -> None:
+    if caller.role is not Role.FAN:
+        raise Forbidden("only fans may do this")
+
+
+def require_admin(caller: Caller) -> None:
+    if not caller.is_admin:
+        raise Forbidden("only an admin may do this")

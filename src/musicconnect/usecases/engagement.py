@@ -1,0 +1,75 @@
+"""What fans do besides paying: follow, like, play, and message the artist."""
+
+from __future__ import annotations
+
+from musicconnect.domain.accounts import Caller
+from musicconnect.domain.analytics import PlayEvent
+from musicconnect.domain.clocks import month_key, next_month_start
+from musicconnect.domain.entitlements import DM_PER_MONTH, entitlements
+from musicconnect.domain.errors import Forbidden, QuotaExceeded
+from musicconnect.domain.messages import DirectMessage, check_body, dm_quota_key
+from musicconnect.domain.tiers import Feature
+from musicconnect.ports.repositories import UnitOfWork
+from musicconnect.ports.services import Clock, IdGenerator, QuotaCounter
+from musicconnect.usecases.access import require_artist, require_fan
+from musicconnect.usecases.tracks import view_track
+
+
+def follow(artist_id: str, *, caller: Caller, uow: UnitOfWork, clock: Clock) -> None:
+    require_fan(caller)
+    with uow:
+        require_artist(uow, artist_id)
+        uow.fans.follow(caller.id, artist_id, clock.now())
+        uow.commit()
+
+
+def like(track_id: str, *, caller: Caller, uow: UnitOfWork, clock: Clock) -> None:
+    require_fan(caller)
+    view_track(track_id, caller=caller, uow=uow, clock=clock)
+    with uow:
+        uow.fans.like(caller.id, track_id, clock.now())
+        uow.commit()
+
+
+def record_play(track_id: str, *, caller: Caller, uow: UnitOfWork, clock: Clock) -> None:
+    """Count one play of a track the caller may see, in the artist's daily bucket."""
+    require_fan(caller)
+    track = view_track(track_id, caller=caller, uow=uow, clock=clock)
+    with uow:
+        uow.plays.record(
+            PlayEvent(artist_id=track.artist_id, track_id=track.id, fan_id=caller.id, at=clock.now())
+        )
+        uow.commit()
+
+
+def send_message(
+    artist_id: str,
+    body: str,
+    *,
+    caller: Caller,
+    uow: UnitOfWork,
+    quota: QuotaCounter,
+    ids: IdGenerator,
+    clock: Clock,
+) -> DirectMessage:
+    """A superfan's direct message, at most five per artist per calendar month (UTC)."""
+    require_fan(caller)
+    text = check_body(body)
+    now = clock.now()
+    with uow:
+        require_artist(uow, artist_id)
+        rights = entitlements(uow.subscriptions.live_for(caller.id, artist_id), now)
+    if not rights.has(Feature.DIRECT_MESSAGES):
+        raise Forbidden("direct messages are for superfans")
+    key = dm_quota_key(caller.id, artist_id, month_key(now))
+    if not quota.acquire(key, limit=DM_PER_MONTH, resets_at=next_month_start(now)):
+        raise QuotaExceeded(f"{DM_PER_MONTH} messages a month; the quota resets on the 1st")
+    message = DirectMessage(id=ids.new_id(), fan_id=caller.id, artist_id=artist_id, body=text, sent_at=now)
+    try:
+        with uow:
+            uow.messages.add(message)
+            uow.commit()
+    except BaseException:
+        quota.release(key)  # the message was not stored, so it must not use up the quota
+        raise
+    return message

@@ -1,0 +1,133 @@
+"""Authorising a stream: a master playlist with only the caller's rungs, each URI signed.
+
+Every media URL is ``/media/{track_id}/{kbps}k/{file}`` signed for the caller. Serving re-checks
+the caller's tier, so a signed URL for a rung above it (or a guessed one) is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Final
+
+import attrs
+
+from musicconnect.domain.accounts import Caller, Role
+from musicconnect.domain.entitlements import OWNER_ENTITLEMENTS, Entitlements, entitlements_for_tier
+from musicconnect.domain.errors import Conflict, Forbidden, NotFound, SignatureInvalid
+from musicconnect.domain.hls import Variant, master_playlist, rewrite_uris
+from musicconnect.domain.media import content_type_for, rung_folder
+from musicconnect.domain.tracks import Track, TrackStatus, can_see
+from musicconnect.ports.media import MediaStorage, UrlSigner
+from musicconnect.ports.repositories import UnitOfWork
+from musicconnect.ports.services import Clock
+from musicconnect.usecases.access import require_track
+from musicconnect.usecases.tracks import caller_tier
+
+DEFAULT_URL_TTL: Final = timedelta(hours=2)
+VARIANT_PLAYLIST: Final = "index.m3u8"
+
+
+def media_path(track_id: str, kbps: int, filename: str) -> str:
+    return f"/media/{track_id}/{rung_folder(kbps)}/{filename}"
+
+
+def _listener_entitlements(caller: Caller, track: Track, *, uow: UnitOfWork, clock: Clock) -> Entitlements:
+    if caller.id == track.artist_id or caller.is_admin:
+        return OWNER_ENTITLEMENTS
+    tier = caller_tier(caller, track.artist_id, uow=uow, clock=clock)
+    if not can_see(track, tier=tier, now=clock.now()):
+        raise NotFound(f"no track {track.id}")
+    return entitlements_for_tier(tier)
+
+
+def _playable(track_id: str, caller: Caller, *, uow: UnitOfWork, clock: Clock) -> tuple[Track, Entitlements]:
+    if caller.role not in {Role.FAN, Role.ARTIST, Role.ADMIN}:
+        raise Forbidden("sign in to stream")
+    with uow:
+        track = require_track(uow, track_id)
+        rights = _listener_entitlements(caller, track, uow=uow, clock=clock)
+    if track.status is not TrackStatus.READY:
+        raise Conflict(f"track {track_id} is {track.status}, not ready")
+    return track, rights
+
+
+def authorise_stream(
+    track_id: str,
+    *,
+    caller: Caller,
+    uow: UnitOfWork,
+    signer: UrlSigner,
+    clock: Clock,
+    ttl: timedelta = DEFAULT_URL_TTL,
+) -> str:
+    """The caller's master playlist: only the rungs their tier allows, each URI signed for them."""
+    track, rights = _playable(track_id, caller, uow=uow, clock=clock)
+    expires = clock.now() + ttl
+    variants = [
+        Variant(
+            kbps,
+            signer.sign(media_path(track.id, kbps, VARIANT_PLAYLIST), subject=caller.id, expires_at=expires),
+        )
+        for kbps in rights.allowed_rungs(track.rungs_kbps)
+    ]
+    return master_playlist(variants)
+
+
+@attrs.frozen
+class MediaFile:
+    body: bytes
+    content_type: str
+
+
+def _parse_rung(rung: str) -> int:
+    if not rung.endswith("k") or not rung[:-1].isdigit():
+        raise NotFound(f"no rung {rung}")
+    return int(rung[:-1])
+
+
+def serve_media(
+    track_id: str,
+    rung: str,
+    filename: str,
+    query: Mapping[str, str],
+    *,
+    uow: UnitOfWork,
+    storage: MediaStorage,
+    signer: UrlSigner,
+    clock: Clock,
+    ttl: timedelta = DEFAULT_URL_TTL,
+) -> MediaFile:
+    """A signed variant playlist or segment. Tampered, expired or above-tier requests are refused."""
+    kbps = _parse_rung(rung)
+    now = clock.now()
+    subject = signer.verify(media_path(track_id, kbps, filename), dict(query), now=now)
+    with uow:
+        track = require_track(uow, track_id)
+        listener = uow.accounts.get(subject)
+        if listener is None:
+            raise SignatureInvalid("the signature's holder no longer exists")
+        rights = _listener_entitlements(Caller(listener.id, listener.role), track, uow=uow, clock=clock)
+    if not rights.may_stream(kbps) or kbps not in track.rungs_kbps:
+        raise SignatureInvalid(f"rung {kbps}k is above this listener's tier")
+    if "/" in filename or filename.startswith("."):
+        raise NotFound(f"no file {filename}")
+    body = storage.get_bytes(f"{track.hls_prefix}/{rung_folder(kbps)}/{filename}")
+    if filename.endswith(".m3u8"):
+        body = _sign_variant(body, track_id, kbps, subject=subject, expires=now + ttl, signer=signer)
+    return MediaFile(body=body, content_type=content_type_for(filename))
+
+
+def _sign_variant(
+    body: bytes,
+    track_id: str,
+    kbps: int,
+    *,
+    subject: str,
+    expires: datetime,
+    signer: UrlSigner,
+) -> bytes:
+    def sign(uri: str) -> str:
+        return signer.sign(media_path(track_id, kbps, uri), subject=subject, expires_at=expires)
+
+    return rewrite_uris(body.decode("utf-8"), sign).encode("utf-8")

@@ -1,0 +1,154 @@
+"""Uploading a track, transcoding it into the ladder and publishing it atomically."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import attrs
+
+from musicconnect.domain.accounts import Caller, Role
+from musicconnect.domain.errors import InvalidInput, MediaRejected, NotFound
+from musicconnect.domain.events import TrackPublished
+from musicconnect.domain.media import LADDER_KBPS, UploadPolicy, content_type_for
+from musicconnect.domain.subscriptions import effective_tier
+from musicconnect.domain.tiers import Tier
+from musicconnect.domain.tracks import Track, TrackStatus, can_see
+from musicconnect.ports.media import MediaProbe, MediaStorage, ProgressCallback, Transcoder
+from musicconnect.ports.repositories import UnitOfWork
+from musicconnect.ports.services import Clock, IdGenerator, Job, JobQueue
+from musicconnect.usecases.access import require_artist, require_owner, require_track
+
+log = logging.getLogger(__name__)
+
+TRANSCODE_JOB = "transcode_track"
+
+
+@attrs.frozen
+class IngestTrack:
+    artist_id: str
+    title: str
+    upload: Path
+    release_at: datetime | None = None
+    exclusive: bool = False
+
+
+def ingest_track(
+    command: IngestTrack,
+    *,
+    caller: Caller,
+    uow: UnitOfWork,
+    probe: MediaProbe,
+    storage: MediaStorage,
+    jobs: JobQueue,
+    ids: IdGenerator,
+    clock: Clock,
+    policy: UploadPolicy,
+) -> Track:
+    """Validate an upload, keep the original, and queue its transcode. Rejected input stores nothing."""
+    require_owner(caller, command.artist_id)
+    title = command.title.strip()
+    if not title or len(title) > 200:  # noqa: PLR2004
+        raise InvalidInput("title must be 1 to 200 characters")
+    if command.release_at is not None and command.release_at.tzinfo is None:
+        raise InvalidInput("release_at must include a timezone")
+    probe.probe(command.upload, policy)
+    with uow:
+        require_artist(uow, command.artist_id)
+        track = Track(
+            id=ids.new_id(),
+            artist_id=command.artist_id,
+            title=title,
+            created_at=clock.now(),
+            release_at=command.release_at,
+            exclusive=command.exclusive,
+        )
+        try:
+            storage.put_file(track.original_key, command.upload, "application/octet-stream")
+            uow.tracks.add(track)
+            uow.commit()
+        except BaseException:
+            storage.delete_prefix(track.media_prefix + "/")  # no orphaned original
+            raise
+    jobs.enqueue(Job(name=TRANSCODE_JOB, payload={"track_id": track.id}, key=f"transcode:{track.id}"))
+    return track
+
+
+def transcode_track(
+    track_id: str,
+    *,
+    uow: UnitOfWork,
+    storage: MediaStorage,
+    transcoder: Transcoder,
+    progress: ProgressCallback | None = None,
+) -> TrackPublished | None:
+    """Encode a track's original into the ladder and publish it: segments, variants, master last.
+
+    Safe to run again after a crash: it clears any earlier partial output first, and the track
+    only turns ready after the master playlist (the last file) is stored.
+    """
+    with uow:
+        track = require_track(uow, track_id)
+    if track.status is TrackStatus.READY:
+        return None
+    storage.delete_prefix(track.hls_prefix + "/")
+    with tempfile.TemporaryDirectory(prefix="musicconnect-") as scratch:
+        work = Path(scratch)
+        source = work / "original"
+        storage.download(track.original_key, source)
+        try:
+            ladder = transcoder.transcode(source, work / "hls", LADDER_KBPS, progress=progress)
+        except MediaRejected as error:
+            _mark_failed(track_id, str(error.detail), uow=uow)
+            raise
+        for name in ladder.files:
+            storage.put_file(f"{track.hls_prefix}/{name}", work / "hls" / name, content_type_for(name))
+    with uow:
+        current = require_track(uow, track_id)
+        uow.tracks.save(current.published(duration_s=ladder.duration_s, rungs_kbps=ladder.rungs_kbps))
+        uow.commit()
+    log.info("published track %s with rungs %s", track_id, ladder.rungs_kbps)
+    return TrackPublished(track_id=track_id, artist_id=track.artist_id, rungs_kbps=ladder.rungs_kbps)
+
+
+def _mark_failed(track_id: str, reason: str, *, uow: UnitOfWork) -> None:
+    with uow:
+        track = require_track(uow, track_id)
+        uow.tracks.save(track.failed(reason))
+        uow.commit()
+
+
+def caller_tier(caller: Caller | None, artist_id: str, *, uow: UnitOfWork, clock: Clock) -> Tier:
+    """The tier a caller enjoys with an artist right now (anonymous callers are free)."""
+    if caller is None or caller.role is not Role.FAN:
+        return Tier.FREE
+    return effective_tier(uow.subscriptions.live_for(caller.id, artist_id), clock.now())
+
+
+def view_track(track_id: str, *, caller: Caller | None, uow: UnitOfWork, clock: Clock) -> Track:
+    """A track's details, for whoever may see it; hidden tracks look like missing ones."""
+    with uow:
+        track = require_track(uow, track_id)
+        tier = caller_tier(caller, track.artist_id, uow=uow, clock=clock)
+    is_owner = caller is not None and (caller.id == track.artist_id or caller.is_admin)
+    if not can_see(track, tier=tier, now=clock.now(), is_owner=is_owner):
+        raise NotFound(f"no track {track_id}")
+    return track
+
+
+def tracks_of_artist(
+    artist_id: str,
+    *,
+    caller: Caller | None,
+    uow: UnitOfWork,
+    clock: Clock,
+) -> list[Track]:
+    with uow:
+        require_artist(uow, artist_id)
+        tracks = uow.tracks.by_artist(artist_id)
+        tier = caller_tier(caller, artist_id, uow=uow, clock=clock)
+    is_owner = caller is not None and (caller.id == artist_id or caller.is_admin)
+    now = clock.now()
+    return [t for t in tracks if can_see(t, tier=tier, now=now, is_owner=is_owner)]
