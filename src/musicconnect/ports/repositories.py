@@ -68,6 +68,10 @@ class TrackRepository(Protocol):
 
     def by_artist(self, artist_id: str) -> Sequence[Track]: ...
 
+    def processing(self) -> Sequence[Track]:
+        """Tracks still waiting for their transcode, oldest first (for workers to pick up)."""
+        ...
+
 
 class SubscriptionRepository(Protocol):
     def add(self, subscription: Subscription) -> None:

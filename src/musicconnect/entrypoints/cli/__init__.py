@@ -1,0 +1,22 @@
+"""The ``musicconnect`` command line: serve, demo, ingest, payouts, worker."""
+
+from __future__ import annotations
+
+import click
+
+from musicconnect.entrypoints.cli.demo import demo
+from musicconnect.entrypoints.cli.operations import ingest, payouts, worker
+from musicconnect.entrypoints.cli.serve import serve
+
+
+@click.group()
+@click.version_option(package_name="musicconnect")
+def main() -> None:
+    """Music Connect: artists sell tiers, fans stream at their tier's quality, payouts split 90/10."""
+
+
+main.add_command(serve)
+main.add_command(demo)
+main.add_command(ingest)
+main.add_command(payouts)
+main.add_command(worker)

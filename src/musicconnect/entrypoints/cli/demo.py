@@ -1,0 +1,304 @@
+"""``musicconnect demo``: walk the whole product once, on embedded defaults, and exit 0."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import attrs
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from musicconnect.adapters.ffmpeg import generate_demo_audio
+from musicconnect.adapters.memory import FrozenClock
+from musicconnect.bootstrap import Services, bootstrap
+from musicconnect.domain.accounts import Caller
+from musicconnect.domain.clocks import month_key
+from musicconnect.domain.hls import listed_bandwidths
+from musicconnect.domain.money import Money, split_revenue
+from musicconnect.domain.payments import Payout
+from musicconnect.domain.tiers import Tier
+from musicconnect.domain.tracks import TrackStatus
+from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, load_settings
+from musicconnect.ports.repositories import UnitOfWork
+from musicconnect.usecases import accounts, artists, dashboard, engagement, payouts, streaming, subscriptions
+from musicconnect.usecases.tracks import IngestTrack, ingest_track, view_track
+
+console = Console()
+PASSWORD = "demo-password-1"  # noqa: S105 - demo accounts on a throwaway data folder
+
+
+@contextmanager
+def _data_dir(given: Path | None) -> Iterator[Path]:
+    if given is not None:
+        yield given
+        return
+    with tempfile.TemporaryDirectory(prefix="musicconnect-demo-") as scratch:
+        yield Path(scratch)
+
+
+@click.command()
+@data_dir_option
+@click.option(
+    "--audio",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="An audio file to ingest (default: 30 s of generated music).",
+)
+@click.option("--seconds", default=30.0, show_default=True, help="Length of the generated audio.")
+def demo(data_dir: Path | None, audio: Path | None, seconds: float) -> None:
+    """An artist, three tiers, a track in the HLS ladder, three fans, a billing month and a payout."""
+    with _data_dir(data_dir) as folder:
+        clock = FrozenClock()
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("transcoding", total=1.0, visible=False)
+
+            def on_progress(_: str, fraction: float) -> None:
+                progress.update(task, completed=fraction, visible=True)
+
+            services = bootstrap(
+                load_settings(folder).model_copy(update={"data_dir": folder}),
+                clock=clock,
+                on_transcode_progress=on_progress,
+            )
+            try:
+                _walk(services, clock, folder, audio, seconds)
+            finally:
+                services.close()
+    console.print("\n[bold green]Demo finished.[/] Every step above ran on the embedded defaults.")
+
+
+@attrs.define
+class _Tour:
+    """What the demo has built so far, handed from step to step."""
+
+    services: Services
+    clock: FrozenClock
+    folder: Path
+    artist: Caller | None = None
+    artist_name: str = ""
+    track_id: str = ""
+    fans: dict[Tier, Caller] = attrs.field(factory=dict)
+
+    def uow(self) -> UnitOfWork:
+        return self.services.uow()
+
+
+def _walk(services: Services, clock: FrozenClock, folder: Path, audio: Path | None, seconds: float) -> None:
+    tour = _Tour(services, clock, folder)
+    _artist_and_tiers(tour)
+    _track(tour, audio, seconds)
+    _fans(tour)
+    _listening(tour)
+    _billing_month(tour)
+    _payout_run(tour)
+    _dashboard(tour)
+
+
+def _artist_and_tiers(tour: _Tour) -> None:
+    console.rule("[bold]1. An artist and three tiers")
+    services, clock = tour.services, tour.clock
+    account = accounts.register(
+        accounts.Register("nova@example.com", PASSWORD, "artist", "Nova Lights"),
+        uow=tour.uow(),
+        hasher=services.hasher,
+        ids=services.ids,
+        clock=clock,
+    )
+    artist = tour.artist = Caller(account.id, account.role)
+    artists.set_tier(
+        artist.id,
+        Tier.SUPERFAN,
+        price=Money(1000, "USD"),
+        features=["direct messages (5 a month)", "virtual backstage", "live sessions"],
+        caller=artist,
+        uow=tour.uow(),
+        clock=clock,
+    )
+    profile = artists.view_artist(artist.id, uow=tour.uow(), clock=clock)
+    tour.artist_name = profile.display_name
+    table = Table("tier", "price", "features")
+    for plan in profile.plans:
+        table.add_row(plan.tier.value, plan.price.format(), ", ".join(plan.features))
+    console.print(table)
+
+
+def _track(tour: _Tour, audio: Path | None, seconds: float) -> None:
+    console.rule("[bold]2. A track into the HLS ladder")
+    services, artist = tour.services, _artist(tour)
+    source = audio or tour.folder / "demo-track.wav"
+    if audio is None:
+        generate_demo_audio(source, seconds)
+    track = ingest_track(
+        IngestTrack(artist_id=artist.id, title="First Light", upload=source),
+        caller=artist,
+        uow=tour.uow(),
+        probe=services.probe,
+        storage=services.storage,
+        jobs=services.jobs,
+        ids=services.ids,
+        clock=tour.clock,
+        policy=services.policy,
+    )
+    _wait_for_jobs(services)
+    track = view_track(track.id, caller=artist, uow=tour.uow(), clock=tour.clock)
+    if track.status is not TrackStatus.READY:
+        raise click.ClickException(f"transcode failed: {track.failure_reason}")
+    tour.track_id = track.id
+    console.print(f"'{track.title}' is ready: {track.duration_s:.1f} s, rungs {list(track.rungs_kbps)} kbps")
+
+
+def _fans(tour: _Tour) -> None:
+    console.rule("[bold]3. Three fans on three tiers")
+    services, clock, artist = tour.services, tour.clock, _artist(tour)
+    people = [("ada@example.com", "Ada"), ("ben@example.com", "Ben"), ("cleo@example.com", "Cleo")]
+    for tier, (email, name) in zip(Tier, people, strict=True):
+        account = accounts.register(
+            accounts.Register(email, PASSWORD, "fan", name),
+            uow=tour.uow(),
+            hasher=services.hasher,
+            ids=services.ids,
+            clock=clock,
+        )
+        fan = tour.fans[tier] = Caller(account.id, account.role)
+        artists.view_artist(artist.id, uow=tour.uow(), clock=clock, visitor_id=fan.id)
+        engagement.follow(artist.id, caller=fan, uow=tour.uow(), clock=clock)
+        subscriptions.subscribe(
+            artist.id,
+            tier,
+            caller=fan,
+            uow=tour.uow(),
+            gateway=services.gateway,
+            ids=services.ids,
+            clock=clock,
+        )
+    table = Table("fan", "tier", "rungs in their master playlist (kbps)")
+    for tier, fan in tour.fans.items():
+        master = streaming.authorise_stream(
+            tour.track_id,
+            caller=fan,
+            uow=tour.uow(),
+            signer=services.signer,
+            clock=clock,
+        )
+        table.add_row(_name(services, fan), tier.value, ", ".join(map(str, listed_bandwidths(master))))
+    console.print(table)
+
+
+def _listening(tour: _Tour) -> None:
+    console.rule("[bold]4. Listening, a message from a superfan, an upgrade")
+    services, clock, artist = tour.services, tour.clock, _artist(tour)
+    for plays, fan in zip((3, 5, 8), tour.fans.values(), strict=True):
+        for _ in range(plays):
+            engagement.record_play(tour.track_id, caller=fan, uow=tour.uow(), clock=clock)
+    engagement.send_message(
+        artist.id,
+        "Loved the new track!",
+        caller=tour.fans[Tier.SUPERFAN],
+        uow=tour.uow(),
+        quota=services.quota,
+        ids=services.ids,
+        clock=clock,
+    )
+    clock.advance(days=10)
+    upgrade = subscriptions.change_tier(
+        artist.id,
+        Tier.SUPPORTER,
+        caller=tour.fans[Tier.FREE],
+        uow=tour.uow(),
+        gateway=services.gateway,
+        ids=services.ids,
+        clock=clock,
+    )
+    console.print(f"Ada upgrades to supporter 10 days in: charged {upgrade.charged.format()} (prorated)")
+
+
+def _billing_month(tour: _Tour) -> None:
+    console.rule("[bold]5. A billing month")
+    tour.clock.advance(days=25)
+    services = tour.services
+    report = subscriptions.run_billing(
+        uow=tour.uow(),
+        gateway=services.gateway,
+        ids=services.ids,
+        clock=tour.clock,
+    )
+    console.print(f"renewed {report.renewed}, past due {report.past_due}, canceled {report.canceled}")
+
+
+def _payout_run(tour: _Tour) -> None:
+    console.rule("[bold]6. The payout run, split 90/10")
+    services, clock = tour.services, tour.clock
+    period = month_key(clock.now())
+
+    def run() -> list[Payout]:
+        return payouts.run_payouts(
+            period,
+            caller=OPERATOR,
+            uow=tour.uow(),
+            gateway=services.gateway,
+            ids=services.ids,
+            clock=clock,
+            minimum_minor=services.settings.payout_minimum_minor,
+        )
+
+    paid = run()
+    table = Table("artist", "period", "fans paid", "platform 10 %", "artist 90 %")
+    for payout in paid:
+        if split_revenue(payout.gross).artist != payout.amount:
+            raise click.ClickException("the payout does not match the 90/10 split")
+        table.add_row(
+            tour.artist_name,
+            payout.period,
+            payout.gross.format(),
+            payout.platform_fee.format(),
+            payout.amount.format(),
+        )
+    console.print(table)
+    console.print(f"running the {period} payout again pays {len(run())} more payouts")
+
+
+def _dashboard(tour: _Tour) -> None:
+    console.rule("[bold]7. The artist's dashboard")
+    artist = _artist(tour)
+    board = dashboard.build_dashboard(artist.id, caller=artist, uow=tour.uow(), clock=tour.clock)
+    active = ", ".join(f"{day}: {n}" for day, n in board.plays_30d.items() if n)
+    console.print(f"plays in the last 30 days: {sum(board.plays_30d.values())} ({active})")
+    revenue = Money(sum(board.revenue_30d.values()), board.currency)
+    console.print(f"revenue in the last 30 days: {revenue.format()}")
+    table = Table("top fans by plays", "plays")
+    for score in board.top_fans_by_plays:
+        table.add_row(score.display_name, str(score.value))
+    console.print(table)
+    table = Table("funnel step", "count", "rate")
+    for step in board.funnel:
+        table.add_row(step.name, str(step.count), "" if step.rate is None else f"{step.rate:.0%}")
+    console.print(table)
+
+
+def _artist(tour: _Tour) -> Caller:
+    if tour.artist is None:
+        raise RuntimeError("the artist step runs first")
+    return tour.artist
+
+
+def _wait_for_jobs(services: Services) -> None:
+    join = getattr(services.jobs, "join", None)
+    if join is not None:
+        join(timeout=600)
+
+
+def _name(services: Services, caller: Caller) -> str:
+    with services.uow() as uow:
+        account = uow.accounts.get(caller.id)
+    return account.display_name if account else caller.id

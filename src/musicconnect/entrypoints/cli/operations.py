@@ -1,0 +1,142 @@
+"""Operator commands: ingest a file, run payouts, run the transcode worker."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+from rich.table import Table
+
+from musicconnect.bootstrap import bootstrap
+from musicconnect.domain.clocks import month_key
+from musicconnect.domain.errors import DomainError
+from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, load_settings
+from musicconnect.usecases.payouts import run_payouts
+from musicconnect.usecases.tracks import IngestTrack, ingest_track, transcode_track, view_track
+
+console = Console()
+
+
+@click.command()
+@click.argument("audio", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--artist-id", required=True, help="The artist the track belongs to.")
+@click.option("--title", required=True)
+@click.option("--release-at", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z"]), default=None)
+@click.option("--exclusive", is_flag=True, help="Only supporters and superfans may hear it.")
+@data_dir_option
+def ingest(
+    audio: Path,
+    artist_id: str,
+    title: str,
+    release_at: datetime | None,
+    exclusive: bool,
+    data_dir: Path | None,
+) -> None:
+    """Validate, store and transcode an audio file into the HLS ladder, with a progress bar."""
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("transcoding", total=1.0)
+        services = bootstrap(
+            load_settings(data_dir),
+            on_transcode_progress=lambda _, fraction: progress.update(task, completed=fraction),
+        )
+        try:
+            track = ingest_track(
+                IngestTrack(
+                    artist_id=artist_id, title=title, upload=audio, release_at=release_at, exclusive=exclusive
+                ),
+                caller=OPERATOR,
+                uow=services.uow(),
+                probe=services.probe,
+                storage=services.storage,
+                jobs=services.jobs,
+                ids=services.ids,
+                clock=services.clock,
+                policy=services.policy,
+            )
+            join = getattr(services.jobs, "join", None)
+            if join is not None:
+                join(timeout=3600)
+            track = view_track(track.id, caller=OPERATOR, uow=services.uow(), clock=services.clock)
+        except DomainError as error:
+            raise click.ClickException(error.detail) from error
+        finally:
+            services.close()
+    console.print(f"track {track.id}: {track.status}, rungs {list(track.rungs_kbps)} kbps")
+    if track.failure_reason:
+        raise click.ClickException(track.failure_reason)
+
+
+@click.group()
+def payouts() -> None:
+    """Artist payouts."""
+
+
+@payouts.command("run")
+@click.option("--period", default=None, help="YYYY-MM (default: the current month).")
+@data_dir_option
+def payouts_run(period: str | None, data_dir: Path | None) -> None:
+    """Pay every artist their available balance for the period; running it again pays nothing more."""
+    services = bootstrap(load_settings(data_dir))
+    try:
+        chosen = period or month_key(services.clock.now())
+        paid = run_payouts(
+            chosen,
+            caller=OPERATOR,
+            uow=services.uow(),
+            gateway=services.gateway,
+            ids=services.ids,
+            clock=services.clock,
+            minimum_minor=services.settings.payout_minimum_minor,
+        )
+    except DomainError as error:
+        raise click.ClickException(error.detail) from error
+    finally:
+        services.close()
+    table = Table("artist", "period", "gross", "platform 10 %", "artist 90 %", title=f"payouts for {chosen}")
+    for payout in paid:
+        table.add_row(
+            payout.artist_id,
+            payout.period,
+            payout.gross.format(),
+            payout.platform_fee.format(),
+            payout.amount.format(),
+        )
+    console.print(table if paid else f"nothing to pay for {chosen}")
+
+
+@click.command()
+@data_dir_option
+@click.option("--once", is_flag=True, help="Process what is pending, then exit.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between looks for work.")
+def worker(data_dir: Path | None, once: bool, interval: float) -> None:
+    """Transcode every track still processing (after a crash or when the API runs without workers)."""
+    services = bootstrap(load_settings(data_dir))
+    try:
+        while True:
+            with services.uow() as uow:
+                pending = [track.id for track in uow.tracks.processing()]
+            for track_id in pending:
+                console.print(f"transcoding {track_id}")
+                try:
+                    transcode_track(
+                        track_id,
+                        uow=services.uow(),
+                        storage=services.storage,
+                        transcoder=services.transcoder,
+                    )
+                except DomainError as error:
+                    console.print(f"[red]{track_id} failed:[/] {error.detail}")
+            if once:
+                return
+            time.sleep(interval)
+    finally:
+        services.close()

@@ -1,0 +1,45 @@
+"""Settings from the environment (``MUSICCONNECT_*``); unset means the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "musicconnect"
+
+
+class Settings(BaseSettings):
+    """Built once by an entrypoint; tests construct ``Settings(...)`` directly."""
+
+    model_config = SettingsConfigDict(env_prefix="MUSICCONNECT_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    secret_key: str | None = None
+    admin_emails: str = ""
+    public_base_url: str = ""
+
+    max_upload_bytes: int = 200 * 1024 * 1024
+    max_duration_s: float = 20 * 60.0
+    url_ttl_s: int = 2 * 60 * 60
+    payout_minimum_minor: int = 100
+    transcode_workers: int = 1
+
+    # Production adapters: each selected by its setting (see the README's Production section).
+    mongodb_uri: str | None = None
+    redis_url: str | None = None
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    cloudfront_domain: str | None = None
+    cloudfront_key_id: str | None = None
+    cloudfront_private_key_file: Path | None = None
+    stripe_api_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+
+    @property
+    def admin_email_set(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
