@@ -1,0 +1,131 @@
+"""The audience: follows, likes and visits, play counters, and direct messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from musicconnect.adapters.sqlite._codec import (
+    Connect,
+    day,
+    insert_or_conflict,
+    instant,
+    read_day,
+    read_instant,
+)
+from musicconnect.domain.analytics import PlayEvent
+from musicconnect.domain.clocks import require_aware
+from musicconnect.domain.messages import DirectMessage
+
+
+class SqliteFanRepository:
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+
+    def follow(self, fan_id: str, artist_id: str, at: datetime) -> None:
+        self._connect().execute(
+            "INSERT INTO follows (artist_id, fan_id, followed_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (artist_id, fan_id, instant(at)),
+        )
+
+    def like(self, fan_id: str, track_id: str, at: datetime) -> None:
+        self._connect().execute(
+            "INSERT INTO likes (track_id, fan_id, liked_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (track_id, fan_id, instant(at)),
+        )
+
+    def record_visit(self, visitor_id: str, artist_id: str, at: datetime) -> None:
+        self._connect().execute(
+            "INSERT INTO visits (artist_id, visitor_id, first_visit_at, last_visit_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE"
+            " SET first_visit_at = min(first_visit_at, excluded.first_visit_at),"
+            " last_visit_at = max(last_visit_at, excluded.last_visit_at)",
+            (artist_id, visitor_id, instant(at), instant(at)),
+        )
+
+    def follower_count(self, artist_id: str) -> int:
+        return self._count("SELECT count(*) FROM follows WHERE artist_id = ?", artist_id)
+
+    def visitor_count(self, artist_id: str) -> int:
+        return self._count("SELECT count(*) FROM visits WHERE artist_id = ?", artist_id)
+
+    def likes_of(self, track_id: str) -> int:
+        return self._count("SELECT count(*) FROM likes WHERE track_id = ?", track_id)
+
+    def _count(self, sql: str, key: str) -> int:
+        return int(self._connect().execute(sql, (key,)).fetchone()[0])
+
+
+class SqlitePlayEventStore:
+    """Two counters per play, so reads never scan events: a 30-day window is 30 bucket rows."""
+
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+
+    def record(self, play: PlayEvent) -> None:
+        connection = self._connect()
+        played_on = day(require_aware(play.at).date())
+        connection.execute(
+            "INSERT INTO play_buckets (artist_id, day, count) VALUES (?, ?, 1)"
+            " ON CONFLICT (artist_id, day) DO UPDATE SET count = count + 1",
+            (play.artist_id, played_on),
+        )
+        connection.execute(
+            "INSERT INTO fan_plays (artist_id, fan_id, count) VALUES (?, ?, 1)"
+            " ON CONFLICT (artist_id, fan_id) DO UPDATE SET count = count + 1",
+            (play.artist_id, play.fan_id),
+        )
+
+    def daily_counts(self, artist_id: str, first: date, last: date) -> dict[date, int]:
+        rows = self._connect().execute(
+            "SELECT day, count FROM play_buckets WHERE artist_id = ? AND day BETWEEN ? AND ? ORDER BY day",
+            (artist_id, day(first), day(last)),
+        )
+        return {read_day(row[0]): int(row[1]) for row in rows}
+
+    def top_fans(self, artist_id: str, limit: int) -> Sequence[tuple[str, int]]:
+        rows = self._connect().execute(
+            "SELECT fan_id, count FROM fan_plays WHERE artist_id = ? ORDER BY count DESC, fan_id LIMIT ?",
+            (artist_id, max(limit, 0)),
+        )
+        return [(str(row[0]), int(row[1])) for row in rows]
+
+
+class SqliteMessageRepository:
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+
+    def add(self, message: DirectMessage) -> None:
+        insert_or_conflict(
+            self._connect(),
+            "INSERT INTO messages (id, fan_id, artist_id, body, sent_at) VALUES (?, ?, ?, ?, ?)",
+            (message.id, message.fan_id, message.artist_id, message.body, instant(message.sent_at)),
+            f"message {message.id!r} exists",
+        )
+
+    def to_artist(self, artist_id: str) -> Sequence[DirectMessage]:
+        rows = self._connect().execute(
+            "SELECT * FROM messages WHERE artist_id = ? ORDER BY sent_at, rowid",
+            (artist_id,),
+        )
+        return [
+            DirectMessage(
+                id=row["id"],
+                fan_id=row["fan_id"],
+                artist_id=row["artist_id"],
+                body=row["body"],
+                sent_at=read_instant(row["sent_at"]),
+            )
+            for row in rows
+        ]
+
+    def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int:
+        row = (
+            self._connect()
+            .execute(
+                "SELECT count(*) FROM messages WHERE fan_id = ? AND artist_id = ? AND sent_at >= ?",
+                (fan_id, artist_id, instant(since)),
+            )
+            .fetchone()
+        )
+        return int(row[0])

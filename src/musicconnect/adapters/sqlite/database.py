@@ -1,0 +1,92 @@
+"""One SQLite file: how connections are opened, and the schema brought up to date once."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Final
+
+from musicconnect.adapters.sqlite.schema import migrate, schema_version
+
+BUSY_TIMEOUT_MS: Final = 5000
+
+#: Set on every connection, after the busy timeout (so that switching a new file to WAL waits
+#: rather than fails). WAL lets readers run beside the one writer; NORMAL is durable in WAL mode
+#: except for the last transactions before a power cut, and never corrupts.
+_PRAGMAS: Final = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+)
+
+
+class SqliteDatabase:
+    """A database file. Nothing touches the disk until the first connection is asked for."""
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+        self.path = Path(path)
+        #: How long a writer waits for the write lock before giving up.
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SqliteDatabase({str(self.path)!r})"
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection in autocommit mode, on a schema that is up to date.
+
+        Callers own the connection: begin and end transactions explicitly, and close it.
+        """
+        connection = self._open()
+        try:
+            self._ensure_schema(connection)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema now; returns the version the file had before."""
+        connection = self._open()
+        try:
+            found = migrate(connection)
+        finally:
+            connection.close()
+        self._ready = True
+        return found
+
+    @property
+    def schema_version(self) -> int:
+        connection = self._open()
+        try:
+            return schema_version(connection)
+        finally:
+            connection.close()
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: the unit of work issues BEGIN IMMEDIATE / COMMIT itself.
+        connection = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout_ms / 1000,
+            isolation_level=None,
+        )
+        try:
+            connection.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            for pragma in _PRAGMAS:
+                connection.execute(pragma)
+        except BaseException:
+            connection.close()
+            raise
+        connection.row_factory = sqlite3.Row
+        return connection
+
+    def _ensure_schema(self, connection: sqlite3.Connection) -> None:
+        if self._ready:
+            return
+        with self._lock:
+            if not self._ready:
+                migrate(connection)
+                self._ready = True
