@@ -1,0 +1,49 @@
+"""In-process adapters: real code over dicts and locks, usable by the API, the CLI and tests."""
+
+from musicconnect.adapters.memory.media import InMemoryMediaStorage
+from musicconnect.adapters.memory.repositories import (
+    InMemoryAccountRepository,
+    InMemoryArtistRepository,
+    InMemoryFanRepository,
+    InMemoryLedgerRepository,
+    InMemoryMessageRepository,
+    InMemoryPayoutRepository,
+    InMemoryPlayEventStore,
+    InMemoryProcessedEventStore,
+    InMemoryStore,
+    InMemorySubscriptionRepository,
+    InMemoryTrackRepository,
+    InMemoryUnitOfWork,
+)
+from musicconnect.adapters.memory.services import (
+    FrozenClock,
+    InMemoryCache,
+    InMemoryQuotaCounter,
+    InMemoryTokenDenylist,
+    SequentialIdGenerator,
+    SystemClock,
+    UuidIdGenerator,
+)
+
+__all__ = [
+    "FrozenClock",
+    "InMemoryAccountRepository",
+    "InMemoryArtistRepository",
+    "InMemoryCache",
+    "InMemoryFanRepository",
+    "InMemoryLedgerRepository",
+    "InMemoryMediaStorage",
+    "InMemoryMessageRepository",
+    "InMemoryPayoutRepository",
+    "InMemoryPlayEventStore",
+    "InMemoryProcessedEventStore",
+    "InMemoryQuotaCounter",
+    "InMemoryStore",
+    "InMemorySubscriptionRepository",
+    "InMemoryTokenDenylist",
+    "InMemoryTrackRepository",
+    "InMemoryUnitOfWork",
+    "SequentialIdGenerator",
+    "SystemClock",
+    "UuidIdGenerator",
+]

@@ -1,0 +1,1159 @@
+"""What every repository adapter must do, checked through its unit of work.
+
+Subclass a contract and override ``make_uow``; every call within one test must return a new unit
+of work over the *same* storage, and each test must start from empty storage (pytest makes a new
+instance of the class per test, and ``self.tmp_path`` is a fresh folder for file-based stores)::
+
+    class TestSqliteAccountRepository(AccountRepositoryContract):
+        def make_uow(self) -> UnitOfWork:
+            return SqliteUnitOfWork(self.tmp_path / "db.sqlite")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Final, TypeVar
+
+import attrs
+import pytest
+
+from musicconnect.domain.accounts import Account, Artist, Role
+from musicconnect.domain.analytics import PlayEvent
+from musicconnect.domain.errors import Conflict
+from musicconnect.domain.ledger import (
+    CASH,
+    PLATFORM_FEES,
+    Direction,
+    Entry,
+    Transaction,
+    TransactionKind,
+    artist_account,
+    charge_transaction,
+)
+from musicconnect.domain.messages import DirectMessage
+from musicconnect.domain.money import Money
+from musicconnect.domain.payments import Payout
+from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
+from musicconnect.domain.tiers import Tier, TierPlan, default_plans, revise_plan
+from musicconnect.domain.tracks import Track, TrackStatus
+from musicconnect.ports.repositories import UnitOfWork
+
+R = TypeVar("R")
+T = TypeVar("T")
+
+#: An instant with microseconds: adapters must keep them, not round to milliseconds.
+T0: Final = datetime(2024, 3, 15, 12, 30, 45, 123456, tzinfo=UTC)
+#: How long racing threads wait for each other before committing; a store whose writers block
+#: each other serialises them instead, and the outcome must be the same.
+RACE_WAIT_S: Final = 1.0
+
+
+def an_account(
+    account_id: str = "acc-1",
+    email: str = "fan@example.com",
+    role: Role = Role.FAN,
+) -> Account:
+    return Account(
+        id=account_id,
+        email=email,
+        password_hash="$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+        role=role,
+        display_name="Ada Listener",
+        created_at=T0,
+    )
+
+
+def an_artist(artist_id: str = "artist-1", currency: str = "USD") -> Artist:
+    return Artist(id=artist_id, display_name="The Cables", plans=default_plans(currency), grace_days=3)
+
+
+def a_plan(tier: Tier = Tier.SUPPORTER, price_minor: int = 500, currency: str = "USD") -> TierPlan:
+    return TierPlan(tier=tier, price=Money(price_minor, currency), features=("early_access",))
+
+
+def a_subscription(
+    subscription_id: str = "sub-1",
+    *,
+    fan_id: str = "fan-1",
+    artist_id: str = "artist-1",
+    status: SubscriptionStatus = SubscriptionStatus.ACTIVE,
+    created_at: datetime = T0,
+    period_end: datetime | None = None,
+    external_ref: str | None = None,
+) -> Subscription:
+    return Subscription(
+        id=subscription_id,
+        fan_id=fan_id,
+        artist_id=artist_id,
+        plan=a_plan(),
+        status=status,
+        current_period_start=created_at,
+        current_period_end=period_end or created_at + timedelta(days=30),
+        created_at=created_at,
+        external_ref=external_ref,
+    )
+
+
+def a_charge(
+    key: str,
+    *,
+    artist_id: str = "artist-1",
+    fan_id: str = "fan-1",
+    amount: Money | None = None,
+    at: datetime = T0,
+) -> Transaction:
+    return charge_transaction(
+        transaction_id=f"tx-{key}",
+        idempotency_key=key,
+        artist_id=artist_id,
+        fan_id=fan_id,
+        gross=amount or Money(500, "USD"),
+        occurred_at=at,
+        memo=f"charge {key}",
+    )
+
+
+def a_track(track_id: str = "track-1", *, artist_id: str = "artist-1", created_at: datetime = T0) -> Track:
+    return Track(id=track_id, artist_id=artist_id, title="Night Drive", created_at=created_at)
+
+
+def a_payout(payout_id: str, *, artist_id: str = "artist-1", paid_at: datetime = T0) -> Payout:
+    return Payout(
+        id=payout_id,
+        artist_id=artist_id,
+        period="2024-02",
+        amount=Money(4500, "USD"),
+        gross=Money(5000, "USD"),
+        platform_fee=Money(500, "USD"),
+        paid_at=paid_at,
+    )
+
+
+def a_play(*, fan_id: str = "fan-1", artist_id: str = "artist-1", at: datetime = T0) -> PlayEvent:
+    return PlayEvent(artist_id=artist_id, track_id="track-1", fan_id=fan_id, at=at)
+
+
+def a_message(
+    message_id: str,
+    *,
+    fan_id: str = "fan-1",
+    artist_id: str = "artist-1",
+    sent_at: datetime = T0,
+) -> DirectMessage:
+    return DirectMessage(id=message_id, fan_id=fan_id, artist_id=artist_id, body="Loved it!", sent_at=sent_at)
+
+
+class UnitOfWorkFactory:
+    """The one hook every repository contract needs, and helpers built on it."""
+
+    tmp_path: Path
+
+    @pytest.fixture(autouse=True)
+    def _contract_tmp_path(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+
+    def make_uow(self) -> UnitOfWork:
+        """A new unit of work over this test's storage (shared by every call in one test)."""
+        raise NotImplementedError
+
+    def committed(self, write: Callable[[UnitOfWork], R]) -> R:
+        """Run ``write`` in a unit of work and commit it."""
+        with self.make_uow() as uow:
+            result = write(uow)
+            uow.commit()
+            return result
+
+    def each_committed(self, items: Iterable[T], write: Callable[[UnitOfWork, T], object]) -> None:
+        """Write each item in a unit of work of its own."""
+        for item in items:
+            with self.make_uow() as uow:
+                write(uow, item)
+                uow.commit()
+
+    def all_committed(self, items: Iterable[T], write: Callable[[UnitOfWork, T], object]) -> None:
+        """Write every item in one unit of work."""
+        with self.make_uow() as uow:
+            for item in items:
+                write(uow, item)
+            uow.commit()
+
+    def read(self, query: Callable[[UnitOfWork], R]) -> R:
+        """Run ``query`` in a fresh unit of work, so it sees only what was committed."""
+        with self.make_uow() as uow:
+            return query(uow)
+
+    def race(self, count: int, write: Callable[[UnitOfWork, int], R]) -> list[R | Conflict]:
+        """``count`` threads each write in their own unit of work, then commit together.
+
+        Returns each thread's result, or the Conflict it met while writing or committing.
+        """
+        barrier = threading.Barrier(count)
+        outcomes: dict[int, R | Conflict] = {}
+        failures: list[BaseException] = []
+
+        def run(index: int) -> None:
+            try:
+                with self.make_uow() as uow:
+                    result = write(uow, index)
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        barrier.wait(timeout=RACE_WAIT_S)
+                    uow.commit()
+                outcomes[index] = result
+            except Conflict as conflict:
+                outcomes[index] = conflict
+            except BaseException as error:  # noqa: BLE001 - re-raised in the main thread below
+                failures.append(error)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        if failures:
+            raise failures[0]
+        assert len(outcomes) == count, "a racing thread did not finish"
+        return [outcomes[i] for i in range(count)]
+
+
+class AccountRepositoryContract(UnitOfWorkFactory):
+    def test_account_round_trips_every_field(self) -> None:
+        """An added account reads back equal, role and aware creation time included."""
+        account = attrs.evolve(
+            an_account(role=Role.ADMIN), created_at=T0.astimezone(timezone(timedelta(hours=2)))
+        )
+        self.committed(lambda uow: uow.accounts.add(account))
+
+        loaded = self.read(lambda uow: uow.accounts.get("acc-1"))
+
+        assert loaded == account
+        assert loaded is not None
+        assert loaded.role is Role.ADMIN
+        assert loaded.created_at.utcoffset() is not None
+        assert loaded.created_at == T0
+
+    def test_account_is_found_by_email(self) -> None:
+        """by_email returns the account registered with that email."""
+        self.committed(lambda uow: uow.accounts.add(an_account()))
+        self.committed(lambda uow: uow.accounts.add(an_account("acc-2", "other@example.com")))
+
+        found = self.read(lambda uow: uow.accounts.by_email("other@example.com"))
+
+        assert found is not None
+        assert found.id == "acc-2"
+
+    def test_emails_match_whatever_their_case(self) -> None:
+        """by_email ignores case and surrounding spaces; the stored email is kept as given."""
+        self.committed(lambda uow: uow.accounts.add(an_account(email="Ada@Example.com")))
+
+        found = self.read(lambda uow: uow.accounts.by_email("  ada@EXAMPLE.com "))
+
+        assert found is not None
+        assert found.email == "Ada@Example.com"
+
+    def test_an_email_differing_only_in_case_is_a_conflict(self) -> None:
+        """Uniqueness of emails ignores case."""
+        self.committed(lambda uow: uow.accounts.add(an_account(email="ada@example.com")))
+
+        with pytest.raises(Conflict):
+            self.committed(lambda uow: uow.accounts.add(an_account("acc-2", "ADA@example.com")))
+
+    def test_unknown_account_and_email_are_none(self) -> None:
+        """Lookups of what was never added return None."""
+        self.committed(lambda uow: uow.accounts.add(an_account()))
+
+        assert self.read(lambda uow: uow.accounts.get("nobody")) is None
+        assert self.read(lambda uow: uow.accounts.by_email("nobody@example.com")) is None
+
+    def test_a_taken_email_is_a_conflict(self) -> None:
+        """A second account with the same email is refused and the first is kept."""
+        self.committed(lambda uow: uow.accounts.add(an_account()))
+
+        with pytest.raises(Conflict):
+            self.committed(lambda uow: uow.accounts.add(an_account("acc-2")))
+
+        found = self.read(lambda uow: uow.accounts.by_email("fan@example.com"))
+        assert found is not None
+        assert found.id == "acc-1"
+        assert self.read(lambda uow: uow.accounts.get("acc-2")) is None
+
+    def test_concurrent_registrations_with_one_email_make_one_account(self) -> None:
+        """Of several units of work adding the same email at once, exactly one commits."""
+        outcomes = self.race(4, lambda uow, i: uow.accounts.add(an_account(f"acc-{i}")))
+
+        assert sum(not isinstance(o, Conflict) for o in outcomes) == 1
+        found = self.read(lambda uow: uow.accounts.by_email("fan@example.com"))
+        assert found is not None
+        winner = [f"acc-{i}" for i, o in enumerate(outcomes) if not isinstance(o, Conflict)]
+        assert [found.id] == winner
+
+
+class ArtistRepositoryContract(UnitOfWorkFactory):
+    def test_artist_round_trips_with_plans(self) -> None:
+        """Profile, grace period and every plan field (price, currency, feature order, version) read back."""
+        supporter = TierPlan(
+            tier=Tier.SUPPORTER,
+            price=Money(700, "JPY"),
+            features=("zines", "early_access", "Q&A"),
+            version=3,
+            effective_from=T0,
+        )
+        artist = an_artist(currency="JPY").with_plan(supporter)
+        self.committed(lambda uow: uow.artists.add(artist))
+
+        loaded = self.read(lambda uow: uow.artists.get("artist-1"))
+
+        assert loaded == artist
+        assert loaded is not None
+        assert loaded.grace_days == 3
+        assert [p.tier for p in loaded.plans] == [Tier.FREE, Tier.SUPPORTER, Tier.SUPERFAN]
+        assert loaded.plan(Tier.SUPPORTER).features == ("zines", "early_access", "Q&A")
+        assert loaded.plan(Tier.SUPPORTER).price == Money(700, "JPY")
+        assert loaded.plan(Tier.SUPPORTER).effective_from == T0
+
+    def test_unknown_artist_is_none(self) -> None:
+        """get of an id never added returns None."""
+        assert self.read(lambda uow: uow.artists.get("nobody")) is None
+
+    def test_save_replaces_profile_and_current_plans(self) -> None:
+        """After save, get returns the new profile and the new current plan."""
+        artist = an_artist()
+        self.committed(lambda uow: uow.artists.add(artist))
+        revised = revise_plan(
+            artist.plan(Tier.SUPERFAN), price=Money(1500, "USD"), features=["live_sessions"], now=T0
+        )
+        changed = attrs.evolve(artist.with_plan(revised), display_name="The New Cables", grace_days=10)
+
+        self.committed(lambda uow: uow.artists.save(changed))
+
+        loaded = self.read(lambda uow: uow.artists.get("artist-1"))
+        assert loaded == changed
+        assert loaded is not None
+        assert loaded.plan(Tier.SUPERFAN).version == 2
+        assert loaded.plan(Tier.SUPERFAN).price == Money(1500, "USD")
+
+    def test_plan_version_keeps_old_versions_after_save(self) -> None:
+        """Every saved price version stays readable by (artist, tier, version)."""
+        artist = an_artist()
+        self.committed(lambda uow: uow.artists.add(artist))
+        first = artist.plan(Tier.SUPPORTER)
+        second = revise_plan(first, price=Money(600, "USD"), features=["a", "b"], now=T0)
+        self.committed(lambda uow: uow.artists.save(artist.with_plan(second)))
+        third = revise_plan(second, price=Money(800, "USD"), features=["c"], now=T0 + timedelta(days=1))
+        self.committed(lambda uow: uow.artists.save(artist.with_plan(third)))
+
+        versions = self.read(
+            lambda uow: [uow.artists.plan_version("artist-1", Tier.SUPPORTER, v) for v in (1, 2, 3)]
+        )
+
+        assert versions == [first, second, third]
+        assert [v.price.amount_minor for v in versions if v] == [500, 600, 800]
+
+    def test_unknown_plan_version_is_none(self) -> None:
+        """A version, tier or artist that was never saved has no plan."""
+        self.committed(lambda uow: uow.artists.add(an_artist()))
+
+        assert self.read(lambda uow: uow.artists.plan_version("artist-1", Tier.SUPPORTER, 2)) is None
+        assert self.read(lambda uow: uow.artists.plan_version("nobody", Tier.SUPPORTER, 1)) is None
+        assert self.read(lambda uow: uow.artists.plan_version("artist-1", Tier.FREE, 1)) is not None
+
+
+class FanRepositoryContract(UnitOfWorkFactory):
+    def test_following_twice_is_following_once(self) -> None:
+        """follow is idempotent: the follower count goes up once per fan."""
+        self.committed(lambda uow: uow.fans.follow("fan-1", "artist-1", T0))
+        self.committed(lambda uow: uow.fans.follow("fan-1", "artist-1", T0 + timedelta(hours=1)))
+        self.committed(lambda uow: uow.fans.follow("fan-2", "artist-1", T0))
+
+        assert self.read(lambda uow: uow.fans.follower_count("artist-1")) == 2
+
+    def test_followers_are_counted_per_artist(self) -> None:
+        """Following one artist does not count towards another."""
+        self.committed(lambda uow: uow.fans.follow("fan-1", "artist-1", T0))
+        self.committed(lambda uow: uow.fans.follow("fan-1", "artist-2", T0))
+        self.committed(lambda uow: uow.fans.follow("fan-2", "artist-2", T0))
+
+        counts = self.read(lambda uow: [uow.fans.follower_count(a) for a in ("artist-1", "artist-2", "x")])
+
+        assert counts == [1, 2, 0]
+
+    def test_a_fan_likes_a_track_once(self) -> None:
+        """likes_of counts distinct fans per track."""
+        self.committed(lambda uow: uow.fans.like("fan-1", "track-1", T0))
+        self.committed(lambda uow: uow.fans.like("fan-1", "track-1", T0))
+        self.committed(lambda uow: uow.fans.like("fan-2", "track-1", T0))
+        self.committed(lambda uow: uow.fans.like("fan-2", "track-2", T0))
+
+        likes = self.read(lambda uow: [uow.fans.likes_of(t) for t in ("track-1", "track-2", "track-3")])
+
+        assert likes == [2, 1, 0]
+
+    def test_visitors_are_counted_once_each(self) -> None:
+        """visitor_count is the number of distinct visitors, however often they come."""
+        self.each_committed(
+            ("v1", "v2", "v1", "v3", "v1"), lambda uow, v: uow.fans.record_visit(v, "artist-1", T0)
+        )
+        self.committed(lambda uow: uow.fans.record_visit("v9", "artist-2", T0))
+
+        counts = self.read(lambda uow: [uow.fans.visitor_count(a) for a in ("artist-1", "artist-2", "x")])
+
+        assert counts == [3, 1, 0]
+
+    def test_follows_in_concurrent_units_of_work_all_count(self) -> None:
+        """Different fans following at once are all counted; none is lost to a race."""
+        self.race(4, lambda uow, i: uow.fans.follow(f"fan-{i}", "artist-1", T0))
+
+        assert self.read(lambda uow: uow.fans.follower_count("artist-1")) == 4
+
+
+class TrackRepositoryContract(UnitOfWorkFactory):
+    def test_track_round_trips_every_field(self) -> None:
+        """A published exclusive track reads back with status, release, duration and rungs."""
+        track = attrs.evolve(
+            a_track(),
+            status=TrackStatus.READY,
+            release_at=T0 + timedelta(days=2, microseconds=7),
+            exclusive=True,
+            duration_s=241.37,
+            rungs_kbps=(128, 256, 320),
+        )
+        self.committed(lambda uow: uow.tracks.add(track))
+
+        loaded = self.read(lambda uow: uow.tracks.get("track-1"))
+
+        assert loaded == track
+        assert loaded is not None
+        assert loaded.status is TrackStatus.READY
+        assert loaded.rungs_kbps == (128, 256, 320)
+
+    def test_a_new_track_keeps_its_defaults(self) -> None:
+        """A processing track's empty fields read back empty, not as zeros or strings."""
+        track = a_track()
+        self.committed(lambda uow: uow.tracks.add(track))
+
+        loaded = self.read(lambda uow: uow.tracks.get("track-1"))
+
+        assert loaded == track
+        assert loaded is not None
+        assert (loaded.status, loaded.release_at, loaded.duration_s, loaded.rungs_kbps) == (
+            TrackStatus.PROCESSING,
+            None,
+            None,
+            (),
+        )
+        assert loaded.exclusive is False
+        assert loaded.failure_reason is None
+
+    def test_save_updates_a_track(self) -> None:
+        """save stores the new state: failed with a reason, then published."""
+        track = a_track()
+        self.committed(lambda uow: uow.tracks.add(track))
+        self.committed(lambda uow: uow.tracks.save(track.failed("ffmpeg crashed")))
+        failed = self.read(lambda uow: uow.tracks.get("track-1"))
+        self.committed(lambda uow: uow.tracks.save(track.published(duration_s=3.5, rungs_kbps=(128,))))
+
+        loaded = self.read(lambda uow: uow.tracks.get("track-1"))
+
+        assert failed is not None
+        assert (failed.status, failed.failure_reason) == (TrackStatus.FAILED, "ffmpeg crashed")
+        assert loaded is not None
+        assert (loaded.status, loaded.duration_s, loaded.rungs_kbps) == (TrackStatus.READY, 3.5, (128,))
+
+    def test_by_artist_lists_only_their_tracks_oldest_first(self) -> None:
+        """by_artist returns the artist's tracks ordered by creation time."""
+        self.committed(lambda uow: uow.tracks.add(a_track("t-late", created_at=T0 + timedelta(hours=2))))
+        self.committed(lambda uow: uow.tracks.add(a_track("t-other", artist_id="artist-2")))
+        self.committed(lambda uow: uow.tracks.add(a_track("t-early", created_at=T0)))
+
+        ids = self.read(lambda uow: [t.id for t in uow.tracks.by_artist("artist-1")])
+
+        assert ids == ["t-early", "t-late"]
+        assert self.read(lambda uow: uow.tracks.by_artist("nobody")) == []
+
+    def test_processing_lists_tracks_awaiting_transcode_oldest_first(self) -> None:
+        """processing returns every artist's unfinished tracks, oldest first, not ready or failed ones."""
+        tracks = [
+            a_track("t-2", artist_id="artist-2", created_at=T0 + timedelta(minutes=2)),
+            a_track("t-1", created_at=T0 + timedelta(minutes=1)),
+            a_track("t-ready", created_at=T0).published(duration_s=1.0, rungs_kbps=(128,)),
+            a_track("t-failed", created_at=T0).failed("not audio"),
+            a_track("t-0", artist_id="artist-3", created_at=T0),
+        ]
+        self.each_committed(tracks, lambda uow, t: uow.tracks.add(t))
+        waiting = self.read(lambda uow: [t.id for t in uow.tracks.processing()])
+        self.committed(lambda uow: uow.tracks.save(tracks[1].published(duration_s=2.0, rungs_kbps=(128,))))
+
+        assert waiting == ["t-0", "t-1", "t-2"]
+        assert self.read(lambda uow: [t.id for t in uow.tracks.processing()]) == ["t-0", "t-2"]
+
+    def test_unknown_track_is_none(self) -> None:
+        """get of an id never added returns None."""
+        assert self.read(lambda uow: uow.tracks.get("nope")) is None
+
+
+class SubscriptionRepositoryContract(UnitOfWorkFactory):
+    def test_subscription_round_trips_every_field(self) -> None:
+        """Every field, from the plan version to the last event time, reads back equal."""
+        plan = TierPlan(
+            tier=Tier.SUPERFAN,
+            price=Money(1250, "KWD"),
+            features=("direct_messages", "live_sessions"),
+            version=4,
+            effective_from=T0 - timedelta(days=40),
+        )
+        subscription = Subscription(
+            id="sub-1",
+            fan_id="fan-1",
+            artist_id="artist-1",
+            plan=plan,
+            status=SubscriptionStatus.PAST_DUE,
+            current_period_start=T0,
+            current_period_end=T0 + timedelta(days=31),
+            created_at=T0 - timedelta(days=62),
+            grace_days=9,
+            cancel_at_period_end=False,
+            scheduled_plan=a_plan(price_minor=600, currency="KWD"),
+            past_due_since=T0 + timedelta(days=31, seconds=1),
+            canceled_at=None,
+            external_ref="sub_1PqRsT",
+            last_event_at=T0 + timedelta(microseconds=1),
+        )
+        self.committed(lambda uow: uow.subscriptions.add(subscription))
+
+        loaded = self.read(lambda uow: uow.subscriptions.get("sub-1"))
+
+        assert loaded == subscription
+        assert loaded is not None
+        assert loaded.status is SubscriptionStatus.PAST_DUE
+        assert loaded.plan.tier is Tier.SUPERFAN
+        assert loaded.scheduled_plan == a_plan(price_minor=600, currency="KWD")
+
+    def test_a_canceled_subscription_round_trips(self) -> None:
+        """Cancellation fields (flag, time) survive storage."""
+        subscription = attrs.evolve(
+            a_subscription(),
+            status=SubscriptionStatus.CANCELED,
+            cancel_at_period_end=True,
+            canceled_at=T0 + timedelta(days=30),
+        )
+        self.committed(lambda uow: uow.subscriptions.add(subscription))
+
+        assert self.read(lambda uow: uow.subscriptions.get("sub-1")) == subscription
+
+    def test_a_second_live_subscription_is_a_conflict(self) -> None:
+        """One live subscription per (fan, artist): a second one is refused."""
+        self.committed(lambda uow: uow.subscriptions.add(a_subscription("sub-1")))
+
+        with pytest.raises(Conflict):
+            self.committed(
+                lambda uow: uow.subscriptions.add(
+                    a_subscription("sub-2", status=SubscriptionStatus.INCOMPLETE)
+                )
+            )
+
+        assert self.read(lambda uow: uow.subscriptions.get("sub-2")) is None
+
+    def test_the_same_fan_may_subscribe_to_other_artists(self) -> None:
+        """The rule is per pair: other artists and other fans are unaffected."""
+        self.committed(lambda uow: uow.subscriptions.add(a_subscription("sub-1")))
+        self.committed(lambda uow: uow.subscriptions.add(a_subscription("sub-2", artist_id="artist-2")))
+        self.committed(lambda uow: uow.subscriptions.add(a_subscription("sub-3", fan_id="fan-2")))
+
+        ids = self.read(lambda uow: [s.id for s in uow.subscriptions.of_fan("fan-1")])
+
+        assert ids == ["sub-1", "sub-2"]
+
+    def test_a_canceled_subscription_does_not_block_a_new_one(self) -> None:
+        """After the live subscription is canceled, the pair may subscribe again."""
+        first = a_subscription("sub-1")
+        self.committed(lambda uow: uow.subscriptions.add(first))
+        self.committed(
+            lambda uow: uow.subscriptions.save(attrs.evolve(first, status=SubscriptionStatus.CANCELED))
+        )
+
+        self.committed(
+            lambda uow: uow.subscriptions.add(a_subscription("sub-2", created_at=T0 + timedelta(days=1)))
+        )
+
+        live = self.read(lambda uow: uow.subscriptions.live_for("fan-1", "artist-1"))
+        assert live is not None
+        assert live.id == "sub-2"
+
+    def test_reviving_a_canceled_subscription_beside_a_live_one_is_a_conflict(self) -> None:
+        """save cannot make a second live subscription for the pair either."""
+        first = attrs.evolve(a_subscription("sub-1"), status=SubscriptionStatus.CANCELED)
+        self.committed(lambda uow: uow.subscriptions.add(first))
+        self.committed(lambda uow: uow.subscriptions.add(a_subscription("sub-2")))
+
+        with pytest.raises(Conflict):
+            self.committed(
+                lambda uow: uow.subscriptions.save(attrs.evolve(first, status=SubscriptionStatus.ACTIVE))
+            )
+
+        reloaded = self.read(lambda uow: uow.subscriptions.get("sub-1"))
+        assert reloaded is not None
+        assert reloaded.status is SubscriptionStatus.CANCELED
+
+    def test_live_for_follows_the_status(self) -> None:
+        """live_for returns the live subscription and None once it is canceled."""
+        subscription = a_subscription(status=SubscriptionStatus.PAST_DUE)
+        self.committed(lambda uow: uow.subscriptions.add(subscription))
+        before = self.read(lambda uow: uow.subscriptions.live_for("fan-1", "artist-1"))
+
+        self.committed(
+            lambda uow: uow.subscriptions.save(attrs.evolve(subscription, status=SubscriptionStatus.CANCELED))
+        )
+
+        assert before == subscription
+        assert self.read(lambda uow: uow.subscriptions.live_for("fan-1", "artist-1")) is None
+        assert self.read(lambda uow: uow.subscriptions.live_for("fan-2", "artist-1")) is None
+
+    def test_found_by_external_ref(self) -> None:
+        """by_external_ref finds a subscription by the processor's id, also one set by save."""
+        self.committed(lambda uow: uow.subscriptions.add(a_subscription("sub-1", external_ref="sub_A")))
+        second = a_subscription("sub-2", fan_id="fan-2")
+        self.committed(lambda uow: uow.subscriptions.add(second))
+        self.committed(lambda uow: uow.subscriptions.save(attrs.evolve(second, external_ref="sub_B")))
+
+        found = self.read(
+            lambda uow: [uow.subscriptions.by_external_ref(r) for r in ("sub_A", "sub_B", "sub_C")]
+        )
+
+        assert [s.id if s else None for s in found] == ["sub-1", "sub-2", None]
+
+    def test_of_fan_lists_every_subscription_oldest_first(self) -> None:
+        """of_fan includes ended subscriptions, ordered by creation time."""
+        self.committed(
+            lambda uow: uow.subscriptions.add(a_subscription("sub-new", created_at=T0 + timedelta(days=5)))
+        )
+        self.committed(
+            lambda uow: uow.subscriptions.add(
+                a_subscription("sub-old", status=SubscriptionStatus.CANCELED, created_at=T0)
+            )
+        )
+        self.committed(
+            lambda uow: uow.subscriptions.add(
+                a_subscription("sub-mid", artist_id="artist-2", created_at=T0 + timedelta(days=1))
+            )
+        )
+
+        ids = self.read(lambda uow: [s.id for s in uow.subscriptions.of_fan("fan-1")])
+
+        assert ids == ["sub-old", "sub-mid", "sub-new"]
+        assert self.read(lambda uow: uow.subscriptions.of_fan("nobody")) == []
+
+    def test_live_of_artist_leaves_out_ended_and_other_artists(self) -> None:
+        """live_of_artist lists the artist's live subscriptions only."""
+        subs = [
+            a_subscription("s1", fan_id="f1"),
+            a_subscription("s2", fan_id="f2", status=SubscriptionStatus.CANCELED),
+            a_subscription("s3", fan_id="f3", status=SubscriptionStatus.UNPAID, created_at=T0 + timedelta(1)),
+            a_subscription("s4", fan_id="f4", artist_id="artist-2"),
+        ]
+        self.each_committed(subs, lambda uow, s: uow.subscriptions.add(s))
+
+        ids = self.read(lambda uow: [s.id for s in uow.subscriptions.live_of_artist("artist-1")])
+
+        assert ids == ["s1", "s3"]
+
+    def test_due_for_renewal(self) -> None:
+        """Active or trialing subscriptions whose period ended at or before now are due."""
+        now = T0 + timedelta(days=30)
+        subs = [
+            a_subscription("due-active", fan_id="f1", period_end=now - timedelta(seconds=1)),
+            a_subscription("due-exactly", fan_id="f2", period_end=now),
+            a_subscription(
+                "due-trial",
+                fan_id="f3",
+                status=SubscriptionStatus.TRIALING,
+                period_end=now - timedelta(days=1),
+            ),
+            a_subscription("not-yet", fan_id="f4", period_end=now + timedelta(microseconds=1)),
+            a_subscription(
+                "past-due",
+                fan_id="f5",
+                status=SubscriptionStatus.PAST_DUE,
+                period_end=now - timedelta(days=2),
+            ),
+            a_subscription(
+                "canceled",
+                fan_id="f6",
+                status=SubscriptionStatus.CANCELED,
+                period_end=now - timedelta(days=2),
+            ),
+            a_subscription(
+                "incomplete",
+                fan_id="f7",
+                status=SubscriptionStatus.INCOMPLETE,
+                period_end=now - timedelta(days=2),
+            ),
+        ]
+        self.each_committed(subs, lambda uow, s: uow.subscriptions.add(s))
+
+        due = self.read(lambda uow: {s.id for s in uow.subscriptions.due_for_renewal(now)})
+
+        assert due == {"due-active", "due-exactly", "due-trial"}
+
+    def test_concurrent_subscribes_leave_one_live_subscription(self) -> None:
+        """Of several units of work subscribing the same pair at once, exactly one commits."""
+        outcomes = self.race(4, lambda uow, i: uow.subscriptions.add(a_subscription(f"sub-{i}")))
+
+        winners = [f"sub-{i}" for i, o in enumerate(outcomes) if not isinstance(o, Conflict)]
+        assert len(winners) == 1
+        live = self.read(lambda uow: uow.subscriptions.live_for("fan-1", "artist-1"))
+        assert live is not None
+        assert [live.id] == winners
+        assert len(self.read(lambda uow: uow.subscriptions.of_fan("fan-1"))) == 1
+
+
+class LedgerRepositoryContract(UnitOfWorkFactory):
+    def test_recorded_transaction_round_trips(self) -> None:
+        """record returns True and by_key returns the transaction with every entry and field."""
+        charge = a_charge("charge:1", amount=Money(1999, "EUR"))
+
+        recorded = self.committed(lambda uow: uow.ledger.record(charge))
+        loaded = self.read(lambda uow: uow.ledger.by_key("charge:1"))
+
+        assert recorded is True
+        assert loaded == charge
+        assert loaded is not None
+        assert loaded.kind is TransactionKind.CHARGE
+        assert loaded.entries[0].direction is Direction.DEBIT
+        assert [e.amount for e in loaded.entries] == [
+            Money(1999, "EUR"),
+            Money(1799, "EUR"),
+            Money(200, "EUR"),
+        ]
+
+    def test_a_transaction_without_artist_or_gross_round_trips(self) -> None:
+        """Optional fields left empty read back empty."""
+        fee = Transaction(
+            id="tx-fee",
+            kind=TransactionKind.PROCESSING_FEE,
+            idempotency_key="fee:1",
+            occurred_at=T0,
+            entries=(
+                Entry("platform:processing", Direction.DEBIT, Money(30, "USD")),
+                Entry(CASH, Direction.CREDIT, Money(30, "USD")),
+            ),
+        )
+        self.committed(lambda uow: uow.ledger.record(fee))
+
+        assert self.read(lambda uow: uow.ledger.by_key("fee:1")) == fee
+        assert self.read(lambda uow: uow.ledger.by_key("fee:2")) is None
+
+    def test_the_same_key_is_recorded_once(self) -> None:
+        """Recording a key again returns False and the balance counts it once."""
+        first = self.committed(lambda uow: uow.ledger.record(a_charge("k")))
+        again = self.committed(lambda uow: uow.ledger.record(a_charge("k")))
+        same_uow = self.committed(
+            lambda uow: [uow.ledger.record(a_charge("k2")), uow.ledger.record(a_charge("k2"))]
+        )
+
+        assert (first, again, same_uow) == (True, False, [True, False])
+        assert self.read(lambda uow: uow.ledger.balance(artist_account("artist-1"), "USD")) == -900
+        assert self.read(lambda uow: uow.ledger.balance(CASH, "USD")) == 1000
+
+    def test_balances_are_kept_per_account_and_currency(self) -> None:
+        """balance is debits minus credits on one account in one currency."""
+        self.committed(lambda uow: uow.ledger.record(a_charge("usd", amount=Money(500, "USD"))))
+        self.committed(lambda uow: uow.ledger.record(a_charge("jpy", amount=Money(1000, "JPY"))))
+        self.committed(lambda uow: uow.ledger.record(a_charge("usd2", artist_id="artist-2")))
+
+        balances = self.read(
+            lambda uow: {
+                (account, currency): uow.ledger.balance(account, currency)
+                for account in (CASH, PLATFORM_FEES, artist_account("artist-1"), artist_account("artist-2"))
+                for currency in ("USD", "JPY")
+            }
+        )
+
+        assert balances == {
+            (CASH, "USD"): 1000,
+            (CASH, "JPY"): 1000,
+            (PLATFORM_FEES, "USD"): -100,
+            (PLATFORM_FEES, "JPY"): -100,
+            (artist_account("artist-1"), "USD"): -450,
+            (artist_account("artist-1"), "JPY"): -900,
+            (artist_account("artist-2"), "USD"): -450,
+            (artist_account("artist-2"), "JPY"): 0,
+        }
+        assert self.read(lambda uow: uow.ledger.balance("nobody", "USD")) == 0
+
+    def test_currencies_of_an_account(self) -> None:
+        """currencies_of lists each currency the account has entries in, alphabetically."""
+        charges = [
+            a_charge("a", amount=Money(500, "USD")),
+            a_charge("b", amount=Money(900, "JPY")),
+            a_charge("c", amount=Money(500, "USD")),
+        ]
+        self.each_committed(charges, lambda uow, c: uow.ledger.record(c))
+
+        currencies = self.read(lambda uow: list(uow.ledger.currencies_of(artist_account("artist-1"))))
+
+        assert currencies == ["JPY", "USD"]
+        assert list(self.read(lambda uow: uow.ledger.currencies_of(artist_account("nobody")))) == []
+
+    def test_trial_balance_is_zero_per_currency(self) -> None:
+        """Balanced transactions keep debits equal to credits in every currency."""
+        empty = self.read(lambda uow: uow.ledger.trial_balance())
+        self.committed(lambda uow: uow.ledger.record(a_charge("usd", amount=Money(333, "USD"))))
+        self.committed(lambda uow: uow.ledger.record(a_charge("kwd", amount=Money(4567, "KWD"))))
+
+        assert empty == {}
+        assert self.read(lambda uow: uow.ledger.trial_balance()) == {"USD": 0, "KWD": 0}
+
+    def test_of_artist_filters_by_time_window(self) -> None:
+        """of_artist returns the artist's transactions with since <= occurred_at < until, oldest first."""
+        charges = [a_charge(f"h{h}", at=T0 + timedelta(hours=h)) for h in (3, 0, 1, 2)]
+        self.each_committed(charges, lambda uow, c: uow.ledger.record(c))
+        self.committed(lambda uow: uow.ledger.record(a_charge("other", artist_id="artist-2")))
+
+        def keys(since: datetime | None, until: datetime | None) -> list[str]:
+            found = self.read(lambda uow: uow.ledger.of_artist("artist-1", since=since, until=until))
+            return [t.idempotency_key for t in found]
+
+        assert keys(None, None) == ["h0", "h1", "h2", "h3"]
+        assert keys(T0 + timedelta(hours=1), T0 + timedelta(hours=3)) == ["h1", "h2"]
+        assert keys(T0 + timedelta(hours=1, microseconds=1), None) == ["h2", "h3"]
+        assert keys(None, T0) == []
+
+    def test_of_artist_includes_transactions_moving_their_account(self) -> None:
+        """A transaction that names no artist but moves the artist's account is theirs too."""
+        adjustment = Transaction(
+            id="tx-adj",
+            kind=TransactionKind.REFUND,
+            idempotency_key="adjust:1",
+            occurred_at=T0,
+            entries=(
+                Entry(artist_account("artist-1"), Direction.DEBIT, Money(100, "USD")),
+                Entry(CASH, Direction.CREDIT, Money(100, "USD")),
+            ),
+        )
+        self.committed(lambda uow: uow.ledger.record(adjustment))
+        self.committed(lambda uow: uow.ledger.record(a_charge("other", artist_id="artist-2")))
+
+        found = self.read(lambda uow: list(uow.ledger.of_artist("artist-1")))
+
+        assert found == [adjustment]
+
+    def test_artists_with_balance(self) -> None:
+        """Artists owed money are listed; one paid out to zero is not."""
+        self.committed(lambda uow: uow.ledger.record(a_charge("a1", artist_id="artist-1")))
+        self.committed(lambda uow: uow.ledger.record(a_charge("b1", artist_id="artist-2")))
+        payout = Transaction(
+            id="tx-payout",
+            kind=TransactionKind.PAYOUT,
+            idempotency_key="payout:artist-2:2024-03",
+            occurred_at=T0,
+            entries=(
+                Entry(artist_account("artist-2"), Direction.DEBIT, Money(450, "USD")),
+                Entry(CASH, Direction.CREDIT, Money(450, "USD")),
+            ),
+            artist_id="artist-2",
+            gross=Money(450, "USD"),
+        )
+        self.committed(lambda uow: uow.ledger.record(payout))
+
+        assert list(self.read(lambda uow: uow.ledger.artists_with_balance())) == ["artist-1"]
+        assert self.read(lambda uow: uow.ledger.balance(artist_account("artist-2"), "USD")) == 0
+
+    def test_a_key_raced_by_several_units_of_work_counts_once(self) -> None:
+        """Concurrent records of one key: one takes effect; the rest see False or a Conflict."""
+        outcomes = self.race(4, lambda uow, _: uow.ledger.record(a_charge("raced")))
+
+        assert outcomes.count(True) == 1
+        assert all(o is False or isinstance(o, Conflict) for o in outcomes if o is not True)
+        assert self.read(lambda uow: uow.ledger.balance(CASH, "USD")) == 500
+        assert self.read(lambda uow: uow.ledger.trial_balance()) == {"USD": 0}
+
+
+class PayoutRepositoryContract(UnitOfWorkFactory):
+    def test_payout_round_trips_every_field(self) -> None:
+        """Amounts, split, period, time and external reference read back equal."""
+        payout = attrs.evolve(
+            a_payout("po-1"),
+            amount=Money(9001, "KWD"),
+            gross=Money(10001, "KWD"),
+            platform_fee=Money(1000, "KWD"),
+            external_ref="tr_1Abc",
+        )
+        self.committed(lambda uow: uow.payouts.add(payout))
+
+        assert self.read(lambda uow: list(uow.payouts.of_artist("artist-1"))) == [payout]
+
+    def test_payouts_are_listed_newest_first(self) -> None:
+        """of_artist orders by payment time, newest first, and leaves other artists out."""
+        payouts = [
+            a_payout(payout_id, paid_at=T0 + timedelta(days=days))
+            for payout_id, days in (("po-mid", 31), ("po-old", 0), ("po-new", 60))
+        ]
+        self.each_committed(payouts, lambda uow, p: uow.payouts.add(p))
+        self.committed(lambda uow: uow.payouts.add(a_payout("po-x", artist_id="artist-2")))
+
+        ids = self.read(lambda uow: [p.id for p in uow.payouts.of_artist("artist-1")])
+        last = self.read(lambda uow: uow.payouts.last_of_artist("artist-1"))
+
+        assert ids == ["po-new", "po-mid", "po-old"]
+        assert last is not None
+        assert last.id == "po-new"
+
+    def test_no_payouts(self) -> None:
+        """An artist never paid has an empty history and no last payout."""
+        assert list(self.read(lambda uow: uow.payouts.of_artist("artist-1"))) == []
+        assert self.read(lambda uow: uow.payouts.last_of_artist("artist-1")) is None
+
+
+class PlayEventStoreContract(UnitOfWorkFactory):
+    def test_plays_are_counted_per_utc_day(self) -> None:
+        """daily_counts buckets plays by their UTC calendar day."""
+        new_york = timezone(timedelta(hours=-5))
+        plays = [
+            a_play(at=datetime(2024, 3, 1, 0, 0, tzinfo=UTC)),
+            a_play(at=datetime(2024, 3, 1, 23, 59, 59, 999999, tzinfo=UTC)),
+            a_play(at=datetime(2024, 3, 1, 20, 0, tzinfo=new_york)),  # 2024-03-02 01:00 UTC
+            a_play(at=datetime(2024, 3, 3, 12, 0, tzinfo=UTC), fan_id="fan-2"),
+        ]
+        self.all_committed(plays, lambda uow, p: uow.plays.record(p))
+
+        counts = self.read(lambda uow: uow.plays.daily_counts("artist-1", date(2024, 3, 1), date(2024, 3, 3)))
+
+        assert counts == {date(2024, 3, 1): 2, date(2024, 3, 2): 1, date(2024, 3, 3): 1}
+
+    def test_daily_counts_cover_the_window_inclusively(self) -> None:
+        """Days outside [first, last] and days without plays are left out."""
+        days = [date(2024, 2, 28), date(2024, 2, 29), date(2024, 3, 2), date(2024, 3, 5)]
+        plays = [a_play(at=datetime(d.year, d.month, d.day, 12, tzinfo=UTC)) for d in days]
+        self.each_committed(plays, lambda uow, p: uow.plays.record(p))
+        self.committed(lambda uow: uow.plays.record(a_play(artist_id="artist-2", at=T0)))
+
+        counts = self.read(
+            lambda uow: uow.plays.daily_counts("artist-1", date(2024, 2, 29), date(2024, 3, 2))
+        )
+        others = self.read(
+            lambda uow: uow.plays.daily_counts("artist-2", date(2024, 2, 29), date(2024, 3, 2))
+        )
+
+        assert counts == {date(2024, 2, 29): 1, date(2024, 3, 2): 1}
+        assert others == {}
+
+    def test_thirty_day_window(self) -> None:
+        """A 30-day query returns every day's total, summing many plays per day."""
+        first = date(2024, 3, 1)
+        plays = [
+            a_play(fan_id=f"fan-{n % 3}", at=datetime(2024, 3, 1, tzinfo=UTC) + timedelta(days=d, minutes=n))
+            for d in range(30)
+            for n in range(d % 4)
+        ]
+        self.all_committed(plays, lambda uow, p: uow.plays.record(p))
+
+        counts = self.read(lambda uow: uow.plays.daily_counts("artist-1", first, first + timedelta(days=29)))
+
+        assert counts == {first + timedelta(days=d): d % 4 for d in range(30) if d % 4}
+        assert sum(counts.values()) == len(plays)
+
+    def test_top_fans_by_plays_with_ties_by_fan_id(self) -> None:
+        """top_fans orders by plays descending, then fan id, and honours the limit."""
+        plays_per_fan = {"carol": 3, "bob": 5, "alice": 3, "dave": 1, "erin": 5}
+        plays = [a_play(fan_id=fan) for fan, n in plays_per_fan.items() for _ in range(n)]
+        plays.append(a_play(fan_id="zed", artist_id="artist-2"))
+        self.all_committed(plays, lambda uow, p: uow.plays.record(p))
+
+        top = self.read(lambda uow: list(uow.plays.top_fans("artist-1", 4)))
+        everyone = self.read(lambda uow: list(uow.plays.top_fans("artist-1", 100)))
+
+        assert top == [("bob", 5), ("erin", 5), ("alice", 3), ("carol", 3)]
+        assert everyone[-1] == ("dave", 1)
+        assert len(everyone) == 5
+        assert self.read(lambda uow: list(uow.plays.top_fans("nobody", 3))) == []
+
+    def test_top_fans_count_across_days(self) -> None:
+        """A fan's plays on different days add up."""
+        plays = [a_play(fan_id="fan-a", at=T0 + timedelta(days=d)) for d in (0, 1, 2)]
+        self.each_committed(plays, lambda uow, p: uow.plays.record(p))
+        self.all_committed([a_play(fan_id="fan-b")] * 2, lambda uow, p: uow.plays.record(p))
+
+        assert self.read(lambda uow: list(uow.plays.top_fans("artist-1", 2))) == [("fan-a", 3), ("fan-b", 2)]
+
+    def test_plays_from_concurrent_units_of_work_all_count(self) -> None:
+        """Increments from racing units of work are added, never lost."""
+        self.race(6, lambda uow, i: uow.plays.record(a_play(fan_id=f"fan-{i % 2}")))
+
+        counts = self.read(lambda uow: uow.plays.daily_counts("artist-1", T0.date(), T0.date()))
+        assert counts == {T0.date(): 6}
+        assert self.read(lambda uow: list(uow.plays.top_fans("artist-1", 5))) == [("fan-0", 3), ("fan-1", 3)]
+
+
+class MessageRepositoryContract(UnitOfWorkFactory):
+    def test_messages_to_an_artist_oldest_first(self) -> None:
+        """to_artist returns the artist's messages, every field intact, in the order sent."""
+        late = a_message("m-late", sent_at=T0 + timedelta(minutes=5))
+        early = a_message("m-early", fan_id="fan-2")
+        self.committed(lambda uow: uow.messages.add(late))
+        self.committed(lambda uow: uow.messages.add(early))
+        self.committed(lambda uow: uow.messages.add(a_message("m-other", artist_id="artist-2")))
+
+        assert self.read(lambda uow: list(uow.messages.to_artist("artist-1"))) == [early, late]
+        assert self.read(lambda uow: list(uow.messages.to_artist("nobody"))) == []
+
+    def test_count_from_a_fan_since_an_instant(self) -> None:
+        """count_from counts one fan's messages to one artist sent at or after ``since``."""
+        month = datetime(2024, 3, 1, tzinfo=UTC)
+        messages = [
+            a_message("before", sent_at=month - timedelta(microseconds=1)),
+            a_message("at-start", sent_at=month),
+            a_message("later", sent_at=month + timedelta(days=3)),
+            a_message("other-fan", fan_id="fan-2", sent_at=month + timedelta(days=3)),
+            a_message("other-artist", artist_id="artist-2", sent_at=month + timedelta(days=3)),
+        ]
+        self.all_committed(messages, lambda uow, m: uow.messages.add(m))
+
+        assert self.read(lambda uow: uow.messages.count_from("fan-1", "artist-1", month)) == 2
+        assert self.read(lambda uow: uow.messages.count_from("fan-2", "artist-1", month)) == 1
+        assert (
+            self.read(lambda uow: uow.messages.count_from("fan-1", "artist-1", month + timedelta(days=4)))
+            == 0
+        )
+
+
+class ProcessedEventStoreContract(UnitOfWorkFactory):
+    def test_an_event_is_marked_once(self) -> None:
+        """mark returns True the first time and False after, within and across units of work."""
+        first = self.committed(lambda uow: uow.processed_events.mark("evt_1", T0))
+        again = self.committed(lambda uow: uow.processed_events.mark("evt_1", T0 + timedelta(seconds=1)))
+        within = self.committed(
+            lambda uow: [uow.processed_events.mark("evt_2", T0), uow.processed_events.mark("evt_2", T0)]
+        )
+
+        assert (first, again, within) == (True, False, [True, False])
+
+    def test_seen(self) -> None:
+        """seen is true only for marked events."""
+        self.committed(lambda uow: uow.processed_events.mark("evt_1", T0))
+
+        assert self.read(lambda uow: uow.processed_events.seen("evt_1")) is True
+        assert self.read(lambda uow: uow.processed_events.seen("evt_2")) is False
+
+    def test_an_event_raced_by_several_units_of_work_is_processed_once(self) -> None:
+        """Concurrent marks of one event: exactly one commits a True."""
+        outcomes = self.race(5, lambda uow, _: uow.processed_events.mark("evt_raced", T0))
+
+        assert outcomes.count(True) == 1
+        assert all(o is False or isinstance(o, Conflict) for o in outcomes if o is not True)
+
+
+class UnitOfWorkContract(UnitOfWorkFactory):
+    def test_committed_writes_are_visible(self) -> None:
+        """After commit, another unit of work reads what was written."""
+        with self.make_uow() as uow:
+            uow.accounts.add(an_account())
+            uow.commit()
+
+        assert self.read(lambda uow: uow.accounts.get("acc-1")) == an_account()
+
+    def test_a_unit_of_work_reads_its_own_writes(self) -> None:
+        """Inside a unit of work, pending writes are visible to its own reads."""
+        with self.make_uow() as uow:
+            uow.accounts.add(an_account())
+            uow.ledger.record(a_charge("k"))
+            seen = (uow.accounts.by_email("fan@example.com"), uow.ledger.balance(CASH, "USD"))
+
+        assert seen == (an_account(), 500)
+
+    def test_uncommitted_writes_are_invisible_to_others(self) -> None:
+        """Another unit of work does not see writes until they are committed."""
+        with self.make_uow() as writer:
+            writer.accounts.add(an_account())
+            writer.subscriptions.add(a_subscription())
+            with self.make_uow() as reader:
+                during = (reader.accounts.get("acc-1"), reader.subscriptions.live_for("fan-1", "artist-1"))
+            writer.commit()
+
+        assert during == (None, None)
+        assert self.read(lambda uow: uow.subscriptions.get("sub-1")) == a_subscription()
+
+    def test_leaving_without_commit_discards_writes(self) -> None:
+        """Writes not committed before the block ends are gone."""
+        with self.make_uow() as uow:
+            uow.accounts.add(an_account())
+            uow.plays.record(a_play())
+
+        assert self.read(lambda uow: uow.accounts.get("acc-1")) is None
+        assert self.read(lambda uow: uow.plays.daily_counts("artist-1", T0.date(), T0.date())) == {}
+
+    def test_an_exception_rolls_back_every_repository(self) -> None:
+        """An error inside the block leaves nothing half-written across repositories."""
+
+        def write_then_fail() -> None:
+            with self.make_uow() as uow:
+                uow.accounts.add(an_account())
+                uow.ledger.record(a_charge("k"))
+                uow.processed_events.mark("evt", T0)
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            write_then_fail()
+
+        assert self.read(lambda uow: uow.accounts.get("acc-1")) is None
+        assert self.read(lambda uow: uow.ledger.by_key("k")) is None
+        assert self.read(lambda uow: uow.ledger.trial_balance()) == {}
+        assert self.read(lambda uow: uow.processed_events.seen("evt")) is False
+
+    def test_rollback_discards_pending_writes(self) -> None:
+        """rollback forgets writes since the last commit; later writes can still commit."""
+        with self.make_uow() as uow:
+            uow.accounts.add(an_account())
+            uow.rollback()
+            uow.tracks.add(a_track())
+            uow.commit()
+
+        assert self.read(lambda uow: uow.accounts.get("acc-1")) is None
+        assert self.read(lambda uow: uow.tracks.get("track-1")) == a_track()
+
+    def test_only_what_was_committed_survives(self) -> None:
+        """Writes before commit are kept; writes after it, without a second commit, are not."""
+        with self.make_uow() as uow:
+            uow.ledger.record(a_charge("kept"))
+            uow.commit()
+            uow.ledger.record(a_charge("dropped"))
+
+        assert self.read(lambda uow: uow.ledger.by_key("kept")) == a_charge("kept")
+        assert self.read(lambda uow: uow.ledger.by_key("dropped")) is None
+        assert self.read(lambda uow: uow.ledger.balance(CASH, "USD")) == 500
+
+    def test_writes_to_several_repositories_commit_together(self) -> None:
+        """One commit publishes writes to every repository."""
+        with self.make_uow() as uow:
+            uow.artists.add(an_artist())
+            uow.subscriptions.add(a_subscription())
+            uow.ledger.record(a_charge("k"))
+            uow.payouts.add(a_payout("po-1"))
+            uow.commit()
+
+        seen = self.read(
+            lambda uow: (
+                uow.artists.get("artist-1"),
+                uow.subscriptions.get("sub-1"),
+                uow.ledger.by_key("k"),
+                uow.payouts.last_of_artist("artist-1"),
+            )
+        )
+        assert seen == (an_artist(), a_subscription(), a_charge("k"), a_payout("po-1"))
+
+    def test_a_unit_of_work_can_be_entered_again(self) -> None:
+        """The same object serves one block after another."""
+        uow = self.make_uow()
+        with uow:
+            uow.accounts.add(an_account())
+            uow.commit()
+        with uow:
+            uow.tracks.add(a_track())
+            seen = uow.accounts.get("acc-1")
+        with uow:
+            after = uow.tracks.get("track-1")
+
+        assert seen == an_account()
+        assert after is None
