@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,27 +54,12 @@ def demo(data_dir: Path | None, audio: Path | None, seconds: float) -> None:
     """An artist, three tiers, a track in the HLS ladder, three fans, a billing month and a payout."""
     with _data_dir(data_dir) as folder:
         clock = FrozenClock()
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
-            task = progress.add_task("transcoding", total=1.0, visible=False)
-
-            def on_progress(_: str, fraction: float) -> None:
-                progress.update(task, completed=fraction, visible=True)
-
-            services = bootstrap(
-                load_settings(folder).model_copy(update={"data_dir": folder}),
-                clock=clock,
-                on_transcode_progress=on_progress,
-            )
-            try:
-                _walk(services, clock, folder, audio, seconds)
-            finally:
-                services.close()
+        relay = _ProgressRelay()
+        services = bootstrap(load_settings(folder), clock=clock, on_transcode_progress=relay)
+        try:
+            _walk(_Tour(services, clock, folder, relay), audio, seconds)
+        finally:
+            services.close()
     console.print("\n[bold green]Demo finished.[/] Every step above ran on the embedded defaults.")
 
 
@@ -85,6 +70,7 @@ class _Tour:
     services: Services
     clock: FrozenClock
     folder: Path
+    progress: _ProgressRelay
     artist: Caller | None = None
     artist_name: str = ""
     track_id: str = ""
@@ -94,8 +80,18 @@ class _Tour:
         return self.services.uow()
 
 
-def _walk(services: Services, clock: FrozenClock, folder: Path, audio: Path | None, seconds: float) -> None:
-    tour = _Tour(services, clock, folder)
+class _ProgressRelay:
+    """Forwards transcode progress to whichever progress bar is on screen."""
+
+    def __init__(self) -> None:
+        self.target: Callable[[float], None] | None = None
+
+    def __call__(self, _track_id: str, fraction: float) -> None:
+        if self.target is not None:
+            self.target(fraction)
+
+
+def _walk(tour: _Tour, audio: Path | None, seconds: float) -> None:
     _artist_and_tiers(tour)
     _track(tour, audio, seconds)
     _fans(tour)
@@ -129,7 +125,9 @@ def _artist_and_tiers(tour: _Tour) -> None:
     tour.artist_name = profile.display_name
     table = Table("tier", "price", "features")
     for plan in profile.plans:
-        table.add_row(plan.tier.value, plan.price.format(), ", ".join(plan.features))
+        table.add_row(
+            plan.tier.value, plan.price.format(), ", ".join(f.replace("_", " ") for f in plan.features)
+        )
     console.print(table)
 
 
@@ -139,18 +137,28 @@ def _track(tour: _Tour, audio: Path | None, seconds: float) -> None:
     source = audio or tour.folder / "demo-track.wav"
     if audio is None:
         generate_demo_audio(source, seconds)
-    track = ingest_track(
-        IngestTrack(artist_id=artist.id, title="First Light", upload=source),
-        caller=artist,
-        uow=tour.uow(),
-        probe=services.probe,
-        storage=services.storage,
-        jobs=services.jobs,
-        ids=services.ids,
-        clock=tour.clock,
-        policy=services.policy,
-    )
-    _wait_for_jobs(services)
+    with Progress(
+        TextColumn("[bold]transcoding"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("transcoding", total=1.0)
+        tour.progress.target = lambda fraction: bar.update(task, completed=fraction)
+        track = ingest_track(
+            IngestTrack(artist_id=artist.id, title="First Light", upload=source),
+            caller=artist,
+            uow=tour.uow(),
+            probe=services.probe,
+            storage=services.storage,
+            jobs=services.jobs,
+            ids=services.ids,
+            clock=tour.clock,
+            policy=services.policy,
+        )
+        _wait_for_jobs(services)
+        tour.progress.target = None
     track = view_track(track.id, caller=artist, uow=tour.uow(), clock=tour.clock)
     if track.status is not TrackStatus.READY:
         raise click.ClickException(f"transcode failed: {track.failure_reason}")
@@ -198,6 +206,7 @@ def _fans(tour: _Tour) -> None:
 def _listening(tour: _Tour) -> None:
     console.rule("[bold]4. Listening, a message from a superfan, an upgrade")
     services, clock, artist = tour.services, tour.clock, _artist(tour)
+    clock.advance(days=10)
     for plays, fan in zip((3, 5, 8), tour.fans.values(), strict=True):
         for _ in range(plays):
             engagement.record_play(tour.track_id, caller=fan, uow=tour.uow(), clock=clock)
@@ -210,7 +219,6 @@ def _listening(tour: _Tour) -> None:
         ids=services.ids,
         clock=clock,
     )
-    clock.advance(days=10)
     upgrade = subscriptions.change_tier(
         artist.id,
         Tier.SUPPORTER,
@@ -220,12 +228,14 @@ def _listening(tour: _Tour) -> None:
         ids=services.ids,
         clock=clock,
     )
-    console.print(f"Ada upgrades to supporter 10 days in: charged {upgrade.charged.format()} (prorated)")
+    console.print(
+        f"Ada upgrades to supporter 10 days into her month: charged {upgrade.charged.format()} (prorated)"
+    )
 
 
 def _billing_month(tour: _Tour) -> None:
     console.rule("[bold]5. A billing month")
-    tour.clock.advance(days=25)
+    tour.clock.advance(days=21)
     services = tour.services
     report = subscriptions.run_billing(
         uow=tour.uow(),

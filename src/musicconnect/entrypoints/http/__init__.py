@@ -1,0 +1,5 @@
+"""The HTTP API: ``create_app(services)`` builds the Litestar application."""
+
+from musicconnect.entrypoints.http.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,98 @@
+"""``create_app``: the Litestar application over an assembled set of services."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Final
+
+import anyio.to_thread
+from litestar import Litestar, get
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components
+from litestar.plugins.pydantic import PydanticPlugin
+
+from musicconnect.bootstrap import Services
+from musicconnect.entrypoints.http.artists import ArtistController
+from musicconnect.entrypoints.http.auth import SECURITY_SCHEMES, provide_caller, provide_viewer
+from musicconnect.entrypoints.http.auth_routes import AuthController
+from musicconnect.entrypoints.http.engagement import EngagementController
+from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS
+from musicconnect.entrypoints.http.media import MediaController
+from musicconnect.entrypoints.http.payouts import AdminController, ArtistMoneyController
+from musicconnect.entrypoints.http.schemas import HealthOut
+from musicconnect.entrypoints.http.subscriptions import MySubscriptionsController, SubscriptionController
+from musicconnect.entrypoints.http.tracks import TrackController
+from musicconnect.ports.repositories import UnitOfWork
+
+#: JSON bodies other than uploads are small; uploads set their own limit from the upload policy.
+MAX_JSON_BODY_BYTES: Final = 1024 * 1024
+
+
+@get("/health", tags=["system"])
+async def health() -> HealthOut:
+    """Liveness: the process answers."""
+    return HealthOut()
+
+
+def _version() -> str:
+    try:
+        return version("musicconnect")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree that is not installed
+        return "0.0.0"
+
+
+def _openapi_config() -> OpenAPIConfig:
+    # JSON only: the UI pages load their scripts from a CDN, which offline installs cannot reach.
+    return OpenAPIConfig(
+        title="Music Connect",
+        version=_version(),
+        path="/schema",
+        render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],
+        components=Components(security_schemes=SECURITY_SCHEMES),
+        use_handler_docstrings=True,
+    )
+
+
+def create_app(services: Services) -> Litestar:
+    """The HTTP API over ``services``; closing the app closes them."""
+
+    def provide_services() -> Services:
+        return services
+
+    def provide_uow() -> UnitOfWork:
+        # One unit of work per request; each use case opens and closes its own transactions on it.
+        return services.uow()
+
+    async def close_services() -> None:
+        await anyio.to_thread.run_sync(services.close)
+
+    return Litestar(
+        route_handlers=[
+            health,
+            AuthController,
+            ArtistController,
+            ArtistMoneyController,
+            TrackController,
+            MediaController,
+            SubscriptionController,
+            MySubscriptionsController,
+            EngagementController,
+            AdminController,
+        ],
+        dependencies={
+            "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
+            "uow": Provide(provide_uow, sync_to_thread=False),
+            # Revocation checks may reach a network store (Redis): keep them off the event loop.
+            "caller": Provide(provide_caller, sync_to_thread=True),
+            "viewer": Provide(provide_viewer, sync_to_thread=True),
+        },
+        exception_handlers=dict(EXCEPTION_HANDLERS),
+        openapi_config=_openapi_config(),
+        # Strict validation: a float where an integer amount belongs is refused, not truncated.
+        plugins=[PydanticPlugin(validate_strict=True)],
+        request_max_body_size=MAX_JSON_BODY_BYTES,
+        on_shutdown=[close_services],
+        debug=False,
+    )

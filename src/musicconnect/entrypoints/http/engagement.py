@@ -1,0 +1,78 @@
+"""What fans do besides paying: follow, like, play, and message the artist."""
+
+from __future__ import annotations
+
+from litestar import Controller, post
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+
+from musicconnect.entrypoints.http.auth import BEARER
+from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
+from musicconnect.entrypoints.http.errors import error_responses
+from musicconnect.entrypoints.http.schemas import MessageIn, MessageOut
+from musicconnect.usecases import engagement
+
+
+class EngagementController(Controller):
+    path = "/"
+    tags = ("engagement",)
+    security = BEARER
+
+    @post(
+        "/artists/{artist_id:str}/follow",
+        status_code=HTTP_204_NO_CONTENT,
+        sync_to_thread=True,
+        responses=error_responses(401, 403, 404),
+    )
+    def follow(
+        self, *, artist_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep
+    ) -> None:
+        """Follow the artist (following twice is following once)."""
+        engagement.follow(artist_id, caller=caller, uow=uow, clock=services.clock)
+
+    @post(
+        "/tracks/{track_id:str}/like",
+        status_code=HTTP_204_NO_CONTENT,
+        sync_to_thread=True,
+        responses=error_responses(401, 403, 404),
+    )
+    def like(self, *, track_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep) -> None:
+        """Like a track the caller may see."""
+        engagement.like(track_id, caller=caller, uow=uow, clock=services.clock)
+
+    @post(
+        "/tracks/{track_id:str}/plays",
+        status_code=HTTP_202_ACCEPTED,
+        sync_to_thread=True,
+        responses=error_responses(401, 403, 404),
+    )
+    def play(self, *, track_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep) -> None:
+        """Count one play of the track in the artist's daily statistics."""
+        engagement.record_play(track_id, caller=caller, uow=uow, clock=services.clock)
+
+    @post(
+        "/artists/{artist_id:str}/messages",
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+        responses=error_responses(401, 403, 404, 429, 503),
+    )
+    def message(
+        self,
+        *,
+        artist_id: FromPath[str],
+        data: JSONBody[MessageIn],
+        caller: CallerDep,
+        services: ServicesDep,
+        uow: UowDep,
+    ) -> MessageOut:
+        """A superfan's direct message to the artist: five per calendar month (UTC)."""
+        sent = engagement.send_message(
+            artist_id,
+            data.body,
+            caller=caller,
+            uow=uow,
+            quota=services.quota,
+            ids=services.ids,
+            clock=services.clock,
+        )
+        return MessageOut.of(sent)

@@ -1,0 +1,357 @@
+"""The API's edge types: request and response bodies. Domain objects are never serialised directly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from musicconnect.domain.accounts import Account, Artist
+from musicconnect.domain.analytics import Dashboard
+from musicconnect.domain.messages import DirectMessage
+from musicconnect.domain.payments import Payout
+from musicconnect.domain.subscriptions import Subscription
+from musicconnect.domain.tiers import TierPlan
+from musicconnect.domain.tracks import Track
+from musicconnect.ports.services import TokenPair
+
+#: JavaScript clients read JSON integers exactly only up to 2**53 - 1.
+MAX_MINOR: Final = 2**53 - 1
+
+TierName = Literal["free", "supporter", "superfan"]
+ShortText = Annotated[str, Field(max_length=1000)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorBody(_Out):
+    error: str = Field(description="A stable machine-readable code, e.g. `not_found`")
+    detail: str = Field(description="What went wrong, for people")
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+class RegisterIn(_In):
+    email: ShortText
+    password: ShortText
+    role: Literal["artist", "fan"]
+    display_name: ShortText
+
+
+class RegisteredOut(_Out):
+    id: str
+    role: str
+
+    @classmethod
+    def of(cls, account: Account) -> RegisteredOut:
+        return cls(id=account.id, role=account.role.value)
+
+
+class LoginIn(_In):
+    email: ShortText
+    password: ShortText
+
+
+class RefreshIn(_In):
+    refresh_token: Annotated[str, Field(max_length=4096)]
+
+
+class LogoutIn(_In):
+    refresh_token: Annotated[str, Field(max_length=4096)] | None = None
+
+
+class TokenOut(_Out):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme's name, not a secret
+    expires_in: int = Field(description="Seconds until the access token expires")
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> TokenOut:
+        return cls(
+            access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+        )
+
+
+# --- artists and tiers ----------------------------------------------------------------------
+
+
+class TierPlanIn(_In):
+    price_minor: int = Field(
+        ge=0, le=MAX_MINOR, description="Integer minor units (cents); floats are refused"
+    )
+    currency: Annotated[str, Field(min_length=3, max_length=3)]
+    features: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)]
+
+
+class TierPlanOut(_Out):
+    tier: str
+    price_minor: int
+    currency: str
+    features: list[str]
+    version: int
+
+    @classmethod
+    def of(cls, plan: TierPlan) -> TierPlanOut:
+        return cls(
+            tier=plan.tier.value,
+            price_minor=plan.price.amount_minor,
+            currency=plan.price.currency,
+            features=list(plan.features),
+            version=plan.version,
+        )
+
+
+class ArtistOut(_Out):
+    id: str
+    display_name: str
+    tiers: list[TierPlanOut]
+
+    @classmethod
+    def of(cls, artist: Artist) -> ArtistOut:
+        return cls(
+            id=artist.id, display_name=artist.display_name, tiers=[TierPlanOut.of(p) for p in artist.plans]
+        )
+
+
+# --- tracks ---------------------------------------------------------------------------------
+
+
+class TrackAcceptedOut(_Out):
+    track_id: str
+    status: str
+
+
+class TrackOut(_Out):
+    id: str
+    artist_id: str
+    title: str
+    status: str
+    duration_s: float | None
+    rungs_kbps: list[int]
+    release_at: datetime | None
+    exclusive: bool
+    failure_reason: str | None
+
+    @classmethod
+    def of(cls, track: Track) -> TrackOut:
+        return cls(
+            id=track.id,
+            artist_id=track.artist_id,
+            title=track.title,
+            status=track.status.value,
+            duration_s=track.duration_s,
+            rungs_kbps=list(track.rungs_kbps),
+            release_at=track.release_at,
+            exclusive=track.exclusive,
+            failure_reason=track.failure_reason,
+        )
+
+
+# --- subscriptions --------------------------------------------------------------------------
+
+
+class TierIn(_In):
+    tier: TierName
+
+
+class SubscriptionOut(_Out):
+    id: str
+    artist_id: str
+    fan_id: str
+    tier: str
+    status: str
+    current_period_start: datetime
+    current_period_end: datetime
+    cancel_at_period_end: bool
+    pending_tier: str | None
+    price_minor: int
+    currency: str
+
+    @classmethod
+    def fields_of(cls, subscription: Subscription) -> dict[str, object]:
+        pending = subscription.pending_tier
+        return {
+            "id": subscription.id,
+            "artist_id": subscription.artist_id,
+            "fan_id": subscription.fan_id,
+            "tier": subscription.tier.value,
+            "status": subscription.status.value,
+            "current_period_start": subscription.current_period_start,
+            "current_period_end": subscription.current_period_end,
+            "cancel_at_period_end": subscription.cancel_at_period_end,
+            "pending_tier": pending.value if pending else None,
+            "price_minor": subscription.price.amount_minor,
+            "currency": subscription.price.currency,
+        }
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> SubscriptionOut:
+        return cls.model_validate(cls.fields_of(subscription))
+
+
+class TierChangeOut(SubscriptionOut):
+    charged_minor: int = Field(
+        description="What the change charged now: the prorated difference on an upgrade"
+    )
+
+
+# --- engagement -----------------------------------------------------------------------------
+
+
+class MessageIn(_In):
+    body: Annotated[str, Field(max_length=10_000)]
+
+
+class MessageOut(_Out):
+    id: str
+    sent_at: datetime
+
+    @classmethod
+    def of(cls, message: DirectMessage) -> MessageOut:
+        return cls(id=message.id, sent_at=message.sent_at)
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+
+class FanPlaysOut(_Out):
+    fan_id: str
+    display_name: str
+    plays: int
+
+
+class FanSpendOut(_Out):
+    fan_id: str
+    display_name: str
+    spend_minor: int
+
+
+class TopFansOut(_Out):
+    by_plays: list[FanPlaysOut]
+    by_spend: list[FanSpendOut]
+
+
+class FunnelStepOut(_Out):
+    name: str
+    count: int
+    rate: float | None = Field(description="Share of the previous step that reached this one")
+
+
+class FunnelOut(_Out):
+    steps: list[FunnelStepOut]
+    profile_visitors: int
+    followers: int
+    free_subscribers: int
+    supporters: int
+    superfans: int
+
+
+class DashboardOut(_Out):
+    plays_30d: dict[str, int] = Field(description="Plays per UTC day, YYYY-MM-DD, oldest first")
+    revenue_30d: dict[str, int] = Field(description="Gross revenue per UTC day in minor units")
+    currency: str
+    top_fans: TopFansOut
+    conversion_funnel: FunnelOut
+
+    @classmethod
+    def of(cls, dashboard: Dashboard) -> DashboardOut:
+        counts = {step.name: step.count for step in dashboard.funnel}
+        return cls(
+            plays_30d={day.isoformat(): n for day, n in dashboard.plays_30d.items()},
+            revenue_30d={day.isoformat(): n for day, n in dashboard.revenue_30d.items()},
+            currency=dashboard.currency,
+            top_fans=TopFansOut(
+                by_plays=[
+                    FanPlaysOut(fan_id=f.fan_id, display_name=f.display_name, plays=f.value)
+                    for f in dashboard.top_fans_by_plays
+                ],
+                by_spend=[
+                    FanSpendOut(fan_id=f.fan_id, display_name=f.display_name, spend_minor=f.value)
+                    for f in dashboard.top_fans_by_spend
+                ],
+            ),
+            conversion_funnel=FunnelOut(
+                steps=[FunnelStepOut(name=s.name, count=s.count, rate=s.rate) for s in dashboard.funnel],
+                profile_visitors=counts.get("profile_visitors", 0),
+                followers=counts.get("followers", 0),
+                free_subscribers=counts.get("free_subscribers", 0),
+                supporters=counts.get("supporters", 0),
+                superfans=counts.get("superfans", 0),
+            ),
+        )
+
+
+# --- money ----------------------------------------------------------------------------------
+
+
+class PayoutRunIn(_In):
+    period: Annotated[str, Field(max_length=7, description="YYYY-MM")]
+
+
+class PaidOut(_Out):
+    artist_id: str
+    amount_minor: int
+    gross_minor: int
+    platform_fee_minor: int
+    currency: str
+
+    @classmethod
+    def of(cls, payout: Payout) -> PaidOut:
+        return cls(
+            artist_id=payout.artist_id,
+            amount_minor=payout.amount.amount_minor,
+            gross_minor=payout.gross.amount_minor,
+            platform_fee_minor=payout.platform_fee.amount_minor,
+            currency=payout.amount.currency,
+        )
+
+
+class PayoutRunOut(_Out):
+    period: str
+    payouts: list[PaidOut]
+
+    @classmethod
+    def of(cls, period: str, payouts: Sequence[Payout]) -> PayoutRunOut:
+        return cls(period=period, payouts=[PaidOut.of(p) for p in payouts])
+
+
+class PayoutOut(_Out):
+    id: str
+    period: str
+    amount_minor: int
+    gross_minor: int
+    platform_fee_minor: int
+    currency: str
+    paid_at: datetime
+
+    @classmethod
+    def of(cls, payout: Payout) -> PayoutOut:
+        return cls(
+            id=payout.id,
+            period=payout.period,
+            amount_minor=payout.amount.amount_minor,
+            gross_minor=payout.gross.amount_minor,
+            platform_fee_minor=payout.platform_fee.amount_minor,
+            currency=payout.amount.currency,
+            paid_at=payout.paid_at,
+        )
+
+
+class BillingRunOut(_Out):
+    renewed: int
+    canceled: int
+    past_due: int
+
+
+class HealthOut(_Out):
+    status: Literal["ok"] = "ok"

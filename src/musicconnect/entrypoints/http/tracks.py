@@ -1,0 +1,188 @@
+"""Uploading tracks, reading their details, and the caller's master playlist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import anyio.to_thread
+from litestar import Controller, Request, Response, get, post
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import FromPath
+from litestar.status_codes import HTTP_202_ACCEPTED
+
+from musicconnect.domain.clocks import require_aware
+from musicconnect.domain.errors import InvalidInput
+from musicconnect.entrypoints.http.auth import BEARER, OPTIONAL_BEARER
+from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep, ViewerDep
+from musicconnect.entrypoints.http.errors import error_responses
+from musicconnect.entrypoints.http.schemas import TrackAcceptedOut, TrackOut
+from musicconnect.entrypoints.http.uploads import FILE_FIELD, ReceivedForm, spooled_form
+from musicconnect.usecases import streaming
+from musicconnect.usecases.access import require_owner
+from musicconnect.usecases.tracks import IngestTrack, ingest_track, tracks_of_artist, view_track
+
+HLS_MEDIA_TYPE: Final = "application/vnd.apple.mpegurl"
+_TRUE: Final = frozenset({"true", "1", "yes", "on"})
+_FALSE: Final = frozenset({"false", "0", "no", "off", ""})
+
+
+@dataclass
+class UploadOperation(Operation):
+    """Documents the multipart body, which the handler reads as a stream rather than as ``data``."""
+
+    def __post_init__(self) -> None:
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                "multipart/form-data": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        required=[FILE_FIELD, "title"],
+                        properties={
+                            FILE_FIELD: Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
+                            "title": Schema(type=OpenAPIType.STRING, min_length=1, max_length=200),
+                            "release_at": Schema(
+                                type=OpenAPIType.STRING,
+                                description="ISO 8601 with a timezone, e.g. 2025-06-01T12:00:00Z",
+                            ),
+                            "exclusive": Schema(type=OpenAPIType.BOOLEAN),
+                        },
+                        description="An audio file, its title, an optional release time and exclusivity",
+                    ),
+                ),
+            },
+        )
+
+
+def _parse_release_at(value: str | None) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput("release_at must be an ISO 8601 date and time") from None
+    if moment.tzinfo is None:
+        raise InvalidInput("release_at must include a timezone")
+    return require_aware(moment)
+
+
+def _parse_flag(value: str | None) -> bool:
+    cleaned = (value or "").strip().lower()
+    if cleaned in _TRUE:
+        return True
+    if cleaned in _FALSE:
+        return False
+    raise InvalidInput("exclusive must be true or false")
+
+
+def _ingest_command(artist_id: str, form: ReceivedForm) -> IngestTrack:
+    if form.file is None:
+        raise InvalidInput(f"the form needs a {FILE_FIELD!r} part")
+    return IngestTrack(
+        artist_id=artist_id,
+        title=form.fields.get("title", ""),
+        upload=form.file,
+        release_at=_parse_release_at(form.fields.get("release_at")),
+        exclusive=_parse_flag(form.fields.get("exclusive")),
+    )
+
+
+class TrackController(Controller):
+    path = "/"
+    tags = ("tracks",)
+
+    @post(
+        "/artists/{artist_id:str}/tracks",
+        status_code=HTTP_202_ACCEPTED,
+        security=BEARER,
+        # The body is streamed and measured by the handler itself, against the upload policy.
+        request_max_body_size=None,
+        operation_class=UploadOperation,
+        responses=error_responses(401, 403, 404, 413),
+    )
+    async def upload(
+        self,
+        *,
+        artist_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        caller: CallerDep,
+        services: ServicesDep,
+        uow: UowDep,
+    ) -> TrackAcceptedOut:
+        """Upload an audio file; it is validated now and transcoded into the HLS ladder in the background."""
+        # Refuse strangers before receiving megabytes from them; ingest_track checks again.
+        require_owner(caller, artist_id)
+        async with spooled_form(
+            request.stream(),
+            content_type=request.headers.get("content-type"),
+            content_length=request.content_length,
+            scratch_root=services.settings.data_dir / "tmp" / "uploads",
+            max_file_bytes=services.policy.max_bytes,
+        ) as form:
+            command = _ingest_command(artist_id, form)
+            track = await anyio.to_thread.run_sync(
+                lambda: ingest_track(
+                    command,
+                    caller=caller,
+                    uow=uow,
+                    probe=services.probe,
+                    storage=services.storage,
+                    jobs=services.jobs,
+                    ids=services.ids,
+                    clock=services.clock,
+                    policy=services.policy,
+                ),
+            )
+        return TrackAcceptedOut(track_id=track.id, status=track.status.value)
+
+    @get(
+        "/artists/{artist_id:str}/tracks",
+        sync_to_thread=True,
+        security=OPTIONAL_BEARER,
+        responses=error_responses(401, 404),
+    )
+    def list_tracks(
+        self, *, artist_id: FromPath[str], viewer: ViewerDep, services: ServicesDep, uow: UowDep
+    ) -> list[TrackOut]:
+        """The artist's tracks that the caller may see (early access and exclusives by tier)."""
+        tracks = tracks_of_artist(artist_id, caller=viewer, uow=uow, clock=services.clock)
+        return [TrackOut.of(t) for t in tracks]
+
+    @get(
+        "/tracks/{track_id:str}",
+        sync_to_thread=True,
+        security=OPTIONAL_BEARER,
+        responses=error_responses(401, 404),
+    )
+    def track(
+        self, *, track_id: FromPath[str], viewer: ViewerDep, services: ServicesDep, uow: UowDep
+    ) -> TrackOut:
+        """A track's status and details, for whoever may see it."""
+        return TrackOut.of(view_track(track_id, caller=viewer, uow=uow, clock=services.clock))
+
+    @get(
+        "/tracks/{track_id:str}/stream",
+        sync_to_thread=True,
+        security=BEARER,
+        media_type=HLS_MEDIA_TYPE,
+        responses=error_responses(401, 403, 404, 409),
+    )
+    def stream(
+        self, *, track_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep
+    ) -> Response[str]:
+        """The caller's master playlist: only the rungs their tier allows, each URI signed and expiring."""
+        playlist = streaming.authorise_stream(
+            track_id,
+            caller=caller,
+            uow=uow,
+            signer=services.signer,
+            clock=services.clock,
+            ttl=services.url_ttl,
+        )
+        return Response(
+            content=playlist,
+            media_type=HLS_MEDIA_TYPE,
+            headers={"Cache-Control": "private, no-store"},
+        )
