@@ -1,0 +1,226 @@
+"""An API over in-memory adapters, a frozen clock, and the fake probe and transcoder."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import attrs
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from musicconnect.adapters.crypto import ScryptPasswordHasher
+from musicconnect.adapters.inprocess import InlineJobQueue
+from musicconnect.adapters.memory import FrozenClock, InMemoryStore, InMemoryUnitOfWork
+from musicconnect.bootstrap import Services, bootstrap
+from musicconnect.domain.errors import MediaRejected
+from musicconnect.entrypoints.http import create_app
+from musicconnect.settings import Settings
+from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
+from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder, fake_audio
+
+T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+ADMIN_EMAIL: Final = "admin@example.com"
+PASSWORD: Final = "correct horse battery"
+MAX_UPLOAD_BYTES: Final = 1024 * 1024
+
+
+@attrs.frozen
+class User:
+    id: str
+    role: str
+    email: str
+    access_token: str = ""
+    refresh_token: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+class Api:
+    """Drives the API as a client would, with a few shortcuts for setting the scene."""
+
+    def __init__(self, client: TestClient[Litestar], services: Services, clock: FrozenClock) -> None:
+        self.client = client
+        self.services = services
+        self.clock = clock
+        self._numbers = itertools.count(1)
+
+    def register(self, role: str, *, email: str | None = None, name: str | None = None) -> User:
+        number = next(self._numbers)
+        email = email or f"{role}{number}@example.com"
+        response = self.client.post(
+            "/auth/register",
+            json={
+                "email": email,
+                "password": PASSWORD,
+                "role": role,
+                "display_name": name or f"{role} {number}",
+            },
+        )
+        assert response.status_code == 201, response.text
+        return self.login(User(id=response.json()["id"], role=response.json()["role"], email=email))
+
+    def login(self, user: User) -> User:
+        """The same user with fresh tokens (access tokens expire as the frozen clock moves on)."""
+        login = self.client.post("/auth/login", json={"email": user.email, "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        tokens = login.json()
+        return attrs.evolve(user, access_token=tokens["access_token"], refresh_token=tokens["refresh_token"])
+
+    def artist(self) -> User:
+        return self.register("artist")
+
+    def fan(self) -> User:
+        return self.register("fan")
+
+    def admin(self) -> User:
+        return self.register("fan", email=ADMIN_EMAIL)
+
+    def upload(
+        self,
+        artist: User,
+        content: bytes | None = None,
+        *,
+        as_user: User | None = None,
+        title: str = "First Song",
+        release_at: str | None = None,
+        exclusive: str | None = None,
+    ) -> httpx.Response:
+        form = {"title": title}
+        if release_at is not None:
+            form["release_at"] = release_at
+        if exclusive is not None:
+            form["exclusive"] = exclusive
+        return self.client.post(
+            f"/artists/{artist.id}/tracks",
+            files={"file": ("song.wav", fake_audio() if content is None else content, "audio/wav")},
+            data=form,
+            headers=(as_user or artist).headers,
+        )
+
+    def ready_track(
+        self,
+        artist: User,
+        *,
+        title: str = "First Song",
+        release_at: str | None = None,
+        exclusive: str | None = None,
+    ) -> str:
+        response = self.upload(artist, title=title, release_at=release_at, exclusive=exclusive)
+        assert response.status_code == 202, response.text
+        track_id: str = response.json()["track_id"]
+        return track_id
+
+    def subscribe(self, fan: User, artist: User, tier: str) -> httpx.Response:
+        return self.client.post(
+            f"/artists/{artist.id}/subscription", json={"tier": tier}, headers=fan.headers
+        )
+
+    def fan_on(self, artist: User, tier: str) -> User:
+        fan = self.fan()
+        if tier != "free":
+            response = self.subscribe(fan, artist, tier)
+            assert response.status_code == 201, response.text
+        return fan
+
+
+def _transcode_handler(services: Services) -> Mapping[str, Any]:
+    def transcode(payload: Mapping[str, Any]) -> None:
+        # A file that cannot be decoded leaves the track failed, as the real worker does.
+        with contextlib.suppress(MediaRejected):
+            transcode_track(
+                str(payload["track_id"]),
+                uow=services.uow(),
+                storage=services.storage,
+                transcoder=services.transcoder,
+            )
+
+    return {TRANSCODE_JOB: transcode}
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def store() -> InMemoryStore:
+    return InMemoryStore()
+
+
+def _bootstrap(data_dir: Path, clock: FrozenClock, store: InMemoryStore) -> Services:
+    settings = Settings(
+        data_dir=data_dir,
+        secret_key="x" * 32,
+        admin_emails=ADMIN_EMAIL,
+        max_upload_bytes=MAX_UPLOAD_BYTES,
+    )
+    return bootstrap(
+        settings,
+        uow=lambda: InMemoryUnitOfWork(store),
+        clock=clock,
+        hasher=ScryptPasswordHasher(n=2, r=1, p=1),
+        probe=FakeMediaProbe(),
+        transcoder=FakeTranscoder(),
+        jobs=InlineJobQueue({}),
+    )
+
+
+@pytest.fixture(scope="session")
+def _shared_services(tmp_path_factory: pytest.TempPathFactory) -> Services:
+    """One Services object for the session's one app; each test fills it with fresh parts."""
+    return _bootstrap(tmp_path_factory.mktemp("shell"), FrozenClock(T0), InMemoryStore())
+
+
+@pytest.fixture(scope="session")
+def _shared_app(_shared_services: Services) -> Litestar:
+    # Building a Litestar app costs about 0.3 s; the handlers only reach the parts through
+    # the Services object at request time, so one app serves every test.
+    return create_app(_shared_services)
+
+
+@pytest.fixture
+def services(
+    tmp_path: Path, clock: FrozenClock, store: InMemoryStore, _shared_services: Services
+) -> Iterator[Services]:
+    """Services over in-memory repositories and this test's own data folder, clock and store."""
+    fresh = _bootstrap(tmp_path, clock, store)
+    for field in attrs.fields(Services):
+        setattr(_shared_services, field.name, getattr(fresh, field.name))
+    _shared_services.jobs = InlineJobQueue(_transcode_handler(_shared_services))
+    yield _shared_services
+    _shared_services.close()
+
+
+@pytest.fixture
+def app(services: Services, _shared_app: Litestar) -> Litestar:
+    return _shared_app
+
+
+@pytest.fixture
+def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api(client: TestClient[Litestar], services: Services, clock: FrozenClock) -> Api:
+    return Api(client, services, clock)
+
+
+def assert_error(response: httpx.Response, status: int, code: str | None = None) -> None:
+    """The status is ``status`` and the body is exactly ``{"error", "detail"}``."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "detail"}, body
+    assert isinstance(body["detail"], str)
+    if code is not None:
+        assert body["error"] == code, body

@@ -1,0 +1,122 @@
+"""An artist's public profile and the artist's own tier prices."""
+
+from __future__ import annotations
+
+from tests.unit.http.conftest import Api, assert_error
+
+
+def test_the_profile_lists_the_three_default_tiers(api: Api) -> None:
+    """Anyone sees the profile with each tier's price, currency, features and version."""
+    artist = api.artist()
+    response = api.client.get(f"/artists/{artist.id}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["id"] == artist.id
+    assert body["display_name"]
+    assert [(t["tier"], t["price_minor"], t["currency"], t["version"]) for t in body["tiers"]] == [
+        ("free", 0, "USD", 1),
+        ("supporter", 500, "USD", 1),
+        ("superfan", 1000, "USD", 1),
+    ]
+    assert "direct_messages" in body["tiers"][2]["features"]
+
+
+def test_an_unknown_artist_is_404(api: Api) -> None:
+    """A profile that does not exist is not found."""
+    assert_error(api.client.get("/artists/nobody"), 404, "not_found")
+
+
+def test_a_signed_in_visit_counts_in_the_funnel(api: Api) -> None:
+    """Profile visits by signed-in fans feed the dashboard's first funnel step; anonymous ones do not."""
+    artist = api.artist()
+    fan = api.fan()
+    api.client.get(f"/artists/{artist.id}")
+    api.client.get(f"/artists/{artist.id}", headers=fan.headers)
+    api.client.get(f"/artists/{artist.id}", headers=fan.headers)
+    api.client.get(f"/artists/{artist.id}", headers=artist.headers)
+    funnel = api.client.get(f"/artists/{artist.id}/dashboard", headers=artist.headers).json()[
+        "conversion_funnel"
+    ]
+    assert funnel["profile_visitors"] == 1
+
+
+def test_the_artist_sets_a_new_tier_price(api: Api) -> None:
+    """A price change answers the new plan with the next version and shows on the profile."""
+    artist = api.artist()
+    response = api.client.put(
+        f"/artists/{artist.id}/tiers/supporter",
+        json={"price_minor": 700, "currency": "USD", "features": ["early_access", "backstage photos"]},
+        headers=artist.headers,
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "tier": "supporter",
+        "price_minor": 700,
+        "currency": "USD",
+        "features": ["early_access", "backstage photos"],
+        "version": 2,
+    }
+    tiers = api.client.get(f"/artists/{artist.id}").json()["tiers"]
+    assert tiers[1]["price_minor"] == 700
+
+
+def test_existing_subscribers_keep_their_price_version(api: Api) -> None:
+    """A price change does not rewrite what current subscribers pay."""
+    artist = api.artist()
+    fan = api.fan_on(artist, "supporter")
+    api.client.put(
+        f"/artists/{artist.id}/tiers/supporter",
+        json={"price_minor": 900, "currency": "USD", "features": []},
+        headers=artist.headers,
+    )
+    [subscription] = api.client.get("/me/subscriptions", headers=fan.headers).json()
+    assert subscription["price_minor"] == 500
+
+
+def test_only_that_artist_may_set_its_tiers(api: Api) -> None:
+    """Another artist and a fan get 403; no token gets 401."""
+    artist = api.artist()
+    body = {"price_minor": 700, "currency": "USD", "features": []}
+    for stranger in (api.artist(), api.fan()):
+        response = api.client.put(
+            f"/artists/{artist.id}/tiers/supporter", json=body, headers=stranger.headers
+        )
+        assert_error(response, 403, "forbidden")
+    assert_error(api.client.put(f"/artists/{artist.id}/tiers/supporter", json=body), 401)
+
+
+def test_a_float_price_is_422(api: Api) -> None:
+    """Money is integer minor units: 7.0 and 6.99 are both refused, and so is a numeric string."""
+    artist = api.artist()
+    for price in (7.0, 6.99, "700", True):
+        response = api.client.put(
+            f"/artists/{artist.id}/tiers/supporter",
+            json={"price_minor": price, "currency": "USD", "features": []},
+            headers=artist.headers,
+        )
+        assert_error(response, 422, "invalid_input")
+
+
+def test_an_unknown_tier_is_422(api: Api) -> None:
+    """Only free, supporter and superfan exist."""
+    artist = api.artist()
+    response = api.client.put(
+        f"/artists/{artist.id}/tiers/platinum",
+        json={"price_minor": 700, "currency": "USD", "features": []},
+        headers=artist.headers,
+    )
+    assert_error(response, 422, "invalid_input")
+
+
+def test_prices_the_tier_rules_refuse_are_422(api: Api) -> None:
+    """A priced free tier, a free paid tier, a negative price and an unknown currency are refused."""
+    artist = api.artist()
+    cases = [
+        ("free", {"price_minor": 100, "currency": "USD", "features": []}),
+        ("superfan", {"price_minor": 0, "currency": "USD", "features": []}),
+        ("superfan", {"price_minor": -5, "currency": "USD", "features": []}),
+        ("superfan", {"price_minor": 500, "currency": "XXX", "features": []}),
+    ]
+    for tier, body in cases:
+        response = api.client.put(f"/artists/{artist.id}/tiers/{tier}", json=body, headers=artist.headers)
+        assert_error(response, 422, "invalid_input")

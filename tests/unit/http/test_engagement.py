@@ -1,0 +1,100 @@
+"""Follows, likes, plays, and superfans' direct messages with their monthly quota."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tests.unit.http.conftest import Api, assert_error
+
+
+def test_a_fan_follows_an_artist(api: Api) -> None:
+    """204, counted once however often it is repeated."""
+    artist, fan = api.artist(), api.fan()
+    for _ in range(2):
+        response = api.client.post(f"/artists/{artist.id}/follow", headers=fan.headers)
+        assert response.status_code == 204
+        assert response.content == b""
+    funnel = api.client.get(f"/artists/{artist.id}/dashboard", headers=artist.headers).json()[
+        "conversion_funnel"
+    ]
+    assert funnel["followers"] == 1
+
+
+def test_following_needs_a_fan_and_an_artist(api: Api) -> None:
+    """An artist following is 403, an unknown artist 404, no token 401."""
+    artist = api.artist()
+    assert_error(api.client.post(f"/artists/{artist.id}/follow", headers=api.artist().headers), 403)
+    assert_error(api.client.post("/artists/nobody/follow", headers=api.fan().headers), 404)
+    assert_error(api.client.post(f"/artists/{artist.id}/follow"), 401)
+
+
+def test_a_fan_likes_a_track(api: Api) -> None:
+    """204 for a visible track; 404 for a hidden or unknown one."""
+    artist = api.artist()
+    track_id = api.ready_track(artist)
+    exclusive = api.ready_track(artist, exclusive="true")
+    fan = api.fan()
+    assert api.client.post(f"/tracks/{track_id}/like", headers=fan.headers).status_code == 204
+    assert_error(api.client.post(f"/tracks/{exclusive}/like", headers=fan.headers), 404)
+    assert_error(api.client.post("/tracks/nothing/like", headers=fan.headers), 404)
+    assert_error(api.client.post(f"/tracks/{track_id}/like", headers=artist.headers), 403)
+
+
+def test_plays_are_accepted_and_counted_per_day(api: Api) -> None:
+    """202 per play; the dashboard shows them on today's date and ranks the fans."""
+    artist = api.artist()
+    track_id = api.ready_track(artist)
+    keen, casual = api.fan(), api.fan()
+    for fan, plays in ((keen, 3), (casual, 1)):
+        for _ in range(plays):
+            assert api.client.post(f"/tracks/{track_id}/plays", headers=fan.headers).status_code == 202
+    dashboard = api.client.get(f"/artists/{artist.id}/dashboard", headers=artist.headers).json()
+    assert dashboard["plays_30d"][api.clock.now().date().isoformat()] == 4
+    assert [(f["fan_id"], f["plays"]) for f in dashboard["top_fans"]["by_plays"]] == [
+        (keen.id, 3),
+        (casual.id, 1),
+    ]
+
+
+def test_playing_needs_a_fan_and_a_visible_track(api: Api) -> None:
+    """Artists 403, unknown tracks 404, anonymous 401."""
+    artist = api.artist()
+    track_id = api.ready_track(artist)
+    assert_error(api.client.post(f"/tracks/{track_id}/plays", headers=artist.headers), 403)
+    assert_error(api.client.post("/tracks/nothing/plays", headers=api.fan().headers), 404)
+    assert_error(api.client.post(f"/tracks/{track_id}/plays"), 401)
+
+
+def test_a_superfan_sends_five_messages_a_month_and_the_sixth_is_429(api: Api) -> None:
+    """Five 201s with id and sent_at, then 429 quota_exceeded until the next calendar month."""
+    artist = api.artist()
+    fan = api.fan_on(artist, "superfan")
+    url = f"/artists/{artist.id}/messages"
+    for number in range(5):
+        response = api.client.post(url, json={"body": f"hello {number}"}, headers=fan.headers)
+        assert response.status_code == 201
+        body = response.json()
+        assert set(body) == {"id", "sent_at"}
+    assert_error(api.client.post(url, json={"body": "one more"}, headers=fan.headers), 429, "quota_exceeded")
+    api.clock.set(datetime(2025, 4, 1, 0, 0, tzinfo=UTC))
+    fan = api.login(fan)
+    assert api.client.post(url, json={"body": "new month"}, headers=fan.headers).status_code == 201
+
+
+def test_below_superfan_messages_are_403(api: Api) -> None:
+    """Free fans and supporters may not message; neither may artists."""
+    artist = api.artist()
+    url = f"/artists/{artist.id}/messages"
+    for user in (api.fan_on(artist, "free"), api.fan_on(artist, "supporter"), api.artist()):
+        assert_error(api.client.post(url, json={"body": "hi"}, headers=user.headers), 403, "forbidden")
+
+
+def test_an_empty_message_is_422(api: Api) -> None:
+    """A message needs a body, and it does not use up the quota."""
+    artist = api.artist()
+    fan = api.fan_on(artist, "superfan")
+    url = f"/artists/{artist.id}/messages"
+    assert_error(api.client.post(url, json={"body": "   "}, headers=fan.headers), 422, "invalid_input")
+    assert_error(api.client.post(url, json={}, headers=fan.headers), 422, "invalid_input")
+    for _ in range(5):
+        assert api.client.post(url, json={"body": "hi"}, headers=fan.headers).status_code == 201
