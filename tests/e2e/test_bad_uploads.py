@@ -60,7 +60,7 @@ def _oversize(tmp: Path) -> Path:
 
 def _truncated_mp3(tmp: Path) -> Path:
     return audio.truncated(
-        audio.encoded(audio.tone_wav(tmp / "t.wav", 5.0), tmp / "t.mp3"), tmp / "cut.mp3", 0.02
+        audio.encoded(audio.tone_wav(tmp / "t.wav", 5.0), tmp / "t.mp3"), tmp / "cut.mp3", 0.4
     )
 
 

@@ -45,6 +45,9 @@ def parse_period(period: str) -> tuple[datetime, datetime]:
         start = datetime.strptime(period, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
         raise InvalidInput(f"period must be YYYY-MM, got {period!r}") from None
+    # strptime also takes "2024-1"; one spelling per month keeps payout keys unique.
+    if period != f"{start.year:04d}-{start.month:02d}":
+        raise InvalidInput(f"period must be YYYY-MM, got {period!r}")
     return start, add_months(start, 1)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Final
 
 import attrs
@@ -84,8 +84,11 @@ class Money:
         """This amount times numerator/denominator, rounded half-even to the minor unit."""
         if denominator <= 0:
             raise InvalidInput("denominator must be positive")
-        exact = Decimal(self.amount_minor) * numerator / denominator
-        return Money(int(exact.quantize(Decimal(1), rounding=ROUND_HALF_EVEN)), self.currency)
+        # Integer arithmetic: Decimal's 28-digit context silently rounds large products.
+        quotient, remainder = divmod(self.amount_minor * numerator, denominator)
+        if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2):
+            quotient += 1  # round half to even
+        return Money(quotient, self.currency)
 
     def format(self) -> str:
         """Human form, e.g. ``5.00 USD``, ``500 JPY``, ``1.250 KWD``."""

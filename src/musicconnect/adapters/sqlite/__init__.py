@@ -13,6 +13,7 @@ from musicconnect.adapters.sqlite.billing import (
     SqliteSubscriptionRepository,
 )
 from musicconnect.adapters.sqlite.catalog import SqliteTrackRepository
+from musicconnect.adapters.sqlite.counters import SqliteQuotaCounter, SqliteTokenDenylist
 from musicconnect.adapters.sqlite.database import SqliteDatabase
 from musicconnect.adapters.sqlite.schema import SCHEMA_VERSION, SchemaVersionError
 from musicconnect.adapters.sqlite.uow import SqliteUnitOfWork
@@ -29,7 +30,9 @@ __all__ = [
     "SqlitePayoutRepository",
     "SqlitePlayEventStore",
     "SqliteProcessedEventStore",
+    "SqliteQuotaCounter",
     "SqliteSubscriptionRepository",
+    "SqliteTokenDenylist",
     "SqliteTrackRepository",
     "SqliteUnitOfWork",
 ]
