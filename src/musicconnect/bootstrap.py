@@ -105,13 +105,16 @@ def bootstrap(
     from musicconnect.adapters.jwt import PyJwtTokenIssuer
     from musicconnect.adapters.memory import (
         InMemoryCache,
-        InMemoryQuotaCounter,
-        InMemoryTokenDenylist,
         SystemClock,
         UuidIdGenerator,
     )
     from musicconnect.adapters.offline import OfflinePaymentGateway
-    from musicconnect.adapters.sqlite import SqliteDatabase, SqliteUnitOfWork
+    from musicconnect.adapters.sqlite import (
+        SqliteDatabase,
+        SqliteQuotaCounter,
+        SqliteTokenDenylist,
+        SqliteUnitOfWork,
+    )
 
     _refuse_unbuilt(settings)
     data_dir = settings.data_dir
@@ -125,8 +128,9 @@ def bootstrap(
         "ids": ids,
         "hasher": ScryptPasswordHasher(),
         "tokens": PyJwtTokenIssuer(secret, clock=clock),
-        "denylist": InMemoryTokenDenylist(clock=clock),
-        "quota": InMemoryQuotaCounter(clock=clock),
+        # On files, not in memory: `serve --workers N` runs N processes that must share them.
+        "denylist": SqliteTokenDenylist(data_dir / "counters.sqlite3", clock),
+        "quota": SqliteQuotaCounter(data_dir / "counters.sqlite3", clock),
         "cache": InMemoryCache(clock=clock),
         "storage": FilesystemMediaStorage(data_dir / "media"),
         "signer": HmacUrlSigner(secret.encode("utf-8"), base_url=settings.public_base_url),
@@ -174,3 +178,19 @@ def _job_handlers(
             log.warning("transcode of %s failed: %s", track_id, rejected.detail)
 
     return {TRANSCODE_JOB: transcode}
+
+
+def prepare(settings: Settings) -> None:
+    """Create or upgrade what the adapters keep on disk, once, before worker processes start.
+
+    Several processes creating a brand-new SQLite file at the same moment can trip over each
+    other switching it to WAL; doing it first in the parent avoids that race.
+    """
+    services = bootstrap(settings)
+    try:
+        with services.uow():
+            pass
+        services.quota.used("startup")
+        services.denylist.is_revoked("startup")
+    finally:
+        services.close()

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 import uvicorn
 
-from musicconnect.entrypoints.cli.common import data_dir_option
+from musicconnect.bootstrap import prepare
+from musicconnect.entrypoints.cli.common import data_dir_option, load_settings
 
 
 @click.command()
@@ -21,6 +22,7 @@ def serve(host: str, port: int, data_dir: Path | None, workers: int) -> None:
     if data_dir is not None:
         # Worker processes build their own settings from the environment.
         os.environ["MUSICCONNECT_DATA_DIR"] = str(data_dir.resolve())
+    prepare(load_settings(data_dir))
     uvicorn.run(
         "musicconnect.entrypoints.asgi:create",
         factory=True,

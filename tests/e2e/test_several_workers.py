@@ -1,0 +1,63 @@
+"""`serve --workers 4` on the embedded defaults: quotas and revocations hold across processes."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.servers import musicconnect_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+ENV = {"MUSICCONNECT_SECRET_KEY": "e2e-workers-secret-long-enough-for-hs256"}
+PASSWORD = "correct horse battery"
+
+
+def _account(http: httpx.Client, email: str, role: str) -> tuple[str, dict[str, str]]:
+    created = http.post(
+        "/auth/register", json={"email": email, "password": PASSWORD, "role": role, "display_name": email}
+    )
+    assert created.status_code == 201, created.text
+    token = http.post("/auth/login", json={"email": email, "password": PASSWORD}).json()["access_token"]
+    return created.json()["id"], {"authorization": f"Bearer {token}"}
+
+
+def test_a_hundred_concurrent_messages_admit_exactly_five(tmp_path: Path) -> None:
+    """100 DMs at once from one superfan through 4 API processes: 5 accepted, 95 answered 429."""
+    with (
+        musicconnect_server(tmp_path / "data", env=ENV, workers=4) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        artist_id, _ = _account(http, "artist@example.com", "artist")
+        _, fan = _account(http, "fan@example.com", "fan")
+        subscribed = http.post(f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "superfan"})
+        assert subscribed.status_code == 201, subscribed.text
+
+        def send(n: int) -> int:
+            with httpx.Client(base_url=base, timeout=60) as own:
+                return own.post(
+                    f"/artists/{artist_id}/messages", headers=fan, json={"body": f"#{n}"}
+                ).status_code
+
+        with ThreadPoolExecutor(max_workers=32) as pool:
+            statuses = list(pool.map(send, range(100)))
+        assert statuses.count(201) == 5
+        assert statuses.count(429) == 95
+
+
+def test_logout_in_one_process_revokes_in_all(tmp_path: Path) -> None:
+    """After logout, the token is refused by every worker process (tried many times over fresh connections)."""
+    with (
+        musicconnect_server(tmp_path / "data", env=ENV, workers=4) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        _, fan = _account(http, "fan@example.com", "fan")
+        assert http.post("/auth/logout", headers=fan).status_code == 204
+        statuses = set()
+        for _ in range(40):
+            with httpx.Client(base_url=base, timeout=60) as fresh:
+                statuses.add(fresh.get("/me/subscriptions", headers=fan).status_code)
+        assert statuses == {401}
