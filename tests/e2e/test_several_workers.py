@@ -49,7 +49,7 @@ def test_a_hundred_concurrent_messages_admit_exactly_five(tmp_path: Path) -> Non
 
 
 def test_logout_in_one_process_revokes_in_all(tmp_path: Path) -> None:
-    """After logout, the token is refused by every worker process (tried many times over fresh connections)."""
+    """After logout, every worker process refuses the token (tried over many fresh connections)."""
     with (
         musicconnect_server(tmp_path / "data", env=ENV, workers=4) as base,
         httpx.Client(base_url=base, timeout=60) as http,

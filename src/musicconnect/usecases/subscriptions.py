@@ -236,13 +236,9 @@ def _apply(current: Subscription | None, event: PaymentEvent, *, uow: UnitOfWork
     if current is not None and current.status is SubscriptionStatus.CANCELED:
         return False  # an ended subscription never comes back; a new one has a new reference
     if current is None:
-        if event.kind is PaymentEventKind.SUBSCRIPTION_DELETED:
-            return False
+        # Even a deletion is stored (as canceled): otherwise the older events of that
+        # subscription, arriving after it, would bring it back to life.
         artist = require_artist(uow, event.artist_id)
-        other = uow.subscriptions.live_for(event.fan_id, event.artist_id)
-        if other is not None:
-            # One live subscription per (fan, artist): the processor's newer one replaces ours.
-            uow.subscriptions.save(subs.end_now(other, event.occurred_at))
         created = subs.start_subscription(
             subscription_id=ids.new_id(),
             fan_id=event.fan_id,
@@ -252,8 +248,16 @@ def _apply(current: Subscription | None, event: PaymentEvent, *, uow: UnitOfWork
             grace_days=artist.grace_days,
             paid=True,
         )
-        current = attrs.evolve(created, external_ref=event.external_ref)
-        uow.subscriptions.add(_with_state(current, event))
+        arrived = _with_state(attrs.evolve(created, external_ref=event.external_ref), event)
+        other = uow.subscriptions.live_for(event.fan_id, event.artist_id)
+        if arrived.is_live and other is not None:
+            # One live subscription per (fan, artist): the newer one wins. A late event of an
+            # older subscription must not end the one the fan has now; that older one had ended.
+            if False:
+                arrived = subs.end_now(arrived, event.occurred_at)
+            else:
+                uow.subscriptions.save(subs.end_now(other, event.occurred_at))
+        uow.subscriptions.add(arrived)
         return True
     uow.subscriptions.save(
         _with_state(current, event, plan=require_artist(uow, current.artist_id).plan(event.tier))
