@@ -1,12 +1,7 @@
-"""What the encoder wrote, read back and measured; and the master playlist, written by us.
-
-We write the master ourselves, last, so it only ever exists for a ladder whose every rung was
-measured, and its BANDWIDTH is what the segments really need rather than the nominal rate.
-"""
+"""What the encoder wrote, read back, checked and measured."""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -15,14 +10,11 @@ from musicconnect.domain.errors import MediaRejected
 from musicconnect.domain.media import rung_folder
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from pathlib import Path
 
 #: A variant playlist's name inside its rung folder.
 VARIANT_PLAYLIST: Final = "index.m3u8"
 MASTER_PLAYLIST: Final = "master.m3u8"
-#: RFC 6381 codec string of AAC-LC, as players expect it in CODECS.
-AAC_LC_CODECS: Final = "mp4a.40.2"
 #: Segments shorter than this (the tail) carry mostly container overhead; they would inflate
 #: the peak bitrate without telling a player anything.
 _PEAK_MIN_SEGMENT_S: Final = 1.0
@@ -31,7 +23,7 @@ _EXTINF: Final = "#EXTINF:"
 
 
 @attrs.frozen
-class Variant:
+class EncodedRung:
     """One rung as written: its files relative to the output folder, and its measured bitrate."""
 
     kbps: int
@@ -41,7 +33,7 @@ class Variant:
     peak_bps: float
 
 
-def read_variant(out_dir: Path, kbps: int) -> Variant:
+def read_rung(out_dir: Path, kbps: int) -> EncodedRung:
     """Parse a rung's playlist, check every file it names exists, and measure its bitrate."""
     folder = rung_folder(kbps)
     playlist = f"{folder}/{VARIANT_PLAYLIST}"
@@ -70,24 +62,13 @@ def read_variant(out_dir: Path, kbps: int) -> Variant:
         (sizes[s] * 8 / d for s, d in segments if d >= _PEAK_MIN_SEGMENT_S),
         default=average,
     )
-    return Variant(
+    return EncodedRung(
         kbps=kbps,
         playlist=playlist,
         media=tuple(f"{folder}/{name}" for name in sizes),
         average_bps=average,
         peak_bps=max(peak, average),
     )
-
-
-def master_playlist(variants: Sequence[Variant]) -> str:
-    lines = ["#EXTM3U", "#EXT-X-VERSION:7"]
-    for v in variants:
-        lines.append(
-            f"#EXT-X-STREAM-INF:BANDWIDTH={math.ceil(v.peak_bps)},"
-            f'AVERAGE-BANDWIDTH={math.ceil(v.average_bps)},CODECS="{AAC_LC_CODECS}"',
-        )
-        lines.append(v.playlist)
-    return "\n".join(lines) + "\n"
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -15,12 +15,12 @@ from musicconnect.adapters.ffmpeg.binaries import find_ffmpeg
 from musicconnect.adapters.ffmpeg.hls import (
     MASTER_PLAYLIST,
     VARIANT_PLAYLIST,
-    Variant,
-    master_playlist,
-    read_variant,
+    EncodedRung,
+    read_rung,
     write_atomically,
 )
 from musicconnect.domain.errors import MediaRejected
+from musicconnect.domain.hls import Variant, master_playlist
 from musicconnect.domain.media import Ladder, RungResult, rung_folder
 
 if TYPE_CHECKING:
@@ -57,6 +57,11 @@ class FfmpegTranscoder:
     encoders; decoded AAC may overshoot it by a fraction of a dB, as lossy codecs do.
     loudnorm is not used: it runs at 192 kHz internally, which on 240 s of audio cost about
     14 s of CPU against 22 s for the whole bare ladder, and a measured linear gain does the job.
+
+    Every rung's bitrate is measured on its segments. Rungs that do not rise, or that overshoot
+    nominal by more than ``bitrate_tolerance``, are errors. Falling short is not, by default:
+    the native encoder does not pad, so simple material (a mono recording, a solo instrument)
+    honestly needs fewer bits; ``require_nominal_bitrate`` refuses that too.
     """
 
     ffmpeg: str = attrs.field(factory=find_ffmpeg)
@@ -64,6 +69,7 @@ class FfmpegTranscoder:
     target_lufs: float = -14.0
     true_peak_ceiling_dbtp: float = -1.0
     bitrate_tolerance: float = 0.10
+    require_nominal_bitrate: bool = False
     segment_s: int = 6
 
     def transcode(
@@ -84,13 +90,16 @@ class FfmpegTranscoder:
             analysis = analyse(self.ffmpeg, source, timeout_s=self.timeout_s)
             report(_ANALYSIS_SHARE)
             self._encode(source, out_dir, rungs, analysis, report)
-            variants = [read_variant(out_dir, kbps) for kbps in rungs]
-            self._check_bitrates(variants)
+            encoded = [read_rung(out_dir, kbps) for kbps in rungs]
+            self._check_bitrates(encoded)
             write_atomically(
                 out_dir / PEAKS_FILE,
                 json.dumps({"duration_s": analysis.duration_s, "peaks": analysis.peaks}),
             )
-            write_atomically(out_dir / MASTER_PLAYLIST, master_playlist(variants))
+            # Written last, by us: it exists only once every rung is on disk and measured. It is
+            # the same text the streaming side builds per tier (nominal BANDWIDTH).
+            master = master_playlist([Variant(kbps=r.kbps, uri=r.playlist) for r in encoded])
+            write_atomically(out_dir / MASTER_PLAYLIST, master)
         except BaseException:
             _remove_outputs(out_dir, rungs)
             raise
@@ -99,11 +108,11 @@ class FfmpegTranscoder:
             duration_s=analysis.duration_s,
             rungs=tuple(
                 RungResult(kbps=v.kbps, measured_kbps=round(v.average_bps / 1000, 1), playlist=v.playlist)
-                for v in variants
+                for v in encoded
             ),
             files=(
-                *(name for v in variants for name in v.media),
-                *(v.playlist for v in variants),
+                *(name for r in encoded for name in r.media),
+                *(r.playlist for r in encoded),
                 PEAKS_FILE,
                 MASTER_PLAYLIST,
             ),
@@ -201,16 +210,21 @@ class FfmpegTranscoder:
             )
         return chain
 
-    def _check_bitrates(self, variants: Sequence[Variant]) -> None:
-        measured = ", ".join(f"{v.kbps}k: {v.average_bps / 1000:.0f} kbps" for v in variants)
-        for v in variants:
-            if abs(v.average_bps / 1000 - v.kbps) > self.bitrate_tolerance * v.kbps:
+    def _check_bitrates(self, rungs: Sequence[EncodedRung]) -> None:
+        measured = ", ".join(f"{r.kbps}k: {r.average_bps / 1000:.0f} kbps" for r in rungs)
+        # A rung that does not beat the one below it is the native encoder saturating (its
+        # default coder turns a 320k request into ~252 kbps): that ladder would sell nothing.
+        if any(b.average_bps <= a.average_bps for a, b in pairwise(rungs)):
+            raise MediaRejected(f"the rungs' measured bitrates do not rise ({measured})")
+        for r in rungs:
+            kbps = r.average_bps / 1000
+            over = kbps > r.kbps * (1 + self.bitrate_tolerance)
+            under = self.require_nominal_bitrate and kbps < r.kbps * (1 - self.bitrate_tolerance)
+            if over or under:
                 raise MediaRejected(
-                    f"the {v.kbps}k rung came out more than {self.bitrate_tolerance:.0%} "
+                    f"the {r.kbps}k rung came out more than {self.bitrate_tolerance:.0%} "
                     f"off its nominal rate ({measured})",
                 )
-        if any(b.average_bps <= a.average_bps for a, b in pairwise(variants)):
-            raise MediaRejected(f"the rungs' measured bitrates do not rise ({measured})")
 
 
 def _checked_ladder(ladder_kbps: Sequence[int]) -> tuple[int, ...]:

@@ -1,5 +1,6 @@
 """In-process adapters: real code over dicts and locks, usable by the API, the CLI and tests."""
 
+from musicconnect.adapters.memory.audio import InMemoryMediaProbe, InMemoryTranscoder
 from musicconnect.adapters.memory.media import InMemoryMediaStorage
 from musicconnect.adapters.memory.repositories import (
     InMemoryAccountRepository,
@@ -32,6 +33,7 @@ __all__ = [
     "InMemoryCache",
     "InMemoryFanRepository",
     "InMemoryLedgerRepository",
+    "InMemoryMediaProbe",
     "InMemoryMediaStorage",
     "InMemoryMessageRepository",
     "InMemoryPayoutRepository",
@@ -42,6 +44,7 @@ __all__ = [
     "InMemorySubscriptionRepository",
     "InMemoryTokenDenylist",
     "InMemoryTrackRepository",
+    "InMemoryTranscoder",
     "InMemoryUnitOfWork",
     "SequentialIdGenerator",
     "SystemClock",
