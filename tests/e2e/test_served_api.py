@@ -305,3 +305,14 @@ def test_data_survives_a_restart(world: World, tmp_path: Path) -> None:
         assert listed_bandwidths(master.text) == [128, 256, 320]
         subscriptions = http.get("/me/subscriptions", headers=fan.auth).json()
         assert [s["tier"] for s in subscriptions] == ["superfan"]
+
+
+def test_the_waveform_is_there_for_a_player(world: World) -> None:
+    """The transcoder's waveform peaks are served as JSON: many values, the loudest 1.0."""
+    response = world.http.get(f"/tracks/{world.track_id}/waveform", headers=world.fans["free"].auth)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["duration_s"] == pytest.approx(20.0, abs=0.5)
+    assert len(body["peaks"]) >= 100
+    assert all(0.0 <= p <= 1.0 for p in body["peaks"])
+    assert max(body["peaks"]) == pytest.approx(1.0)

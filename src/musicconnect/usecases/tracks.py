@@ -152,3 +152,21 @@ def tracks_of_artist(
     is_owner = caller is not None and (caller.id == artist_id or caller.is_admin)
     now = clock.now()
     return [t for t in tracks if can_see(t, tier=tier, now=now, is_owner=is_owner)]
+
+
+WAVEFORM_FILE = "peaks.json"
+
+
+def waveform(
+    track_id: str,
+    *,
+    caller: Caller | None,
+    uow: UnitOfWork,
+    storage: MediaStorage,
+    clock: Clock,
+) -> bytes:
+    """The waveform peaks a player draws (JSON written by the transcoder), for whoever may see it."""
+    track = view_track(track_id, caller=caller, uow=uow, clock=clock)
+    if track.status is not TrackStatus.READY:
+        raise NotFound(f"track {track_id} has no waveform yet")
+    return storage.get_bytes(f"{track.hls_prefix}/{WAVEFORM_FILE}")

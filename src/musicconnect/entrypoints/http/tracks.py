@@ -21,7 +21,7 @@ from musicconnect.entrypoints.http.schemas import TrackAcceptedOut, TrackOut
 from musicconnect.entrypoints.http.uploads import FILE_FIELD, ReceivedForm, spooled_form
 from musicconnect.usecases import streaming
 from musicconnect.usecases.access import require_owner
-from musicconnect.usecases.tracks import IngestTrack, ingest_track, tracks_of_artist, view_track
+from musicconnect.usecases.tracks import IngestTrack, ingest_track, tracks_of_artist, view_track, waveform
 
 HLS_MEDIA_TYPE: Final = "application/vnd.apple.mpegurl"
 _TRUE: Final = frozenset({"true", "1", "yes", "on"})
@@ -185,4 +185,20 @@ class TrackController(Controller):
             content=playlist,
             media_type=HLS_MEDIA_TYPE,
             headers={"Cache-Control": "private, no-store"},
+        )
+
+    @get(
+        "/tracks/{track_id:str}/waveform",
+        sync_to_thread=True,
+        security=OPTIONAL_BEARER,
+        media_type="application/json",
+        responses=error_responses(401, 404),
+    )
+    def waveform(
+        self, *, track_id: FromPath[str], viewer: ViewerDep, services: ServicesDep, uow: UowDep
+    ) -> Response[bytes]:
+        """Waveform peaks for a player: ``{"duration_s": ..., "peaks": [0..1, ...]}``."""
+        body = waveform(track_id, caller=viewer, uow=uow, storage=services.storage, clock=services.clock)
+        return Response(
+            content=body, media_type="application/json", headers={"Cache-Control": "private, max-age=3600"}
         )
