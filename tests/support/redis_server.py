@@ -1,0 +1,36 @@
+"""A redis-server of our own on a free loopback port (never the machine's shared one)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support.processes import ServerProcess, require_binary
+
+INSTALL = "apt-get install redis-server"
+
+
+def redis_server(folder: Path) -> ServerProcess:
+    binary = require_binary("redis-server", INSTALL)
+    folder.mkdir(parents=True, exist_ok=True)
+    return ServerProcess(
+        command=lambda port: [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+            "--protected-mode",
+            "yes",
+        ],
+        log=folder / "redis.log",
+    ).start()
+
+
+def redis_url(server: ServerProcess, db: int = 0) -> str:
+    return f"redis://127.0.0.1:{server.port}/{db}"
