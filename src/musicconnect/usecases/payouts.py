@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.clocks import parse_period
@@ -78,8 +77,7 @@ def _pay_artist(
             available = Money(-uow.ledger.balance(account, currency), currency)
             if available.amount_minor <= 0 or available.amount_minor < minimum:
                 continue
-            previous = uow.payouts.last_of_artist(artist_id)
-            gross = _gross_since(uow, artist_id, currency, since=previous.paid_at if previous else None)
+            gross = _gross_not_yet_paid(uow, artist_id, currency)
             result = gateway.pay_out(artist_id=artist_id, amount=available, idempotency_key=key)
             now = clock.now()
             uow.ledger.record(
@@ -109,15 +107,18 @@ def _pay_artist(
     return paid
 
 
-def _gross_since(uow: UnitOfWork, artist_id: str, currency: str, *, since: datetime | None) -> Money:
-    """What fans paid the artist since the last payout, net of refunds: the gross behind this one."""
-    total = 0
-    for transaction in uow.ledger.of_artist(artist_id, since=since):
-        if transaction.gross is None or transaction.gross.currency != currency:
-            continue
-        if transaction.kind in {TransactionKind.CHARGE, TransactionKind.REFUND}:
-            total += transaction.gross.amount_minor
-    return Money(total, currency)
+def _gross_not_yet_paid(uow: UnitOfWork, artist_id: str, currency: str) -> Money:
+    """What fans paid the artist, net of refunds, that no earlier payout covered: the gross behind
+    this payout. Counted from totals rather than time windows, so equal timestamps can't double it."""
+    paid = sum(p.gross.amount_minor for p in uow.payouts.of_artist(artist_id) if p.gross.currency == currency)
+    earned = sum(
+        t.gross.amount_minor
+        for t in uow.ledger.of_artist(artist_id)
+        if t.gross is not None
+        and t.gross.currency == currency
+        and t.kind in {TransactionKind.CHARGE, TransactionKind.REFUND}
+    )
+    return Money(earned - paid, currency)
 
 
 def payouts_of(artist_id: str, *, caller: Caller, uow: UnitOfWork) -> Sequence[Payout]:

@@ -253,7 +253,7 @@ def _apply(current: Subscription | None, event: PaymentEvent, *, uow: UnitOfWork
         if arrived.is_live and other is not None:
             # One live subscription per (fan, artist): the newer one wins. A late event of an
             # older subscription must not end the one the fan has now; that older one had ended.
-            if False:
+            if other.created_at > event.occurred_at:
                 arrived = subs.end_now(arrived, event.occurred_at)
             else:
                 uow.subscriptions.save(subs.end_now(other, event.occurred_at))

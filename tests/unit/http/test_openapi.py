@@ -20,6 +20,7 @@ ROUTES: Final = {
     ("get", "/artists/{artist_id}/tracks"),
     ("get", "/tracks/{track_id}"),
     ("get", "/tracks/{track_id}/stream"),
+    ("get", "/tracks/{track_id}/waveform"),
     ("get", "/media/{track_id}/{rung}/{filename}"),
     ("post", "/artists/{artist_id}/subscription"),
     ("patch", "/artists/{artist_id}/subscription"),

@@ -1,0 +1,206 @@
+"""Monthly payout runs: idempotent per (artist, period), the whole balance, the 90/10 split shown."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from musicconnect.domain.accounts import Caller
+from musicconnect.domain.errors import Forbidden, InvalidInput
+from musicconnect.domain.ledger import CASH, TransactionKind, artist_account
+from musicconnect.domain.money import Money
+from musicconnect.domain.payments import Payout
+from musicconnect.domain.tiers import Tier
+from musicconnect.usecases.artists import set_tier
+from musicconnect.usecases.payouts import payouts_of, run_payouts
+from musicconnect.usecases.subscriptions import run_billing
+from tests.unit.usecases.conftest import World
+
+
+def _usd(minor: int) -> Money:
+    return Money(minor, "USD")
+
+
+def _run(world: World, period: str, *, caller: Caller | None = None, minimum: int = 0) -> list[Payout]:
+    return run_payouts(
+        period,
+        caller=caller or world.admin(),
+        uow=world.uow(),
+        gateway=world.gateway,
+        ids=world.ids,
+        clock=world.clock,
+        minimum_minor=minimum,
+    )
+
+
+def _owed(world: World, artist: Caller) -> int:
+    with world.uow() as uow:
+        return -uow.ledger.balance(artist_account(artist.id), "USD")
+
+
+def _split(payout: Payout) -> tuple[int, int, int]:
+    return payout.gross.amount_minor, payout.platform_fee.amount_minor, payout.amount.amount_minor
+
+
+def _price(world: World, artist: Caller, tier: Tier, minor: int) -> None:
+    set_tier(
+        artist.id, tier, price=_usd(minor), features=[], caller=artist, uow=world.uow(), clock=world.clock
+    )
+
+
+def test_a_payout_pays_the_whole_balance_with_the_exact_90_10_split(world: World) -> None:
+    """5.05 and 10.15 paid: fees 0.50 and 1.02 (half-even), so 15.20 gross, 1.52 fee, 13.68 paid."""
+    artist = world.artist()
+    _price(world, artist, Tier.SUPPORTER, 505)
+    _price(world, artist, Tier.SUPERFAN, 1015)
+    world.fan_on(artist, Tier.SUPPORTER)
+    world.fan_on(artist, Tier.SUPERFAN)
+    world.clock.advance(hours=1)
+
+    [payout] = _run(world, "2025-03")
+
+    assert (payout.artist_id, payout.period, payout.paid_at) == (artist.id, "2025-03", world.clock.now())
+    assert _split(payout) == (1520, 152, 1368)
+    [sent] = world.gateway.payouts
+    assert (sent.artist_id, sent.amount, sent.idempotency_key) == (
+        artist.id,
+        _usd(1368),
+        f"payout:{artist.id}:2025-03",
+    )
+    assert payout.external_ref == sent.result.payout_id
+    assert _owed(world, artist) == 0
+    with world.uow() as uow:
+        assert uow.ledger.balance(CASH, "USD") == 152
+        assert uow.ledger.trial_balance() == {"USD": 0}
+        booked = uow.ledger.by_key(f"payout:{artist.id}:2025-03")
+    assert booked is not None
+    assert booked.kind is TransactionKind.PAYOUT
+
+
+def test_running_a_period_twice_pays_once(world: World) -> None:
+    """The second run returns nothing and moves no money."""
+    artist = world.artist()
+    world.fan_on(artist, Tier.SUPPORTER)
+    world.clock.advance(hours=1)
+    admin = world.admin()
+
+    first = _run(world, "2025-03", caller=admin)
+    second = _run(world, "2025-03", caller=admin)
+
+    assert [p.amount for p in first] == [_usd(450)]
+    assert second == []
+    assert len(world.gateway.payouts) == 1
+    assert list(payouts_of(artist.id, caller=artist, uow=world.uow())) == first
+
+
+def test_each_artist_is_paid_their_own_balance(world: World) -> None:
+    """Two artists, one run: two payouts; an artist with nothing owed gets none."""
+    first, second, idle = world.artist(), world.artist(), world.artist()
+    world.fan_on(first, Tier.SUPPORTER)
+    world.fan_on(second, Tier.SUPERFAN)
+    world.clock.advance(hours=1)
+
+    paid = {p.artist_id: _split(p) for p in _run(world, "2025-03")}
+
+    assert paid == {first.id: (500, 50, 450), second.id: (1000, 100, 900)}
+    assert idle.id not in paid
+
+
+def test_money_arriving_after_a_run_is_paid_by_the_next_periods_run(world: World) -> None:
+    """Rerunning March pays nothing more; April pays only the late charge, with its own split."""
+    artist = world.artist()
+    world.fan_on(artist, Tier.SUPPORTER)
+    world.clock.advance(hours=1)
+    _run(world, "2025-03")
+    world.clock.advance(hours=1)
+    world.fan_on(artist, Tier.SUPERFAN)
+    world.clock.advance(hours=1)
+
+    assert _run(world, "2025-03") == []
+    [april] = _run(world, "2025-04")
+
+    assert _split(april) == (1000, 100, 900)
+    assert _owed(world, artist) == 0
+    assert [p.period for p in payouts_of(artist.id, caller=artist, uow=world.uow())] == ["2025-04", "2025-03"]
+
+
+def test_a_charge_booked_at_the_instant_of_the_previous_payout_is_not_counted_again(world: World) -> None:
+    """Charge and payout at one instant, then a later charge: the second payout's gross is 5.00."""
+    artist = world.artist()
+    world.fan_on(artist, Tier.SUPPORTER)
+    _run(world, "2025-03")
+    world.clock.advance(hours=1)
+    world.fan_on(artist, Tier.SUPPORTER)
+
+    [april] = _run(world, "2025-04")
+
+    assert _split(april) == (500, 50, 450)
+
+
+def test_a_balance_below_the_minimum_carries_over_and_is_paid_later(world: World) -> None:
+    """4.50 owed under a 5.00 minimum: nothing in March; after the renewal 9.00 is paid in April."""
+    artist = world.artist()
+    subscription = world.subscribe(world.fan(), artist, Tier.SUPPORTER)
+    world.clock.advance(hours=1)
+
+    assert _run(world, "2025-03", minimum=500) == []
+    assert world.gateway.payouts == ()
+    world.clock.set(subscription.current_period_end)
+    run_billing(uow=world.uow(), gateway=world.gateway, ids=world.ids, clock=world.clock)
+    world.clock.advance(hours=1)
+    [april] = _run(world, "2025-04", minimum=500)
+
+    assert _split(april) == (1000, 100, 900)
+    assert _owed(world, artist) == 0
+
+
+def test_a_balance_exactly_at_the_minimum_is_paid(world: World) -> None:
+    """The minimum is inclusive."""
+    artist = world.artist()
+    world.fan_on(artist, Tier.SUPPORTER)
+    world.clock.advance(hours=1)
+
+    assert [p.amount for p in _run(world, "2025-03", minimum=450)] == [_usd(450)]
+
+
+def test_only_an_admin_may_run_payouts(world: World) -> None:
+    """A fan and the artist themself are Forbidden; nothing is paid."""
+    artist = world.artist()
+    world.fan_on(artist, Tier.SUPPORTER)
+
+    for caller in (world.fan(), artist):
+        with pytest.raises(Forbidden):
+            _run(world, "2025-03", caller=caller)
+
+    assert world.gateway.payouts == ()
+    assert _owed(world, artist) == 450
+
+
+@pytest.mark.parametrize(
+    ("period", "minimum"), [("2025-3", 0), ("March", 0), ("2025-13", 0), ("2025-03", -1)]
+)
+def test_a_malformed_period_or_negative_minimum_is_refused(world: World, period: str, minimum: int) -> None:
+    """InvalidInput before anything is paid."""
+    artist = world.artist()
+    world.fan_on(artist, Tier.SUPPORTER)
+
+    with pytest.raises(InvalidInput):
+        _run(world, period, minimum=minimum)
+
+    assert world.gateway.payouts == ()
+
+
+def test_only_the_artist_or_an_admin_reads_the_payout_history(world: World) -> None:
+    """Another artist is Forbidden; an admin sees the same history as the artist."""
+    artist = world.artist()
+    world.fan_on(artist, Tier.SUPPORTER)
+    world.clock.advance(timedelta(hours=1))
+    admin = world.admin()
+    _run(world, "2025-03", caller=admin)
+
+    with pytest.raises(Forbidden):
+        payouts_of(artist.id, caller=world.artist(), uow=world.uow())
+    assert payouts_of(artist.id, caller=admin, uow=world.uow()) == payouts_of(
+        artist.id, caller=artist, uow=world.uow()
+    )
