@@ -48,6 +48,7 @@ OPTIONAL_AUTH: Final = {
     ("get", "/artists/{artist_id}"),
     ("get", "/artists/{artist_id}/tracks"),
     ("get", "/tracks/{track_id}"),
+    ("get", "/tracks/{track_id}/waveform"),
 }
 
 
