@@ -6,6 +6,8 @@ from typing import Final
 
 import attrs
 
+from musicconnect.domain.errors import InvalidInput
+
 #: The HLS ladder every track is encoded into, in kbps, lowest first.
 LADDER_KBPS: Final[tuple[int, ...]] = (128, 256, 320)
 
@@ -111,3 +113,27 @@ def content_type_for(filename: str) -> str:
     if filename.endswith(".json"):
         return "application/json"
     return "application/octet-stream"
+
+
+#: S3's limit on a key, so a key accepted by one storage adapter is accepted by all of them.
+MAX_MEDIA_KEY_BYTES: Final = 1024
+#: Half-written files of the filesystem storage carry this prefix; no key may use it anywhere.
+RESERVED_KEY_PREFIX: Final = ".mc-partial-"
+
+
+def check_media_key(key: str, *, what: str = "key") -> str:
+    """Return ``key`` if every storage adapter can hold it safely; raise InvalidInput otherwise.
+
+    A key is a relative, slash-separated path: no empty, ``.`` or ``..`` segment, no leading
+    slash, backslash or NUL, at most 1024 bytes of UTF-8, and no reserved segment.
+    """
+    if "\\" in key or "\x00" in key:
+        raise InvalidInput(f"{what} may not contain backslashes or NUL: {key!r}")
+    if key.startswith("/"):
+        raise InvalidInput(f"{what} must be relative: {key!r}")
+    if len(key.encode()) > MAX_MEDIA_KEY_BYTES:
+        raise InvalidInput(f"{what} is longer than {MAX_MEDIA_KEY_BYTES} bytes")
+    for part in key.split("/"):
+        if part in {"", ".", ".."} or part.startswith(RESERVED_KEY_PREFIX):
+            raise InvalidInput(f"{what} has an empty, relative or reserved segment: {key!r}")
+    return key

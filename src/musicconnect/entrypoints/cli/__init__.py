@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from musicconnect.entrypoints.cli.aws import aws
 from musicconnect.entrypoints.cli.demo import demo
 from musicconnect.entrypoints.cli.operations import ingest, payouts, worker
 from musicconnect.entrypoints.cli.serve import serve
@@ -20,3 +21,4 @@ main.add_command(demo)
 main.add_command(ingest)
 main.add_command(payouts)
 main.add_command(worker)
+main.add_command(aws)
