@@ -159,7 +159,7 @@ def test_a_rung_above_the_tier_is_refused_even_if_guessed(world: World) -> None:
 def test_a_correctly_signed_url_above_the_tier_is_still_refused(world: World) -> None:
     """Even a valid signature for 320k does not open it to a free fan: the tier is checked on serving."""
     signer = HmacUrlSigner(SECRET.encode())
-    path = f"/media/{world.track_id}/320k/index.m3u8"
+    path = f"/media/artists/{world.artist.id}/tracks/{world.track_id}/hls/320k/index.m3u8"
     url = signer.sign(
         path, subject=world.fans["free"].id, expires_at=datetime.now(UTC) + timedelta(minutes=5)
     )

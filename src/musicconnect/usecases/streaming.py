@@ -1,7 +1,8 @@
 """Authorising a stream: a master playlist with only the caller's rungs, each URI signed.
 
-Every media URL is ``/media/{track_id}/{kbps}k/{file}`` signed for the caller. Serving re-checks
-the caller's tier, so a signed URL for a rung above it (or a guessed one) is refused.
+Every media URL is ``/media/{track.hls_prefix}/{kbps}k/{file}``, the storage key under ``/media``,
+so the API and a CDN in front of the bucket serve the same paths; each is signed for the caller.
+Serving re-checks the caller's tier, so a signed URL for a rung above it (or a guessed one) is refused.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ DEFAULT_URL_TTL: Final = timedelta(hours=2)
 VARIANT_PLAYLIST: Final = "index.m3u8"
 
 
-def media_path(track_id: str, kbps: int, filename: str) -> str:
-    return f"/media/{track_id}/{rung_folder(kbps)}/{filename}"
+def media_path(artist_id: str, track_id: str, kbps: int, filename: str) -> str:
+    """The delivery path of one rung's file: the storage key, under ``/media``."""
+    return f"/media/artists/{artist_id}/tracks/{track_id}/hls/{rung_folder(kbps)}/{filename}"
 
 
 def _listener_entitlements(caller: Caller, track: Track, *, uow: UnitOfWork, clock: Clock) -> Entitlements:
@@ -67,7 +69,11 @@ def authorise_stream(
     variants = [
         Variant(
             kbps,
-            signer.sign(media_path(track.id, kbps, VARIANT_PLAYLIST), subject=caller.id, expires_at=expires),
+            signer.sign(
+                media_path(track.artist_id, track.id, kbps, VARIANT_PLAYLIST),
+                subject=caller.id,
+                expires_at=expires,
+            ),
         )
         for kbps in rights.allowed_rungs(track.rungs_kbps)
     ]
@@ -87,6 +93,7 @@ def _parse_rung(rung: str) -> int:
 
 
 def serve_media(
+    artist_id: str,
     track_id: str,
     rung: str,
     filename: str,
@@ -101,9 +108,11 @@ def serve_media(
     """A signed variant playlist or segment. Tampered, expired or above-tier requests are refused."""
     kbps = _parse_rung(rung)
     now = clock.now()
-    subject = signer.verify(media_path(track_id, kbps, filename), dict(query), now=now)
+    subject = signer.verify(media_path(artist_id, track_id, kbps, filename), dict(query), now=now)
     with uow:
         track = require_track(uow, track_id)
+        if track.artist_id != artist_id:
+            raise NotFound(f"no track {track_id} by artist {artist_id}")
         listener = uow.accounts.get(subject)
         if listener is None:
             raise SignatureInvalid("the signature's holder no longer exists")
@@ -114,13 +123,13 @@ def serve_media(
         raise NotFound(f"no file {filename}")
     body = storage.get_bytes(f"{track.hls_prefix}/{rung_folder(kbps)}/{filename}")
     if filename.endswith(".m3u8"):
-        body = _sign_variant(body, track_id, kbps, subject=subject, expires=now + ttl, signer=signer)
+        body = _sign_variant(body, track, kbps, subject=subject, expires=now + ttl, signer=signer)
     return MediaFile(body=body, content_type=content_type_for(filename))
 
 
 def _sign_variant(
     body: bytes,
-    track_id: str,
+    track: Track,
     kbps: int,
     *,
     subject: str,
@@ -128,6 +137,8 @@ def _sign_variant(
     signer: UrlSigner,
 ) -> bytes:
     def sign(uri: str) -> str:
-        return signer.sign(media_path(track_id, kbps, uri), subject=subject, expires_at=expires)
+        return signer.sign(
+            media_path(track.artist_id, track.id, kbps, uri), subject=subject, expires_at=expires
+        )
 
     return rewrite_uris(body.decode("utf-8"), sign).encode("utf-8")

@@ -21,7 +21,7 @@ ROUTES: Final = [
     ("GET", "/artists/{a}/tracks"),
     ("GET", "/tracks/{t}"),
     ("GET", "/tracks/{t}/stream"),
-    ("GET", "/media/{t}/{r}/{f}"),
+    ("GET", "/media/artists/{a}/tracks/{t}/hls/{r}/{f}"),
     ("POST", "/artists/{a}/subscription"),
     ("PATCH", "/artists/{a}/subscription"),
     ("DELETE", "/artists/{a}/subscription"),

@@ -21,7 +21,7 @@ ROUTES: Final = {
     ("get", "/tracks/{track_id}"),
     ("get", "/tracks/{track_id}/stream"),
     ("get", "/tracks/{track_id}/waveform"),
-    ("get", "/media/{track_id}/{rung}/{filename}"),
+    ("get", "/media/artists/{artist_id}/tracks/{track_id}/hls/{rung}/{filename}"),
     ("post", "/artists/{artist_id}/subscription"),
     ("patch", "/artists/{artist_id}/subscription"),
     ("delete", "/artists/{artist_id}/subscription"),
@@ -40,7 +40,7 @@ PUBLIC: Final = {
     ("post", "/auth/register"),
     ("post", "/auth/login"),
     ("post", "/auth/refresh"),
-    ("get", "/media/{track_id}/{rung}/{filename}"),
+    ("get", "/media/artists/{artist_id}/tracks/{track_id}/hls/{rung}/{filename}"),
     ("get", "/health"),
 }
 #: Public, but what they show depends on who asks when a token is sent.

@@ -145,7 +145,7 @@ def test_a_validly_signed_url_above_the_tier_is_403(api: Api, services: Services
     expires = api.clock.now() + timedelta(hours=1)
     for kbps in (256, 320):
         url = services.signer.sign(
-            media_path(track_id, kbps, "index.m3u8"), subject=fan.id, expires_at=expires
+            media_path(artist.id, track_id, kbps, "index.m3u8"), subject=fan.id, expires_at=expires
         )
         assert_error(api.client.get(url), 403, "signature_invalid")
 
@@ -156,7 +156,7 @@ def test_a_signed_url_for_a_missing_file_is_404(api: Api, services: Services) ->
     track_id = api.ready_track(artist)
     expires = api.clock.now() + timedelta(hours=1)
     url = services.signer.sign(
-        media_path(track_id, 128, "missing.m4s"), subject=artist.id, expires_at=expires
+        media_path(artist.id, track_id, 128, "missing.m4s"), subject=artist.id, expires_at=expires
     )
     assert_error(api.client.get(url), 404, "not_found")
 

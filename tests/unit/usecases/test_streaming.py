@@ -29,17 +29,18 @@ def _variant_urls(master: str) -> dict[int, str]:
     return dict(zip(listed_bandwidths(master), referenced_uris(master), strict=True))
 
 
-def _parts(url: str) -> tuple[str, str, str, dict[str, str]]:
-    """(track id, rung, file name, query) of a signed ``/media/...`` URL."""
+def _parts(url: str) -> tuple[str, str, str, str, dict[str, str]]:
+    """(artist id, track id, rung, file name, query) of a signed ``/media/...`` URL."""
     split = urlsplit(url)
-    root, media, track_id, rung, filename = split.path.split("/")
-    assert (root, media) == ("", "media")
-    return track_id, rung, filename, dict(parse_qsl(split.query))
+    root, media, artists, artist_id, tracks, track_id, hls, rung, filename = split.path.split("/")
+    assert (root, media, artists, tracks, hls) == ("", "media", "artists", "tracks", "hls")
+    return artist_id, track_id, rung, filename, dict(parse_qsl(split.query))
 
 
 def _serve(world: World, url: str) -> MediaFile:
-    track_id, rung, filename, query = _parts(url)
+    artist_id, track_id, rung, filename, query = _parts(url)
     return serve_media(
+        artist_id,
         track_id,
         rung,
         filename,
@@ -54,14 +55,14 @@ def _serve(world: World, url: str) -> MediaFile:
 def _signed(world: World, listener: Caller, track: Track, kbps: int, filename: str = VARIANT) -> str:
     """A correctly signed URL the listener could have guessed or been handed."""
     return world.signer.sign(
-        media_path(track.id, kbps, filename),
+        media_path(track.artist_id, track.id, kbps, filename),
         subject=listener.id,
         expires_at=world.clock.now() + LONG_TTL,
     )
 
 
 def _expires(url: str) -> datetime:
-    return datetime.fromtimestamp(int(_parts(url)[3]["exp"]), tz=UTC)
+    return datetime.fromtimestamp(int(_parts(url)[4]["exp"]), tz=UTC)
 
 
 @pytest.mark.parametrize(
@@ -81,9 +82,9 @@ def test_the_master_playlist_lists_only_the_rungs_the_tier_allows(
     variants = _variant_urls(master)
     assert list(variants) == rungs
     for kbps, url in variants.items():
-        track_id, rung, filename, query = _parts(url)
+        _, track_id, rung, filename, query = _parts(url)
         assert (track_id, rung, filename) == (track.id, f"{kbps}k", VARIANT)
-        path = media_path(track.id, kbps, VARIANT)
+        path = media_path(track.artist_id, track.id, kbps, VARIANT)
         assert world.signer.verify(path, query, now=world.clock.now()) == fan.id
         assert _expires(url) == world.clock.now() + timedelta(hours=2)
 
@@ -149,10 +150,10 @@ def test_a_variant_playlist_comes_back_with_every_uri_signed(world: World) -> No
 
     assert served.content_type == "application/vnd.apple.mpegurl"
     uris = referenced_uris(served.body.decode())
-    assert [_parts(u)[1:3] for u in uris] == [("256k", name) for name in (INIT, *SEGMENTS)]
+    assert [_parts(u)[2:4] for u in uris] == [("256k", name) for name in (INIT, *SEGMENTS)]
     for uri in uris:
-        _, _, filename, query = _parts(uri)
-        path = media_path(track.id, 256, filename)
+        _, _, _, filename, query = _parts(uri)
+        path = media_path(track.artist_id, track.id, 256, filename)
         assert world.signer.verify(path, query, now=world.clock.now()) == fan.id
 
 
@@ -182,9 +183,9 @@ def test_a_tampered_url_is_refused(world: World) -> None:
     track = world.ingest(artist)
     fan, other = world.fan_on(artist, Tier.SUPPORTER), world.fan_on(artist, Tier.SUPERFAN)
     url = _variant_urls(_master(world, fan, track))[256]
-    exp = _parts(url)[3]["exp"]
+    exp = _parts(url)[4]["exp"]
     forged = [
-        _tampered(url, sig="A" + _parts(url)[3]["sig"][1:]),
+        _tampered(url, sig="A" + _parts(url)[4]["sig"][1:]),
         _tampered(url, sub=other.id),
         _tampered(url, exp=str(int(exp) + 3600)),
         url.replace("/256k/", "/128k/"),
@@ -234,6 +235,7 @@ def test_a_rung_the_track_does_not_have_is_refused(world: World) -> None:
         _serve(world, _signed(world, fan, track, 64))
     with pytest.raises(NotFound):
         serve_media(
+            track.artist_id,
             track.id,
             "high",
             VARIANT,

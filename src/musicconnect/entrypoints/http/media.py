@@ -24,7 +24,7 @@ class MediaController(Controller):
     tags = ("streaming",)
 
     @get(
-        "/{track_id:str}/{rung:str}/{filename:str}",
+        "/artists/{artist_id:str}/tracks/{track_id:str}/hls/{rung:str}/{filename:str}",
         sync_to_thread=True,
         media_type="application/octet-stream",
         responses=error_responses(403, 404),
@@ -32,6 +32,7 @@ class MediaController(Controller):
     def media(
         self,
         *,
+        artist_id: FromPath[str],
         track_id: FromPath[str],
         rung: FromPath[str],
         filename: FromPath[str],
@@ -46,6 +47,7 @@ class MediaController(Controller):
             name: value for name, value in (("exp", exp), ("sub", sub), ("sig", sig)) if value is not None
         }
         served = streaming.serve_media(
+            artist_id,
             track_id,
             rung,
             filename,
