@@ -1,0 +1,160 @@
+"""The audience: follows, likes and visits, play counters, and direct messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Final
+
+from musicconnect.adapters.mongo._codec import (
+    Doc,
+    instant_fields,
+    key,
+    micros,
+    put_instant,
+    read_instant,
+)
+from musicconnect.adapters.mongo._work import CurrentWork
+from musicconnect.adapters.mongo.database import FAN_PLAYS, FOLLOWS, LIKES, MESSAGES, PLAY_BUCKETS, VISITS
+from musicconnect.domain.analytics import PlayEvent
+from musicconnect.domain.clocks import require_aware
+from musicconnect.domain.errors import Conflict
+from musicconnect.domain.messages import DirectMessage
+
+
+class MongoFanRepository:
+    """One document per (artist, fan) follow, (track, fan) like and (artist, visitor) visit."""
+
+    def __init__(self, work: CurrentWork) -> None:
+        self._work = work
+
+    def follow(self, fan_id: str, artist_id: str, at: datetime) -> None:
+        doc = {"_id": key(artist_id, fan_id), "artist_id": artist_id, "fan_id": fan_id}
+        doc.update(instant_fields("followed_at", at))
+        self._once(FOLLOWS, doc)
+
+    def like(self, fan_id: str, track_id: str, at: datetime) -> None:
+        doc = {"_id": key(track_id, fan_id), "track_id": track_id, "fan_id": fan_id}
+        doc.update(instant_fields("liked_at", at))
+        self._once(LIKES, doc)
+
+    def record_visit(self, visitor_id: str, artist_id: str, at: datetime) -> None:
+        work = self._work()
+        doc_id = key(artist_id, visitor_id)
+        first, last = instant_fields("first_visit_at", at), instant_fields("last_visit_at", at)
+        earlier = work.written(VISITS, doc_id)
+        if earlier is not None:
+            if earlier["first_visit_at_us"] < first["first_visit_at_us"]:
+                first = {k: earlier[k] for k in first}
+            if earlier["last_visit_at_us"] > last["last_visit_at_us"]:
+                last = {k: earlier[k] for k in last}
+        identity = {"artist_id": artist_id, "visitor_id": visitor_id}
+        work.upsert(
+            VISITS,
+            {"_id": doc_id, **identity, **first, **last},
+            {"$setOnInsert": identity, "$min": first, "$max": last},
+        )
+
+    def follower_count(self, artist_id: str) -> int:
+        return self._work().count(FOLLOWS, {"artist_id": artist_id})
+
+    def visitor_count(self, artist_id: str) -> int:
+        return self._work().count(VISITS, {"artist_id": artist_id})
+
+    def likes_of(self, track_id: str) -> int:
+        return self._work().count(LIKES, {"track_id": track_id})
+
+    def _once(self, collection: str, doc: Doc) -> None:
+        """Insert unless present: the first follow or like keeps its time, as a set would."""
+        work = self._work()
+        if work.written(collection, doc["_id"]) is None:
+            fields = {k: v for k, v in doc.items() if k != "_id"}
+            work.upsert(collection, doc, {"$setOnInsert": fields})
+
+
+class MongoPlayEventStore:
+    """Two counters per play and never the raw event: a bucket document per (artist, UTC day),
+    so a 30-day window reads 30 documents, and a counter per (artist, fan) for top fans."""
+
+    def __init__(self, work: CurrentWork) -> None:
+        self._work = work
+
+    def record(self, play: PlayEvent) -> None:
+        work = self._work()
+        played_on = require_aware(play.at).date().isoformat()
+        bucket = {"artist_id": play.artist_id, "day": played_on}
+        work.increment(PLAY_BUCKETS, key(play.artist_id, played_on), bucket)
+        fan = {"artist_id": play.artist_id, "fan_id": play.fan_id}
+        work.increment(FAN_PLAYS, key(play.artist_id, play.fan_id), fan)
+
+    def daily_counts(self, artist_id: str, first: date, last: date) -> dict[date, int]:
+        work = self._work()
+        window = {"$gte": first.isoformat(), "$lte": last.isoformat()}
+        counts: dict[date, int] = {}
+        for doc in work.server_find(PLAY_BUCKETS, {"artist_id": artist_id, "day": window}):
+            counts[date.fromisoformat(doc["day"])] = int(doc["count"])
+        for count in work.increments(PLAY_BUCKETS).values():
+            day = count.on_insert["day"]
+            if count.on_insert["artist_id"] == artist_id and window["$gte"] <= day <= window["$lte"]:
+                played_on = date.fromisoformat(day)
+                counts[played_on] = counts.get(played_on, 0) + count.by
+        return dict(sorted(counts.items()))
+
+    def top_fans(self, artist_id: str, limit: int) -> Sequence[tuple[str, int]]:
+        if limit <= 0:
+            return []
+        work = self._work()
+        top = work.server_find(FAN_PLAYS, {"artist_id": artist_id}, sort=_MOST_PLAYS_FIRST, limit=limit)
+        counts = {str(doc["fan_id"]): int(doc["count"]) for doc in top}
+        pending = {
+            str(c.on_insert["fan_id"]): c.by
+            for c in work.increments(FAN_PLAYS).values()
+            if c.on_insert["artist_id"] == artist_id
+        }
+        # Pending plays only raise counts: the true top is within the server's top and them.
+        unseen = [key(artist_id, fan) for fan in pending if fan not in counts]
+        if unseen:
+            for doc in work.server_find(FAN_PLAYS, {"_id": {"$in": unseen}}):
+                counts[str(doc["fan_id"])] = int(doc["count"])
+        for fan, plays in pending.items():
+            counts[fan] = counts.get(fan, 0) + plays
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+
+
+_MOST_PLAYS_FIRST: Final = (("count", -1), ("fan_id", 1))
+
+
+class MongoMessageRepository:
+    def __init__(self, work: CurrentWork) -> None:
+        self._work = work
+
+    def add(self, message: DirectMessage) -> None:
+        work = self._work()
+        conflict = f"message {message.id!r} exists"
+        if work.find_one(MESSAGES, {"_id": message.id}) is not None:
+            raise Conflict(conflict)
+        doc: Doc = {
+            "_id": message.id,
+            "fan_id": message.fan_id,
+            "artist_id": message.artist_id,
+            "body": message.body,
+        }
+        put_instant(doc, "sent_at", message.sent_at)
+        work.insert(MESSAGES, doc, conflict=conflict)
+
+    def to_artist(self, artist_id: str) -> Sequence[DirectMessage]:
+        docs = self._work().find(MESSAGES, {"artist_id": artist_id}, sort=(("sent_at_us", 1), ("seq", 1)))
+        return [
+            DirectMessage(
+                id=doc["_id"],
+                fan_id=doc["fan_id"],
+                artist_id=doc["artist_id"],
+                body=doc["body"],
+                sent_at=read_instant(doc, "sent_at"),
+            )
+            for doc in docs
+        ]
+
+    def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int:
+        query = {"fan_id": fan_id, "artist_id": artist_id, "sent_at_us": {"$gte": micros(since)}}
+        return self._work().count(MESSAGES, query)
