@@ -55,6 +55,8 @@ class Services:
     jobs: JobQueue
     policy: UploadPolicy
     closers: list[Callable[[], None]] = attrs.field(factory=list)
+    #: Run once before serving: index creation and the like. Nothing connects before it.
+    startup: list[Callable[[], None]] = attrs.field(factory=list)
 
     @property
     def url_ttl(self) -> timedelta:
@@ -81,14 +83,57 @@ def _secret_key(settings: Settings) -> str:
 def _refuse_unbuilt(settings: Settings) -> None:
     # Better to refuse than to quietly run on the embedded defaults when production was asked for.
     asked = {
-        "MUSICCONNECT_MONGODB_URI": settings.mongodb_uri,
         "MUSICCONNECT_REDIS_URL": settings.redis_url,
-        "MUSICCONNECT_S3_BUCKET": settings.s3_bucket,
         "MUSICCONNECT_STRIPE_API_KEY": settings.stripe_api_key,
     }
     unbuilt = [name for name, value in asked.items() if value]
     if unbuilt:
         raise InvalidInput(f"{', '.join(unbuilt)} set, but this build has only the embedded adapters")
+
+
+def _unit_of_work(settings: Settings, services_hooks: list[Callable[[], None]]) -> Callable[[], UnitOfWork]:
+    """MongoDB when a URI is set (Atlas in production), else the SQLite file in the data folder."""
+    if settings.mongodb_uri:
+        from musicconnect.adapters.mongo import MongoDatabase, MongoUnitOfWork
+
+        mongo = MongoDatabase(settings.mongodb_uri, database=settings.mongodb_database)
+        services_hooks.append(mongo.ready)  # indexes, created idempotently at start-up
+        return lambda: MongoUnitOfWork(mongo)
+    from musicconnect.adapters.sqlite import SqliteDatabase, SqliteUnitOfWork
+
+    sqlite = SqliteDatabase(settings.data_dir / "musicconnect.sqlite3")
+    return lambda: SqliteUnitOfWork(sqlite)
+
+
+def _media(settings: Settings, secret: str) -> tuple[MediaStorage, UrlSigner]:
+    """S3 (+ CloudFront signing) when configured, else the local folder with the API's HMAC URLs."""
+    from musicconnect.adapters.filesystem import FilesystemMediaStorage, HmacUrlSigner
+
+    storage: MediaStorage
+    if settings.s3_bucket:
+        from musicconnect.adapters.s3 import S3MediaStorage
+
+        # Keys live under "media/", so a CloudFront path equals the API's delivery path.
+        storage = S3MediaStorage(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, prefix="media")
+    else:
+        storage = FilesystemMediaStorage(settings.data_dir / "media")
+    signer: UrlSigner
+    if settings.cloudfront_domain:
+        from musicconnect.adapters.s3 import CloudFrontUrlSigner
+
+        if not (settings.cloudfront_key_id and settings.cloudfront_private_key_file):
+            raise InvalidInput(
+                "MUSICCONNECT_CLOUDFRONT_DOMAIN needs MUSICCONNECT_CLOUDFRONT_KEY_ID and "
+                "MUSICCONNECT_CLOUDFRONT_PRIVATE_KEY_FILE",
+            )
+        signer = CloudFrontUrlSigner.from_private_key_file(
+            settings.cloudfront_domain,
+            settings.cloudfront_key_id,
+            settings.cloudfront_private_key_file,
+        )
+    else:
+        signer = HmacUrlSigner(secret.encode("utf-8"), base_url=settings.public_base_url)
+    return storage, signer
 
 
 def bootstrap(
@@ -100,21 +145,11 @@ def bootstrap(
     """Build every adapter from ``settings``; keyword ``overrides`` replace any one by name."""
     from musicconnect.adapters.crypto import ScryptPasswordHasher
     from musicconnect.adapters.ffmpeg import FfmpegMediaProbe, FfmpegTranscoder
-    from musicconnect.adapters.filesystem import FilesystemMediaStorage, HmacUrlSigner
     from musicconnect.adapters.inprocess import ThreadJobQueue
     from musicconnect.adapters.jwt import PyJwtTokenIssuer
-    from musicconnect.adapters.memory import (
-        InMemoryCache,
-        SystemClock,
-        UuidIdGenerator,
-    )
+    from musicconnect.adapters.memory import InMemoryCache, SystemClock, UuidIdGenerator
     from musicconnect.adapters.offline import OfflinePaymentGateway
-    from musicconnect.adapters.sqlite import (
-        SqliteDatabase,
-        SqliteQuotaCounter,
-        SqliteTokenDenylist,
-        SqliteUnitOfWork,
-    )
+    from musicconnect.adapters.sqlite import SqliteQuotaCounter, SqliteTokenDenylist
 
     _refuse_unbuilt(settings)
     data_dir = settings.data_dir
@@ -132,25 +167,26 @@ def bootstrap(
         "denylist": SqliteTokenDenylist(data_dir / "counters.sqlite3", clock),
         "quota": SqliteQuotaCounter(data_dir / "counters.sqlite3", clock),
         "cache": InMemoryCache(clock=clock),
-        "storage": FilesystemMediaStorage(data_dir / "media"),
-        "signer": HmacUrlSigner(secret.encode("utf-8"), base_url=settings.public_base_url),
         "probe": FfmpegMediaProbe(),
         "transcoder": FfmpegTranscoder(),
         "gateway": OfflinePaymentGateway(ids),
         "policy": UploadPolicy(max_bytes=settings.max_upload_bytes, max_duration_s=settings.max_duration_s),
     }
+    if "storage" not in overrides or "signer" not in overrides:
+        parts["storage"], parts["signer"] = _media(settings, secret)
+    startup: list[Callable[[], None]] = []
     if "uow" not in overrides:
-        database = SqliteDatabase(data_dir / "musicconnect.sqlite3")
-        parts["uow"] = lambda: SqliteUnitOfWork(database)
+        parts["uow"] = _unit_of_work(settings, startup)
     parts.update(overrides)
 
     # The job handlers need the finished Services; they look it up when a job runs.
     built: list[Services] = []
     if "jobs" not in parts:
         parts["jobs"] = ThreadJobQueue(
-            _job_handlers(lambda: built[0], on_transcode_progress), workers=settings.transcode_workers,
+            _job_handlers(lambda: built[0], on_transcode_progress),
+            workers=settings.transcode_workers,
         )
-    services = Services(settings=settings, **parts)
+    services = Services(settings=settings, startup=startup, **parts)
     built.append(services)
     if isinstance(services.jobs, ThreadJobQueue):
         services.closers.append(services.jobs.close)
@@ -188,6 +224,8 @@ def prepare(settings: Settings) -> None:
     """
     services = bootstrap(settings)
     try:
+        for hook in services.startup:
+            hook()
         with services.uow():
             pass
         services.quota.used("startup")

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
 
     # Production adapters: each selected by its setting (see the README's Production section).
     mongodb_uri: str | None = None
+    mongodb_database: str = "musicconnect"
     redis_url: str | None = None
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None

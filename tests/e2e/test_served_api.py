@@ -18,6 +18,7 @@ import pytest
 from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.filesystem import HmacUrlSigner
 from musicconnect.domain.hls import listed_bandwidths
+from tests.e2e.backends import BACKENDS, backend_env
 from tests.support.servers import musicconnect_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -46,6 +47,7 @@ class World:
     fans: dict[str, User]
     admin: User
     track_id: str
+    backend: dict[str, str]
 
 
 def _register(http: httpx.Client, email: str, role: str, name: str) -> User:
@@ -78,11 +80,15 @@ def _wait_ready(
 ENV = {"MUSICCONNECT_SECRET_KEY": SECRET, "MUSICCONNECT_ADMIN_EMAILS": ADMIN}
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    root = tmp_path_factory.mktemp("e2e")
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp(f"e2e-{request.param}")
     data_dir = root / "data"
-    with musicconnect_server(data_dir, env=ENV) as base, httpx.Client(base_url=base, timeout=30) as http:
+    with (
+        backend_env(request.param, root) as backend,
+        musicconnect_server(data_dir, env={**ENV, **backend}) as base,
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
         artist = _register(http, "nova@example.com", "artist", "Nova")
         fans = {
             tier: _register(http, f"{tier}@example.com", "fan", tier.title())
@@ -114,7 +120,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 f"/artists/{artist.id}/subscription", headers=fan.auth, json={"tier": tier}
             )
             assert subscribed.status_code == 201, subscribed.text
-        yield World(base, http, data_dir, artist, fans, admin, track["id"])
+        yield World(base, http, data_dir, artist, fans, admin, track["id"], backend)
 
 
 def _master(world: World, fan: User) -> str:
@@ -292,10 +298,10 @@ def test_logout_revokes_the_token(world: World) -> None:
     assert world.http.get("/me/subscriptions", headers=user.auth).status_code == 401
 
 
-def test_data_survives_a_restart(world: World, tmp_path: Path) -> None:
+def test_data_survives_a_restart(world: World) -> None:
     """A second server on the same data folder knows the accounts, the track and its media."""
     with (
-        musicconnect_server(world.data_dir, env=ENV) as base,
+        musicconnect_server(world.data_dir, env={**ENV, **world.backend}) as base,
         httpx.Client(base_url=base, timeout=30) as http,
     ):
         fan = _login(http, "superfan@example.com", world.fans["superfan"].id)

@@ -1,0 +1,54 @@
+"""The adapter sets the end-to-end tests run the product on: embedded, and production-like.
+
+"production" is MongoDB (nx-27017) and S3 (moto), each a real server process on loopback that
+the suite starts and stops itself; the API talks to them as it would to Atlas and S3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import boto3
+
+from tests.support.mongo_server import external_mongodb_uri, mongo_uri, nx_27017_server
+from tests.support.moto_s3 import endpoint_url, moto_server
+
+BACKENDS = ("embedded", "production")
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@contextmanager
+def backend_env(name: str, folder: Path) -> Iterator[dict[str, str]]:
+    """Environment variables selecting the backend, with its servers running until exit."""
+    if name == "embedded":
+        yield {}
+        return
+    with ExitStack() as stack:
+        uri = external_mongodb_uri()
+        if uri is None:
+            mongo = nx_27017_server(folder / "mongo")
+            stack.callback(mongo.stop)
+            uri = mongo_uri(mongo)
+        s3 = moto_server(folder / "moto")
+        stack.callback(s3.stop)
+        bucket = "musicconnect-e2e"
+        boto3.client("s3", endpoint_url=endpoint_url(s3), region_name="us-east-1", **_keys()).create_bucket(
+            Bucket=bucket,
+        )
+        yield {
+            **AWS_ENV,
+            "MUSICCONNECT_MONGODB_URI": uri,
+            "MUSICCONNECT_MONGODB_DATABASE": f"e2e_{folder.name}",
+            "MUSICCONNECT_S3_BUCKET": bucket,
+            "MUSICCONNECT_S3_ENDPOINT_URL": endpoint_url(s3),
+        }
+
+
+def _keys() -> dict[str, str]:
+    return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
