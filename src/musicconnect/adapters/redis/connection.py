@@ -1,0 +1,127 @@
+"""redis-py clients made lazily, one per thread, with timeouts short enough to answer "down" quickly.
+
+redis-py retries a failed command ten times with back-off by default, so a request behind a dead
+Redis would wait seconds before it could answer 503. Quotas and revocation fail closed, so a fast
+"no" is worth more than a patient one: one retry, a few milliseconds apart, then ServiceUnavailable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, Final, TypeVar
+
+import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import NoScriptError, RedisError
+from redis.retry import Retry
+
+from musicconnect.domain.errors import ServiceUnavailable
+
+_T = TypeVar("_T")
+
+DEFAULT_SOCKET_TIMEOUT_S: Final = 2.0
+DEFAULT_CONNECT_TIMEOUT_S: Final = 1.0
+DEFAULT_RETRIES: Final = 1
+
+#: Every failure of the store that should read as "unavailable": redis-py wraps socket errors in
+#: ConnectionError and TimeoutError, but a few paths (DNS, TLS set-up) surface as OSError.
+REDIS_FAILURES: Final = (RedisError, OSError)
+
+
+class RedisConnection:
+    """redis-py clients for ``url``, one per thread and process, each made on first use there.
+
+    Nothing connects before a thread's first command. Each thread keeps a client of its own on a
+    single connection rather than sharing one pooled client: these checks run on every request
+    (token revocation) or every message (quotas), and threads sharing a pooled client queue on
+    the pool's lock: with 4 processes of 4 threads, acquires/s went from about 4 k pooled to about
+    12 k thread-local (bench/bench_quota.py, 2 cores). There are as many connections as a pool
+    would open: one per thread that talks to Redis. A client closes when its thread ends.
+    A client is tied to its process, so one instance can be built before ``serve --workers N``
+    forks: a child never writes to a socket it shares with its parent.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        socket_timeout_s: float = DEFAULT_SOCKET_TIMEOUT_S,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+        retries: int = DEFAULT_RETRIES,
+    ) -> None:
+        self.url = url
+        self.socket_timeout_s = socket_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.retries = retries
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        # Weak, so that a client goes (and closes) with its thread; valued by the process it is for.
+        self._made: weakref.WeakKeyDictionary[redis.Redis, int] = weakref.WeakKeyDictionary()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({_without_password(self.url)!r})"
+
+    def client(self) -> redis.Redis:
+        """This thread's client, connected; raises redis-py's errors if Redis cannot be reached."""
+        held: tuple[int, redis.Redis] | None = getattr(self._local, "held", None)
+        if held is not None and held[0] == os.getpid():
+            return held[1]
+        client = redis.Redis.from_url(
+            self.url,
+            socket_timeout=self.socket_timeout_s,
+            socket_connect_timeout=self.connect_timeout_s,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.005, cap=0.05), self.retries),
+            single_connection_client=True,
+        )
+        self._local.held = (os.getpid(), client)
+        with self._lock:
+            self._made[client] = os.getpid()
+        return client
+
+    def run(self, command: Callable[[redis.Redis], _T], *, what: str) -> _T:
+        """``command`` on this thread's client; any failure to reach Redis is ServiceUnavailable."""
+        try:
+            return command(self.client())
+        except REDIS_FAILURES as error:
+            raise ServiceUnavailable(f"redis is unavailable ({what}): {error}") from error
+
+    def close(self) -> None:
+        """Close this process's clients; a thread that talks to Redis again makes a new one."""
+        with self._lock:
+            mine = [client for client, pid in self._made.items() if pid == os.getpid()]
+            self._made.clear()
+        self._local = threading.local()
+        for client in mine:
+            client.close()
+
+
+def as_connection(redis_or_url: RedisConnection | str) -> RedisConnection:
+    return redis_or_url if isinstance(redis_or_url, RedisConnection) else RedisConnection(redis_or_url)
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}{sep}{user}:***@{host}"
+
+
+class LuaScript:
+    """A Lua script run by its SHA1, sent in full only when the server has not seen it yet (a
+    restarted Redis has an empty script cache)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+    def __call__(self, client: redis.Redis, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            return client.eval(self.source, len(keys), *keys, *args)
