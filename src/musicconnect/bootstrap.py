@@ -83,7 +83,6 @@ def _secret_key(settings: Settings) -> str:
 def _refuse_unbuilt(settings: Settings) -> None:
     # Better to refuse than to quietly run on the embedded defaults when production was asked for.
     asked = {
-        "MUSICCONNECT_REDIS_URL": settings.redis_url,
         "MUSICCONNECT_STRIPE_API_KEY": settings.stripe_api_key,
     }
     unbuilt = [name for name, value in asked.items() if value]
@@ -136,6 +135,27 @@ def _media(settings: Settings, secret: str) -> tuple[MediaStorage, UrlSigner]:
     return storage, signer
 
 
+def _redis_parts(settings: Settings) -> dict[str, Any]:
+    """Quotas, revocations, caches and the transcode queue on Redis, shared by every process."""
+    from musicconnect.adapters.redis import (
+        RedisCache,
+        RedisConnection,
+        RedisQuotaCounter,
+        RedisTokenDenylist,
+        SaqJobQueue,
+    )
+
+    url = settings.redis_url or ""
+    connection = RedisConnection(url)
+    return {
+        "quota": RedisQuotaCounter(connection),
+        "denylist": RedisTokenDenylist(connection),
+        "cache": RedisCache(connection),
+        # The API only enqueues; `musicconnect worker` processes run the transcodes.
+        "jobs": SaqJobQueue(url, known_jobs={TRANSCODE_JOB}),
+    }
+
+
 def bootstrap(
     settings: Settings,
     *,
@@ -172,6 +192,8 @@ def bootstrap(
         "gateway": OfflinePaymentGateway(ids),
         "policy": UploadPolicy(max_bytes=settings.max_upload_bytes, max_duration_s=settings.max_duration_s),
     }
+    if settings.redis_url:
+        parts.update(_redis_parts(settings))
     if "storage" not in overrides or "signer" not in overrides:
         parts["storage"], parts["signer"] = _media(settings, secret)
     startup: list[Callable[[], None]] = []
@@ -188,9 +210,15 @@ def bootstrap(
         )
     services = Services(settings=settings, startup=startup, **parts)
     built.append(services)
-    if isinstance(services.jobs, ThreadJobQueue):
-        services.closers.append(services.jobs.close)
+    close_jobs = getattr(services.jobs, "close", None)
+    if close_jobs is not None and "jobs" not in overrides:
+        services.closers.append(close_jobs)
     return services
+
+
+def job_handlers(services: Services) -> Mapping[str, Callable[[Mapping[str, Any]], None]]:
+    """The handlers a worker process runs, by job name."""
+    return _job_handlers(lambda: services, None)
 
 
 def _job_handlers(

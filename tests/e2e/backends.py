@@ -1,11 +1,15 @@
 """The adapter sets the end-to-end tests run the product on: embedded, and production-like.
 
-"production" is MongoDB (nx-27017) and S3 (moto), each a real server process on loopback that
-the suite starts and stops itself; the API talks to them as it would to Atlas and S3.
+"production" is MongoDB (nx-27017), Redis and S3 (moto), each a real server process on loopback
+that the suite starts and stops itself, with transcodes run by a separate `musicconnect worker`
+process taking jobs from the Redis queue: the API talks to them as it would to Atlas, Redis and S3.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -14,6 +18,8 @@ import boto3
 
 from tests.support.mongo_server import external_mongodb_uri, mongo_uri, nx_27017_server
 from tests.support.moto_s3 import endpoint_url, moto_server
+from tests.support.redis_server import redis_server, redis_url
+from tests.support.servers import stop
 
 BACKENDS = ("embedded", "production")
 AWS_ENV = {
@@ -41,13 +47,31 @@ def backend_env(name: str, folder: Path) -> Iterator[dict[str, str]]:
         boto3.client("s3", endpoint_url=endpoint_url(s3), region_name="us-east-1", **_keys()).create_bucket(
             Bucket=bucket,
         )
-        yield {
+        redis = redis_server(folder / "redis")
+        stack.callback(redis.stop)
+        env = {
             **AWS_ENV,
             "MUSICCONNECT_MONGODB_URI": uri,
             "MUSICCONNECT_MONGODB_DATABASE": f"e2e_{folder.name}",
             "MUSICCONNECT_S3_BUCKET": bucket,
             "MUSICCONNECT_S3_ENDPOINT_URL": endpoint_url(s3),
+            "MUSICCONNECT_REDIS_URL": redis_url(redis),
         }
+        worker = _worker(folder, env)
+        stack.callback(stop, worker)
+        yield env
+
+
+def _worker(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    log = folder / "worker.log"
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "musicconnect", "worker", "--data-dir", str(folder / "worker-data")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            start_new_session=True,
+        )
 
 
 def _keys() -> dict[str, str]:

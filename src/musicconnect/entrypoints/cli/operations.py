@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
-from musicconnect.bootstrap import bootstrap
+from musicconnect.bootstrap import bootstrap, job_handlers
 from musicconnect.domain.clocks import month_key
 from musicconnect.domain.errors import DomainError
 from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, load_settings
@@ -118,8 +119,22 @@ def payouts_run(period: str | None, data_dir: Path | None) -> None:
 @click.option("--once", is_flag=True, help="Process what is pending, then exit.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between looks for work.")
 def worker(data_dir: Path | None, once: bool, interval: float) -> None:
-    """Transcode every track still processing (after a crash or when the API runs without workers)."""
+    """Run transcodes: jobs from the Redis queue when configured, else tracks still processing."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     services = bootstrap(load_settings(data_dir))
+    if services.settings.redis_url:
+        from musicconnect.adapters.redis import run_worker
+
+        console.print("worker: taking transcode jobs from the Redis queue")
+        try:
+            run_worker(
+                services.settings.redis_url,
+                job_handlers(services),
+                concurrency=services.settings.transcode_workers,
+            )
+        finally:
+            services.close()
+        return
     try:
         while True:
             with services.uow() as uow:
