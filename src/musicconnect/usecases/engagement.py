@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.clocks import month_key, next_month_start
@@ -11,7 +13,7 @@ from musicconnect.domain.messages import DirectMessage, check_body, dm_quota_key
 from musicconnect.domain.tiers import Feature
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, QuotaCounter
-from musicconnect.usecases.access import require_artist, require_fan
+from musicconnect.usecases.access import require_artist, require_fan, require_owner
 from musicconnect.usecases.tracks import view_track
 
 
@@ -73,3 +75,11 @@ def send_message(
         quota.release(key)  # the message was not stored, so it must not use up the quota
         raise
     return message
+
+
+def inbox(artist_id: str, *, caller: Caller, uow: UnitOfWork) -> Sequence[DirectMessage]:
+    """The direct messages fans sent the artist, oldest first: only the artist may read them."""
+    require_owner(caller, artist_id)
+    with uow:
+        require_artist(uow, artist_id)
+        return uow.messages.to_artist(artist_id)

@@ -21,6 +21,7 @@ ROUTES: Final = {
     ("get", "/tracks/{track_id}"),
     ("get", "/tracks/{track_id}/stream"),
     ("get", "/tracks/{track_id}/waveform"),
+    ("get", "/artists/{artist_id}/messages"),
     ("get", "/media/artists/{artist_id}/tracks/{track_id}/hls/{rung}/{filename}"),
     ("post", "/artists/{artist_id}/subscription"),
     ("patch", "/artists/{artist_id}/subscription"),

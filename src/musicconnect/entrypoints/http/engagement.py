@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from litestar import Controller, post
+from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from musicconnect.entrypoints.http.auth import BEARER
 from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
 from musicconnect.entrypoints.http.errors import error_responses
-from musicconnect.entrypoints.http.schemas import MessageIn, MessageOut
+from musicconnect.entrypoints.http.schemas import InboxMessageOut, MessageIn, MessageOut
 from musicconnect.usecases import engagement
 
 
@@ -76,3 +76,12 @@ class EngagementController(Controller):
             clock=services.clock,
         )
         return MessageOut.of(sent)
+
+    @get(
+        "/artists/{artist_id:str}/messages",
+        sync_to_thread=True,
+        responses=error_responses(401, 403, 404),
+    )
+    def messages(self, *, artist_id: FromPath[str], caller: CallerDep, uow: UowDep) -> list[InboxMessageOut]:
+        """The artist's inbox: every direct message fans sent, oldest first."""
+        return [InboxMessageOut.of(m) for m in engagement.inbox(artist_id, caller=caller, uow=uow)]

@@ -221,6 +221,17 @@ class MessageOut(_Out):
         return cls(id=message.id, sent_at=message.sent_at)
 
 
+class InboxMessageOut(_Out):
+    id: str
+    fan_id: str
+    body: str
+    sent_at: datetime
+
+    @classmethod
+    def of(cls, message: DirectMessage) -> InboxMessageOut:
+        return cls(id=message.id, fan_id=message.fan_id, body=message.body, sent_at=message.sent_at)
+
+
 # --- dashboard ------------------------------------------------------------------------------
 
 
