@@ -1,0 +1,188 @@
+"""Media in S3 behind CloudFront, end to end: the API hands out CDN URLs signed per rung.
+
+moto serves the bucket (it does not check signatures), so the test checks each signature with
+the public key itself, then fetches the objects from moto by translating the CDN host to the
+origin, as CloudFront would after accepting the signature.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from base64 import b64decode
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import attrs
+import boto3
+import httpx
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from musicconnect.adapters.ffmpeg import generate_demo_audio
+from musicconnect.adapters.s3 import CloudFrontUrlSigner
+from musicconnect.domain.hls import listed_bandwidths
+from tests.e2e.backends import AWS_ENV
+from tests.support.moto_s3 import endpoint_url, moto_server
+from tests.support.servers import musicconnect_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+CDN = "d111111abcdef8.cloudfront.net"
+BUCKET = "musicconnect-cdn-e2e"
+KEY_ID = "K2JCJMDEHXQW5F"
+PASSWORD = "correct horse battery"
+
+
+@attrs.frozen
+class Cdn:
+    http: httpx.Client
+    origin: str
+    public_key: bytes
+    private_key: Path
+    artist: str
+    track_id: str
+    fans: dict[str, dict[str, str]]
+
+
+def _key_pair(folder: Path) -> tuple[Path, bytes]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = folder / "cloudfront.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public
+
+
+def _account(http: httpx.Client, email: str, role: str) -> tuple[str, dict[str, str]]:
+    created = http.post(
+        "/auth/register", json={"email": email, "password": PASSWORD, "role": role, "display_name": email}
+    )
+    assert created.status_code == 201, created.text
+    token = http.post("/auth/login", json={"email": email, "password": PASSWORD}).json()["access_token"]
+    return created.json()["id"], {"authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def cdn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cdn]:
+    root = tmp_path_factory.mktemp("cdn")
+    private_key, public_key = _key_pair(root)
+    s3 = moto_server(root / "moto")
+    try:
+        origin = endpoint_url(s3)
+        boto3.client(
+            "s3",
+            endpoint_url=origin,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(Bucket=BUCKET)
+        env = {
+            **AWS_ENV,
+            "MUSICCONNECT_SECRET_KEY": "cdn-e2e-secret-key-long-enough-for-hs256",
+            "MUSICCONNECT_S3_BUCKET": BUCKET,
+            "MUSICCONNECT_S3_ENDPOINT_URL": origin,
+            "MUSICCONNECT_CLOUDFRONT_DOMAIN": CDN,
+            "MUSICCONNECT_CLOUDFRONT_KEY_ID": KEY_ID,
+            "MUSICCONNECT_CLOUDFRONT_PRIVATE_KEY_FILE": str(private_key),
+        }
+        with (
+            musicconnect_server(root / "data", env=env) as base,
+            httpx.Client(base_url=base, timeout=60) as http,
+        ):
+            artist, artist_auth = _account(http, "artist@example.com", "artist")
+            audio = root / "song.wav"
+            generate_demo_audio(audio, 14.0)
+            with audio.open("rb") as body:
+                upload = http.post(
+                    f"/artists/{artist}/tracks",
+                    headers=artist_auth,
+                    files={"file": ("song.wav", body, "audio/wav")},
+                    data={"title": "On the CDN"},
+                )
+            assert upload.status_code == 202, upload.text
+            track_id = upload.json()["track_id"]
+            deadline = time.monotonic() + 120
+            while http.get(f"/tracks/{track_id}").json()["status"] == "processing":
+                assert time.monotonic() < deadline, "transcode took too long"
+                time.sleep(0.3)
+            fans = {}
+            for tier in ("free", "supporter", "superfan"):
+                _, auth = _account(http, f"{tier}@example.com", "fan")
+                subscribed = http.post(f"/artists/{artist}/subscription", headers=auth, json={"tier": tier})
+                assert subscribed.status_code == 201, subscribed.text
+                fans[tier] = auth
+            yield Cdn(http, origin, public_key, private_key, artist, track_id, fans)
+    finally:
+        s3.stop()
+
+
+def _variant_urls(cdn: Cdn, tier: str) -> list[str]:
+    master = cdn.http.get(f"/tracks/{cdn.track_id}/stream", headers=cdn.fans[tier])
+    assert master.status_code == 200, master.text
+    return [line for line in master.text.splitlines() if line and not line.startswith("#")]
+
+
+def _from_origin(cdn: Cdn, url: str) -> bytes:
+    """What CloudFront fetches from the bucket (through its origin access) for a CDN URL it accepted."""
+    parts = urlsplit(url)
+    assert parts.netloc == CDN
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=cdn.origin,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    body: bytes = s3.get_object(Bucket=BUCKET, Key=parts.path.lstrip("/"))["Body"].read()
+    return body
+
+
+def test_master_playlists_point_at_the_cdn_with_the_tier_s_rungs(cdn: Cdn) -> None:
+    """Each fan's master lists their tier's rungs, every URI on the CloudFront domain."""
+    for tier, rungs in (("free", [128]), ("supporter", [128, 256]), ("superfan", [128, 256, 320])):
+        master = cdn.http.get(f"/tracks/{cdn.track_id}/stream", headers=cdn.fans[tier]).text
+        assert listed_bandwidths(master) == rungs
+        assert all(urlsplit(url).netloc == CDN for url in _variant_urls(cdn, tier))
+
+
+def test_each_signature_verifies_and_grants_only_its_rung(cdn: Cdn) -> None:
+    """The signed policy verifies with the public key and its resource is that rung's folder only."""
+    verifier = CloudFrontUrlSigner(CDN, KEY_ID, cdn.private_key.read_bytes(), public_key_pem=cdn.public_key)
+    for url in _variant_urls(cdn, "supporter"):
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        verifier.verify(parts.path, query, now=datetime.now(UTC))
+        policy = json.loads(b64decode(query["Policy"].replace("-", "+").replace("_", "=").replace("~", "/")))
+        resource = policy["Statement"][0]["Resource"]
+        rung_folder = parts.path.rsplit("/", 1)[0]
+        assert resource.startswith(f"https://{CDN}{rung_folder}/*")
+        assert "/320k/" not in resource
+
+
+def test_the_bytes_come_from_the_bucket_through_the_handed_out_urls(cdn: Cdn) -> None:
+    """The variant playlist and its first segment are fetched from the origin at the URL's path."""
+    variant_url = _variant_urls(cdn, "superfan")[-1]
+    variant = _from_origin(cdn, variant_url).decode()
+    segments = [line for line in variant.splitlines() if line and not line.startswith("#")]
+    assert segments
+    folder = variant_url.split("?", 1)[0].rsplit("/", 1)[0]
+    assert len(_from_origin(cdn, f"{folder}/{segments[0]}")) > 10_000
+
+
+def test_the_api_refuses_a_cdn_url_above_the_tier(cdn: Cdn) -> None:
+    """Moving a free fan's signed 128k URL to 320k breaks the signature: the API's own check says 403."""
+    url = _variant_urls(cdn, "free")[0]
+    parts = urlsplit(url)
+    guessed = parts.path.replace("/128k/", "/320k/")
+    assert cdn.http.get(f"{guessed}?{parts.query}").status_code == 403
