@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -54,3 +55,12 @@ def bench(session: nox.Session) -> None:
     _install(session, "test")
     for script in sorted(Path("bench").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def stripe_live(session: nox.Session) -> None:
+    """The Stripe adapter's smoke test against Stripe's test mode (STRIPE_API_KEY=sk_test_...)."""
+    if not os.environ.get("STRIPE_API_KEY", "").startswith(("sk_test_", "rk_test_")):
+        session.skip("set STRIPE_API_KEY to a Stripe test-mode key")
+    _install(session, "test")
+    session.run("pytest", "tests/live", *session.posargs)

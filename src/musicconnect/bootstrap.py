@@ -80,16 +80,6 @@ def _secret_key(settings: Settings) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _refuse_unbuilt(settings: Settings) -> None:
-    # Better to refuse than to quietly run on the embedded defaults when production was asked for.
-    asked = {
-        "MUSICCONNECT_STRIPE_API_KEY": settings.stripe_api_key,
-    }
-    unbuilt = [name for name, value in asked.items() if value]
-    if unbuilt:
-        raise InvalidInput(f"{', '.join(unbuilt)} set, but this build has only the embedded adapters")
-
-
 def _unit_of_work(settings: Settings, services_hooks: list[Callable[[], None]]) -> Callable[[], UnitOfWork]:
     """MongoDB when a URI is set (Atlas in production), else the SQLite file in the data folder."""
     if settings.mongodb_uri:
@@ -135,6 +125,23 @@ def _media(settings: Settings, secret: str) -> tuple[MediaStorage, UrlSigner]:
     return storage, signer
 
 
+def _gateway(settings: Settings, ids: IdGenerator, clock: Clock) -> PaymentGateway:
+    """Stripe (Connect, destination charges with the 10 % fee) when a key is set, else offline."""
+    if settings.stripe_api_key:
+        if not settings.stripe_webhook_secret:
+            raise InvalidInput("MUSICCONNECT_STRIPE_WEBHOOK_SECRET is needed with a Stripe key")
+        from musicconnect.adapters.stripe import StripePaymentGateway
+
+        return StripePaymentGateway(
+            settings.stripe_api_key,
+            api_base=settings.stripe_api_base,
+            webhook_secret=settings.stripe_webhook_secret,
+        )
+    from musicconnect.adapters.offline import OfflinePaymentGateway
+
+    return OfflinePaymentGateway(ids, clock=clock)
+
+
 def _redis_parts(settings: Settings) -> dict[str, Any]:
     """Quotas, revocations, caches and the transcode queue on Redis, shared by every process."""
     from musicconnect.adapters.redis import (
@@ -168,10 +175,8 @@ def bootstrap(
     from musicconnect.adapters.inprocess import ThreadJobQueue
     from musicconnect.adapters.jwt import PyJwtTokenIssuer
     from musicconnect.adapters.memory import InMemoryCache, SystemClock, UuidIdGenerator
-    from musicconnect.adapters.offline import OfflinePaymentGateway
     from musicconnect.adapters.sqlite import SqliteQuotaCounter, SqliteTokenDenylist
 
-    _refuse_unbuilt(settings)
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     secret = _secret_key(settings)
@@ -189,7 +194,7 @@ def bootstrap(
         "cache": InMemoryCache(clock=clock),
         "probe": FfmpegMediaProbe(),
         "transcoder": FfmpegTranscoder(),
-        "gateway": OfflinePaymentGateway(ids),
+        "gateway": _gateway(settings, ids, clock),
         "policy": UploadPolicy(max_bytes=settings.max_upload_bytes, max_duration_s=settings.max_duration_s),
     }
     if settings.redis_url:

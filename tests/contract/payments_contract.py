@@ -1,15 +1,25 @@
-"""What every PaymentGateway adapter must do: move money once per idempotency key."""
+"""What every PaymentGateway adapter must do: move money once per idempotency key; and what every
+BillingGateway adds: checkout, tier changes, connected accounts and read-backs of what it did."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from typing import Final
 
 import pytest
 
-from musicconnect.domain.errors import Conflict
-from musicconnect.domain.money import Money
+from musicconnect.domain.errors import Conflict, NotFound
+from musicconnect.domain.money import Money, split_revenue
 from musicconnect.domain.payments import ChargeResult
-from musicconnect.ports.payments import PaymentGateway
+from musicconnect.domain.subscriptions import SubscriptionStatus
+from musicconnect.domain.tiers import Tier, TierPlan, default_plans, revise_plan
+from musicconnect.ports.payments import BillingGateway, CheckoutSession, PaymentGateway, SubscriptionSnapshot
+
+T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+PLANS: Final = {plan.tier: plan for plan in default_plans()}
+SUPPORTER: Final = PLANS[Tier.SUPPORTER]
+SUPERFAN: Final = PLANS[Tier.SUPERFAN]
 
 
 def _key(label: str) -> str:
@@ -18,18 +28,42 @@ def _key(label: str) -> str:
 
 
 class PaymentGatewayContract:
-    """Subclass as ``Test<Adapter>``; override ``fan_id``/``artist_id`` if the gateway needs real
-    parties set up beforehand."""
+    """Subclass as ``Test<Adapter>``. A BillingGateway also passes the billing tests below; its
+    subclass says how a fan finishes checkout (``complete_checkout``) and may set up more parties
+    in ``prepare_parties``."""
 
     fan_id = "fan-contract"
     artist_id = "artist-contract"
+    fan_email = "fan-contract@example.com"
+    artist_email = "artist-contract@example.com"
+    artist_name = "Contract Artist"
 
     def make_gateway(self) -> PaymentGateway:
         raise NotImplementedError
 
+    def prepare_parties(self, gateway: PaymentGateway) -> None:
+        """The fan's customer and the artist's connected account, ready to pay and be paid."""
+        if isinstance(gateway, BillingGateway):
+            gateway.ensure_customer(fan_id=self.fan_id, email=self.fan_email)
+            gateway.create_connected_account(artist_id=self.artist_id, email=self.artist_email)
+
+    def complete_checkout(self, gateway: BillingGateway, session: CheckoutSession) -> str:
+        """Pay on the session's page; return the subscription it started."""
+        if session.subscription_ref is None:
+            pytest.fail("the gateway needs a way to complete checkout in this contract")
+        return session.subscription_ref
+
     @pytest.fixture
     def gateway(self) -> PaymentGateway:
-        return self.make_gateway()
+        gateway = self.make_gateway()
+        self.prepare_parties(gateway)
+        return gateway
+
+    @pytest.fixture
+    def billing(self, gateway: PaymentGateway) -> BillingGateway:
+        if not isinstance(gateway, BillingGateway):
+            pytest.fail(f"{type(gateway).__name__} is not a BillingGateway")
+        return gateway
 
     def _charge(self, gateway: PaymentGateway, amount: Money, key: str) -> ChargeResult:
         return gateway.charge(
@@ -105,3 +139,193 @@ class PaymentGatewayContract:
         gateway.pay_out(artist_id=self.artist_id, amount=Money(4500, "USD"), idempotency_key=key)
         with pytest.raises(Conflict):
             gateway.pay_out(artist_id=self.artist_id, amount=Money(4600, "USD"), idempotency_key=key)
+
+    # --- the billing part: checkout, tier changes, connected accounts, read-backs -----------------
+
+    def _subscribe(self, gateway: BillingGateway, plan: TierPlan = SUPPORTER) -> SubscriptionSnapshot:
+        session = gateway.start_checkout(
+            fan_id=self.fan_id,
+            fan_email=self.fan_email,
+            artist_id=self.artist_id,
+            artist_name=self.artist_name,
+            plan=plan,
+            success_url="https://app.example/paid",
+            cancel_url="https://app.example/cancelled",
+            idempotency_key=_key("checkout"),
+        )
+        return gateway.fetch_subscription(self.complete_checkout(gateway, session))
+
+    def test_the_same_fan_is_always_the_same_customer(self, billing: BillingGateway) -> None:
+        """ensure_customer returns one reference per fan, and another for another fan."""
+        first = billing.ensure_customer(fan_id=self.fan_id, email=self.fan_email)
+        again = billing.ensure_customer(fan_id=self.fan_id, email=self.fan_email)
+        other = billing.ensure_customer(fan_id=f"{self.fan_id}-other", email="other@example.com")
+        assert first == again
+        assert other != first
+
+    def test_each_price_version_has_its_own_price(self, billing: BillingGateway) -> None:
+        """One price per (artist, tier, version): asked again it is the same; a new version is new."""
+        first = billing.ensure_price(artist_id=self.artist_id, artist_name=self.artist_name, plan=SUPPORTER)
+        again = billing.ensure_price(artist_id=self.artist_id, artist_name=self.artist_name, plan=SUPPORTER)
+        revised = revise_plan(SUPPORTER, price=Money(700, "USD"), features=SUPPORTER.features, now=T0)
+        newer = billing.ensure_price(artist_id=self.artist_id, artist_name=self.artist_name, plan=revised)
+        other = billing.ensure_price(artist_id=self.artist_id, artist_name=self.artist_name, plan=SUPERFAN)
+        assert first == again
+        assert len({first, newer, other}) == 3
+
+    def test_an_artist_has_one_connected_account(self, billing: BillingGateway) -> None:
+        """Creating it again returns it; it is found by artist and by reference; onboarding has a link."""
+        account = billing.create_connected_account(artist_id=self.artist_id, email=self.artist_email)
+        again = billing.create_connected_account(artist_id=self.artist_id, email=self.artist_email)
+        assert again.external_ref == account.external_ref
+        assert billing.connected_account(self.artist_id) is not None
+        assert billing.refresh_account(account.external_ref).artist_id == self.artist_id
+        link = billing.onboarding_link(
+            artist_id=self.artist_id,
+            refresh_url="https://app.example/again",
+            return_url="https://app.example/done",
+            idempotency_key=_key("onboarding"),
+        )
+        assert link.url.startswith("http")
+
+    def test_checkout_asked_twice_with_its_key_is_one_session(self, billing: BillingGateway) -> None:
+        """The same key answers the same session; reusing it for another plan is refused."""
+        key = _key("checkout-twice")
+
+        def start(plan: TierPlan) -> CheckoutSession:
+            return billing.start_checkout(
+                fan_id=self.fan_id,
+                fan_email=self.fan_email,
+                artist_id=self.artist_id,
+                artist_name=self.artist_name,
+                plan=plan,
+                success_url="https://app.example/paid",
+                cancel_url="https://app.example/cancelled",
+                idempotency_key=key,
+            )
+
+        first = start(SUPPORTER)
+        assert start(SUPPORTER) == first
+        assert first.url.startswith("http")
+        with pytest.raises(Conflict):
+            start(SUPERFAN)
+
+    def test_a_paid_checkout_starts_the_subscription_and_its_first_invoice(
+        self, billing: BillingGateway
+    ) -> None:
+        """The subscription is active on the plan, and its first invoice paid the price, 10 % to us."""
+        subscription = self._subscribe(billing)
+        assert (subscription.fan_id, subscription.artist_id) == (self.fan_id, self.artist_id)
+        assert (subscription.tier, subscription.plan_version, subscription.price) == (
+            Tier.SUPPORTER,
+            1,
+            SUPPORTER.price,
+        )
+        assert subscription.status is SubscriptionStatus.ACTIVE
+        assert subscription.current_period_end > subscription.current_period_start
+        assert subscription.latest_invoice_ref is not None
+        invoice = billing.fetch_invoice(subscription.latest_invoice_ref)
+        assert invoice.paid
+        assert invoice.amount_paid == SUPPORTER.price
+        assert invoice.subscription_ref == subscription.external_ref
+        assert invoice.charge_ref is not None
+        charge = billing.fetch_charge(invoice.charge_ref)
+        assert (charge.amount, charge.fan_id, charge.artist_id) == (
+            SUPPORTER.price,
+            self.fan_id,
+            self.artist_id,
+        )
+        assert 0 <= charge.processor_fee.amount_minor < charge.amount.amount_minor
+        assert charge.application_fee in {None, split_revenue(SUPPORTER.price).platform}
+
+    def test_an_upgrade_takes_effect_at_once_and_charges_the_difference(
+        self, billing: BillingGateway
+    ) -> None:
+        """Moving up changes the tier now and pays a new invoice of at most the prorated difference."""
+        subscription = self._subscribe(billing)
+        upgraded = billing.change_subscription_tier(
+            external_ref=subscription.external_ref,
+            artist_id=self.artist_id,
+            artist_name=self.artist_name,
+            plan=SUPERFAN,
+            at_period_end=False,
+            idempotency_key=_key("upgrade"),
+        )
+        assert upgraded.tier is Tier.SUPERFAN
+        assert upgraded.scheduled_tier is None
+        assert upgraded.latest_invoice_ref not in {None, subscription.latest_invoice_ref}
+        assert upgraded.latest_invoice_ref is not None
+        invoice = billing.fetch_invoice(upgraded.latest_invoice_ref)
+        difference = SUPERFAN.price - SUPPORTER.price
+        assert invoice.paid
+        # Checkout just happened, so nearly the whole period is left; Stripe rounds per line (+-1).
+        assert difference.amount_minor - 1 <= invoice.amount_paid.amount_minor <= difference.amount_minor + 1
+
+    def test_a_downgrade_waits_for_the_period_end_and_can_be_undone(self, billing: BillingGateway) -> None:
+        """Moving down keeps the tier and schedules the lower one; choosing the current plan undoes it."""
+        subscription = self._subscribe(billing, SUPERFAN)
+        scheduled = billing.change_subscription_tier(
+            external_ref=subscription.external_ref,
+            artist_id=self.artist_id,
+            artist_name=self.artist_name,
+            plan=SUPPORTER,
+            at_period_end=True,
+            idempotency_key=_key("downgrade"),
+        )
+        assert (scheduled.tier, scheduled.scheduled_tier) == (Tier.SUPERFAN, Tier.SUPPORTER)
+        assert scheduled.latest_invoice_ref == subscription.latest_invoice_ref
+        kept = billing.change_subscription_tier(
+            external_ref=subscription.external_ref,
+            artist_id=self.artist_id,
+            artist_name=self.artist_name,
+            plan=SUPERFAN,
+            at_period_end=True,
+            idempotency_key=_key("keep"),
+        )
+        assert (kept.tier, kept.scheduled_tier, kept.cancel_at_period_end) == (Tier.SUPERFAN, None, False)
+
+    def test_cancelling_waits_for_the_period_end(self, billing: BillingGateway) -> None:
+        """A cancellation is scheduled: the subscription stays active until its period ends."""
+        subscription = self._subscribe(billing)
+        canceled = billing.cancel_at_period_end(
+            external_ref=subscription.external_ref, idempotency_key=_key("cancel")
+        )
+        assert canceled.cancel_at_period_end
+        assert canceled.status is SubscriptionStatus.ACTIVE
+        assert canceled.current_period_end == subscription.current_period_end
+
+    def test_one_off_charges_and_payouts_read_back(self, billing: BillingGateway) -> None:
+        """A charge reads back with its parties and split; a payout with its artist and amount."""
+        result = billing.charge(
+            fan_id=self.fan_id,
+            artist_id=self.artist_id,
+            amount=Money(1000, "USD"),
+            description="read back",
+            idempotency_key=_key("read-charge"),
+        )
+        charge = billing.fetch_charge(result.charge_id)
+        assert (charge.amount, charge.fan_id, charge.artist_id) == (
+            Money(1000, "USD"),
+            self.fan_id,
+            self.artist_id,
+        )
+        assert charge.processor_fee == result.processor_fee
+        assert charge.application_fee in {None, Money(100, "USD")}
+        payout = billing.pay_out(
+            artist_id=self.artist_id, amount=Money(900, "USD"), idempotency_key=_key("read-po")
+        )
+        account = billing.connected_account(self.artist_id)
+        assert account is not None
+        read = billing.fetch_payout(payout.payout_id, account_ref=account.external_ref)
+        assert (read.artist_id, read.amount) == (self.artist_id, Money(900, "USD"))
+
+    def test_unknown_references_are_not_found(self, billing: BillingGateway) -> None:
+        """Reading what does not exist raises NotFound, never a processor's own error."""
+        with pytest.raises(NotFound):
+            billing.fetch_subscription("sub_doesnotexist")
+        with pytest.raises(NotFound):
+            billing.fetch_invoice("in_doesnotexist")
+        with pytest.raises(NotFound):
+            billing.fetch_charge("ch_doesnotexist")
+        with pytest.raises(NotFound):
+            billing.fetch_payout("po_doesnotexist")

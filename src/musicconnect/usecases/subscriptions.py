@@ -175,7 +175,9 @@ def run_billing(*, uow: UnitOfWork, gateway: PaymentGateway, ids: IdGenerator, c
     """
     now = clock.now()
     with uow:
-        due = [s.id for s in uow.subscriptions.due_for_renewal(now)]
+        # A processor-billed subscription (one with an external reference) is renewed and charged
+        # by the processor, and reaches us as payment events; charging it here would bill twice.
+        due = [s.id for s in uow.subscriptions.due_for_renewal(now) if s.external_ref is None]
     renewed = canceled = past_due = 0
     charged: list[Money] = []
     for subscription_id in due:

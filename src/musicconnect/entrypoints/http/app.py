@@ -24,6 +24,7 @@ from musicconnect.entrypoints.http.payouts import AdminController, ArtistMoneyCo
 from musicconnect.entrypoints.http.schemas import HealthOut
 from musicconnect.entrypoints.http.subscriptions import MySubscriptionsController, SubscriptionController
 from musicconnect.entrypoints.http.tracks import TrackController
+from musicconnect.entrypoints.http.webhooks import payment_handlers
 from musicconnect.ports.repositories import UnitOfWork
 
 #: JSON bodies other than uploads are small; uploads set their own limit from the upload policy.
@@ -80,6 +81,7 @@ def create_app(services: Services) -> Litestar:
             MySubscriptionsController,
             EngagementController,
             AdminController,
+            *payment_handlers(services),
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False, use_cache=True),

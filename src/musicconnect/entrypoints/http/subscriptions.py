@@ -11,7 +11,8 @@ from musicconnect.entrypoints.http.auth import BEARER
 from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import SubscriptionOut, TierChangeOut, TierIn
-from musicconnect.usecases import subscriptions
+from musicconnect.ports.payments import BillingGateway
+from musicconnect.usecases import checkout, subscriptions
 
 
 class SubscriptionController(Controller):
@@ -59,22 +60,35 @@ class SubscriptionController(Controller):
         uow: UowDep,
     ) -> TierChangeOut:
         """Upgrade at once with a prorated charge, or downgrade at the end of the paid period."""
-        result = subscriptions.change_tier(
-            artist_id,
-            Tier.parse(data.tier),
-            caller=caller,
-            uow=uow,
-            gateway=services.gateway,
-            ids=services.ids,
-            clock=services.clock,
+        # A processor-billed subscription changes at the processor; one billed here changes here.
+        gateway = services.gateway
+        tier = Tier.parse(data.tier)
+        ids, clock = services.ids, services.clock
+        result = (
+            checkout.change_tier(
+                artist_id, tier, caller=caller, uow=uow, gateway=gateway, ids=ids, clock=clock
+            )
+            if isinstance(gateway, BillingGateway)
+            else subscriptions.change_tier(
+                artist_id, tier, caller=caller, uow=uow, gateway=gateway, ids=ids, clock=clock
+            )
         )
         return TierChangeOut.model_validate(
             {**SubscriptionOut.fields_of(result.subscription), "charged_minor": result.charged.amount_minor}
         )
 
     @delete("/", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401, 403, 404, 409))
-    def cancel(self, *, artist_id: FromPath[str], caller: CallerDep, uow: UowDep) -> SubscriptionOut:
+    def cancel(
+        self, *, artist_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep
+    ) -> SubscriptionOut:
         """Cancel at the end of the paid period; access stays until then."""
+        gateway = services.gateway
+        if isinstance(gateway, BillingGateway):
+            return SubscriptionOut.of(
+                checkout.cancel(
+                    artist_id, caller=caller, uow=uow, gateway=gateway, ids=services.ids, clock=services.clock
+                )
+            )
         return SubscriptionOut.of(subscriptions.cancel(artist_id, caller=caller, uow=uow))
 
 

@@ -1,0 +1,196 @@
+"""Stripe at the HTTP edge: the signed webhook, hosted checkout, and artists' payout onboarding.
+
+``payment_handlers(services)`` lists the routes; they exist only when the services run on a
+Stripe gateway that has a webhook secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Annotated, Any
+
+from litestar import Controller, Response, post
+from litestar.params import FromPath, HeaderParameter, JSONBody, RawBody
+from litestar.status_codes import HTTP_201_CREATED
+from litestar.types import ControllerRouterHandler
+from pydantic import BaseModel, ConfigDict, Field
+
+from musicconnect.bootstrap import Services
+from musicconnect.domain.errors import DomainError, ServiceUnavailable, SignatureInvalid
+from musicconnect.domain.tiers import Tier
+from musicconnect.entrypoints.http.auth import BEARER
+from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
+from musicconnect.entrypoints.http.errors import error_response, error_responses
+from musicconnect.entrypoints.http.schemas import TierName
+from musicconnect.ports.payments import BillingGateway
+from musicconnect.usecases import checkout
+from musicconnect.usecases.webhooks import handle_stripe_event
+
+if TYPE_CHECKING:
+    from musicconnect.adapters.stripe import StripePaymentGateway
+
+log = logging.getLogger(__name__)
+
+#: Return addresses are the client's own pages; a URL longer than this is not one.
+_Url = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CheckoutIn(_In):
+    tier: TierName
+    success_url: _Url
+    cancel_url: _Url
+
+
+class CheckoutOut(BaseModel):
+    id: str
+    url: str = Field(description="Send the fan here to pay")
+
+
+class OnboardingIn(_In):
+    refresh_url: _Url
+    return_url: _Url
+
+
+class OnboardingOut(BaseModel):
+    url: str = Field(description="Send the artist here to set up payouts")
+    expires_at: datetime | None
+
+
+class WebhookOut(BaseModel):
+    received: bool = True
+    applied: bool
+    duplicate: bool
+
+
+def _stripe(services: Services) -> StripePaymentGateway:
+    from musicconnect.adapters.stripe import StripePaymentGateway
+
+    gateway = services.gateway
+    if not isinstance(gateway, StripePaymentGateway):  # pragma: no cover - routes exist only on Stripe
+        raise ServiceUnavailable("payments are not configured")
+    return gateway
+
+
+def _billing(services: Services) -> BillingGateway:
+    gateway = services.gateway
+    if not isinstance(gateway, BillingGateway):  # pragma: no cover - routes exist only on Stripe
+        raise ServiceUnavailable("payments are not configured")
+    return gateway
+
+
+@post(
+    "/webhooks/stripe",
+    status_code=HTTPStatus.OK,
+    sync_to_thread=True,
+    tags=["payments"],
+    responses=error_responses(400, 503),
+)
+def stripe_webhook(
+    *,
+    body: RawBody,
+    stripe_signature: Annotated[str | None, HeaderParameter(name="Stripe-Signature", required=False)] = None,
+    services: ServicesDep,
+    uow: UowDep,
+) -> Response[Any]:
+    """Stripe's events, signature-checked on the raw body and applied at most once.
+
+    400 (and nothing written) for any signature problem; 200 once applied or already applied;
+    5xx when applying failed, so Stripe delivers it again.
+    """
+    gateway = _stripe(services)
+    try:
+        event = gateway.verify_event(body, stripe_signature)
+    except SignatureInvalid as refused:
+        log.warning("refused a webhook: %s", refused.detail)
+        return error_response(HTTPStatus.BAD_REQUEST, "invalid_signature", refused.detail)
+    try:
+        outcome = handle_stripe_event(event, uow=uow, gateway=gateway, ids=services.ids, clock=services.clock)
+    except ServiceUnavailable as down:
+        log.warning("webhook %s (%s) must wait: %s", event.id, event.type, down.detail)
+        return error_response(HTTPStatus.SERVICE_UNAVAILABLE, down.code, down.detail)
+    except DomainError as failed:
+        log.exception("webhook %s (%s) failed", event.id, event.type)
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, failed.code, failed.detail)
+    body_out = WebhookOut(applied=outcome.applied, duplicate=outcome.duplicate)
+    return Response(body_out.model_dump(), status_code=HTTPStatus.OK)
+
+
+class StripeBillingController(Controller):
+    path = "/artists/{artist_id:str}"
+    tags = ("payments",)
+    security = BEARER
+
+    @post(
+        "/checkout",
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+        responses=error_responses(401, 402, 403, 404, 409, 503),
+    )
+    def start_checkout(
+        self,
+        *,
+        artist_id: FromPath[str],
+        data: JSONBody[CheckoutIn],
+        caller: CallerDep,
+        services: ServicesDep,
+        uow: UowDep,
+    ) -> CheckoutOut:
+        """A hosted payment page for a paid tier; the subscription starts when Stripe says it is paid."""
+        session = checkout.start_checkout(
+            artist_id,
+            Tier.parse(data.tier),
+            caller=caller,
+            success_url=data.success_url,
+            cancel_url=data.cancel_url,
+            uow=uow,
+            gateway=_billing(services),
+            ids=services.ids,
+            clock=services.clock,
+        )
+        return CheckoutOut(id=session.id, url=session.url)
+
+    @post(
+        "/payouts/onboarding",
+        status_code=HTTP_201_CREATED,
+        sync_to_thread=True,
+        responses=error_responses(401, 403, 404, 503),
+    )
+    def start_onboarding(
+        self,
+        *,
+        artist_id: FromPath[str],
+        data: JSONBody[OnboardingIn],
+        caller: CallerDep,
+        services: ServicesDep,
+        uow: UowDep,
+    ) -> OnboardingOut:
+        """The artist's connected account and a link to finish setting up payouts."""
+        link = checkout.start_payouts_onboarding(
+            artist_id,
+            caller=caller,
+            refresh_url=data.refresh_url,
+            return_url=data.return_url,
+            uow=uow,
+            gateway=_billing(services),
+            clock=services.clock,
+        )
+        return OnboardingOut(url=link.url, expires_at=link.expires_at)
+
+
+def payment_handlers(services: Services) -> list[ControllerRouterHandler]:
+    """The Stripe routes, when the services run on Stripe with a webhook secret; none otherwise."""
+    if "musicconnect.adapters.stripe" not in sys.modules:
+        return []  # nobody built a Stripe gateway, and importing stripe costs most of a second
+    from musicconnect.adapters.stripe import StripePaymentGateway
+
+    gateway = services.gateway
+    if isinstance(gateway, StripePaymentGateway) and gateway.verifies_webhooks:
+        return [stripe_webhook, StripeBillingController]
+    return []

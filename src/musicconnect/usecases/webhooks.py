@@ -1,0 +1,247 @@
+"""Applying a payment processor's events: each at most once, in any order, all or nothing.
+
+- The event says only which objects changed. Their state is re-read from the processor first,
+  outside any transaction (no database lock is held across a network call); a subscription read
+  earlier than one already applied is recognised as stale and left alone. So whichever order
+  events arrive in, the state applied last is the latest.
+- Then one unit of work records the effects and the event id together: a failure part-way
+  commits nothing and the redelivery starts over; a redelivery after success is a duplicate.
+- Two deliveries of one event at the same moment: one commits, the other finds the event recorded
+  and answers as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from musicconnect.domain.errors import Conflict
+from musicconnect.domain.money import PLATFORM_FEE_PERCENT
+from musicconnect.ports.payments import (
+    BillingGateway,
+    ChargeSnapshot,
+    ForeignObject,
+    GatewayEvent,
+    GatewayEventKind,
+    InvoiceSnapshot,
+    SubscriptionSnapshot,
+)
+from musicconnect.ports.repositories import UnitOfWork
+from musicconnect.ports.services import Clock, IdGenerator
+from musicconnect.usecases.billing_sync import (
+    FeeCheck,
+    apply_snapshot,
+    book_charge_costs,
+    book_invoice,
+    book_refunds,
+)
+
+log = logging.getLogger(__name__)
+
+#: Attempts when a concurrent unit of work committed a conflicting write first.
+_ATTEMPTS: Final = 3
+
+
+@attrs.frozen
+class WebhookOutcome:
+    event_id: str
+    #: Our records changed (or were confirmed) because of this event.
+    applied: bool
+    #: The event had been applied before: nothing was done this time.
+    duplicate: bool = False
+    detail: str = ""
+    fee_check: FeeCheck | None = None
+
+
+@attrs.frozen
+class _Context:
+    gateway: BillingGateway
+    ids: IdGenerator
+    clock: Clock
+    fee_percent: int
+
+
+#: What an event's re-read found, ready to be written in one unit of work.
+_Apply = Callable[[UnitOfWork], WebhookOutcome]
+
+
+def handle_stripe_event(
+    event: GatewayEvent,
+    *,
+    uow: UnitOfWork,
+    gateway: BillingGateway,
+    ids: IdGenerator,
+    clock: Clock,
+    fee_percent: int = PLATFORM_FEE_PERCENT,
+) -> WebhookOutcome:
+    """Apply a verified processor event (Stripe's, or any BillingGateway's) at most once.
+
+    Raises whatever stopped it (the processor unreachable, a record missing): nothing is
+    committed then, and the processor's redelivery applies it later.
+    """
+    context = _Context(gateway=gateway, ids=ids, clock=clock, fee_percent=fee_percent)
+    for attempt in range(1, _ATTEMPTS + 1):
+        with uow:
+            if uow.processed_events.seen(event.id):
+                return WebhookOutcome(event.id, applied=False, duplicate=True)
+        apply = _read(event, context)
+        try:
+            return _write(event, apply, uow=uow, now=clock.now())
+        except Conflict:
+            # Someone committed first: this very event (then it is done), or a neighbour's write
+            # (then read and apply again on top of it).
+            if attempt == _ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read(event: GatewayEvent, context: _Context) -> _Apply:
+    try:
+        return _READERS.get(event.kind, _ignore)(event, context)
+    except ForeignObject as foreign:
+        detail = foreign.detail
+        log.info("event %s (%s) is not about our objects: %s", event.id, event.type, detail)
+        return lambda _: WebhookOutcome(event.id, applied=False, detail=detail)
+
+
+def _write(event: GatewayEvent, apply: _Apply, *, uow: UnitOfWork, now: datetime) -> WebhookOutcome:
+    with uow:
+        if not uow.processed_events.mark(event.id, now):
+            return WebhookOutcome(event.id, applied=False, duplicate=True)
+        outcome = apply(uow)
+        uow.commit()
+    return outcome
+
+
+def _ignore(event: GatewayEvent, context: _Context) -> _Apply:
+    del context
+    return lambda _: WebhookOutcome(event.id, applied=False, detail=f"{event.type} needs nothing from us")
+
+
+@attrs.frozen
+class _Subscription:
+    snapshot: SubscriptionSnapshot
+    read_at: datetime
+
+    @classmethod
+    def read(cls, subscription_ref: str, context: _Context) -> _Subscription:
+        read_at = context.clock.now()  # taken before the read: what was applied since is newer
+        return cls(context.gateway.fetch_subscription(subscription_ref), read_at)
+
+    def apply(self, uow: UnitOfWork, context: _Context) -> str:
+        applied = apply_snapshot(self.snapshot, uow=uow, ids=context.ids, read_at=self.read_at)
+        return f"subscription {self.snapshot.external_ref}: {applied.tier} {applied.status}"
+
+
+@attrs.frozen
+class _PaidInvoice:
+    invoice: InvoiceSnapshot
+    charge: ChargeSnapshot | None
+
+    @classmethod
+    def read(cls, invoice_ref: str, context: _Context) -> _PaidInvoice:
+        invoice = context.gateway.fetch_invoice(invoice_ref)
+        paid_by = invoice.charge_ref if invoice.paid else None
+        return cls(invoice, context.gateway.fetch_charge(paid_by) if paid_by else None)
+
+    def apply(self, uow: UnitOfWork, context: _Context) -> FeeCheck | None:
+        book_invoice(self.invoice, uow=uow, ids=context.ids, now=context.clock.now())
+        if self.charge is None:
+            return None
+        return book_charge_costs(self.charge, uow=uow, ids=context.ids, fee_percent=context.fee_percent)
+
+
+def _subscription_changed(event: GatewayEvent, context: _Context) -> _Apply:
+    if event.subscription_ref is None:
+        return _ignore(event, context)
+    subscription = _Subscription.read(event.subscription_ref, context)
+    return lambda uow: WebhookOutcome(event.id, applied=True, detail=subscription.apply(uow, context))
+
+
+def _checkout_completed(event: GatewayEvent, context: _Context) -> _Apply:
+    """The first invoice is booked here too: whichever of this and invoice.paid comes first."""
+    if event.subscription_ref is None:
+        return _ignore(event, context)
+    subscription = _Subscription.read(event.subscription_ref, context)
+    latest = subscription.snapshot.latest_invoice_ref
+    invoice = _PaidInvoice.read(latest, context) if latest else None
+
+    def apply(uow: UnitOfWork) -> WebhookOutcome:
+        detail = subscription.apply(uow, context)
+        check = invoice.apply(uow, context) if invoice else None
+        return WebhookOutcome(event.id, applied=True, detail=detail, fee_check=check)
+
+    return apply
+
+
+def _invoice_paid(event: GatewayEvent, context: _Context) -> _Apply:
+    invoice = _PaidInvoice.read(event.object_ref, context)
+    subscription = _Subscription.read(event.subscription_ref, context) if event.subscription_ref else None
+
+    def apply(uow: UnitOfWork) -> WebhookOutcome:
+        check = invoice.apply(uow, context)
+        detail = subscription.apply(uow, context) if subscription else ""
+        return WebhookOutcome(event.id, applied=True, detail=detail, fee_check=check)
+
+    return apply
+
+
+def _charge_refunded(event: GatewayEvent, context: _Context) -> _Apply:
+    charge = context.gateway.fetch_charge(event.object_ref)
+
+    def apply(uow: UnitOfWork) -> WebhookOutcome:
+        booked = book_refunds(charge, uow=uow, ids=context.ids)
+        detail = f"{booked} new refund(s) of {charge.external_ref}"
+        return WebhookOutcome(event.id, applied=True, detail=detail)
+
+    return apply
+
+
+def _application_fee_created(event: GatewayEvent, context: _Context) -> _Apply:
+    fee = context.gateway.fetch_application_fee(event.object_ref)
+    charge = context.gateway.fetch_charge(fee.charge_ref)
+
+    def apply(uow: UnitOfWork) -> WebhookOutcome:
+        check = book_charge_costs(charge, uow=uow, ids=context.ids, fee_percent=context.fee_percent)
+        return WebhookOutcome(event.id, applied=True, detail=f"fee on {fee.charge_ref}", fee_check=check)
+
+    return apply
+
+
+def _account_updated(event: GatewayEvent, context: _Context) -> _Apply:
+    # The gateway remembers the status it reads; there is no repository for it yet.
+    account = context.gateway.refresh_account(event.account_ref or event.object_ref)
+    enabled = f"transfers {account.transfers_enabled}, payouts {account.payouts_enabled}"
+    return lambda _: WebhookOutcome(event.id, applied=True, detail=f"artist {account.artist_id}: {enabled}")
+
+
+def _payout_paid(event: GatewayEvent, context: _Context) -> _Apply:
+    payout = context.gateway.fetch_payout(event.object_ref, account_ref=event.account_ref)
+
+    def apply(uow: UnitOfWork) -> WebhookOutcome:
+        ours = [p for p in uow.payouts.of_artist(payout.artist_id) if p.external_ref == payout.external_ref]
+        if not ours:
+            return WebhookOutcome(event.id, applied=False, detail=f"payout {payout.external_ref} is not ours")
+        if ours[0].amount != payout.amount:
+            sent = ours[0].amount
+            log.error("payout %s arrived as %s but we sent %s", payout.external_ref, payout.amount, sent)
+        # The payout was booked when it was sent; this confirms it arrived. Nothing stores that yet.
+        return WebhookOutcome(event.id, applied=True, detail=f"payout {payout.external_ref} {payout.status}")
+
+    return apply
+
+
+_READERS: Final[dict[GatewayEventKind, Callable[[GatewayEvent, _Context], _Apply]]] = {
+    GatewayEventKind.CHECKOUT_COMPLETED: _checkout_completed,
+    GatewayEventKind.SUBSCRIPTION_CHANGED: _subscription_changed,
+    GatewayEventKind.INVOICE_PAYMENT_FAILED: _subscription_changed,
+    GatewayEventKind.INVOICE_PAID: _invoice_paid,
+    GatewayEventKind.CHARGE_REFUNDED: _charge_refunded,
+    GatewayEventKind.APPLICATION_FEE_CREATED: _application_fee_created,
+    GatewayEventKind.ACCOUNT_UPDATED: _account_updated,
+    GatewayEventKind.PAYOUT_PAID: _payout_paid,
+}
