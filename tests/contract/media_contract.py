@@ -241,9 +241,18 @@ class UrlSignerContract:
         assert signer.verify(path, _query(url), now=before_expiry) == "fan-1"
 
     def test_another_path_is_refused(self, signer: UrlSigner, before_expiry: datetime) -> None:
-        """A signature for one path does not open another (a higher rung, say)."""
+        """A signature for one rung's file opens no other rung, no other track and nothing above it.
+
+        (A signer may grant the rest of the rung's own folder, as CloudFront policies for HLS do.)
+        """
         query = _query(signer.sign(PATH, subject="fan-1", expires_at=EXPIRES_AT))
-        for other in (PATH.replace("128k", "320k"), PATH + "x", PATH[:-1]):
+        hls_folder = PATH.rsplit("/", 2)[0]
+        for other in (
+            PATH.replace("128k", "320k"),
+            PATH.replace("128k", "256k"),
+            PATH.replace("/tracks/t1/", "/tracks/t2/"),
+            f"{hls_folder}/master.m3u8",
+        ):
             with pytest.raises(SignatureInvalid):
                 signer.verify(other, query, now=before_expiry)
 

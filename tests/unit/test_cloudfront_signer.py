@@ -103,16 +103,6 @@ class TestCloudFrontUrlSigner(UrlSignerContract):
     def make_other_signer(self) -> UrlSigner:
         return _signer(1)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="by design a CloudFront URL grants its whole rung folder (segment_00001.m4sx sits in 128k/), "
-        "so the contract's same-folder cases are accepted; other rungs are refused, see "
-        "test_a_url_opens_its_rung_folder_and_nothing_else",
-    )
-    def test_another_path_is_refused(self, signer: UrlSigner, before_expiry: datetime) -> None:
-        """The contract's per-file check, which the rung-folder grant deliberately does not meet."""
-        super().test_another_path_is_refused(signer, before_expiry)
-
 
 # --- shape and signature -------------------------------------------------------------------------
 
