@@ -25,14 +25,11 @@ from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.memory import FrozenClock
 from musicconnect.adapters.stripe import StripePaymentGateway
 from musicconnect.bootstrap import Services, bootstrap
-from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.hls import listed_bandwidths
 from musicconnect.domain.money import Money, split_revenue
 from musicconnect.domain.subscriptions import prorate
-from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http import create_app
 from musicconnect.settings import Settings
-from musicconnect.usecases import checkout
 from tests.support.servers import free_port
 from tests.support.stripe_double import DoubleControl, StripeDouble
 
@@ -168,16 +165,12 @@ def _publish(flow: Flow, artist: str) -> str:
 
 
 def _upgrade(flow: Flow, artist: str, fan: str, period_start: datetime, period_end: datetime) -> Money:
-    """Through the processor-billed use case (the HTTP PATCH still calls the offline one)."""
-    upgraded = checkout.change_tier(
-        artist,
-        Tier.SUPERFAN,
-        caller=Caller(fan, Role.FAN),
-        uow=flow.services.uow(),
-        gateway=flow.gateway,
-        ids=flow.services.ids,
-        clock=flow.clock,
+    """PATCH the subscription: Stripe prorates the difference and invoices it at once."""
+    response = flow.http.patch(
+        f"/artists/{artist}/subscription", headers=flow.auth(fan), json={"tier": "superfan"}
     )
+    assert response.status_code == 200, response.text
+    charged = Money(response.json()["charged_minor"], "USD")
     flow.settle()
     expected = prorate(
         old_price=Money(500, "USD"),
@@ -186,8 +179,8 @@ def _upgrade(flow: Flow, artist: str, fan: str, period_start: datetime, period_e
         period_end=period_end,
         now=flow.clock.now(),
     )
-    assert abs(upgraded.charged.amount_minor - expected.amount_minor) <= 1  # Stripe rounds per line
-    return upgraded.charged
+    assert abs(charged.amount_minor - expected.amount_minor) <= 1  # Stripe rounds per line
+    return charged
 
 
 def test_a_month_of_stripe_billing_end_to_end(flow: Flow) -> None:
