@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.clocks import parse_period
-from musicconnect.domain.errors import InvalidInput
+from musicconnect.domain.errors import InvalidInput, PaymentFailed
 from musicconnect.domain.ledger import TransactionKind, artist_account, payout_key, payout_transaction
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import Payout
@@ -42,15 +42,20 @@ def run_payouts(
         artists = list(uow.ledger.artists_with_balance())
     paid: list[Payout] = []
     for artist_id in artists:
-        paid += _pay_artist(
-            artist_id,
-            period,
-            uow=uow,
-            gateway=gateway,
-            ids=ids,
-            clock=clock,
-            minimum=minimum_minor,
-        )
+        try:
+            paid += _pay_artist(
+                artist_id,
+                period,
+                uow=uow,
+                gateway=gateway,
+                ids=ids,
+                clock=clock,
+                minimum=minimum_minor,
+            )
+        except PaymentFailed as failure:
+            # One artist who cannot be paid yet (no payout account, say) keeps their balance for the
+            # next run; the others are still paid.
+            log.warning("payout to %s for %s failed: %s", artist_id, period, failure.detail)
     return paid
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
 from musicconnect.domain.accounts import Caller
-from musicconnect.domain.errors import Forbidden, InvalidInput
+from musicconnect.domain.errors import Forbidden, InvalidInput, PaymentFailed
 from musicconnect.domain.ledger import CASH, TransactionKind, artist_account
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import Payout
+from musicconnect.domain.payments import ChargeResult, Payout, PayoutResult
 from musicconnect.domain.tiers import Tier
+from musicconnect.ports.payments import PaymentGateway
 from musicconnect.usecases.artists import set_tier
 from musicconnect.usecases.payouts import payouts_of, run_payouts
 from musicconnect.usecases.subscriptions import run_billing
@@ -204,3 +206,39 @@ def test_only_the_artist_or_an_admin_reads_the_payout_history(world: World) -> N
     assert payouts_of(artist.id, caller=admin, uow=world.uow()) == payouts_of(
         artist.id, caller=artist, uow=world.uow()
     )
+
+
+class _RefusesOneArtist:
+    """Pays every artist but one, whose payout the processor refuses (no payout account yet)."""
+
+    def __init__(self, inner: PaymentGateway, refused: str) -> None:
+        self._inner, self._refused = inner, refused
+
+    def charge(self, **kwargs: Any) -> ChargeResult:
+        return self._inner.charge(**kwargs)
+
+    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
+        if artist_id == self._refused:
+            raise PaymentFailed("the artist has no payout account yet")
+        return self._inner.pay_out(artist_id=artist_id, amount=amount, idempotency_key=idempotency_key)
+
+
+def test_an_artist_who_cannot_be_paid_keeps_their_balance_and_the_others_are_paid(world: World) -> None:
+    """A refused payout for one artist pays the others and carries that artist's balance over."""
+    first, second = world.artist(), world.artist()
+    world.fan_on(first, Tier.SUPPORTER)
+    world.fan_on(second, Tier.SUPERFAN)
+    world.clock.advance(hours=1)
+
+    paid = run_payouts(
+        "2025-03",
+        caller=world.admin(),
+        uow=world.uow(),
+        gateway=_RefusesOneArtist(world.gateway, first.id),
+        ids=world.ids,
+        clock=world.clock,
+    )
+
+    assert [p.artist_id for p in paid] == [second.id]
+    assert _owed(world, first) == 450
+    assert [p.artist_id for p in _run(world, "2025-04")] == [first.id]
