@@ -10,29 +10,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Final
 
-from musicconnect.domain.errors import Conflict, InvalidInput, NotFound
+from musicconnect.domain.errors import Conflict, NotFound
+from musicconnect.domain.media import RESERVED_KEY_PREFIX, check_media_key
 
 #: Half-written files carry this prefix until they are renamed into place; no key may use it.
-_TEMP_PREFIX: Final = ".mc-partial-"
-#: S3's limit, so a key that works here works there too.
-_MAX_KEY_BYTES: Final = 1024
+_TEMP_PREFIX: Final = RESERVED_KEY_PREFIX
 _COPY_CHUNK: Final = 1024 * 1024
 #: A concurrent delete_prefix may remove the folder a writer just created; try again this often.
 _WRITE_RETRIES: Final = 3
 
 
 def _segments(key: str, *, what: str) -> list[str]:
-    if "\\" in key or "\x00" in key:
-        raise InvalidInput(f"{what} may not contain backslashes or NUL: {key!r}")
-    if key.startswith("/"):
-        raise InvalidInput(f"{what} must be relative: {key!r}")
-    if len(key.encode()) > _MAX_KEY_BYTES:
-        raise InvalidInput(f"{what} is longer than {_MAX_KEY_BYTES} bytes")
-    parts = key.split("/")
-    for part in parts:
-        if part in {"", ".", ".."} or part.startswith(_TEMP_PREFIX):
-            raise InvalidInput(f"{what} has an empty, relative or reserved segment: {key!r}")
-    return parts
+    return check_media_key(key, what=what).split("/")
 
 
 class FilesystemMediaStorage:

@@ -5,20 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
 
-from musicconnect.domain.errors import InvalidInput, NotFound
-
-#: S3's limit, so a key accepted here is accepted by every adapter.
-_MAX_KEY_BYTES: Final = 1024
+from musicconnect.domain.errors import NotFound
+from musicconnect.domain.media import check_media_key
 
 
 def _check(key: str, *, what: str = "key") -> None:
-    # The same rules as FilesystemMediaStorage, so a key that works on the fake works for real.
-    if "\\" in key or "\x00" in key or key.startswith("/") or len(key.encode()) > _MAX_KEY_BYTES:
-        raise InvalidInput(f"{what} is not a safe relative key: {key!r}")
-    if any(part in {"", ".", ".."} or part.startswith(".mc-partial-") for part in key.split("/")):
-        raise InvalidInput(f"{what} has an empty, relative or reserved segment: {key!r}")
+    check_media_key(key, what=what)
 
 
 def _folder(prefix: str) -> str:
