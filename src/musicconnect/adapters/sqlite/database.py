@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Final
 
@@ -76,12 +77,26 @@ class SqliteDatabase:
         try:
             connection.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
             for pragma in _PRAGMAS:
-                connection.execute(pragma)
+                self._execute_retrying(connection, pragma)
         except BaseException:
             connection.close()
             raise
         connection.row_factory = sqlite3.Row
         return connection
+
+    def _execute_retrying(self, connection: sqlite3.Connection, statement: str) -> None:
+        # Switching a brand-new file to WAL needs it to itself, and SQLite answers "locked" at
+        # once (without the busy handler) when several connections open it together: retry.
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        while True:
+            try:
+                connection.execute(statement)
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
+            else:
+                return
 
     def _ensure_schema(self, connection: sqlite3.Connection) -> None:
         if self._ready:
