@@ -4,7 +4,8 @@ Both sides talk to one redis-server this script starts on a free loopback port. 
 ``redis-benchmark -t incr -n 100000 -q``: 50 clients on one C event loop, one INCR at a time per
 client, no pipelining (``-P 1``). Our side is what an API process does for each direct message: one
 ``acquire``, a single EVALSHA of the quota script (GET, compare, INCR, PEXPIREAT on first use),
-through redis-py, one call at a time per client, no pipelining either.
+packed by hiredis and sent on redis-py's connection (RedisConnection.script), one call at a time
+per client, no pipelining either.
 
 To be fair to the baseline's 50 concurrent clients, ours also keeps many calls in flight: several
 processes (the GIL lets one process drive only so much) of several threads each, every thread a

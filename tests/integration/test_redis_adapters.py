@@ -312,6 +312,38 @@ def test_quota_and_revocation_fail_closed_while_redis_is_down(own_redis: ServerP
     assert denylist.is_revoked("after") is True
 
 
+def test_the_quota_script_is_sent_again_when_the_server_has_forgotten_it(shared_url: str) -> None:
+    """A restarted (or flushed) Redis has no scripts: the next acquire sends the source and counts."""
+    quota = RedisQuotaCounter(shared_url, prefix=_fresh_prefix())
+    soon = datetime.now(UTC) + timedelta(days=1)
+    assert quota.acquire("dm", limit=2, resets_at=soon) is True
+    with redis.Redis.from_url(shared_url) as client:
+        client.script_flush()
+
+    assert quota.acquire("dm", limit=2, resets_at=soon) is True
+    assert quota.acquire("dm", limit=2, resets_at=soon) is False
+    assert quota.used("dm") == 2
+
+
+def test_an_error_reply_is_unavailable_and_leaves_the_connection_usable(shared_url: str) -> None:
+    """A counter Redis cannot run the script on (WRONGTYPE) refuses with ServiceUnavailable; the
+    same thread's next calls, on the same connection, are answered normally."""
+    prefix = _fresh_prefix()
+    connection = RedisConnection(shared_url)
+    quota = RedisQuotaCounter(connection, prefix=prefix)
+    denylist = RedisTokenDenylist(connection, prefix=prefix)
+    soon = datetime.now(UTC) + timedelta(days=1)
+    with redis.Redis.from_url(shared_url) as client:
+        client.rpush(f"{prefix}quota:dm", "not a counter")
+
+    refused = _raises_unavailable(lambda: quota.acquire("dm", limit=5, resets_at=soon))
+    unreadable = _raises_unavailable(lambda: quota.used("dm"))
+
+    assert (refused, unreadable) == (True, True)
+    assert quota.acquire("other", limit=5, resets_at=soon) is True
+    assert denylist.is_revoked("jti") is False
+
+
 def test_the_cache_misses_while_redis_is_down_and_recovers(own_redis: ServerProcess) -> None:
     """With redis-server stopped, get answers None and set/delete return quietly; after a restart
     the cache stores and serves again."""

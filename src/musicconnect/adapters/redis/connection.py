@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
+import hiredis
 import redis
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import NoScriptError, RedisError
@@ -30,6 +32,9 @@ DEFAULT_RETRIES: Final = 1
 #: Every failure of the store that should read as "unavailable": redis-py wraps socket errors in
 #: ConnectionError and TimeoutError, but a few paths (DNS, TLS set-up) surface as OSError.
 REDIS_FAILURES: Final = (RedisError, OSError)
+#: Failures of the connection rather than of the command: worth one more try on a new connection.
+_TRANSPORT_FAILURES: Final = (redis.ConnectionError, redis.TimeoutError, OSError)
+_RETRY_PAUSE_S: Final = 0.005
 
 
 class RedisConnection:
@@ -89,6 +94,49 @@ class RedisConnection:
         except REDIS_FAILURES as error:
             raise ServiceUnavailable(f"redis is unavailable ({what}): {error}") from error
 
+    def command(self, *args: str | int, what: str) -> Any:
+        """One command, sent the lean way; its reply raw (bytes, int, None); failures ServiceUnavailable.
+
+        For the checks on every request (token revocation) or message (quotas): hiredis packs the
+        command and it goes straight down this thread's connection, skipping what redis-py's
+        client does around each command (argument handling, the retry wrapper, response
+        callbacks), which is most of the client's CPU for a call: about 30 us instead of 75 us
+        on the benchmark machine. Connecting, AUTH, TLS and timeouts are still the connection's.
+        """
+        try:
+            return self._lean(args)
+        except REDIS_FAILURES as error:
+            raise ServiceUnavailable(f"redis is unavailable ({what}): {error}") from error
+
+    def script(self, script: LuaScript, keys: Sequence[str], args: Sequence[str | int], *, what: str) -> Any:
+        """``script`` by its SHA1 the lean way, sent in full when the server has not seen it yet."""
+        try:
+            try:
+                return self._lean(("EVALSHA", script.sha, len(keys), *keys, *args))
+            except NoScriptError:
+                return self._lean(("EVAL", script.source, len(keys), *keys, *args))
+        except REDIS_FAILURES as error:
+            raise ServiceUnavailable(f"redis is unavailable ({what}): {error}") from error
+
+    def _lean(self, args: Sequence[str | int]) -> Any:
+        # hiredis's stub types the tuple as a single item; it takes any number.
+        packed = [hiredis.pack_command(tuple(args))]  # type: ignore[arg-type]
+        for attempt in range(self.retries + 1):
+            try:
+                connection = self.client().connection
+                if connection is None:  # pragma: no cover - clients here are single-connection
+                    raise RuntimeError("a single-connection client without its connection")
+                connection.send_packed_command(packed, check_health=False)  # type: ignore[no-untyped-call]
+                return connection.read_response()
+            except _TRANSPORT_FAILURES:
+                # The connection closed itself; the next attempt connects again. A script that
+                # ran before its reply was lost runs twice: a quota then counts one unit too
+                # many, which refuses rather than admits.
+                if attempt == self.retries:
+                    raise
+                time.sleep(_RETRY_PAUSE_S * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def close(self) -> None:
         """Close this process's clients; a thread that talks to Redis again makes a new one."""
         with self._lock:
@@ -113,15 +161,8 @@ def _without_password(url: str) -> str:
 
 
 class LuaScript:
-    """A Lua script run by its SHA1, sent in full only when the server has not seen it yet (a
-    restarted Redis has an empty script cache)."""
+    """A Lua script, known to the server by its SHA1 (see ``RedisConnection.script``)."""
 
     def __init__(self, source: str) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-    def __call__(self, client: redis.Redis, keys: Sequence[str], args: Sequence[str | int]) -> Any:
-        try:
-            return client.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return client.eval(self.source, len(keys), *keys, *args)

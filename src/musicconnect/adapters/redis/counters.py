@@ -65,17 +65,14 @@ class RedisQuotaCounter:
         ends_ms = _epoch_ms(resets_at)
         if limit <= 0:
             return False
-        granted = self._redis.run(
-            lambda client: _ACQUIRE(client, [self._prefix + key], [limit, ends_ms]),
-            what="quota acquire",
-        )
+        granted = self._redis.script(_ACQUIRE, [self._prefix + key], [limit, ends_ms], what="quota acquire")
         return int(granted) == 1
 
     def release(self, key: str) -> None:
-        self._redis.run(lambda client: _RELEASE(client, [self._prefix + key], []), what="quota release")
+        self._redis.script(_RELEASE, [self._prefix + key], [], what="quota release")
 
     def used(self, key: str) -> int:
-        value = self._redis.run(lambda client: client.get(self._prefix + key), what="quota read")
+        value = self._redis.command("GET", self._prefix + key, what="quota read")
         return int(value) if value is not None else 0
 
 
@@ -109,7 +106,7 @@ class RedisTokenDenylist:
         self._redis.run(record, what="token revoke")
 
     def is_revoked(self, token_id: str) -> bool:
-        found = self._redis.run(lambda client: client.exists(self._prefix + token_id), what="token check")
+        found = self._redis.command("EXISTS", self._prefix + token_id, what="token check")
         return int(found) > 0
 
 
