@@ -26,6 +26,7 @@ from musicconnect.ports.services import (
     TokenIssuer,
 )
 from musicconnect.settings import Settings
+from musicconnect.usecases.caching import InvalidatingUnitOfWork
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,11 @@ def _unit_of_work(settings: Settings, services_hooks: list[Callable[[], None]]) 
 
     sqlite = SqliteDatabase(settings.data_dir / "musicconnect.sqlite3")
     return lambda: SqliteUnitOfWork(sqlite)
+
+
+def _invalidating(uow: Callable[[], UnitOfWork], cache: Cache) -> Callable[[], UnitOfWork]:
+    """Units of work that, once committed, drop the cached reads their writes made stale."""
+    return lambda: InvalidatingUnitOfWork(uow(), cache)
 
 
 def _media(settings: Settings, secret: str) -> tuple[MediaStorage, UrlSigner]:
@@ -174,7 +180,7 @@ def bootstrap(
     from musicconnect.adapters.ffmpeg import FfmpegMediaProbe, FfmpegTranscoder
     from musicconnect.adapters.inprocess import ThreadJobQueue
     from musicconnect.adapters.jwt import PyJwtTokenIssuer
-    from musicconnect.adapters.memory import InMemoryCache, SystemClock, UuidIdGenerator
+    from musicconnect.adapters.memory import NoCache, SystemClock, UuidIdGenerator
     from musicconnect.adapters.sqlite import SqliteQuotaCounter, SqliteTokenDenylist
 
     data_dir = settings.data_dir
@@ -191,7 +197,7 @@ def bootstrap(
         # On files, not in memory: `serve --workers N` runs N processes that must share them.
         "denylist": SqliteTokenDenylist(data_dir / "counters.sqlite3", clock),
         "quota": SqliteQuotaCounter(data_dir / "counters.sqlite3", clock),
-        "cache": InMemoryCache(clock=clock),
+        "cache": NoCache(),
         "probe": FfmpegMediaProbe(),
         "transcoder": FfmpegTranscoder(),
         "gateway": _gateway(settings, ids, clock),
@@ -205,6 +211,7 @@ def bootstrap(
     if "uow" not in overrides:
         parts["uow"] = _unit_of_work(settings, startup)
     parts.update(overrides)
+    parts["uow"] = _invalidating(parts["uow"], parts["cache"])
 
     # The job handlers need the finished Services; they look it up when a job runs.
     built: list[Services] = []

@@ -5,8 +5,9 @@ in a separate `musicconnect worker` process, each a real process on loopback tha
 kill (SIGKILL, no chance to tidy up) and bring back on the same port:
 
 - Redis gone: DM quotas and token revocation fail closed (503, never an admission or a token
-  let through), reads that need only the database still answer, and when Redis returns the
-  service resumes with the quota exactly where it was. A quota counter Redis cannot update
+  let through), reads that need only the database still answer, the streaming caches fall back
+  to the database (a listener's signed playlist still plays, with their tier checked), and when
+  Redis returns the service resumes with the quota exactly where it was. A quota counter Redis cannot update
   refuses the message (503) on its own as well, with the token check passing.
 - The database gone: writes answer 503 with the error body, nothing of them is there afterwards,
   and writes succeed again once it is back.
@@ -39,6 +40,7 @@ from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.domain.clocks import month_key
 from musicconnect.domain.hls import listed_bandwidths
 from musicconnect.domain.messages import dm_quota_key
+from musicconnect.usecases.caching import playlist_key, standing_key
 from tests.e2e.backends import AWS_ENV
 from tests.support.audio import require_ffmpeg
 from tests.support.mongo_server import mongo_uri, nx_27017_server
@@ -281,6 +283,15 @@ def test_redis_down_fails_closed_and_service_resumes(stack: Stack) -> None:
     admitted again, up to exactly the month's five across the outage, all of them stored."""
     accepted = [_dm(stack, n).status_code for n in range(2)]
     assert accepted == [201, 201]
+    variants = _variant_urls(stack, stack.superfan)
+    playlist_before = stack.http.get(variants[320])
+    assert playlist_before.status_code == 200, playlist_before.text
+    cached = [
+        f"musicconnect:cache:{standing_key(stack.superfan.id, stack.artist.id)}",
+        f"musicconnect:cache:{playlist_key(stack.track_id, 320)}",
+    ]
+    with redis.Redis(port=stack.redis.port) as client:
+        assert client.exists(*cached) == len(cached), "the streaming reads went through the cache"
     revoked = _login(stack.http, stack.fan.email, stack.fan.id)
     assert stack.http.post("/auth/logout", headers=revoked.auth).status_code == 204
 
@@ -301,6 +312,11 @@ def test_redis_down_fails_closed_and_service_resumes(stack: Stack) -> None:
         track = stack.http.get(f"/tracks/{stack.track_id}")
         assert track.status_code == 200, track.text
         assert track.json()["status"] == "ready"
+        # Signed media needs no token: its tier and playlist come from the database while the
+        # cache is gone, and the same playlist comes back.
+        playlist = stack.http.get(variants[320])
+        assert playlist.status_code == 200, playlist.text
+        assert _unsigned(playlist.text) == _unsigned(playlist_before.text)
     finally:
         stack.redis.start()
 
@@ -316,6 +332,19 @@ def test_redis_down_fails_closed_and_service_resumes(stack: Stack) -> None:
     assert inbox.status_code == 200, inbox.text
     assert len(inbox.json()) == accepted.count(201) + after.count(201) == 5
     assert stack.worker.alive(), "the worker outlives a Redis outage"
+
+
+def _variant_urls(stack: Stack, user: User) -> dict[int, str]:
+    """The signed variant-playlist URLs of the user's master playlist for the first track, by kbps."""
+    master = stack.http.get(f"/tracks/{stack.track_id}/stream", headers=user.auth)
+    assert master.status_code == 200, master.text
+    uris = [line for line in master.text.splitlines() if line and not line.startswith("#")]
+    return dict(zip(listed_bandwidths(master.text), uris, strict=True))
+
+
+def _unsigned(playlist: str) -> list[str]:
+    """A playlist's lines with the signatures cut off its URIs (they carry a fresh expiry)."""
+    return [line.partition("?")[0] for line in playlist.splitlines()]
 
 
 def test_a_quota_redis_cannot_count_refuses_the_message(stack: Stack) -> None:

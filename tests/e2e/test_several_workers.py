@@ -1,14 +1,18 @@
-"""`serve --workers 4` on the embedded defaults: quotas and revocations hold across processes."""
+"""`serve --workers 4`: quotas, revocations and tier changes hold across processes, on both backends."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from musicconnect.adapters.ffmpeg import generate_demo_audio
+from musicconnect.domain.hls import listed_bandwidths
 from tests.e2e.backends import backend_env
+from tests.support.audio import require_ffmpeg
 from tests.support.servers import musicconnect_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -72,3 +76,56 @@ def test_logout_in_one_process_revokes_in_all(tmp_path: Path) -> None:
             with httpx.Client(base_url=base, timeout=60) as fresh:
                 statuses.add(fresh.get("/me/subscriptions", headers=fan).status_code)
         assert statuses == {401}
+
+
+@pytest.mark.parametrize("backend", ["embedded", "production"])
+def test_a_tier_change_is_heard_by_every_process_at_once(tmp_path: Path, backend: str) -> None:
+    """Every process serves a supporter's master playlist (so each may hold their standing in its
+    cache), the fan upgrades through one of them, and at once every process lists 320 kbps too."""
+    require_ffmpeg()
+    audio = tmp_path / "short.wav"
+    generate_demo_audio(audio, 5.0)
+    with (
+        backend_env(backend, tmp_path) as servers,
+        musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        artist_id, artist = _account(http, "artist@example.com", "artist")
+        with audio.open("rb") as body:
+            upload = http.post(
+                f"/artists/{artist_id}/tracks",
+                headers=artist,
+                files={"file": ("short.wav", body, "audio/wav")},
+                data={"title": "Short"},
+            )
+        assert upload.status_code == 202, upload.text
+        track_id = upload.json()["track_id"]
+        _, fan = _account(http, "fan@example.com", "fan")
+        subscribed = http.post(f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "supporter"})
+        assert subscribed.status_code == 201, subscribed.text
+        _until_ready(http, track_id, artist)
+
+        def rungs_everywhere() -> set[tuple[int, ...]]:
+            seen = set()
+            for _ in range(40):  # fresh connections, spread over the processes
+                with httpx.Client(base_url=base, timeout=60) as fresh:
+                    master = fresh.get(f"/tracks/{track_id}/stream", headers=fan)
+                    assert master.status_code == 200, master.text
+                    seen.add(tuple(listed_bandwidths(master.text)))
+            return seen
+
+        before = rungs_everywhere()
+        upgraded = http.patch(f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "superfan"})
+        assert upgraded.status_code == 200, upgraded.text
+        after = rungs_everywhere()
+
+    assert before == {(128, 256)}
+    assert after == {(128, 256, 320)}
+
+
+def _until_ready(http: httpx.Client, track_id: str, artist: dict[str, str], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (status := http.get(f"/tracks/{track_id}", headers=artist).json()["status"]) != "ready":
+        assert status == "processing", f"the track is {status}"
+        assert time.monotonic() < deadline, "the track was not ready in time"
+        time.sleep(0.2)

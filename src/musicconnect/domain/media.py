@@ -10,6 +10,8 @@ from musicconnect.domain.errors import InvalidInput
 
 #: The HLS ladder every track is encoded into, in kbps, lowest first.
 LADDER_KBPS: Final[tuple[int, ...]] = (128, 256, 320)
+#: A variant playlist's name inside its rung folder.
+VARIANT_PLAYLIST: Final = "index.m3u8"
 
 #: Containers ffprobe may report for an upload (its ``format_name`` is comma-separated aliases).
 ALLOWED_FORMATS: Final[frozenset[str]] = frozenset(

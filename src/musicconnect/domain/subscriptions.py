@@ -7,7 +7,7 @@ wait for the end of the paid period; past_due keeps access for the artist's grac
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import attrs
@@ -97,20 +97,57 @@ def start_subscription(
     )
 
 
+@attrs.frozen
+class Standing:
+    """What a fan's tier with an artist derives from: enough to answer for any instant.
+
+    A subscription without its money and history, small enough to cache; ``tier_at`` is the one
+    rule for the tier a fan enjoys at a moment.
+    """
+
+    tier: Tier
+    status: SubscriptionStatus
+    current_period_end: datetime
+    pending_tier: Tier | None = None
+    past_due_since: datetime | None = None
+    grace_days: int = 7
+
+    def tier_at(self, now: datetime) -> Tier:
+        if self.status in _PAID_UP:
+            if now >= self.current_period_end and self.pending_tier is not None:
+                return self.pending_tier
+            return self.tier
+        if self.status is SubscriptionStatus.PAST_DUE:
+            since = self.past_due_since or self.current_period_end
+            if now < since + timedelta(days=self.grace_days):
+                return self.tier
+        return Tier.FREE
+
+
+#: A fan with no live subscription: free, whatever the time.
+NO_STANDING: Final = Standing(
+    tier=Tier.FREE,
+    status=SubscriptionStatus.CANCELED,
+    current_period_end=datetime.min.replace(tzinfo=UTC),
+)
+
+
+def standing_of(subscription: Subscription | None) -> Standing:
+    if subscription is None:
+        return NO_STANDING
+    return Standing(
+        tier=subscription.tier,
+        status=subscription.status,
+        current_period_end=subscription.current_period_end,
+        pending_tier=subscription.pending_tier,
+        past_due_since=subscription.past_due_since,
+        grace_days=subscription.grace_days,
+    )
+
+
 def effective_tier(subscription: Subscription | None, now: datetime) -> Tier:
     """The tier a fan enjoys right now. Derived from (tier, status, clock), never stored."""
-    if subscription is None:
-        return Tier.FREE
-    status = subscription.status
-    if status in _PAID_UP:
-        if now >= subscription.current_period_end and subscription.pending_tier is not None:
-            return subscription.pending_tier
-        return subscription.tier
-    if status is SubscriptionStatus.PAST_DUE:
-        since = subscription.past_due_since or subscription.current_period_end
-        if now < since + timedelta(days=subscription.grace_days):
-            return subscription.tier
-    return Tier.FREE
+    return standing_of(subscription).tier_at(now)
 
 
 def prorate(

@@ -17,16 +17,16 @@ from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.entitlements import OWNER_ENTITLEMENTS, Entitlements, entitlements_for_tier
 from musicconnect.domain.errors import Conflict, Forbidden, NotFound, SignatureInvalid
 from musicconnect.domain.hls import Variant, master_playlist, rewrite_uris
-from musicconnect.domain.media import content_type_for, rung_folder
+from musicconnect.domain.media import VARIANT_PLAYLIST, content_type_for, rung_folder
+from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track, TrackStatus, can_see
 from musicconnect.ports.media import MediaStorage, UrlSigner
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.ports.services import Clock
+from musicconnect.ports.services import Cache, Clock
 from musicconnect.usecases.access import require_track
-from musicconnect.usecases.tracks import caller_tier
+from musicconnect.usecases.caching import standing_with, variant_playlist
 
 DEFAULT_URL_TTL: Final = timedelta(hours=2)
-VARIANT_PLAYLIST: Final = "index.m3u8"
 
 
 def media_path(artist_id: str, track_id: str, kbps: int, filename: str) -> str:
@@ -34,21 +34,28 @@ def media_path(artist_id: str, track_id: str, kbps: int, filename: str) -> str:
     return f"/media/artists/{artist_id}/tracks/{track_id}/hls/{rung_folder(kbps)}/{filename}"
 
 
-def _listener_entitlements(caller: Caller, track: Track, *, uow: UnitOfWork, clock: Clock) -> Entitlements:
+def _listener_entitlements(
+    caller: Caller, track: Track, *, uow: UnitOfWork, cache: Cache, clock: Clock
+) -> Entitlements:
     if caller.id == track.artist_id or caller.is_admin:
         return OWNER_ENTITLEMENTS
-    tier = caller_tier(caller, track.artist_id, uow=uow, clock=clock)
-    if not can_see(track, tier=tier, now=clock.now()):
+    now = clock.now()
+    tier = Tier.FREE
+    if caller.role is Role.FAN:
+        tier = standing_with(caller.id, track.artist_id, uow=uow, cache=cache).tier_at(now)
+    if not can_see(track, tier=tier, now=now):
         raise NotFound(f"no track {track.id}")
     return entitlements_for_tier(tier)
 
 
-def _playable(track_id: str, caller: Caller, *, uow: UnitOfWork, clock: Clock) -> tuple[Track, Entitlements]:
+def _playable(
+    track_id: str, caller: Caller, *, uow: UnitOfWork, cache: Cache, clock: Clock
+) -> tuple[Track, Entitlements]:
     if caller.role not in {Role.FAN, Role.ARTIST, Role.ADMIN}:
         raise Forbidden("sign in to stream")
     with uow:
         track = require_track(uow, track_id)
-        rights = _listener_entitlements(caller, track, uow=uow, clock=clock)
+        rights = _listener_entitlements(caller, track, uow=uow, cache=cache, clock=clock)
     if track.status is not TrackStatus.READY:
         raise Conflict(f"track {track_id} is {track.status}, not ready")
     return track, rights
@@ -59,12 +66,13 @@ def authorise_stream(
     *,
     caller: Caller,
     uow: UnitOfWork,
+    cache: Cache,
     signer: UrlSigner,
     clock: Clock,
     ttl: timedelta = DEFAULT_URL_TTL,
 ) -> str:
     """The caller's master playlist: only the rungs their tier allows, each URI signed for them."""
-    track, rights = _playable(track_id, caller, uow=uow, clock=clock)
+    track, rights = _playable(track_id, caller, uow=uow, cache=cache, clock=clock)
     expires = clock.now() + ttl
     variants = [
         Variant(
@@ -100,6 +108,7 @@ def serve_media(
     query: Mapping[str, str],
     *,
     uow: UnitOfWork,
+    cache: Cache,
     storage: MediaStorage,
     signer: UrlSigner,
     clock: Clock,
@@ -116,12 +125,16 @@ def serve_media(
         listener = uow.accounts.get(subject)
         if listener is None:
             raise SignatureInvalid("the signature's holder no longer exists")
-        rights = _listener_entitlements(Caller(listener.id, listener.role), track, uow=uow, clock=clock)
+        listening = Caller(listener.id, listener.role)
+        rights = _listener_entitlements(listening, track, uow=uow, cache=cache, clock=clock)
     if not rights.may_stream(kbps) or kbps not in track.rungs_kbps:
         raise SignatureInvalid(f"rung {kbps}k is above this listener's tier")
     if "/" in filename or filename.startswith("."):
         raise NotFound(f"no file {filename}")
-    body = storage.get_bytes(f"{track.hls_prefix}/{rung_folder(kbps)}/{filename}")
+    if filename == VARIANT_PLAYLIST:
+        body = variant_playlist(track, kbps, storage=storage, cache=cache)
+    else:
+        body = storage.get_bytes(f"{track.hls_prefix}/{rung_folder(kbps)}/{filename}")
     if filename.endswith(".m3u8"):
         body = _sign_variant(body, track, kbps, subject=subject, expires=now + ttl, signer=signer)
     return MediaFile(body=body, content_type=content_type_for(filename))

@@ -21,6 +21,7 @@ from musicconnect.adapters.inprocess import InlineJobQueue
 from musicconnect.adapters.jwt import PyJwtTokenIssuer
 from musicconnect.adapters.memory import (
     FrozenClock,
+    InMemoryCache,
     InMemoryMediaStorage,
     InMemoryQuotaCounter,
     InMemoryStore,
@@ -41,6 +42,7 @@ from musicconnect.ports.media import ProgressCallback
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.usecases import accounts, subscriptions
 from musicconnect.usecases import tracks as track_cases
+from musicconnect.usecases.caching import InvalidatingUnitOfWork
 
 T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 PASSWORD: Final = "correct horse battery"
@@ -249,9 +251,11 @@ class World:
         self.jobs = InlineJobQueue({track_cases.TRANSCODE_JOB: self._run_transcode}, max_attempts=1)
         self._numbers = itertools.count(1)
         self._admin: Caller | None = None
+        #: What streaming reads through; every unit of work below invalidates it, as in production.
+        self.cache = InMemoryCache(clock)
 
     def uow(self) -> UnitOfWork:
-        return InMemoryUnitOfWork(self.store)
+        return InvalidatingUnitOfWork(InMemoryUnitOfWork(self.store), self.cache)
 
     def _run_transcode(self, payload: Mapping[str, Any]) -> None:
         self.queued.append(payload)

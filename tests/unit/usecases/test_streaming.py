@@ -21,7 +21,13 @@ LONG_TTL = timedelta(days=90)
 
 def _master(world: World, caller: Caller, track: Track, ttl: timedelta = timedelta(hours=2)) -> str:
     return authorise_stream(
-        track.id, caller=caller, uow=world.uow(), signer=world.signer, clock=world.clock, ttl=ttl
+        track.id,
+        caller=caller,
+        uow=world.uow(),
+        cache=world.cache,
+        signer=world.signer,
+        clock=world.clock,
+        ttl=ttl,
     )
 
 
@@ -46,6 +52,7 @@ def _serve(world: World, url: str) -> MediaFile:
         filename,
         query,
         uow=world.uow(),
+        cache=world.cache,
         storage=world.storage,
         signer=world.signer,
         clock=world.clock,
@@ -241,6 +248,7 @@ def test_a_rung_the_track_does_not_have_is_refused(world: World) -> None:
             VARIANT,
             {},
             uow=world.uow(),
+            cache=world.cache,
             storage=world.storage,
             signer=world.signer,
             clock=world.clock,

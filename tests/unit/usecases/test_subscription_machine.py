@@ -7,8 +7,10 @@ a pool (a bundle). The delivery rules pick any event from the pool, again and ag
 order, and hand it to ``apply_payment_event`` over the in-memory unit of work.
 
 After every step: at most one live subscription per (fan, artist); a redelivered event changes
-nothing; and once every event of a subscription (or of a whole pair) has been delivered, the
-stored state is the processor's latest and the entitlements it derives are the right ones.
+nothing; once every event of a subscription (or of a whole pair) has been delivered, the
+stored state is the processor's latest and the entitlements it derives are the right ones; and
+the standing streaming reads through the cache (whose entries never expire here) always grants
+what the database grants, so no write ever leaves a stale entry behind.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, precon
 
 from musicconnect.adapters.memory import (
     FrozenClock,
+    InMemoryCache,
     InMemoryStore,
     InMemorySubscriptionRepository,
     InMemoryUnitOfWork,
@@ -36,8 +39,9 @@ from musicconnect.domain.accounts import DEFAULT_GRACE_DAYS, Artist
 from musicconnect.domain.clocks import add_months
 from musicconnect.domain.entitlements import entitlements
 from musicconnect.domain.payments import PaymentEvent, PaymentEventKind
-from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
+from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus, effective_tier
 from musicconnect.domain.tiers import Tier, default_plans
+from musicconnect.usecases.caching import InvalidatingUnitOfWork, standing_with
 from musicconnect.usecases.subscriptions import apply_payment_event
 
 FANS: Final = ("fan-1", "fan-2")
@@ -186,11 +190,16 @@ class PaymentEventMachine(RuleBasedStateMachine):
         self.delivered: set[str] = set()
         #: Reads what is committed, without a unit of work (so checking every step stays cheap).
         self.repository = InMemorySubscriptionRepository(self.store)
+        #: The frozen clock never expires an entry: only invalidation keeps it right.
+        self.cache = InMemoryCache(self.clock)
 
     # --- the system under test ---------------------------------------------------------------
 
+    def uow(self) -> InvalidatingUnitOfWork:
+        return InvalidatingUnitOfWork(InMemoryUnitOfWork(self.store), self.cache)
+
     def apply(self, event: PaymentEvent) -> bool:
-        return apply_payment_event(event, uow=InMemoryUnitOfWork(self.store), ids=self.ids, clock=self.clock)
+        return apply_payment_event(event, uow=self.uow(), ids=self.ids, clock=self.clock)
 
     def stored(self) -> tuple[Subscription, ...]:
         """Every subscription in the repository, in a stable order."""
@@ -285,6 +294,16 @@ class PaymentEventMachine(RuleBasedStateMachine):
             assert stored.status is expected.status, (expected, stored)
             if expected.live:
                 assert (stored.tier, stored.current_period_end) == (expected.tier, expected.period_end)
+
+    @invariant()
+    def the_cached_standing_grants_what_the_database_grants(self) -> None:
+        """Read as streaming reads it (filling the cache), now and past any grace period."""
+        for pair in PAIRS:
+            with self.uow() as uow:
+                cached = standing_with(*pair, uow=uow, cache=self.cache)
+            stored = self.repository.live_for(*pair)
+            for moment in (self.processor.now, self.processor.now + GRACE + timedelta(days=40)):
+                assert cached.tier_at(moment) is effective_tier(stored, moment), (pair, moment, stored)
 
     @invariant()
     def a_fully_delivered_pair_has_the_processors_live_subscription_and_tier(self) -> None:

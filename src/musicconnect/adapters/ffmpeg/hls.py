@@ -7,13 +7,11 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from musicconnect.domain.errors import MediaRejected
-from musicconnect.domain.media import rung_folder
+from musicconnect.domain.media import VARIANT_PLAYLIST, rung_folder
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-#: A variant playlist's name inside its rung folder.
-VARIANT_PLAYLIST: Final = "index.m3u8"
 MASTER_PLAYLIST: Final = "master.m3u8"
 #: Segments shorter than this (the tail) carry mostly container overhead; they would inflate
 #: the peak bitrate without telling a player anything.

@@ -14,14 +14,13 @@ from musicconnect.adapters.ffmpeg.analysis import CONDITION, Analysis, analyse
 from musicconnect.adapters.ffmpeg.binaries import find_ffmpeg
 from musicconnect.adapters.ffmpeg.hls import (
     MASTER_PLAYLIST,
-    VARIANT_PLAYLIST,
     EncodedRung,
     read_rung,
     write_atomically,
 )
 from musicconnect.domain.errors import MediaRejected
 from musicconnect.domain.hls import Variant, master_playlist
-from musicconnect.domain.media import Ladder, RungResult, rung_folder
+from musicconnect.domain.media import VARIANT_PLAYLIST, Ladder, RungResult, rung_folder
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

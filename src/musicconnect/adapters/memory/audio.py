@@ -15,12 +15,18 @@ from typing import Final
 
 from musicconnect.domain.errors import InvalidInput, MediaRejected, MediaTooLarge
 from musicconnect.domain.hls import Variant, master_playlist
-from musicconnect.domain.media import AudioInfo, Ladder, RungResult, UploadPolicy, rung_folder
+from musicconnect.domain.media import (
+    VARIANT_PLAYLIST,
+    AudioInfo,
+    Ladder,
+    RungResult,
+    UploadPolicy,
+    rung_folder,
+)
 from musicconnect.ports.media import ProgressCallback
 
 SEGMENT_S: Final = 6.0
 MASTER: Final = "master.m3u8"
-VARIANT: Final = "index.m3u8"
 
 
 def _read_wav(path: Path) -> AudioInfo:
@@ -93,9 +99,11 @@ class InMemoryTranscoder:
                 lines += [f"#EXTINF:{length:.3f},", name]
                 media.append(f"{rung_folder(kbps)}/{name}")
             lines.append("#EXT-X-ENDLIST")
-            (folder / VARIANT).write_text("\n".join(lines) + "\n", encoding="utf-8")
+            (folder / VARIANT_PLAYLIST).write_text("\n".join(lines) + "\n", encoding="utf-8")
             rungs.append(
-                RungResult(kbps=kbps, measured_kbps=float(kbps), playlist=f"{rung_folder(kbps)}/{VARIANT}")
+                RungResult(
+                    kbps=kbps, measured_kbps=float(kbps), playlist=f"{rung_folder(kbps)}/{VARIANT_PLAYLIST}"
+                )
             )
             if progress is not None:
                 progress(step / len(ladder_kbps))

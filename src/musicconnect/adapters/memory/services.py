@@ -142,6 +142,24 @@ class InMemoryQuotaCounter:
             return window.used if window is not None else 0
 
 
+class NoCache:
+    """A cache that keeps nothing: every read goes to the source.
+
+    The embedded default. SQLite on the same disk is about as near as a cache would be, and an
+    in-process cache could not be invalidated across the processes of ``serve --workers N``.
+    """
+
+    def get(self, key: str) -> bytes | None:  # noqa: ARG002 - the port's signature
+        return None
+
+    def set(self, key: str, value: bytes, *, ttl_s: int) -> None:  # noqa: ARG002
+        if ttl_s <= 0:
+            raise ValueError("ttl_s must be positive")
+
+    def delete(self, *keys: str) -> None:
+        pass
+
+
 class InMemoryCache:
     """Bytes by key with a time to live measured on ``clock``."""
 

@@ -53,6 +53,7 @@ class MediaController(Controller):
             filename,
             query,
             uow=uow,
+            cache=services.cache,
             storage=services.storage,
             signer=services.signer,
             clock=services.clock,

@@ -177,6 +177,7 @@ class TrackController(Controller):
             track_id,
             caller=caller,
             uow=uow,
+            cache=services.cache,
             signer=services.signer,
             clock=services.clock,
             ttl=services.url_ttl,
