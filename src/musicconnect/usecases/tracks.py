@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Final
 
 import attrs
 
 from musicconnect.domain.accounts import Caller, Role
-from musicconnect.domain.errors import InvalidInput, MediaRejected, NotFound
+from musicconnect.domain.errors import InvalidInput, MediaRejected, NotFound, ServiceUnavailable
 from musicconnect.domain.events import TrackPublished
 from musicconnect.domain.media import LADDER_KBPS, UploadPolicy, content_type_for
 from musicconnect.domain.subscriptions import effective_tier
@@ -24,6 +25,16 @@ from musicconnect.usecases.access import require_artist, require_owner, require_
 log = logging.getLogger(__name__)
 
 TRANSCODE_JOB = "transcode_track"
+#: A track still processing this long after its upload has most likely lost its job: the queue
+#: failed between the upload's commit and its enqueue, or the job used up its attempts. Enqueuing
+#: is deduplicated by key, so queuing again a track whose job still waits or runs does nothing.
+REQUEUE_AFTER: Final = timedelta(minutes=10)
+#: A track still processing this long after its upload is failed for good rather than retried forever.
+GIVE_UP_AFTER: Final = timedelta(hours=24)
+
+
+def transcode_job(track_id: str) -> Job:
+    return Job(name=TRANSCODE_JOB, payload={"track_id": track_id}, key=f"transcode:{track_id}")
 
 
 @attrs.frozen
@@ -72,7 +83,13 @@ def ingest_track(
         except BaseException:
             storage.delete_prefix(track.media_prefix + "/")  # no orphaned original
             raise
-    jobs.enqueue(Job(name=TRANSCODE_JOB, payload={"track_id": track.id}, key=f"transcode:{track.id}"))
+    try:
+        jobs.enqueue(transcode_job(track.id))
+    except ServiceUnavailable as error:
+        # The upload is safe and committed; a worker's sweep (requeue_stranded) queues it later.
+        log.warning(
+            "track %s is stored but its transcode could not be queued yet: %s", track.id, error.detail
+        )
     return track
 
 
@@ -116,8 +133,41 @@ def transcode_track(
 def _mark_failed(track_id: str, reason: str, *, uow: UnitOfWork) -> None:
     with uow:
         track = require_track(uow, track_id)
-        uow.tracks.save(track.failed(reason))
-        uow.commit()
+        if track.status is TrackStatus.PROCESSING:  # a track published meanwhile stays published
+            uow.tracks.save(track.failed(reason))
+            uow.commit()
+
+
+@attrs.frozen
+class StrandedTracks:
+    requeued: tuple[str, ...]
+    given_up: tuple[str, ...]
+
+
+def requeue_stranded(
+    *,
+    uow: UnitOfWork,
+    jobs: JobQueue,
+    clock: Clock,
+    requeue_after: timedelta = REQUEUE_AFTER,
+    give_up_after: timedelta = GIVE_UP_AFTER,
+) -> StrandedTracks:
+    """Queue again the transcodes of tracks processing for longer than ``requeue_after``; fail
+    those processing for longer than ``give_up_after``. Workers run this now and then."""
+    now = clock.now()
+    with uow:
+        processing = list(uow.tracks.processing())
+    requeued: list[str] = []
+    given_up: list[str] = []
+    for track in processing:
+        waited = now - track.created_at
+        if waited >= give_up_after:
+            _mark_failed(track.id, f"the transcode did not finish within {give_up_after}", uow=uow)
+            given_up.append(track.id)
+        elif waited >= requeue_after:
+            jobs.enqueue(transcode_job(track.id))
+            requeued.append(track.id)
+    return StrandedTracks(requeued=tuple(requeued), given_up=tuple(given_up))
 
 
 def caller_tier(caller: Caller | None, artist_id: str, *, uow: UnitOfWork, clock: Clock) -> Tier:

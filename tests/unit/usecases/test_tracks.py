@@ -7,15 +7,27 @@ from datetime import timedelta
 import pytest
 
 from musicconnect.domain.accounts import Caller
-from musicconnect.domain.errors import Forbidden, InvalidInput, MediaRejected, MediaTooLarge, NotFound
+from musicconnect.domain.errors import (
+    Forbidden,
+    InvalidInput,
+    MediaRejected,
+    MediaTooLarge,
+    NotFound,
+    ServiceUnavailable,
+)
 from musicconnect.domain.media import LADDER_KBPS
 from musicconnect.domain.subscriptions import SubscriptionStatus
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track, TrackStatus
+from musicconnect.ports.services import Job
 from musicconnect.usecases.subscriptions import run_billing
 from musicconnect.usecases.tracks import (
+    GIVE_UP_AFTER,
+    REQUEUE_AFTER,
     IngestTrack,
+    StrandedTracks,
     ingest_track,
+    requeue_stranded,
     tracks_of_artist,
     transcode_track,
     view_track,
@@ -380,3 +392,77 @@ def test_an_unknown_track_is_not_found(world: World) -> None:
     """Missing and hidden look the same."""
     with pytest.raises(NotFound):
         view_track("no-such-track", caller=None, uow=world.uow(), clock=world.clock)
+
+
+# --- tracks whose transcode job was lost ---------------------------------------------------------
+
+
+class _QueueDown:
+    """A job queue that cannot be reached (Redis down between the upload's commit and its enqueue)."""
+
+    def enqueue(self, job: Job) -> None:
+        raise ServiceUnavailable(f"job queue is unavailable (enqueue {job.key})")
+
+
+def _ingest_while_the_queue_is_down(world: World, artist: Caller) -> Track:
+    return ingest_track(
+        IngestTrack(artist_id=artist.id, title="Kept", upload=world.upload(None)),
+        caller=artist,
+        uow=world.uow(),
+        probe=world.probe,
+        storage=world.storage,
+        jobs=_QueueDown(),
+        ids=world.ids,
+        clock=world.clock,
+        policy=POLICY,
+    )
+
+
+def test_an_upload_whose_job_cannot_be_queued_is_kept_and_requeued_by_the_sweep(world: World) -> None:
+    """The upload is accepted and stored; no sweep touches it before REQUEUE_AFTER; after it, the
+    sweep queues its transcode and the track turns ready."""
+    artist = world.artist()
+    track = _ingest_while_the_queue_is_down(world, artist)
+    kept = world.track(track.id)
+    original = world.storage.get_bytes(track.original_key)
+
+    world.clock.advance(REQUEUE_AFTER - timedelta(seconds=1))
+    early = requeue_stranded(uow=world.uow(), jobs=world.jobs, clock=world.clock)
+    world.clock.advance(timedelta(seconds=1))
+    swept = requeue_stranded(uow=world.uow(), jobs=world.jobs, clock=world.clock)
+
+    assert kept.status is TrackStatus.PROCESSING
+    assert original == fake_audio()
+    assert early == StrandedTracks(requeued=(), given_up=())
+    assert swept == StrandedTracks(requeued=(track.id,), given_up=())
+    assert world.track(track.id).status is TrackStatus.READY
+    assert _hls_files(world, track) == LADDER_FILES
+
+
+def test_a_track_processing_past_the_limit_is_failed_not_retried_forever(world: World) -> None:
+    artist = world.artist()
+    stuck = _ingest_while_the_queue_is_down(world, artist)
+    world.clock.advance(timedelta(hours=1))
+    recent = _ingest_while_the_queue_is_down(world, artist)
+    world.auto_transcode = False  # the recent one's job is queued, and waits
+    world.clock.advance(GIVE_UP_AFTER - timedelta(hours=1))
+
+    swept = requeue_stranded(uow=world.uow(), jobs=world.jobs, clock=world.clock)
+
+    assert swept == StrandedTracks(requeued=(recent.id,), given_up=(stuck.id,))
+    failed = world.track(stuck.id)
+    assert failed.status is TrackStatus.FAILED
+    assert failed.failure_reason is not None
+    assert "did not finish" in failed.failure_reason
+    assert world.track(recent.id).status is TrackStatus.PROCESSING
+
+
+def test_ready_tracks_are_never_swept(world: World) -> None:
+    artist = world.artist()
+    ready = world.ingest(artist)
+    world.clock.advance(GIVE_UP_AFTER * 2)
+
+    swept = requeue_stranded(uow=world.uow(), jobs=world.jobs, clock=world.clock)
+
+    assert swept == StrandedTracks(requeued=(), given_up=())
+    assert world.track(ready.id).status is TrackStatus.READY

@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Final
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
-from musicconnect.bootstrap import bootstrap, job_handlers
+from musicconnect.bootstrap import Services, bootstrap, job_handlers
 from musicconnect.domain.clocks import month_key
 from musicconnect.domain.errors import DomainError
 from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, load_settings
 from musicconnect.usecases.payouts import run_payouts
-from musicconnect.usecases.tracks import IngestTrack, ingest_track, transcode_track, view_track
+from musicconnect.usecases.tracks import (
+    GIVE_UP_AFTER,
+    IngestTrack,
+    ingest_track,
+    requeue_stranded,
+    transcode_track,
+    view_track,
+)
 
 console = Console()
+log = logging.getLogger(__name__)
+
+#: How often a queue worker looks for tracks whose transcode job was lost.
+STRANDED_SWEEP_S: Final = 60.0
 
 
 @click.command()
@@ -126,6 +139,11 @@ def worker(data_dir: Path | None, once: bool, interval: float) -> None:
         from musicconnect.adapters.redis import run_worker
 
         console.print("worker: taking transcode jobs from the Redis queue")
+        stop = threading.Event()
+        sweeper = threading.Thread(
+            target=_sweep_stranded, args=(services, stop), name="stranded-tracks", daemon=True
+        )
+        sweeper.start()
         try:
             run_worker(
                 services.settings.redis_url,
@@ -133,6 +151,8 @@ def worker(data_dir: Path | None, once: bool, interval: float) -> None:
                 concurrency=services.settings.transcode_workers,
             )
         finally:
+            stop.set()
+            sweeper.join(timeout=10)
             services.close()
         return
     try:
@@ -155,3 +175,22 @@ def worker(data_dir: Path | None, once: bool, interval: float) -> None:
             time.sleep(interval)
     finally:
         services.close()
+
+
+def _sweep_stranded(services: Services, stop: threading.Event, every_s: float = STRANDED_SWEEP_S) -> None:
+    """Until ``stop``: queue again the transcodes of tracks left processing, at once and then every
+    ``every_s`` seconds. Every worker may do this: enqueuing is deduplicated by track."""
+    while True:
+        try:
+            swept = requeue_stranded(uow=services.uow(), jobs=services.jobs, clock=services.clock)
+        except DomainError as error:  # the database or the queue is down: try again next time
+            log.warning("could not look for stranded tracks: %s", error.detail)
+        except Exception:  # a sweeper thread that died would never sweep again
+            log.exception("looking for stranded tracks failed")
+        else:
+            for track_id in swept.requeued:
+                log.warning("queued the transcode of stranded track %s again", track_id)
+            for track_id in swept.given_up:
+                log.error("gave up on track %s: still processing after %s", track_id, GIVE_UP_AFTER)
+        if stop.wait(every_s):
+            return
