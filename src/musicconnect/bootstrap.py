@@ -112,22 +112,22 @@ def _media(settings: Settings, secret: str) -> tuple[MediaStorage, UrlSigner]:
         storage = S3MediaStorage(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, prefix="media")
     else:
         storage = FilesystemMediaStorage(settings.data_dir / "media")
-    signer: UrlSigner
+    signer: UrlSigner = HmacUrlSigner(secret.encode("utf-8"), base_url=settings.public_base_url)
     if settings.cloudfront_domain:
-        from musicconnect.adapters.s3 import CloudFrontUrlSigner
+        from musicconnect.adapters.s3 import CloudFrontUrlSigner, PlaylistsHereSegmentsOnCdn
 
         if not (settings.cloudfront_key_id and settings.cloudfront_private_key_file):
             raise InvalidInput(
                 "MUSICCONNECT_CLOUDFRONT_DOMAIN needs MUSICCONNECT_CLOUDFRONT_KEY_ID and "
                 "MUSICCONNECT_CLOUDFRONT_PRIVATE_KEY_FILE",
             )
-        signer = CloudFrontUrlSigner.from_private_key_file(
+        cdn = CloudFrontUrlSigner.from_private_key_file(
             settings.cloudfront_domain,
             settings.cloudfront_key_id,
             settings.cloudfront_private_key_file,
         )
-    else:
-        signer = HmacUrlSigner(secret.encode("utf-8"), base_url=settings.public_base_url)
+        # Variant playlists from the API (which signs each segment URI in them), segments from the CDN.
+        signer = PlaylistsHereSegmentsOnCdn(playlists=signer, segments=cdn)
     return storage, signer
 
 

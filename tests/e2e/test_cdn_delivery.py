@@ -1,4 +1,4 @@
-"""Media in S3 behind CloudFront, end to end: the API hands out CDN URLs signed per rung.
+"""Media in S3 behind CloudFront, end to end: playlists from the API, segments from the CDN, signed per rung.
 
 moto serves the bucket (it does not check signatures), so the test checks each signature with
 the public key itself, then fetches the objects from moto by translating the CDN host to the
@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.s3 import CloudFrontUrlSigner
-from musicconnect.domain.hls import listed_bandwidths
+from musicconnect.domain.errors import SignatureInvalid
+from musicconnect.domain.hls import listed_bandwidths, referenced_uris
 from tests.e2e.backends import AWS_ENV
 from tests.support.moto_s3 import endpoint_url, moto_server
 from tests.support.servers import musicconnect_server
@@ -148,40 +149,61 @@ def _from_origin(cdn: Cdn, url: str) -> bytes:
     return body
 
 
-def test_master_playlists_point_at_the_cdn_with_the_tier_s_rungs(cdn: Cdn) -> None:
-    """Each fan's master lists their tier's rungs, every URI on the CloudFront domain."""
+def _variant(cdn: Cdn, tier: str, index: int) -> tuple[str, str]:
+    """(URL, body) of one variant playlist from a fan's master, as the API serves it."""
+    url = _variant_urls(cdn, tier)[index]
+    served = cdn.http.get(url)
+    assert served.status_code == 200, served.text
+    return url, served.text
+
+
+def test_masters_list_the_tier_s_rungs_as_playlists_the_api_serves(cdn: Cdn) -> None:
+    """Each fan's master lists their tier's rungs; the variant playlists come from the API, which
+    checks the tier on each fetch, never from the CDN (where segment URIs could not be signed)."""
     for tier, rungs in (("free", [128]), ("supporter", [128, 256]), ("superfan", [128, 256, 320])):
         master = cdn.http.get(f"/tracks/{cdn.track_id}/stream", headers=cdn.fans[tier]).text
         assert listed_bandwidths(master) == rungs
-        assert all(urlsplit(url).netloc == CDN for url in _variant_urls(cdn, tier))
+        for url in _variant_urls(cdn, tier):
+            parts = urlsplit(url)
+            assert parts.netloc != CDN
+            assert parts.path.endswith("/index.m3u8")
 
 
-def test_each_signature_verifies_and_grants_only_its_rung(cdn: Cdn) -> None:
-    """The signed policy verifies with the public key and its resource is that rung's folder only."""
+def test_every_uri_in_a_variant_is_a_cdn_url_signed_for_that_rung_only(cdn: Cdn) -> None:
+    """The init file and every segment: on the CloudFront domain, verified with the public key,
+    granting the playlist's rung folder to this fan and nothing above it, one signature for all."""
     verifier = CloudFrontUrlSigner(CDN, KEY_ID, cdn.private_key.read_bytes(), public_key_pem=cdn.public_key)
-    for url in _variant_urls(cdn, "supporter"):
-        parts = urlsplit(url)
+    url, variant = _variant(cdn, "supporter", -1)
+    rung_folder = urlsplit(url).path.rsplit("/", 1)[0]
+    assert rung_folder.endswith("/256k")
+    uris = referenced_uris(variant)
+    assert len(uris) > 2, variant
+    signatures = set()
+    for uri in uris:
+        parts = urlsplit(uri)
+        assert parts.netloc == CDN
+        assert parts.path.startswith(f"{rung_folder}/")
         query = dict(parse_qsl(parts.query))
         verifier.verify(parts.path, query, now=datetime.now(UTC))
         policy = json.loads(b64decode(query["Policy"].replace("-", "+").replace("_", "=").replace("~", "/")))
-        resource = policy["Statement"][0]["Resource"]
-        rung_folder = parts.path.rsplit("/", 1)[0]
-        assert resource.startswith(f"https://{CDN}{rung_folder}/*")
-        assert "/320k/" not in resource
+        assert policy["Statement"][0]["Resource"].startswith(f"https://{CDN}{rung_folder}/*")
+        above = parts.path.replace("/256k/", "/320k/")
+        with pytest.raises(SignatureInvalid):
+            verifier.verify(above, query, now=datetime.now(UTC))
+        signatures.add(query["Signature"])
+    assert len(signatures) == 1, "a playlist's URIs share one policy, signed once"
 
 
-def test_the_bytes_come_from_the_bucket_through_the_handed_out_urls(cdn: Cdn) -> None:
-    """The variant playlist and its first segment are fetched from the origin at the URL's path."""
-    variant_url = _variant_urls(cdn, "superfan")[-1]
-    variant = _from_origin(cdn, variant_url).decode()
-    segments = [line for line in variant.splitlines() if line and not line.startswith("#")]
-    assert segments
-    folder = variant_url.split("?", 1)[0].rsplit("/", 1)[0]
-    assert len(_from_origin(cdn, f"{folder}/{segments[0]}")) > 10_000
+def test_the_segment_bytes_come_from_the_bucket_through_the_cdn_urls(cdn: Cdn) -> None:
+    """What the handed-out CDN URLs point at is in the bucket: the init file and real segments."""
+    _, variant = _variant(cdn, "superfan", -1)
+    init, first, *_ = referenced_uris(variant)
+    assert _from_origin(cdn, init)
+    assert len(_from_origin(cdn, first)) > 10_000
 
 
-def test_the_api_refuses_a_cdn_url_above_the_tier(cdn: Cdn) -> None:
-    """Moving a free fan's signed 128k URL to 320k breaks the signature: the API's own check says 403."""
+def test_the_api_refuses_a_variant_above_the_tier(cdn: Cdn) -> None:
+    """Moving a free fan's signed 128k playlist URL to 320k breaks its signature: 403."""
     url = _variant_urls(cdn, "free")[0]
     parts = urlsplit(url)
     guessed = parts.path.replace("/128k/", "/320k/")

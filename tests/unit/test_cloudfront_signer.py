@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from musicconnect.adapters.s3 import CloudFrontUrlSigner
+from musicconnect.adapters.filesystem import HmacUrlSigner
+from musicconnect.adapters.s3 import CloudFrontUrlSigner, PlaylistsHereSegmentsOnCdn
 from musicconnect.domain.entitlements import entitlements_for_tier
 from musicconnect.domain.errors import InvalidInput, SignatureInvalid
 from musicconnect.domain.media import LADDER_KBPS
@@ -378,3 +379,65 @@ def test_from_a_private_key_file(tmp_path: Path) -> None:
     assert signer.public_key_pem() == _public_pem(0)
     query = _query(signer.sign(PATH, subject="fan-1", expires_at=datetime(2031, 1, 1, tzinfo=UTC)))
     assert _signer(0).verify(PATH, query, now=datetime(2030, 12, 31, tzinfo=UTC)) == "fan-1"
+
+
+# --- playlists from the API, segments from the CDN --------------------------------------------
+
+_API_SECRET = b"api-secret-for-playlists-long-enough"
+_VARIANT = "/media/artists/a1/tracks/t1/hls/256k/index.m3u8"
+
+
+def _split(index: int = 0) -> PlaylistsHereSegmentsOnCdn:
+    return PlaylistsHereSegmentsOnCdn(playlists=HmacUrlSigner(_API_SECRET), segments=_signer(index))
+
+
+class TestPlaylistsHereSegmentsOnCdn(UrlSignerContract):
+    def make_signer(self) -> UrlSigner:
+        return _split(0)
+
+    def make_other_signer(self) -> UrlSigner:
+        return _split(1)
+
+
+def test_playlists_are_signed_for_the_api_and_segments_for_the_cdn() -> None:
+    split = _split()
+    playlist = urlsplit(split.sign(_VARIANT, subject="fan-1", expires_at=EXPIRES_AT))
+    segment = urlsplit(split.sign(PATH, subject="fan-1", expires_at=EXPIRES_AT))
+
+    assert (playlist.netloc, playlist.path) == ("", _VARIANT)
+    assert set(dict(parse_qsl(playlist.query))) == {"exp", "sub", "sig"}
+    assert (segment.netloc, segment.path) == (DOMAIN, PATH)
+    assert split.verify(_VARIANT, dict(parse_qsl(playlist.query)), now=BEFORE_EXPIRY) == "fan-1"
+    assert split.verify(PATH, dict(parse_qsl(segment.query)), now=BEFORE_EXPIRY) == "fan-1"
+
+
+def test_a_signature_of_one_kind_never_opens_the_other() -> None:
+    """An API playlist signature on a segment path, or a CDN one on a playlist path: refused."""
+    split = _split()
+    playlist_query = dict(parse_qsl(urlsplit(split.sign(_VARIANT, subject="f", expires_at=EXPIRES_AT)).query))
+    segment_query = dict(parse_qsl(urlsplit(split.sign(PATH, subject="f", expires_at=EXPIRES_AT)).query))
+
+    with pytest.raises(SignatureInvalid):
+        split.verify(PATH, playlist_query, now=BEFORE_EXPIRY)
+    with pytest.raises(SignatureInvalid):
+        split.verify(_VARIANT, segment_query, now=BEFORE_EXPIRY)
+
+
+def test_the_segments_of_one_rung_share_one_signature_per_listener_and_expiry() -> None:
+    signer = _signer()
+    folder = PATH.rsplit("/", 1)[0]
+
+    def signature(path: str, subject: str, expires_at: datetime = EXPIRES_AT) -> str:
+        url = signer.sign(path, subject=subject, expires_at=expires_at)
+        return dict(parse_qsl(urlsplit(url).query))["Signature"]
+
+    same = {signature(f"{folder}/seg_{n:05d}.m4s", "fan-1") for n in range(20)}
+    others = {
+        signature(PATH, "fan-2"),
+        signature(PATH, "fan-1", EXPIRES_AT + timedelta(seconds=1)),
+        signature(PATH.replace("/128k/", "/256k/"), "fan-1"),
+    }
+
+    assert len(same) == 1
+    assert same.isdisjoint(others)
+    assert len(others) == len(["another fan", "another expiry", "another rung"])

@@ -7,9 +7,10 @@ subject is bound by the same Resource pattern (the ``sub`` query parameter must 
 since a CloudFront policy cannot carry claims of its own. Paths outside a rung folder get an exact
 Resource instead.
 
-Signed cookies (``signed_cookies``) grant a rung folder without a ``sub`` parameter: players
-resolve segment URIs relative to the variant playlist and drop its query string, so on the CDN the
-cookies are what lets a player fetch a rung's segments.
+Players resolve segment URIs relative to the variant playlist and drop its query string, so a
+playlist served by the CDN needs either signed cookies (``signed_cookies``: a rung folder, without
+a ``sub`` parameter) or segment URIs signed one by one. The product does the second: the API
+serves variant playlists and signs each segment URI here (``delivery.PlaylistsHereSegmentsOnCdn``).
 
 ``verify`` does what CloudFront does with such a URL (RSA-SHA1 signature, expiry, Resource match),
 for tests and for the API's own optional checks.
@@ -22,6 +23,7 @@ import binascii
 import hmac
 import json
 import re
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
@@ -43,6 +45,8 @@ _SUBJECT_PARAM: Final = "sub"
 _URL_PARAMS: Final = ("Policy", "Signature", "Key-Pair-Id")
 #: The names CloudFront reads signed cookies from.
 COOKIE_NAMES: Final = ("CloudFront-Policy", "CloudFront-Signature", "CloudFront-Key-Pair-Id")
+#: Signed policies remembered for reuse; each is one listener's grant of one rung until one instant.
+_MAX_REMEMBERED_GRANTS: Final = 4096
 _FROM_SAFE: Final = bytes.maketrans(b"-_~", b"+=/")
 _TO_SAFE: Final = bytes.maketrans(b"+=/", b"-_~")
 
@@ -115,6 +119,8 @@ class CloudFrontUrlSigner:
         self._private_key = private_key
         self._public_key = derived
         self._signer = CloudFrontSigner(key_id, self._rsa_sign)
+        self._grants: dict[str, str] = {}
+        self._grants_lock = threading.Lock()
 
     @classmethod
     def from_private_key_file(cls, domain: str, key_id: str, private_key_file: Path) -> CloudFrontUrlSigner:
@@ -144,8 +150,7 @@ class CloudFrontUrlSigner:
         expires = require_aware(expires_at)
         url = f"{self._url(path)}?{_SUBJECT_PARAM}={quote(subject, safe='')}"
         policy = self._signer.build_policy(self.resource_for(path, subject), expires)
-        signed: str = self._signer.generate_presigned_url(url, policy=policy)
-        return signed
+        return f"{url}&{self._signed_params(policy)}"
 
     def verify(self, path: str, query: dict[str, str], *, now: datetime) -> str:
         try:
@@ -203,6 +208,26 @@ class CloudFrontUrlSigner:
         if _RUNG_FOLDER.fullmatch(folder.rpartition("/")[2]):
             return f"{self._url(folder)}/*"
         return self._url(path)
+
+    def _signed_params(self, policy: str) -> str:
+        """``Policy``, ``Signature`` and ``Key-Pair-Id`` as query parameters, as CloudFront reads them.
+
+        A policy grants a whole rung folder, so every segment of a variant playlist signed for one
+        listener and expiry carries the same one: it is signed once (an RSA signature costs about a
+        millisecond) and reused for the rest of the playlist.
+        """
+        with self._grants_lock:
+            params = self._grants.get(policy)
+        if params is None:
+            encoded = policy.encode("utf-8")
+            signature = self._rsa_sign(encoded)
+            signed = cloudfront_b64encode(encoded), cloudfront_b64encode(signature), self._key_id
+            params = "&".join(f"{name}={value}" for name, value in zip(_URL_PARAMS, signed, strict=True))
+            with self._grants_lock:
+                if len(self._grants) >= _MAX_REMEMBERED_GRANTS:
+                    self._grants.clear()
+                self._grants[policy] = params
+        return params
 
     def _rsa_sign(self, message: bytes) -> bytes:
         # CloudFront verifies RSA-SHA1 (PKCS#1 v1.5); it accepts no other digest for key groups.
