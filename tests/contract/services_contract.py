@@ -240,3 +240,39 @@ class TokenDenylistContract(TimeControl):
         self.pass_time(self.clock, timedelta(seconds=1.2))
 
         assert [denylist.is_revoked(t) for t in ("jti-1", "jti-2", "jti-3")] == [True, False, False]
+
+    def test_a_single_use_token_is_spent_once(self) -> None:
+        """The first spend says True and revokes it; every later spend says False."""
+        denylist = self.make_denylist(self.clock)
+        until = self.clock.now() + timedelta(minutes=15)
+
+        spends = [denylist.spend("refresh-1", until=until) for _ in range(3)]
+
+        assert spends == [True, False, False]
+        assert denylist.is_revoked("refresh-1") is True
+        assert denylist.is_revoked("refresh-2") is False
+
+    def test_a_revoked_or_expired_token_cannot_be_spent(self) -> None:
+        denylist = self.make_denylist(self.clock)
+        denylist.revoke("logged-out", until=self.clock.now() + timedelta(minutes=15))
+
+        revoked = denylist.spend("logged-out", until=self.clock.now() + timedelta(minutes=15))
+        expired = denylist.spend("old", until=self.clock.now() - timedelta(seconds=1))
+
+        assert (revoked, expired) == (False, False)
+        assert denylist.is_revoked("old") is False, "an expired token leaves nothing behind"
+
+    def test_of_many_spends_at_once_exactly_one_wins(self) -> None:
+        """Two requests racing with one refresh token must not both get a new pair."""
+        denylist = self.make_denylist(self.clock)
+        until = self.clock.now() + timedelta(minutes=15)
+        start = threading.Barrier(16)
+
+        def spend(_: int) -> bool:
+            start.wait(timeout=30)
+            return denylist.spend("raced", until=until)
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            outcomes = list(pool.map(spend, range(16)))
+
+        assert outcomes.count(True) == 1

@@ -92,6 +92,14 @@ class TokenDenylist(Protocol):
 
     def revoke(self, token_id: str, *, until: datetime) -> None: ...
 
+    def spend(self, token_id: str, *, until: datetime) -> bool:
+        """Revoke a single-use token; True only for the one call that did it first.
+
+        One atomic step: of any number of calls for one token at once, exactly one gets True.
+        False when it was revoked already or ``until`` has passed (nothing is stored then).
+        """
+        ...
+
     def is_revoked(self, token_id: str) -> bool:
         """Raise ServiceUnavailable when the store cannot answer: revocation fails closed."""
         ...

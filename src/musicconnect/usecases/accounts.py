@@ -98,9 +98,9 @@ def authenticate(access_token: str, *, tokens: TokenIssuer, denylist: TokenDenyl
 def refresh(refresh_token: str, *, tokens: TokenIssuer, denylist: TokenDenylist) -> TokenPair:
     """Trade a refresh token for a new pair; the old refresh token is spent (rotation)."""
     claims = tokens.decode(refresh_token, kind="refresh")
-    if denylist.is_revoked(claims.token_id):
+    # One atomic step: two requests racing with one refresh token get one new pair between them.
+    if not denylist.spend(claims.token_id, until=claims.expires_at):
         raise AuthenticationFailed("token revoked")
-    denylist.revoke(claims.token_id, until=claims.expires_at)
     return tokens.issue(subject=claims.subject, role=claims.role)
 
 

@@ -206,6 +206,17 @@ class InMemoryTokenDenylist:
             self._until[token_id] = max(until, self._until.get(token_id, until))
             self._forget_expired()
 
+    def spend(self, token_id: str, *, until: datetime) -> bool:
+        until = require_aware(until)
+        with self._lock:
+            now = self._clock.now()
+            earlier = self._until.get(token_id)
+            if until <= now or (earlier is not None and now < earlier):
+                return False
+            self._until[token_id] = until
+            self._forget_expired()
+            return True
+
     def is_revoked(self, token_id: str) -> bool:
         with self._lock:
             until = self._until.get(token_id)

@@ -105,6 +105,16 @@ class RedisTokenDenylist:
 
         self._redis.run(record, what="token revoke")
 
+    def spend(self, token_id: str, *, until: datetime) -> bool:
+        until_ms = _epoch_ms(until)
+        if until_ms <= _epoch_ms(datetime.now(UTC)):
+            return False
+        # SET NX answers OK to the one call that made the key, nil to every other.
+        made = self._redis.command(
+            "SET", self._prefix + token_id, "1", "NX", "PXAT", until_ms, what="token spend"
+        )
+        return made is not None
+
     def is_revoked(self, token_id: str) -> bool:
         found = self._redis.command("EXISTS", self._prefix + token_id, what="token check")
         return int(found) > 0

@@ -207,6 +207,28 @@ class SqliteTokenDenylist(_CounterFile):
 
         self._run(record, write=True)
 
+    def spend(self, token_id: str, *, until: datetime) -> bool:
+        lapses = _micros(until)
+
+        def take(connection: sqlite3.Connection) -> bool:
+            now = self._now()
+            if lapses <= now:
+                return False
+            # Inside BEGIN IMMEDIATE: no other process reads between this look and the write.
+            live = connection.execute(
+                "SELECT 1 FROM revoked_tokens WHERE token_id = ? AND until > ?", (token_id, now)
+            ).fetchone()
+            if live is not None:
+                return False
+            connection.execute(
+                "INSERT INTO revoked_tokens (token_id, until) VALUES (?, ?)"
+                " ON CONFLICT (token_id) DO UPDATE SET until = excluded.until",
+                (token_id, lapses),
+            )
+            return True
+
+        return self._run(take, write=True)
+
     def is_revoked(self, token_id: str) -> bool:
         def read(connection: sqlite3.Connection) -> bool:
             row = connection.execute(
