@@ -84,12 +84,13 @@ def a_subscription(
     created_at: datetime = T0,
     period_end: datetime | None = None,
     external_ref: str | None = None,
+    plan: TierPlan | None = None,
 ) -> Subscription:
     return Subscription(
         id=subscription_id,
         fan_id=fan_id,
         artist_id=artist_id,
-        plan=a_plan(),
+        plan=plan or a_plan(),
         status=status,
         current_period_start=created_at,
         current_period_end=period_end or created_at + timedelta(days=30),
@@ -105,9 +106,10 @@ def a_charge(
     fan_id: str = "fan-1",
     amount: Money | None = None,
     at: datetime = T0,
+    transaction_id: str | None = None,
 ) -> Transaction:
     return charge_transaction(
-        transaction_id=f"tx-{key}",
+        transaction_id=transaction_id or f"tx-{key}",
         idempotency_key=key,
         artist_id=artist_id,
         fan_id=fan_id,

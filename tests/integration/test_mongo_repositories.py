@@ -23,14 +23,10 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
 from musicconnect.adapters.mongo import INDEXES, MongoDatabase, MongoUnitOfWork
-from musicconnect.domain.accounts import Account, Role
 from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.errors import Conflict, ServiceUnavailable
-from musicconnect.domain.ledger import Transaction, charge_transaction
 from musicconnect.domain.money import Money
-from musicconnect.domain.subscriptions import Subscription, start_subscription
-from musicconnect.domain.tiers import default_plans
-from musicconnect.domain.tracks import Track, TrackStatus
+from musicconnect.domain.tracks import TrackStatus
 from musicconnect.ports.repositories import UnitOfWork
 from tests.contract.repositories_contract import (
     AccountRepositoryContract,
@@ -44,6 +40,10 @@ from tests.contract.repositories_contract import (
     SubscriptionRepositoryContract,
     TrackRepositoryContract,
     UnitOfWorkContract,
+    a_charge,
+    a_subscription,
+    a_track,
+    an_account,
 )
 from tests.support.mongo_server import external_mongodb_uri, mongo_uri, nx_27017_server
 from tests.support.processes import ServerProcess
@@ -51,6 +51,8 @@ from tests.support.processes import ServerProcess
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2024, 5, 17, 12, 30, 0, 654321, tzinfo=UTC)
+#: The gross of the charges whose stored amount or balance a test checks.
+GROSS = Money(1000, "USD")
 #: Short, so that tests against a dead server fail in a second rather than five.
 DEAD_SERVER_TIMEOUT_MS = 500
 
@@ -165,45 +167,7 @@ class TestMongoUnitOfWork(OnMongo, UnitOfWorkContract):
     pass
 
 
-# --- builders ------------------------------------------------------------------------------------
-
-
-def account(account_id: str = "acc-1", email: str = "Someone@Example.com") -> Account:
-    return Account(
-        id=account_id,
-        email=email,
-        password_hash="hash",
-        role=Role.FAN,
-        display_name="Someone",
-        created_at=NOW,
-    )
-
-
-def subscription(subscription_id: str, *, fan_id: str = "fan-1", artist_id: str = "artist-1") -> Subscription:
-    return start_subscription(
-        subscription_id=subscription_id,
-        fan_id=fan_id,
-        artist_id=artist_id,
-        plan=default_plans()[1],
-        now=NOW,
-        grace_days=7,
-        paid=True,
-    )
-
-
-def charge(key: str, transaction_id: str | None = None) -> Transaction:
-    return charge_transaction(
-        transaction_id=transaction_id or f"tx-{key}",
-        idempotency_key=key,
-        artist_id="artist-1",
-        fan_id="fan-1",
-        gross=Money(1000, "USD"),
-        occurred_at=NOW,
-    )
-
-
-def track(track_id: str = "track-1") -> Track:
-    return Track(id=track_id, artist_id="artist-1", title="Night Drive", created_at=NOW)
+# --- helpers -------------------------------------------------------------------------------------
 
 
 def committed(db: MongoDatabase, write: Callable[[MongoUnitOfWork], object]) -> None:
@@ -222,8 +186,8 @@ def nothing_of_the_refused_unit_was_written(db: MongoDatabase) -> None:
 
 
 def write_a_bit_of_everything(uow: MongoUnitOfWork) -> None:
-    uow.accounts.add(account())
-    uow.subscriptions.add(subscription("sub-1"))
+    uow.accounts.add(an_account())
+    uow.subscriptions.add(a_subscription("sub-1"))
     uow.fans.follow("fan-1", "artist-1", NOW)
     uow.plays.record(PlayEvent(artist_id="artist-1", track_id="track-1", fan_id="fan-1", at=NOW))
     uow.processed_events.mark("evt-1", NOW)
@@ -314,7 +278,7 @@ def test_indexes_are_created_idempotently(db: MongoDatabase) -> None:
 
 def test_the_unique_email_index_holds_lower_cased_emails(db: MongoDatabase) -> None:
     """The stored key is the lower-cased email, and the index refuses a second one raw."""
-    committed(db, lambda uow: uow.accounts.add(account(email="  Ada@Example.COM")))
+    committed(db, lambda uow: uow.accounts.add(an_account(email="  Ada@Example.COM")))
 
     stored = db.collection("accounts").find_one({"_id": "acc-1"})
 
@@ -326,7 +290,7 @@ def test_the_unique_email_index_holds_lower_cased_emails(db: MongoDatabase) -> N
 
 def test_instants_keep_microseconds_and_money_stays_integer(db: MongoDatabase) -> None:
     """Each instant is a BSON date plus exact microseconds; amounts are integers, never doubles."""
-    committed(db, lambda uow: uow.ledger.record(charge("k")))
+    committed(db, lambda uow: uow.ledger.record(a_charge("k", amount=GROSS, at=NOW)))
 
     stored = db.collection("ledger_transactions").find_one({"idempotency_key": "k"})
 
@@ -382,7 +346,7 @@ def test_many_concurrent_subscribes_leave_exactly_one_live_subscription(db: Mong
     def subscribe(index: int) -> None:
         try:
             with MongoUnitOfWork(db) as uow:
-                uow.subscriptions.add(subscription(f"sub-{index}"))
+                uow.subscriptions.add(a_subscription(f"sub-{index}"))
                 barrier.wait(timeout=10)
                 uow.commit()
             outcomes.append("committed")
@@ -404,14 +368,14 @@ def test_many_concurrent_subscribes_leave_exactly_one_live_subscription(db: Mong
 def test_a_save_over_a_concurrent_change_is_refused_whole(any_commit_db: MongoDatabase) -> None:
     """A unit of work saving a track changed since it read it commits none of its writes."""
     db = any_commit_db
-    committed(db, lambda uow: uow.tracks.add(track()))
+    committed(db, lambda uow: uow.tracks.add(a_track()))
 
     with MongoUnitOfWork(db) as stale:
         read = stale.tracks.get("track-1")
         assert read is not None
         committed(db, lambda uow: uow.tracks.save(read.failed("changed elsewhere")))
         write_a_bit_of_everything(stale)
-        stale.ledger.record(charge("k"))
+        stale.ledger.record(a_charge("k"))
         stale.tracks.save(read.published(duration_s=3.0, rungs_kbps=(128,)))
         with pytest.raises(Conflict):
             stale.commit()
@@ -430,9 +394,11 @@ def test_a_duplicate_ledger_key_stops_a_commit_before_its_side_effects(any_commi
     db = any_commit_db
 
     with MongoUnitOfWork(db) as late:
-        assert late.ledger.record(charge("charge:1", "tx-late")) is True
+        assert late.ledger.record(a_charge("charge:1", amount=GROSS, transaction_id="tx-late")) is True
         write_a_bit_of_everything(late)
-        committed(db, lambda uow: uow.ledger.record(charge("charge:1", "tx-early")))
+        committed(
+            db, lambda uow: uow.ledger.record(a_charge("charge:1", amount=GROSS, transaction_id="tx-early"))
+        )
         with pytest.raises(Conflict):
             late.commit()
 
@@ -449,10 +415,10 @@ def test_a_killed_server_fails_clearly_writes_nothing_and_comes_back(own_server:
     and after a restart the same database object works again."""
     db = MongoDatabase(mongo_uri(own_server), database="killed", timeout_ms=DEAD_SERVER_TIMEOUT_MS)
     try:
-        committed(db, lambda uow: uow.tracks.add(track()))
+        committed(db, lambda uow: uow.tracks.add(a_track()))
         with MongoUnitOfWork(db) as uow:
             write_a_bit_of_everything(uow)
-            uow.ledger.record(charge("k"))
+            uow.ledger.record(a_charge("k"))
             own_server.stop(kill=True)
             with pytest.raises(ServiceUnavailable):
                 uow.tracks.get("track-1")
@@ -463,11 +429,11 @@ def test_a_killed_server_fails_clearly_writes_nothing_and_comes_back(own_server:
 
         nothing_of_the_refused_unit_was_written(db)
         with MongoUnitOfWork(db) as uow:
-            assert uow.tracks.get("track-1") == track()
+            assert uow.tracks.get("track-1") == a_track()
             assert uow.ledger.by_key("k") is None
         committed(db, write_a_bit_of_everything)
         with MongoUnitOfWork(db) as uow:
-            assert uow.subscriptions.get("sub-1") == subscription("sub-1")
+            assert uow.subscriptions.get("sub-1") == a_subscription("sub-1")
     finally:
         db.close()
 
@@ -485,7 +451,7 @@ def test_a_server_killed_mid_transaction_keeps_none_of_it(own_server: ServerProc
     try:
         db.ensure_indexes()
         with MongoUnitOfWork(db) as uow:
-            uow.ledger.record(charge("k"))
+            uow.ledger.record(a_charge("k"))
             write_a_bit_of_everything(uow)
             killer.armed = True
             with pytest.raises(ServiceUnavailable):

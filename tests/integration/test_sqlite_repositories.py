@@ -24,9 +24,8 @@ from musicconnect.adapters.sqlite.schema import migrate, schema_version
 from musicconnect.domain.accounts import Account, Artist, Role
 from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.errors import Conflict, InvalidInput, ServiceUnavailable
-from musicconnect.domain.ledger import Transaction, charge_transaction
 from musicconnect.domain.money import Money
-from musicconnect.domain.subscriptions import Subscription, end_now, start_subscription
+from musicconnect.domain.subscriptions import end_now
 from musicconnect.domain.tiers import Tier, default_plans, revise_plan
 from musicconnect.domain.tracks import Track
 from musicconnect.ports.repositories import UnitOfWork
@@ -42,6 +41,9 @@ from tests.contract.repositories_contract import (
     SubscriptionRepositoryContract,
     TrackRepositoryContract,
     UnitOfWorkContract,
+    a_charge,
+    a_subscription,
+    an_account,
 )
 
 pytestmark = pytest.mark.integration
@@ -108,7 +110,7 @@ class TestSqliteUnitOfWork(SqliteFile, UnitOfWorkContract):
     pass
 
 
-# --- fixtures and builders for the SQLite-specific tests -----------------------------------------
+# --- fixtures for the SQLite-specific tests ------------------------------------------------------
 
 
 @pytest.fixture
@@ -119,29 +121,6 @@ def db(tmp_path: Path) -> SqliteDatabase:
 @pytest.fixture
 def uow(db: SqliteDatabase) -> SqliteUnitOfWork:
     return SqliteUnitOfWork(db)
-
-
-def account(account_id: str = "acc-1", email: str = "Someone@Example.com") -> Account:
-    return Account(
-        id=account_id,
-        email=email,
-        password_hash="hash",
-        role=Role.FAN,
-        display_name="Someone",
-        created_at=NOW,
-    )
-
-
-def subscription(subscription_id: str, *, fan_id: str = "fan-1", artist_id: str = "artist-1") -> Subscription:
-    return start_subscription(
-        subscription_id=subscription_id,
-        fan_id=fan_id,
-        artist_id=artist_id,
-        plan=default_plans()[1],
-        now=NOW,
-        grace_days=7,
-        paid=True,
-    )
 
 
 def raw(db: SqliteDatabase) -> Iterator[sqlite3.Connection]:
@@ -187,16 +166,16 @@ def test_an_old_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     old = sqlite3.connect(path, isolation_level=None)
     migrate(old, target=1)
-    SqliteAccountRepository(lambda: old).add(account())
+    SqliteAccountRepository(lambda: old).add(an_account())
     assert schema_version(old) == 1
     assert "ledger_transactions" not in _tables(old)
     old.close()
 
     uow = SqliteUnitOfWork(SqliteDatabase(path))
     with uow:
-        assert uow.accounts.get("acc-1") == account()
+        assert uow.accounts.get("acc-1") == an_account()
         # Tables from the later steps exist and work.
-        assert uow.ledger.record(_charge("t-1", "key-1"))
+        assert uow.ledger.record(a_charge("key-1"))
         assert uow.processed_events.mark("evt-1", NOW)
         uow.plays.record(PlayEvent("artist-1", "track-1", "fan-1", NOW))
         uow.commit()
@@ -244,20 +223,22 @@ def test_a_failed_migration_leaves_the_file_unchanged(tmp_path: Path) -> None:
 def test_data_survives_closing_and_reopening(tmp_path: Path) -> None:
     """What was committed is there when a new process opens the same file."""
     path = tmp_path / "durable.sqlite3"
+    account = an_account(email="Someone@Example.com")
+    subscription = a_subscription("sub-1", plan=default_plans()[1])
     first = SqliteUnitOfWork(SqliteDatabase(path))
     with first:
-        first.accounts.add(account())
+        first.accounts.add(account)
         first.artists.add(Artist("artist-1", "The Band", default_plans()))
-        first.subscriptions.add(subscription("sub-1"))
-        first.ledger.record(_charge("t-1", "key-1"))
+        first.subscriptions.add(subscription)
+        first.ledger.record(a_charge("key-1"))
         first.commit()
 
     second = SqliteUnitOfWork(SqliteDatabase(path))
     with second:
-        assert second.accounts.by_email("someone@example.com") == account()
+        assert second.accounts.by_email("someone@example.com") == account
         assert second.artists.get("artist-1") == Artist("artist-1", "The Band", default_plans())
-        assert second.subscriptions.get("sub-1") == subscription("sub-1")
-        assert second.ledger.by_key("key-1") == _charge("t-1", "key-1")
+        assert second.subscriptions.get("sub-1") == subscription
+        assert second.ledger.by_key("key-1") == a_charge("key-1")
 
 
 # --- transactions --------------------------------------------------------------------------------
@@ -266,7 +247,7 @@ def test_data_survives_closing_and_reopening(tmp_path: Path) -> None:
 def test_leaving_without_commit_rolls_back(uow: SqliteUnitOfWork) -> None:
     """Writes not committed before the block ends are gone."""
     with uow:
-        uow.accounts.add(account())
+        uow.accounts.add(an_account())
     with uow:
         assert uow.accounts.get("acc-1") is None
 
@@ -276,8 +257,8 @@ def test_an_exception_rolls_back_everything_written(uow: SqliteUnitOfWork) -> No
 
     def write_then_fail() -> None:
         with uow:
-            uow.accounts.add(account())
-            uow.ledger.record(_charge("t-1", "key-1"))
+            uow.accounts.add(an_account())
+            uow.ledger.record(a_charge("key-1"))
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
@@ -292,8 +273,8 @@ def test_uncommitted_writes_are_invisible_to_other_connections(
 ) -> None:
     """Nothing half-written is visible: other readers see the rows only after commit."""
     with uow:
-        uow.accounts.add(account())
-        uow.ledger.record(_charge("t-1", "key-1"))
+        uow.accounts.add(an_account())
+        uow.ledger.record(a_charge("key-1"))
         assert reader.execute("SELECT count(*) FROM accounts").fetchone()[0] == 0
         assert reader.execute("SELECT count(*) FROM ledger_entries").fetchone()[0] == 0
         uow.commit()
@@ -304,9 +285,9 @@ def test_uncommitted_writes_are_invisible_to_other_connections(
 def test_writes_after_a_commit_need_their_own_commit(uow: SqliteUnitOfWork) -> None:
     """After commit the unit of work starts a new transaction; leaving rolls only that back."""
     with uow:
-        uow.accounts.add(account("acc-1", "one@example.com"))
+        uow.accounts.add(an_account("acc-1", "one@example.com"))
         uow.commit()
-        uow.accounts.add(account("acc-2", "two@example.com"))
+        uow.accounts.add(an_account("acc-2", "two@example.com"))
     with uow:
         assert uow.accounts.get("acc-1") is not None
         assert uow.accounts.get("acc-2") is None
@@ -315,9 +296,9 @@ def test_writes_after_a_commit_need_their_own_commit(uow: SqliteUnitOfWork) -> N
 def test_rollback_discards_and_work_can_continue(uow: SqliteUnitOfWork) -> None:
     """rollback() drops what was written so far; later writes can still be committed."""
     with uow:
-        uow.accounts.add(account("acc-1", "one@example.com"))
+        uow.accounts.add(an_account("acc-1", "one@example.com"))
         uow.rollback()
-        uow.accounts.add(account("acc-2", "two@example.com"))
+        uow.accounts.add(an_account("acc-2", "two@example.com"))
         uow.commit()
     with uow:
         assert uow.accounts.get("acc-1") is None
@@ -388,7 +369,7 @@ def test_eight_threads_subscribing_the_same_pair_leave_one_subscription(db: Sqli
     def subscribe(index: int) -> str:
         uow = SqliteUnitOfWork(db)
         with uow:
-            uow.subscriptions.add(subscription(f"sub-{index}"))
+            uow.subscriptions.add(a_subscription(f"sub-{index}"))
             uow.commit()
         return "ok"
 
@@ -413,7 +394,7 @@ def test_read_then_write_from_many_threads_serialises(db: SqliteDatabase) -> Non
                 checked.wait(timeout=0.5)
             if existing is not None:
                 return "already"
-            shared.subscriptions.add(subscription(f"sub-{index}"))
+            shared.subscriptions.add(a_subscription(f"sub-{index}"))
             shared.commit()
         return "ok"
 
@@ -440,15 +421,15 @@ def test_a_unit_of_work_opened_under_this_threads_own_lock_reads_committed_data(
 ) -> None:
     """A second unit of work in a thread already writing reads a snapshot at once and may not write."""
     with SqliteUnitOfWork(db) as setup:
-        setup.accounts.add(account("acc-0", "zero@example.com"))
+        setup.accounts.add(an_account("acc-0", "zero@example.com"))
         setup.commit()
     with SqliteUnitOfWork(db) as writer:
-        writer.accounts.add(account())
+        writer.accounts.add(an_account())
         with SqliteUnitOfWork(db) as inner:
             assert inner.accounts.get("acc-0") is not None
             assert inner.accounts.get("acc-1") is None
             with pytest.raises(sqlite3.OperationalError, match="readonly"):
-                inner.accounts.add(account("acc-2", "two@example.com"))
+                inner.accounts.add(an_account("acc-2", "two@example.com"))
         writer.commit()
     with SqliteUnitOfWork(db) as after:
         assert after.accounts.get("acc-1") is not None
@@ -458,10 +439,10 @@ def test_a_unit_of_work_opened_under_this_threads_own_lock_reads_committed_data(
 def test_a_unit_of_work_can_be_built_from_a_path(tmp_path: Path) -> None:
     """Given a path instead of a database, the unit of work opens that file."""
     with SqliteUnitOfWork(tmp_path / "by-path.sqlite3") as uow:
-        uow.accounts.add(account())
+        uow.accounts.add(an_account())
         uow.commit()
     with SqliteUnitOfWork(SqliteDatabase(tmp_path / "by-path.sqlite3")) as uow:
-        assert uow.accounts.get("acc-1") == account()
+        assert uow.accounts.get("acc-1") == an_account()
 
 
 # --- storage rules -------------------------------------------------------------------------------
@@ -495,8 +476,8 @@ def test_naive_datetimes_are_refused(uow: SqliteUnitOfWork) -> None:
 def test_money_is_stored_as_integers(uow: SqliteUnitOfWork, reader: sqlite3.Connection) -> None:
     """Amounts are INTEGER minor units with their currency, never REAL."""
     with uow:
-        uow.ledger.record(_charge("t-1", "key-1"))
-        uow.subscriptions.add(subscription("sub-1"))
+        uow.ledger.record(a_charge("key-1"))
+        uow.subscriptions.add(a_subscription("sub-1"))
         uow.commit()
     types = {row[0] for row in reader.execute("SELECT typeof(amount_minor) FROM ledger_entries")}
     assert types == {"integer"}
@@ -509,21 +490,21 @@ def test_money_is_stored_as_integers(uow: SqliteUnitOfWork, reader: sqlite3.Conn
 def test_emails_are_unique_whatever_their_case(uow: SqliteUnitOfWork) -> None:
     """A second account whose email differs only in case or spaces is a Conflict."""
     with uow:
-        uow.accounts.add(account("acc-1", "Someone@Example.com"))
+        uow.accounts.add(an_account("acc-1", "Someone@Example.com"))
         with pytest.raises(Conflict):
-            uow.accounts.add(account("acc-2", " someone@example.COM "))
-        assert uow.accounts.by_email("SOMEONE@example.com") == account("acc-1", "Someone@Example.com")
+            uow.accounts.add(an_account("acc-2", " someone@example.COM "))
+        assert uow.accounts.by_email("SOMEONE@example.com") == an_account("acc-1", "Someone@Example.com")
 
 
 def test_a_canceled_subscription_makes_room_for_a_new_one(uow: SqliteUnitOfWork) -> None:
     """The one-live-subscription rule ignores canceled ones, and saving cannot revive a second."""
-    first = subscription("sub-1")
+    first = a_subscription("sub-1")
     with uow:
         uow.subscriptions.add(first)
         with pytest.raises(Conflict):
-            uow.subscriptions.add(subscription("sub-2"))
+            uow.subscriptions.add(a_subscription("sub-2"))
         uow.subscriptions.save(end_now(first, NOW))
-        uow.subscriptions.add(subscription("sub-2"))
+        uow.subscriptions.add(a_subscription("sub-2"))
         with pytest.raises(Conflict):
             uow.subscriptions.save(first)
         assert [s.id for s in uow.subscriptions.of_fan("fan-1")] == ["sub-1", "sub-2"]
@@ -553,8 +534,8 @@ def test_every_price_version_survives(uow: SqliteUnitOfWork, reader: sqlite3.Con
 def test_a_duplicate_ledger_key_writes_nothing(uow: SqliteUnitOfWork, reader: sqlite3.Connection) -> None:
     """Recording the same idempotency key again returns False and adds no row."""
     with uow:
-        assert uow.ledger.record(_charge("t-1", "key-1"))
-        assert not uow.ledger.record(_charge("t-2", "key-1"))
+        assert uow.ledger.record(a_charge("key-1", transaction_id="t-1"))
+        assert not uow.ledger.record(a_charge("key-1", transaction_id="t-2"))
         uow.commit()
     assert reader.execute("SELECT count(*) FROM ledger_transactions").fetchone()[0] == 1
     assert reader.execute("SELECT count(*) FROM ledger_entries").fetchone()[0] == 3
@@ -643,17 +624,6 @@ def test_follows_likes_and_visits_count_each_person_once(uow: SqliteUnitOfWork) 
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _charge(transaction_id: str, key: str) -> Transaction:
-    return charge_transaction(
-        transaction_id=transaction_id,
-        idempotency_key=key,
-        artist_id="artist-1",
-        fan_id="fan-1",
-        gross=Money(500, "USD"),
-        occurred_at=NOW,
-    )
 
 
 def _tables(connection: sqlite3.Connection) -> set[str]:
