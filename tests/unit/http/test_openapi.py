@@ -126,3 +126,20 @@ def test_health_is_ok(api: Api) -> None:
     response = api.client.get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_request_bodies_say_they_refuse_undeclared_fields(client: TestClient[Litestar]) -> None:
+    """Every request body's schema closes its properties, as the API does (an extra field is 422)."""
+    schemas = _schema(client)["components"]["schemas"]
+    bodies = {name for name in schemas if name.endswith("In")}
+    assert {"RegisterIn", "LoginIn", "LogoutIn", "TierIn", "MessageIn"} <= bodies
+    closed = {name: schemas[name].get("additionalProperties") for name in bodies}
+    assert closed == dict.fromkeys(bodies, False)
+    refused = client.post("/auth/login", json={"email": "a@example.com", "password": "x" * 12, "extra": 1})
+    assert refused.status_code == 422
+
+
+def test_only_optional_request_bodies_may_be_left_out(client: TestClient[Litestar]) -> None:
+    operations = _operations(_schema(client))
+    assert operations[("post", "/auth/logout")]["requestBody"]["required"] is False
+    assert operations[("post", "/auth/register")]["requestBody"]["required"] is True

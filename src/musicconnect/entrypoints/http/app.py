@@ -20,6 +20,7 @@ from musicconnect.entrypoints.http.auth_routes import AuthController
 from musicconnect.entrypoints.http.engagement import EngagementController
 from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS
 from musicconnect.entrypoints.http.media import MediaController
+from musicconnect.entrypoints.http.openapi import complete_openapi
 from musicconnect.entrypoints.http.payouts import AdminController, ArtistMoneyController
 from musicconnect.entrypoints.http.schemas import HealthOut
 from musicconnect.entrypoints.http.subscriptions import MySubscriptionsController, SubscriptionController
@@ -95,6 +96,7 @@ def create_app(services: Services) -> Litestar:
         # Strict validation: a float where an integer amount belongs is refused, not truncated.
         plugins=[PydanticPlugin(validate_strict=True)],
         request_max_body_size=MAX_JSON_BODY_BYTES,
+        on_startup=[complete_openapi],
         on_shutdown=[close_services],
         debug=False,
     )

@@ -28,6 +28,17 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def input_models() -> list[type[BaseModel]]:
+    """Every request body model: they all refuse fields they do not declare."""
+    found: list[type[BaseModel]] = []
+    waiting: list[type[BaseModel]] = [_In]
+    while waiting:
+        for model in waiting.pop().__subclasses__():
+            found.append(model)
+            waiting.append(model)
+    return found
+
+
 class _Out(BaseModel):
     model_config = ConfigDict(frozen=True)
 
