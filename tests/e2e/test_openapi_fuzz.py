@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import allow_header_conformance, positive_data_acceptance
 
 from musicconnect.bootstrap import Services, bootstrap
-from musicconnect.domain.accounts import Role
+from musicconnect.domain.accounts import Account, Role
 from musicconnect.entrypoints.http.app import create_app
 from musicconnect.entrypoints.http.openapi import complete_openapi
 from musicconnect.settings import Settings
@@ -40,15 +40,19 @@ EXCLUDED = [positive_data_acceptance, allow_header_conformance]
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 
 
-def _signed_in(services: Services, email: str, role: Role) -> dict[str, str]:
-    account = register(
+def _account(services: Services, email: str, role: Role) -> Account:
+    return register(
         Register(email=email, password=PASSWORD, role=role.value, display_name=role.value),
         uow=services.uow(),
         hasher=services.hasher,
         ids=services.ids,
         clock=services.clock,
     )
-    pair = services.tokens.issue(subject=account.id, role=account.role.value)
+
+
+def _signed_in(account: Account) -> dict[str, str]:
+    """A fresh token for each case: a generated POST /auth/logout revokes the one it is sent with."""
+    pair = _SERVICES.tokens.issue(subject=account.id, role=account.role.value)
     return {"Authorization": f"Bearer {pair.access_token}"}
 
 
@@ -58,21 +62,21 @@ atexit.register(shutil.rmtree, _DATA, ignore_errors=True)
 _SERVICES = bootstrap(Settings(data_dir=_DATA, secret_key="f" * 40))
 _APP = create_app(_SERVICES)
 complete_openapi(_APP)  # what start-up does before the document is first served
-FAN = _signed_in(_SERVICES, "fan@example.com", Role.FAN)
-ARTIST = _signed_in(_SERVICES, "artist@example.com", Role.ARTIST)
+FAN = _account(_SERVICES, "fan@example.com", Role.FAN)
+ARTIST = _account(_SERVICES, "artist@example.com", Role.ARTIST)
 schema = schemathesis.openapi.from_asgi("/schema/openapi.json", _APP)
 
 
 @schema.parametrize()
 @FUZZ
 def test_as_a_fan(case: Any) -> None:
-    case.call_and_validate(headers=FAN, excluded_checks=EXCLUDED)
+    case.call_and_validate(headers=_signed_in(FAN), excluded_checks=EXCLUDED)
 
 
 @schema.parametrize()
 @FUZZ
 def test_as_an_artist(case: Any) -> None:
-    case.call_and_validate(headers=ARTIST, excluded_checks=EXCLUDED)
+    case.call_and_validate(headers=_signed_in(ARTIST), excluded_checks=EXCLUDED)
 
 
 @schema.parametrize()

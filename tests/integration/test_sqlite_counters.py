@@ -213,6 +213,20 @@ def test_lapsed_revocations_are_purged_by_later_writes(tmp_path: Path) -> None:
     assert denylist.is_revoked("new") is True
 
 
+def test_spent_refresh_tokens_are_purged_by_later_spends(tmp_path: Path) -> None:
+    """Each refresh spends a token: once expired, those rows go as later ones are spent."""
+    path = tmp_path / "counters.sqlite3"
+    clock = FrozenClock()
+    denylist = SqliteTokenDenylist(path, clock)
+    for n in range(10):
+        assert denylist.spend(f"refresh-{n}", until=clock.now() + timedelta(minutes=1))
+
+    clock.advance(minutes=2)
+    assert denylist.spend("refresh-new", until=clock.now() + timedelta(days=30))
+
+    assert _rows(path, "revoked_tokens") == 1
+
+
 def test_ended_quota_windows_are_purged_by_later_acquires(tmp_path: Path) -> None:
     """Windows past their ``resets_at`` are deleted when any key is next acquired."""
     path = tmp_path / "counters.sqlite3"

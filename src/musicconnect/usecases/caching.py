@@ -77,14 +77,17 @@ def decode_standing(data: bytes) -> Standing | None:
     try:
         fields: dict[str, Any] = json.loads(data)
         period_end = _read_instant(fields["period_end"])
-        if period_end is None or period_end.tzinfo is None:
-            return None
+        past_due_since = _read_instant(fields["past_due_since"])
+        if period_end is None or any(
+            m is not None and m.tzinfo is None for m in (period_end, past_due_since)
+        ):
+            return None  # compared with aware instants later, a naive one would raise
         return Standing(
             tier=Tier(fields["tier"]),
             status=SubscriptionStatus(fields["status"]),
             current_period_end=period_end,
             pending_tier=None if fields["pending"] is None else Tier(fields["pending"]),
-            past_due_since=_read_instant(fields["past_due_since"]),
+            past_due_since=past_due_since,
             grace_days=int(fields["grace_days"]),
         )
     except (ValueError, TypeError, KeyError):
@@ -92,14 +95,19 @@ def decode_standing(data: bytes) -> Standing | None:
 
 
 def standing_with(fan_id: str, artist_id: str, *, uow: UnitOfWork, cache: Cache) -> Standing:
-    """The fan's standing with the artist: from the cache, or from the database (inside ``uow``)."""
+    """The fan's standing with the artist: from the cache, or from the database.
+
+    ``uow`` must not be open: it is opened only on a miss, and closed before the cache is written,
+    so no database transaction (SQLite's write lock) waits on the cache.
+    """
     key = standing_key(fan_id, artist_id)
     cached = cache.get(key)
     if cached is not None:
         standing = decode_standing(cached)
         if standing is not None:
             return standing
-    standing = standing_of(uow.subscriptions.live_for(fan_id, artist_id))
+    with uow:
+        standing = standing_of(uow.subscriptions.live_for(fan_id, artist_id))
     cache.set(key, encode_standing(standing), ttl_s=STANDING_TTL_S)
     return standing
 

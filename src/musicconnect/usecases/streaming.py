@@ -34,7 +34,7 @@ def media_path(artist_id: str, track_id: str, kbps: int, filename: str) -> str:
     return f"/media/artists/{artist_id}/tracks/{track_id}/hls/{rung_folder(kbps)}/{filename}"
 
 
-def _listener_entitlements(
+def _listener_entitlements(  # outside any open unit of work: the cache is read first
     caller: Caller, track: Track, *, uow: UnitOfWork, cache: Cache, clock: Clock
 ) -> Entitlements:
     if caller.id == track.artist_id or caller.is_admin:
@@ -55,7 +55,7 @@ def _playable(
         raise Forbidden("sign in to stream")
     with uow:
         track = require_track(uow, track_id)
-        rights = _listener_entitlements(caller, track, uow=uow, cache=cache, clock=clock)
+    rights = _listener_entitlements(caller, track, uow=uow, cache=cache, clock=clock)
     if track.status is not TrackStatus.READY:
         raise Conflict(f"track {track_id} is {track.status}, not ready")
     return track, rights
@@ -123,10 +123,10 @@ def serve_media(
         if track.artist_id != artist_id:
             raise NotFound(f"no track {track_id} by artist {artist_id}")
         listener = uow.accounts.get(subject)
-        if listener is None:
-            raise SignatureInvalid("the signature's holder no longer exists")
-        listening = Caller(listener.id, listener.role)
-        rights = _listener_entitlements(listening, track, uow=uow, cache=cache, clock=clock)
+    if listener is None:
+        raise SignatureInvalid("the signature's holder no longer exists")
+    listening = Caller(listener.id, listener.role)
+    rights = _listener_entitlements(listening, track, uow=uow, cache=cache, clock=clock)
     if not rights.may_stream(kbps) or kbps not in track.rungs_kbps:
         raise SignatureInvalid(f"rung {kbps}k is above this listener's tier")
     if "/" in filename or filename.startswith("."):

@@ -92,9 +92,19 @@ def test_a_well_formed_entry_reads() -> None:
         b'{"tier": "superfan"}',
         _entry(tier="platinum"),
         _entry(period_end="2030-01-01T00:00:00"),
+        _entry(past_due_since="2030-01-01T00:00:00"),
         _entry(grace_days="a week"),
     ],
-    ids=["empty", "not-json", "a-list", "fields-missing", "unknown-tier", "naive-instant", "bad-grace"],
+    ids=[
+        "empty",
+        "not-json",
+        "a-list",
+        "fields-missing",
+        "unknown-tier",
+        "naive-instant",
+        "naive-past-due",
+        "bad-grace",
+    ],
 )
 def test_an_entry_that_cannot_be_read_is_a_miss(entry: bytes) -> None:
     assert decode_standing(entry) is None
@@ -105,8 +115,7 @@ def test_an_unreadable_entry_is_replaced_by_what_the_database_says(world: World)
     fan = world.fan_on(artist, Tier.SUPERFAN)
     world.cache.set(standing_key(fan.id, artist.id), b"garbage from another release", ttl_s=60)
 
-    with world.uow() as uow:
-        standing = standing_with(fan.id, artist.id, uow=uow, cache=world.cache)
+    standing = standing_with(fan.id, artist.id, uow=world.uow(), cache=world.cache)
 
     assert standing.tier_at(world.clock.now()) is Tier.SUPERFAN
     assert world.cache.get(standing_key(fan.id, artist.id)) == encode_standing(standing)
@@ -117,8 +126,7 @@ def test_a_fan_without_a_subscription_is_cached_as_free(world: World) -> None:
     artist = world.artist()
     fan = world.fan()
 
-    with world.uow() as uow:
-        standing = standing_with(fan.id, artist.id, uow=uow, cache=world.cache)
+    standing = standing_with(fan.id, artist.id, uow=world.uow(), cache=world.cache)
 
     assert standing == NO_STANDING
     assert decode_standing(world.cache.get(standing_key(fan.id, artist.id)) or b"") == NO_STANDING
@@ -128,19 +136,16 @@ def test_a_cached_standing_is_served_until_it_expires(world: World) -> None:
     """A write behind the unit of work's back (no invalidation) shows only after the TTL."""
     artist = world.artist()
     fan = world.fan_on(artist, Tier.SUPPORTER)
-    with world.uow() as uow:
-        standing_with(fan.id, artist.id, uow=uow, cache=world.cache)
+    standing_with(fan.id, artist.id, uow=world.uow(), cache=world.cache)
     with InMemoryUnitOfWork(world.store) as raw:  # not invalidating
         live = raw.subscriptions.live_for(fan.id, artist.id)
         assert live is not None
         raw.subscriptions.save(end_now(live, world.clock.now()))
         raw.commit()
 
-    with world.uow() as uow:
-        cached = standing_with(fan.id, artist.id, uow=uow, cache=world.cache)
+    cached = standing_with(fan.id, artist.id, uow=world.uow(), cache=world.cache)
     world.clock.advance(timedelta(seconds=STANDING_TTL_S))
-    with world.uow() as uow:
-        expired = standing_with(fan.id, artist.id, uow=uow, cache=world.cache)
+    expired = standing_with(fan.id, artist.id, uow=world.uow(), cache=world.cache)
 
     assert cached.tier is Tier.SUPPORTER
     assert expired == NO_STANDING

@@ -299,8 +299,7 @@ class PaymentEventMachine(RuleBasedStateMachine):
     def the_cached_standing_grants_what_the_database_grants(self) -> None:
         """Read as streaming reads it (filling the cache), now and past any grace period."""
         for pair in PAIRS:
-            with self.uow() as uow:
-                cached = standing_with(*pair, uow=uow, cache=self.cache)
+            cached = standing_with(*pair, uow=self.uow(), cache=self.cache)
             stored = self.repository.live_for(*pair)
             for moment in (self.processor.now, self.processor.now + GRACE + timedelta(days=40)):
                 assert cached.tier_at(moment) is effective_tier(stored, moment), (pair, moment, stored)

@@ -94,7 +94,7 @@ class RedisConnection:
         except REDIS_FAILURES as error:
             raise ServiceUnavailable(f"redis is unavailable ({what}): {error}") from error
 
-    def command(self, *args: str | int, what: str) -> Any:
+    def command(self, *args: str | int, what: str, resend: bool = True) -> Any:
         """One command, sent the lean way; its reply raw (bytes, int, None); failures ServiceUnavailable.
 
         For the checks on every request (token revocation) or message (quotas): hiredis packs the
@@ -104,35 +104,46 @@ class RedisConnection:
         on the benchmark machine. Connecting, AUTH, TLS and timeouts are still the connection's.
         """
         try:
-            return self._lean(args)
+            return self._lean(args, resend=resend)
         except REDIS_FAILURES as error:
             raise ServiceUnavailable(f"redis is unavailable ({what}): {error}") from error
 
-    def script(self, script: LuaScript, keys: Sequence[str], args: Sequence[str | int], *, what: str) -> Any:
+    def script(
+        self,
+        script: LuaScript,
+        keys: Sequence[str],
+        args: Sequence[str | int],
+        *,
+        what: str,
+        resend: bool = True,
+    ) -> Any:
         """``script`` by its SHA1 the lean way, sent in full when the server has not seen it yet."""
         try:
             try:
-                return self._lean(("EVALSHA", script.sha, len(keys), *keys, *args))
+                return self._lean(("EVALSHA", script.sha, len(keys), *keys, *args), resend=resend)
             except NoScriptError:
-                return self._lean(("EVAL", script.source, len(keys), *keys, *args))
+                return self._lean(("EVAL", script.source, len(keys), *keys, *args), resend=resend)
         except REDIS_FAILURES as error:
             raise ServiceUnavailable(f"redis is unavailable ({what}): {error}") from error
 
-    def _lean(self, args: Sequence[str | int]) -> Any:
+    def _lean(self, args: Sequence[str | int], *, resend: bool) -> Any:
+        """Send ``args`` and read the reply, trying once more on a new connection if the send failed
+        (a connection a restarted Redis closed). After a failure *reading* the reply the command may
+        have run, so it is sent again only when ``resend``: when running it twice does no harm."""
         # hiredis's stub types the tuple as a single item; it takes any number.
         packed = [hiredis.pack_command(tuple(args))]  # type: ignore[arg-type]
         for attempt in range(self.retries + 1):
+            sent = False
             try:
                 connection = self.client().connection
-                if connection is None:  # pragma: no cover - clients here are single-connection
-                    raise RuntimeError("a single-connection client without its connection")
+                if connection is None:  # closed by close() in another thread: a lost connection
+                    raise redis.ConnectionError("the connection was closed")
                 connection.send_packed_command(packed, check_health=False)  # type: ignore[no-untyped-call]
+                sent = True
                 return connection.read_response()
             except _TRANSPORT_FAILURES:
-                # The connection closed itself; the next attempt connects again. A script that
-                # ran before its reply was lost runs twice: a quota then counts one unit too
-                # many, which refuses rather than admits.
-                if attempt == self.retries:
+                # The connection closed itself; the next attempt connects again.
+                if attempt == self.retries or (sent and not resend):
                     raise
                 time.sleep(_RETRY_PAUSE_S * (attempt + 1))
         raise AssertionError("unreachable")  # pragma: no cover

@@ -8,6 +8,7 @@ the server's clock, in milliseconds.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
@@ -65,11 +66,13 @@ class RedisQuotaCounter:
         ends_ms = _epoch_ms(resets_at)
         if limit <= 0:
             return False
+        # Sent again after a lost reply: run twice, it takes one unit too many (refuses, never admits).
         granted = self._redis.script(_ACQUIRE, [self._prefix + key], [limit, ends_ms], what="quota acquire")
         return int(granted) == 1
 
     def release(self, key: str) -> None:
-        self._redis.script(_RELEASE, [self._prefix + key], [], what="quota release")
+        # Never sent twice: run twice, it would give back two units and admit one message too many.
+        self._redis.script(_RELEASE, [self._prefix + key], [], what="quota release", resend=False)
 
     def used(self, key: str) -> int:
         value = self._redis.command("GET", self._prefix + key, what="quota read")
@@ -109,11 +112,13 @@ class RedisTokenDenylist:
         until_ms = _epoch_ms(until)
         if until_ms <= _epoch_ms(datetime.now(UTC)):
             return False
-        # SET NX answers OK to the one call that made the key, nil to every other.
-        made = self._redis.command(
-            "SET", self._prefix + token_id, "1", "NX", "PXAT", until_ms, what="token spend"
+        # SET NX GET answers nil to the one call that made the key and the value to every other.
+        # The value is this call's own, so a resend after a lost reply still knows it won.
+        mine = secrets.token_hex(16)
+        found = self._redis.command(
+            "SET", self._prefix + token_id, mine, "NX", "GET", "PXAT", until_ms, what="token spend"
         )
-        return made is not None
+        return found is None or found == mine.encode("ascii")
 
     def is_revoked(self, token_id: str) -> bool:
         found = self._redis.command("EXISTS", self._prefix + token_id, what="token check")

@@ -190,15 +190,19 @@ class SqliteTokenDenylist(_CounterFile):
         "CREATE INDEX IF NOT EXISTS revoked_tokens_by_end ON revoked_tokens (until)",
     )
 
+    def _purge_lapsed(self, connection: sqlite3.Connection) -> None:
+        """Forget a batch of revocations whose tokens have expired anyway: the table stays small."""
+        connection.execute(
+            "DELETE FROM revoked_tokens WHERE token_id IN"
+            " (SELECT token_id FROM revoked_tokens WHERE until <= ? LIMIT ?)",
+            (self._now(), _PURGE_BATCH),
+        )
+
     def revoke(self, token_id: str, *, until: datetime) -> None:
         lapses = _micros(until)
 
         def record(connection: sqlite3.Connection) -> None:
-            connection.execute(
-                "DELETE FROM revoked_tokens WHERE token_id IN"
-                " (SELECT token_id FROM revoked_tokens WHERE until <= ? LIMIT ?)",
-                (self._now(), _PURGE_BATCH),
-            )
+            self._purge_lapsed(connection)
             connection.execute(
                 "INSERT INTO revoked_tokens (token_id, until) VALUES (?, ?)"
                 " ON CONFLICT (token_id) DO UPDATE SET until = max(until, excluded.until)",
@@ -220,6 +224,7 @@ class SqliteTokenDenylist(_CounterFile):
             ).fetchone()
             if live is not None:
                 return False
+            self._purge_lapsed(connection)
             connection.execute(
                 "INSERT INTO revoked_tokens (token_id, until) VALUES (?, ?)"
                 " ON CONFLICT (token_id) DO UPDATE SET until = excluded.until",
