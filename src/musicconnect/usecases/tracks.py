@@ -28,7 +28,10 @@ TRANSCODE_JOB = "transcode_track"
 #: A track still processing this long after its upload has most likely lost its job: the queue
 #: failed between the upload's commit and its enqueue, or the job used up its attempts. Enqueuing
 #: is deduplicated by key, so queuing again a track whose job still waits or runs does nothing.
+#: It is queued again at this wait, then at twice, four times, ... this wait.
 REQUEUE_AFTER: Final = timedelta(minutes=10)
+#: How often workers look for such tracks (``requeue_stranded``).
+SWEEP_EVERY: Final = timedelta(minutes=1)
 #: A track still processing this long after its upload is failed for good rather than retried forever.
 GIVE_UP_AFTER: Final = timedelta(hours=24)
 
@@ -138,6 +141,16 @@ def _mark_failed(track_id: str, reason: str, *, uow: UnitOfWork) -> None:
             uow.commit()
 
 
+def _at_a_mark(waited: timedelta, *, first: timedelta, window: timedelta) -> bool:
+    """Whether ``waited`` is within ``window`` after ``first``, ``2 * first``, ``4 * first``, ..."""
+    mark = first
+    while mark <= waited:
+        if waited < mark + window:
+            return True
+        mark *= 2
+    return False
+
+
 @attrs.frozen
 class StrandedTracks:
     requeued: tuple[str, ...]
@@ -149,11 +162,19 @@ def requeue_stranded(
     uow: UnitOfWork,
     jobs: JobQueue,
     clock: Clock,
+    every: timedelta = SWEEP_EVERY,
     requeue_after: timedelta = REQUEUE_AFTER,
     give_up_after: timedelta = GIVE_UP_AFTER,
 ) -> StrandedTracks:
-    """Queue again the transcodes of tracks processing for longer than ``requeue_after``; fail
-    those processing for longer than ``give_up_after``. Workers run this now and then."""
+    """Queue again the transcodes of tracks left processing; fail those processing for longer than
+    ``give_up_after``. Workers run this every ``every``.
+
+    A track is queued again when its wait reaches ``requeue_after``, twice that, four times that,
+    and so on, not on every sweep: a transcode that keeps failing (each job retried a few times
+    by the queue) is tried a handful of times a day, never every minute. A sweep counts a wait as
+    at such a mark for two of its intervals, so a late sweep does not miss one; queuing the same
+    track twice in one mark is harmless, as its job is still waiting.
+    """
     now = clock.now()
     with uow:
         processing = list(uow.tracks.processing())
@@ -164,7 +185,7 @@ def requeue_stranded(
         if waited >= give_up_after:
             _mark_failed(track.id, f"the transcode did not finish within {give_up_after}", uow=uow)
             given_up.append(track.id)
-        elif waited >= requeue_after:
+        elif _at_a_mark(waited, first=requeue_after, window=2 * every):
             jobs.enqueue(transcode_job(track.id))
             requeued.append(track.id)
     return StrandedTracks(requeued=tuple(requeued), given_up=tuple(given_up))

@@ -24,6 +24,7 @@ from musicconnect.usecases.subscriptions import run_billing
 from musicconnect.usecases.tracks import (
     GIVE_UP_AFTER,
     REQUEUE_AFTER,
+    SWEEP_EVERY,
     IngestTrack,
     StrandedTracks,
     ingest_track,
@@ -442,10 +443,10 @@ def test_an_upload_whose_job_cannot_be_queued_is_kept_and_requeued_by_the_sweep(
 def test_a_track_processing_past_the_limit_is_failed_not_retried_forever(world: World) -> None:
     artist = world.artist()
     stuck = _ingest_while_the_queue_is_down(world, artist)
-    world.clock.advance(timedelta(hours=1))
+    world.clock.advance(GIVE_UP_AFTER - 2 * REQUEUE_AFTER)
     recent = _ingest_while_the_queue_is_down(world, artist)
     world.auto_transcode = False  # the recent one's job is queued, and waits
-    world.clock.advance(GIVE_UP_AFTER - timedelta(hours=1))
+    world.clock.advance(2 * REQUEUE_AFTER)
 
     swept = requeue_stranded(uow=world.uow(), jobs=world.jobs, clock=world.clock)
 
@@ -455,6 +456,32 @@ def test_a_track_processing_past_the_limit_is_failed_not_retried_forever(world: 
     assert failed.failure_reason is not None
     assert "did not finish" in failed.failure_reason
     assert world.track(recent.id).status is TrackStatus.PROCESSING
+
+
+def test_a_track_whose_transcode_keeps_failing_is_queued_again_at_doubling_waits(world: World) -> None:
+    """Swept every SWEEP_EVERY for a day, a track that never gets published is queued again at
+    10, 20, 40 ... minutes (one to two sweeps each), not on every sweep, then given up."""
+    artist = world.artist()
+    track = _ingest_while_the_queue_is_down(world, artist)
+    world.auto_transcode = False  # each queued job "fails": the track stays processing
+    requeued_at: list[timedelta] = []
+    swept_for = timedelta()
+    while swept_for <= GIVE_UP_AFTER:
+        swept = requeue_stranded(uow=world.uow(), jobs=world.jobs, clock=world.clock)
+        if track.id in swept.requeued:
+            requeued_at.append(swept_for)
+        world.clock.advance(SWEEP_EVERY)
+        swept_for += SWEEP_EVERY
+
+    marks = {REQUEUE_AFTER * 2**k for k in range(8)}  # 10 min ... about 21 h
+
+    def near(mark: timedelta, at: timedelta) -> bool:
+        return mark <= at < mark + 2 * SWEEP_EVERY
+
+    assert all(any(near(mark, at) for mark in marks) for at in requeued_at), requeued_at
+    assert {mark for mark in marks if any(near(mark, at) for at in requeued_at)} == marks
+    assert len(requeued_at) <= 2 * len(marks)
+    assert world.track(track.id).status is TrackStatus.FAILED
 
 
 def test_ready_tracks_are_never_swept(world: World) -> None:

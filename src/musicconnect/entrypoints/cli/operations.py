@@ -7,7 +7,6 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Final
 
 import click
 from rich.console import Console
@@ -21,6 +20,7 @@ from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, load_
 from musicconnect.usecases.payouts import run_payouts
 from musicconnect.usecases.tracks import (
     GIVE_UP_AFTER,
+    SWEEP_EVERY,
     IngestTrack,
     ingest_track,
     requeue_stranded,
@@ -30,9 +30,6 @@ from musicconnect.usecases.tracks import (
 
 console = Console()
 log = logging.getLogger(__name__)
-
-#: How often a queue worker looks for tracks whose transcode job was lost.
-STRANDED_SWEEP_S: Final = 60.0
 
 
 @click.command()
@@ -177,9 +174,9 @@ def worker(data_dir: Path | None, once: bool, interval: float) -> None:
         services.close()
 
 
-def _sweep_stranded(services: Services, stop: threading.Event, every_s: float = STRANDED_SWEEP_S) -> None:
+def _sweep_stranded(services: Services, stop: threading.Event) -> None:
     """Until ``stop``: queue again the transcodes of tracks left processing, at once and then every
-    ``every_s`` seconds. Every worker may do this: enqueuing is deduplicated by track."""
+    SWEEP_EVERY. Every worker may do this: enqueuing is deduplicated by track."""
     while True:
         try:
             swept = requeue_stranded(uow=services.uow(), jobs=services.jobs, clock=services.clock)
@@ -192,5 +189,5 @@ def _sweep_stranded(services: Services, stop: threading.Event, every_s: float = 
                 log.warning("queued the transcode of stranded track %s again", track_id)
             for track_id in swept.given_up:
                 log.error("gave up on track %s: still processing after %s", track_id, GIVE_UP_AFTER)
-        if stop.wait(every_s):
+        if stop.wait(SWEEP_EVERY.total_seconds()):
             return
