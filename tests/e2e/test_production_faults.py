@@ -45,8 +45,8 @@ from tests.e2e.backends import AWS_ENV
 from tests.support.audio import require_ffmpeg
 from tests.support.mongo_server import mongo_uri, nx_27017_server
 from tests.support.moto_s3 import endpoint_url, moto_server
-from tests.support.processes import ServerProcess, require_binary
-from tests.support.redis_server import INSTALL, redis_url
+from tests.support.processes import ServerProcess
+from tests.support.redis_server import redis_server, redis_url
 from tests.support.servers import musicconnect_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -125,32 +125,6 @@ def _processes() -> Iterator[tuple[int, str, int]]:
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2 :].split()
         yield int(entry.name), comm, int(fields[2])
-
-
-def persistent_redis(folder: Path) -> ServerProcess:
-    """redis-server on a free port with an append-only file fsynced on every write."""
-    binary = require_binary("redis-server", INSTALL)
-    folder.mkdir(parents=True, exist_ok=True)
-    return ServerProcess(
-        command=lambda port: [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-            "--dir",
-            str(folder),
-            "--protected-mode",
-            "yes",
-        ],
-        log=folder / "redis.log",
-    ).start()
 
 
 @attrs.define
@@ -232,7 +206,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             aws_secret_access_key="testing",
         )
         s3.create_bucket(Bucket=BUCKET)
-        redis = persistent_redis(root / "redis")
+        redis = redis_server(root / "redis", persistent=True)
         env = {
             **ENV,
             **AWS_ENV,

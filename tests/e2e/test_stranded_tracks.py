@@ -20,22 +20,16 @@ from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.memory import FrozenClock
 from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.accounts import Caller, Role
-from musicconnect.domain.errors import ServiceUnavailable
 from musicconnect.domain.tracks import TrackStatus
-from musicconnect.ports.services import Job
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Register, register
 from musicconnect.usecases.tracks import REQUEUE_AFTER, IngestTrack, ingest_track
 from tests.support.audio import require_ffmpeg
+from tests.support.queues import QueueDown
 from tests.support.redis_server import redis_server, redis_url
 from tests.support.servers import stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
-
-
-class _QueueDown:
-    def enqueue(self, job: Job) -> None:
-        raise ServiceUnavailable(f"job queue is unavailable (enqueue {job.key})")
 
 
 def test_a_worker_queues_and_publishes_a_track_whose_job_was_lost(tmp_path: Path) -> None:
@@ -46,7 +40,7 @@ def test_a_worker_queues_and_publishes_a_track_whose_job_was_lost(tmp_path: Path
         settings = Settings(data_dir=tmp_path / "data", redis_url=redis_url(redis), secret_key="s" * 40)
         # Uploaded longer ago than REQUEUE_AFTER, while the queue was down.
         uploaded_at = FrozenClock(datetime.now(UTC) - REQUEUE_AFTER * 2)
-        services = bootstrap(settings, clock=uploaded_at, jobs=_QueueDown())
+        services = bootstrap(settings, clock=uploaded_at, jobs=QueueDown())
         try:
             artist = register(
                 Register(

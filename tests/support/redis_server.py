@@ -9,7 +9,10 @@ from tests.support.processes import ServerProcess, require_binary
 INSTALL = "apt-get install redis-server"
 
 
-def redis_server(folder: Path) -> ServerProcess:
+def redis_server(folder: Path, *, persistent: bool = False) -> ServerProcess:
+    """redis-server on a free port; ``persistent`` keeps an append-only file fsynced on every write,
+    so a restarted server remembers what the killed one knew (as a production Redis must)."""
+    durability = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
     binary = require_binary("redis-server", INSTALL)
     folder.mkdir(parents=True, exist_ok=True)
     return ServerProcess(
@@ -21,8 +24,7 @@ def redis_server(folder: Path) -> ServerProcess:
             "127.0.0.1",
             "--save",
             "",
-            "--appendonly",
-            "no",
+            *durability,
             "--dir",
             str(folder),
             "--protected-mode",

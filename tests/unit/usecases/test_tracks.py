@@ -13,13 +13,11 @@ from musicconnect.domain.errors import (
     MediaRejected,
     MediaTooLarge,
     NotFound,
-    ServiceUnavailable,
 )
 from musicconnect.domain.media import LADDER_KBPS
 from musicconnect.domain.subscriptions import SubscriptionStatus
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track, TrackStatus
-from musicconnect.ports.services import Job
 from musicconnect.usecases.subscriptions import run_billing
 from musicconnect.usecases.tracks import (
     GIVE_UP_AFTER,
@@ -33,6 +31,7 @@ from musicconnect.usecases.tracks import (
     transcode_track,
     view_track,
 )
+from tests.support.queues import QueueDown
 from tests.unit.usecases.conftest import (
     MASTER,
     POLICY,
@@ -398,13 +397,6 @@ def test_an_unknown_track_is_not_found(world: World) -> None:
 # --- tracks whose transcode job was lost ---------------------------------------------------------
 
 
-class _QueueDown:
-    """A job queue that cannot be reached (Redis down between the upload's commit and its enqueue)."""
-
-    def enqueue(self, job: Job) -> None:
-        raise ServiceUnavailable(f"job queue is unavailable (enqueue {job.key})")
-
-
 def _ingest_while_the_queue_is_down(world: World, artist: Caller) -> Track:
     return ingest_track(
         IngestTrack(artist_id=artist.id, title="Kept", upload=world.upload(None)),
@@ -412,7 +404,7 @@ def _ingest_while_the_queue_is_down(world: World, artist: Caller) -> Track:
         uow=world.uow(),
         probe=world.probe,
         storage=world.storage,
-        jobs=_QueueDown(),
+        jobs=QueueDown(),
         ids=world.ids,
         clock=world.clock,
         policy=POLICY,
