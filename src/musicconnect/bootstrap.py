@@ -13,7 +13,7 @@ import attrs
 from musicconnect.domain.errors import InvalidInput, MediaRejected
 from musicconnect.domain.media import UploadPolicy
 from musicconnect.ports.media import MediaProbe, MediaStorage, Transcoder, UrlSigner
-from musicconnect.ports.payments import PaymentGateway
+from musicconnect.ports.payments import Payments
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import (
     Cache,
@@ -52,7 +52,8 @@ class Services:
     signer: UrlSigner
     probe: MediaProbe
     transcoder: Transcoder
-    gateway: PaymentGateway
+    #: The payment processor's roles: offline, or Stripe.
+    payments: Payments
     jobs: JobQueue
     policy: UploadPolicy
     closers: list[Callable[[], None]] = attrs.field(factory=list)
@@ -131,21 +132,23 @@ def _media(settings: Settings, secret: str) -> tuple[MediaStorage, UrlSigner]:
     return storage, signer
 
 
-def _gateway(settings: Settings, ids: IdGenerator, clock: Clock) -> PaymentGateway:
-    """Stripe (Connect, destination charges with the 10 % fee) when a key is set, else offline."""
+def _payments(settings: Settings, ids: IdGenerator, clock: Clock) -> Payments:
+    """Stripe (Billing, Checkout, Connect with the 10 % fee) when a key is set, else offline."""
     if settings.stripe_api_key:
         if not settings.stripe_webhook_secret:
             raise InvalidInput("MUSICCONNECT_STRIPE_WEBHOOK_SECRET is needed with a Stripe key")
-        from musicconnect.adapters.stripe import StripePaymentGateway
+        from musicconnect.adapters.stripe import StripePaymentGateway, stripe_payments
 
-        return StripePaymentGateway(
-            settings.stripe_api_key,
-            api_base=settings.stripe_api_base,
-            webhook_secret=settings.stripe_webhook_secret,
+        return stripe_payments(
+            StripePaymentGateway(
+                settings.stripe_api_key,
+                api_base=settings.stripe_api_base,
+                webhook_secret=settings.stripe_webhook_secret,
+            )
         )
-    from musicconnect.adapters.offline import OfflinePaymentGateway
+    from musicconnect.adapters.offline import OfflinePaymentGateway, offline_payments
 
-    return OfflinePaymentGateway(ids, clock=clock)
+    return offline_payments(OfflinePaymentGateway(ids, clock=clock))
 
 
 def _redis_parts(settings: Settings) -> dict[str, Any]:
@@ -200,7 +203,7 @@ def bootstrap(
         "cache": NoCache(),
         "probe": FfmpegMediaProbe(),
         "transcoder": FfmpegTranscoder(),
-        "gateway": _gateway(settings, ids, clock),
+        "payments": _payments(settings, ids, clock),
         "policy": UploadPolicy(max_bytes=settings.max_upload_bytes, max_duration_s=settings.max_duration_s),
     }
     if settings.redis_url:

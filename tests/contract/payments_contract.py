@@ -1,11 +1,12 @@
-"""What every PaymentGateway adapter must do: move money once per idempotency key; and what every
-BillingGateway adds: checkout, tier changes, connected accounts and read-backs of what it did."""
+"""What every payment gateway must do: move money once per idempotency key, hold the artists'
+connected accounts and read back what it did; and what a processor that bills subscriptions itself
+adds (``ProcessorBillingContract``): checkout, tier changes and cancellations."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 import pytest
 
@@ -14,7 +15,15 @@ from musicconnect.domain.money import Money, split_revenue
 from musicconnect.domain.payments import ChargeResult
 from musicconnect.domain.subscriptions import SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan, default_plans, revise_plan
-from musicconnect.ports.payments import BillingGateway, CheckoutSession, PaymentGateway, SubscriptionSnapshot
+from musicconnect.ports.payments import (
+    Charges,
+    CheckoutSession,
+    ConnectedAccount,
+    ConnectedAccounts,
+    PayoutSender,
+    ProcessorReads,
+    SubscriptionSnapshot,
+)
 
 T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 PLANS: Final = {plan.tier: plan for plan in default_plans()}
@@ -27,10 +36,51 @@ def _key(label: str) -> str:
     return f"contract:{label}:{uuid.uuid4().hex}"
 
 
+class Gateway(Charges, PayoutSender, ConnectedAccounts, ProcessorReads, Protocol):
+    """Every gateway's roles, and the account look-up the tests use."""
+
+    def connected_account(self, artist_id: str) -> ConnectedAccount | None: ...
+
+
+@runtime_checkable
+class BillingGateway(Gateway, Protocol):
+    """A processor that bills subscriptions itself (Stripe Billing), as ``SubscriptionBilling``
+    on it uses it."""
+
+    def ensure_customer(self, *, fan_id: str, email: str) -> str: ...
+
+    def ensure_price(self, *, artist_id: str, artist_name: str, plan: TierPlan) -> str: ...
+
+    def start_checkout(
+        self,
+        *,
+        fan_id: str,
+        fan_email: str,
+        artist_id: str,
+        artist_name: str,
+        plan: TierPlan,
+        success_url: str,
+        cancel_url: str,
+        idempotency_key: str,
+        subscription_id: str | None = None,
+    ) -> CheckoutSession: ...
+
+    def change_subscription_tier(
+        self,
+        *,
+        external_ref: str,
+        artist_id: str,
+        artist_name: str,
+        plan: TierPlan,
+        at_period_end: bool,
+        idempotency_key: str,
+    ) -> SubscriptionSnapshot: ...
+
+    def cancel_at_period_end(self, *, external_ref: str, idempotency_key: str) -> SubscriptionSnapshot: ...
+
+
 class PaymentGatewayContract:
-    """Subclass as ``Test<Adapter>``. A BillingGateway also passes the billing tests below; its
-    subclass says how a fan finishes checkout (``complete_checkout``) and may set up more parties
-    in ``prepare_parties``."""
+    """Subclass as ``Test<Adapter>``; ``prepare_parties`` may set up more parties."""
 
     fan_id = "fan-contract"
     artist_id = "artist-contract"
@@ -38,34 +88,20 @@ class PaymentGatewayContract:
     artist_email = "artist-contract@example.com"
     artist_name = "Contract Artist"
 
-    def make_gateway(self) -> PaymentGateway:
+    def make_gateway(self) -> Gateway:
         raise NotImplementedError
 
-    def prepare_parties(self, gateway: PaymentGateway) -> None:
+    def prepare_parties(self, gateway: Gateway) -> None:
         """The fan's customer and the artist's connected account, ready to pay and be paid."""
-        if isinstance(gateway, BillingGateway):
-            gateway.ensure_customer(fan_id=self.fan_id, email=self.fan_email)
-            gateway.create_connected_account(artist_id=self.artist_id, email=self.artist_email)
-
-    def complete_checkout(self, gateway: BillingGateway, session: CheckoutSession) -> str:
-        """Pay on the session's page; return the subscription it started."""
-        if session.subscription_ref is None:
-            pytest.fail("the gateway needs a way to complete checkout in this contract")
-        return session.subscription_ref
+        gateway.create_connected_account(artist_id=self.artist_id, email=self.artist_email)
 
     @pytest.fixture
-    def gateway(self) -> PaymentGateway:
+    def gateway(self) -> Gateway:
         gateway = self.make_gateway()
         self.prepare_parties(gateway)
         return gateway
 
-    @pytest.fixture
-    def billing(self, gateway: PaymentGateway) -> BillingGateway:
-        if not isinstance(gateway, BillingGateway):
-            pytest.fail(f"{type(gateway).__name__} is not a BillingGateway")
-        return gateway
-
-    def _charge(self, gateway: PaymentGateway, amount: Money, key: str) -> ChargeResult:
+    def _charge(self, gateway: Gateway, amount: Money, key: str) -> ChargeResult:
         return gateway.charge(
             fan_id=self.fan_id,
             artist_id=self.artist_id,
@@ -74,7 +110,7 @@ class PaymentGatewayContract:
             idempotency_key=key,
         )
 
-    def test_charge_takes_the_amount_as_gross(self, gateway: PaymentGateway) -> None:
+    def test_charge_takes_the_amount_as_gross(self, gateway: Gateway) -> None:
         """A charge reports the amount as gross, and a fee in the same currency within it."""
         amount = Money(1000, "USD")
         result = gateway.charge(
@@ -89,14 +125,14 @@ class PaymentGatewayContract:
         assert 0 <= result.processor_fee.amount_minor <= amount.amount_minor
         assert result.charge_id
 
-    def test_same_key_twice_is_one_charge(self, gateway: PaymentGateway) -> None:
+    def test_same_key_twice_is_one_charge(self, gateway: Gateway) -> None:
         """Retrying a charge with its key returns the first charge, not a second one."""
         key = _key("retry")
         first = self._charge(gateway, Money(500, "USD"), key)
         again = self._charge(gateway, Money(500, "USD"), key)
         assert again == first
 
-    def test_different_keys_are_different_charges(self, gateway: PaymentGateway) -> None:
+    def test_different_keys_are_different_charges(self, gateway: Gateway) -> None:
         """Two keys make two charges even for the same amount."""
         first = gateway.charge(
             fan_id=self.fan_id,
@@ -114,14 +150,14 @@ class PaymentGatewayContract:
         )
         assert first.charge_id != second.charge_id
 
-    def test_same_key_with_another_amount_is_a_conflict(self, gateway: PaymentGateway) -> None:
+    def test_same_key_with_another_amount_is_a_conflict(self, gateway: Gateway) -> None:
         """Reusing a charge key for a different amount is refused, not answered from memory."""
         key = _key("conflict")
         self._charge(gateway, Money(500, "USD"), key)
         with pytest.raises(Conflict):
             self._charge(gateway, Money(1000, "USD"), key)
 
-    def test_payout_pays_the_amount_once_per_key(self, gateway: PaymentGateway) -> None:
+    def test_payout_pays_the_amount_once_per_key(self, gateway: Gateway) -> None:
         """A payout reports its amount, and retrying it with its key returns the same payout."""
         key = _key("payout")
         first = gateway.pay_out(artist_id=self.artist_id, amount=Money(4500, "USD"), idempotency_key=key)
@@ -133,14 +169,79 @@ class PaymentGatewayContract:
         assert again == first
         assert other.payout_id != first.payout_id
 
-    def test_payout_key_with_another_amount_is_a_conflict(self, gateway: PaymentGateway) -> None:
+    def test_payout_key_with_another_amount_is_a_conflict(self, gateway: Gateway) -> None:
         """Reusing a payout key for a different amount is refused."""
         key = _key("payout-conflict")
         gateway.pay_out(artist_id=self.artist_id, amount=Money(4500, "USD"), idempotency_key=key)
         with pytest.raises(Conflict):
             gateway.pay_out(artist_id=self.artist_id, amount=Money(4600, "USD"), idempotency_key=key)
 
-    # --- the billing part: checkout, tier changes, connected accounts, read-backs -----------------
+    def test_an_artist_has_one_connected_account(self, gateway: Gateway) -> None:
+        """Creating it again returns it; it is found by artist and by reference; onboarding has a link."""
+        account = gateway.create_connected_account(artist_id=self.artist_id, email=self.artist_email)
+        again = gateway.create_connected_account(artist_id=self.artist_id, email=self.artist_email)
+        assert again.external_ref == account.external_ref
+        assert gateway.connected_account(self.artist_id) is not None
+        assert gateway.refresh_account(account.external_ref).artist_id == self.artist_id
+        link = gateway.onboarding_link(
+            artist_id=self.artist_id,
+            refresh_url="https://app.example/again",
+            return_url="https://app.example/done",
+            idempotency_key=_key("onboarding"),
+        )
+        assert link.url.startswith("http")
+
+    def test_one_off_charges_and_payouts_read_back(self, gateway: Gateway) -> None:
+        """A charge reads back with its parties and split; a payout with its artist and amount."""
+        result = gateway.charge(
+            fan_id=self.fan_id,
+            artist_id=self.artist_id,
+            amount=Money(1000, "USD"),
+            description="read back",
+            idempotency_key=_key("read-charge"),
+        )
+        charge = gateway.fetch_charge(result.charge_id)
+        assert (charge.amount, charge.fan_id, charge.artist_id) == (
+            Money(1000, "USD"),
+            self.fan_id,
+            self.artist_id,
+        )
+        assert charge.processor_fee == result.processor_fee
+        assert charge.application_fee in {None, Money(100, "USD")}
+        payout = gateway.pay_out(
+            artist_id=self.artist_id, amount=Money(900, "USD"), idempotency_key=_key("read-po")
+        )
+        account = gateway.connected_account(self.artist_id)
+        assert account is not None
+        read = gateway.fetch_payout(payout.payout_id, account_ref=account.external_ref)
+        assert (read.artist_id, read.amount) == (self.artist_id, Money(900, "USD"))
+
+    def test_unknown_references_are_not_found(self, gateway: Gateway) -> None:
+        """Reading what does not exist raises NotFound, never a processor's own error."""
+        with pytest.raises(NotFound):
+            gateway.fetch_subscription("sub_doesnotexist")
+        with pytest.raises(NotFound):
+            gateway.fetch_invoice("in_doesnotexist")
+        with pytest.raises(NotFound):
+            gateway.fetch_charge("ch_doesnotexist")
+        with pytest.raises(NotFound):
+            gateway.fetch_payout("po_doesnotexist")
+
+
+class ProcessorBillingContract(PaymentGatewayContract):
+    """A processor that bills subscriptions itself; the subclass says how a fan finishes checkout."""
+
+    def complete_checkout(self, gateway: BillingGateway, session: CheckoutSession) -> str:
+        """Pay on the session's page; return the subscription it started."""
+        if session.subscription_ref is None:
+            pytest.fail("the gateway needs a way to complete checkout in this contract")
+        return session.subscription_ref
+
+    @pytest.fixture
+    def billing(self, gateway: Gateway) -> BillingGateway:
+        if not isinstance(gateway, BillingGateway):  # pragma: no cover - subclasses make one
+            pytest.fail(f"{type(gateway).__name__} does not bill subscriptions itself")
+        return gateway
 
     def _subscribe(self, gateway: BillingGateway, plan: TierPlan = SUPPORTER) -> SubscriptionSnapshot:
         session = gateway.start_checkout(
@@ -172,21 +273,6 @@ class PaymentGatewayContract:
         other = billing.ensure_price(artist_id=self.artist_id, artist_name=self.artist_name, plan=SUPERFAN)
         assert first == again
         assert len({first, newer, other}) == 3
-
-    def test_an_artist_has_one_connected_account(self, billing: BillingGateway) -> None:
-        """Creating it again returns it; it is found by artist and by reference; onboarding has a link."""
-        account = billing.create_connected_account(artist_id=self.artist_id, email=self.artist_email)
-        again = billing.create_connected_account(artist_id=self.artist_id, email=self.artist_email)
-        assert again.external_ref == account.external_ref
-        assert billing.connected_account(self.artist_id) is not None
-        assert billing.refresh_account(account.external_ref).artist_id == self.artist_id
-        link = billing.onboarding_link(
-            artist_id=self.artist_id,
-            refresh_url="https://app.example/again",
-            return_url="https://app.example/done",
-            idempotency_key=_key("onboarding"),
-        )
-        assert link.url.startswith("http")
 
     def test_checkout_asked_twice_with_its_key_is_one_session(self, billing: BillingGateway) -> None:
         """The same key answers the same session; reusing it for another plan is refused."""
@@ -293,39 +379,3 @@ class PaymentGatewayContract:
         assert canceled.cancel_at_period_end
         assert canceled.status is SubscriptionStatus.ACTIVE
         assert canceled.current_period_end == subscription.current_period_end
-
-    def test_one_off_charges_and_payouts_read_back(self, billing: BillingGateway) -> None:
-        """A charge reads back with its parties and split; a payout with its artist and amount."""
-        result = billing.charge(
-            fan_id=self.fan_id,
-            artist_id=self.artist_id,
-            amount=Money(1000, "USD"),
-            description="read back",
-            idempotency_key=_key("read-charge"),
-        )
-        charge = billing.fetch_charge(result.charge_id)
-        assert (charge.amount, charge.fan_id, charge.artist_id) == (
-            Money(1000, "USD"),
-            self.fan_id,
-            self.artist_id,
-        )
-        assert charge.processor_fee == result.processor_fee
-        assert charge.application_fee in {None, Money(100, "USD")}
-        payout = billing.pay_out(
-            artist_id=self.artist_id, amount=Money(900, "USD"), idempotency_key=_key("read-po")
-        )
-        account = billing.connected_account(self.artist_id)
-        assert account is not None
-        read = billing.fetch_payout(payout.payout_id, account_ref=account.external_ref)
-        assert (read.artist_id, read.amount) == (self.artist_id, Money(900, "USD"))
-
-    def test_unknown_references_are_not_found(self, billing: BillingGateway) -> None:
-        """Reading what does not exist raises NotFound, never a processor's own error."""
-        with pytest.raises(NotFound):
-            billing.fetch_subscription("sub_doesnotexist")
-        with pytest.raises(NotFound):
-            billing.fetch_invoice("in_doesnotexist")
-        with pytest.raises(NotFound):
-            billing.fetch_charge("ch_doesnotexist")
-        with pytest.raises(NotFound):
-            billing.fetch_payout("po_doesnotexist")

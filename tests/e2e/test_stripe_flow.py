@@ -1,8 +1,8 @@
 """A month of money over real HTTP: the API (SQLite, real ffmpeg) on Stripe, Stripe being the
 stateful double, which delivers its signed webhooks to the API as Stripe would.
 
-The app is assembled with ``bootstrap(settings, gateway=StripePaymentGateway(...))`` and served by
-uvicorn on a free port; the double's clock and the app's frozen clock move together.
+The app is assembled with ``bootstrap(settings, payments=stripe_payments(StripePaymentGateway(...)))``
+and served by uvicorn on a free port; the double's clock and the app's frozen clock move together.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from litestar import Litestar
 
 from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.memory import FrozenClock
-from musicconnect.adapters.stripe import StripePaymentGateway
+from musicconnect.adapters.stripe import StripePaymentGateway, stripe_payments
 from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.hls import listed_bandwidths
 from musicconnect.domain.money import Money, split_revenue
@@ -122,7 +122,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
             stripe_webhook_secret=SECRET,
             payout_minimum_minor=100,
         )
-        services = bootstrap(settings, gateway=gateway, clock=clock)
+        services = bootstrap(settings, payments=stripe_payments(gateway), clock=clock)
         with serving(create_app(services)) as base, httpx.Client(base_url=base, timeout=60) as http:
             control = DoubleControl(double.url)
             control.deliver_webhooks_to(f"{base}/webhooks/stripe", SECRET)

@@ -14,8 +14,14 @@ from musicconnect.domain.errors import Conflict, InsufficientBalance, PaymentFai
 from musicconnect.domain.money import Money
 from musicconnect.domain.subscriptions import SubscriptionStatus
 from musicconnect.domain.tiers import Tier
-from musicconnect.ports.payments import BillingGateway, CheckoutSession, PaymentGateway
-from tests.contract.payments_contract import SUPERFAN, SUPPORTER, PaymentGatewayContract
+from musicconnect.ports.payments import CheckoutSession
+from tests.contract.payments_contract import (
+    SUPERFAN,
+    SUPPORTER,
+    BillingGateway,
+    Gateway,
+    ProcessorBillingContract,
+)
 from tests.support.servers import free_port
 from tests.support.stripe_double import DoubleControl, StripeDouble
 
@@ -82,17 +88,17 @@ class Parties:
         return str(control.complete_checkout(session.id)["subscription"])
 
 
-class TestStripePaymentGateway(PaymentGatewayContract):
+class TestStripePaymentGateway(ProcessorBillingContract):
     """The payment gateway contract, held against Stripe's API as the double serves it."""
 
     @pytest.fixture(autouse=True)
     def _on_the_double(self, double: StripeDouble, control: DoubleControl) -> None:
         self.double, self.control = double, control
 
-    def make_gateway(self) -> PaymentGateway:
+    def make_gateway(self) -> Gateway:
         return gateway_on(self.double)
 
-    def prepare_parties(self, gateway: PaymentGateway) -> None:
+    def prepare_parties(self, gateway: Gateway) -> None:
         assert isinstance(gateway, StripePaymentGateway)
         super().prepare_parties(gateway)
         customer = gateway.ensure_customer(fan_id=self.fan_id, email=self.fan_email)

@@ -1,41 +1,101 @@
-"""The processor-billed use cases (checkout, tier changes, cancellation, payout onboarding) on the
-offline gateway, which completes checkout at once, and the webhook use case's rules on their own."""
+"""One billing path, reserve -> charge -> record, on a real SQLite file and the offline gateway.
+
+Identical requests racing charge once; a lost reply or a crash between the charge and its record
+is repaired later with the same key, never by charging again; no processor call holds SQLite's
+write lock; and moving to the free tier is cancelling, whichever way it is asked.
+"""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Final
 
 import attrs
 import pytest
 
 from musicconnect.adapters.crypto import ScryptPasswordHasher
-from musicconnect.adapters.memory import FrozenClock, InMemoryStore, InMemoryUnitOfWork, SequentialIdGenerator
-from musicconnect.adapters.offline import OfflinePaymentGateway
+from musicconnect.adapters.memory import FrozenClock, SequentialIdGenerator
+from musicconnect.adapters.offline import ChargingSubscriptionBilling, OfflinePaymentGateway
+from musicconnect.adapters.sqlite import SqliteDatabase, SqliteUnitOfWork
 from musicconnect.domain.accounts import Caller, Role
-from musicconnect.domain.errors import Conflict, Forbidden, InvalidInput
+from musicconnect.domain.errors import Conflict, DomainError
 from musicconnect.domain.ledger import TransactionKind
-from musicconnect.domain.money import Money, split_revenue
-from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus, effective_tier, prorate
+from musicconnect.domain.money import Money
+from musicconnect.domain.payments import INTENT_LEASE, ChargeResult, IntentStatus
+from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
-from musicconnect.ports.payments import GatewayEvent, GatewayEventKind
-from musicconnect.usecases import accounts, checkout, subscriptions
-from musicconnect.usecases.webhooks import handle_stripe_event
+from musicconnect.ports.payments import Charges
+from musicconnect.usecases import accounts, subscriptions
 
 T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+RACERS: Final = 20
+
+
+class ProcessKilled(BaseException):
+    """Stands for the process dying: not an error any use case could catch and handle."""
+
+
+@attrs.define
+class CrashAfterCharging:
+    """Charges through ``inner``, then dies before the answer reaches us, ``times`` times."""
+
+    inner: Charges
+    times: int = 1
+
+    def charge(
+        self, *, fan_id: str, artist_id: str, amount: Money, description: str, idempotency_key: str
+    ) -> ChargeResult:
+        result = self.inner.charge(
+            fan_id=fan_id,
+            artist_id=artist_id,
+            amount=amount,
+            description=description,
+            idempotency_key=idempotency_key,
+        )
+        if self.times > 0:
+            self.times -= 1
+            raise ProcessKilled
+        return result
+
+
+@attrs.define
+class SlowCharges:
+    """Takes ``seconds`` to answer, as a processor on a bad day."""
+
+    inner: Charges
+    seconds: float
+    started: threading.Event = attrs.field(factory=threading.Event)
+
+    def charge(
+        self, *, fan_id: str, artist_id: str, amount: Money, description: str, idempotency_key: str
+    ) -> ChargeResult:
+        self.started.set()
+        time.sleep(self.seconds)
+        return self.inner.charge(
+            fan_id=fan_id,
+            artist_id=artist_id,
+            amount=amount,
+            description=description,
+            idempotency_key=idempotency_key,
+        )
 
 
 @attrs.define
 class Shop:
-    store: InMemoryStore
+    db: SqliteDatabase
     clock: FrozenClock
     ids: SequentialIdGenerator
     gateway: OfflinePaymentGateway
     artist: Caller = attrs.field(factory=lambda: Caller("", Role.ARTIST))
     fan: Caller = attrs.field(factory=lambda: Caller("", Role.FAN))
 
-    def uow(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.store)
+    def uow(self) -> SqliteUnitOfWork:
+        return SqliteUnitOfWork(self.db)
 
     def register(self, role: Role) -> Caller:
         account = accounts.register(
@@ -49,26 +109,24 @@ class Shop:
         )
         return Caller(account.id, account.role)
 
-    def checkout(self, tier: Tier = Tier.SUPPORTER) -> None:
-        checkout.start_checkout(
+    def subscribe(self, tier: Tier, charges: Charges | None = None) -> subscriptions.TierChangeResult:
+        return subscriptions.subscribe(
             self.artist.id,
             tier,
             caller=self.fan,
-            success_url="https://app.example/ok",
-            cancel_url="https://app.example/no",
             uow=self.uow(),
-            gateway=self.gateway,
+            billing=ChargingSubscriptionBilling(charges or self.gateway),
             ids=self.ids,
             clock=self.clock,
         )
 
-    def change(self, tier: Tier) -> subscriptions.TierChangeResult:
-        return checkout.change_tier(
+    def change(self, tier: Tier, charges: Charges | None = None) -> subscriptions.TierChangeResult:
+        return subscriptions.change_tier(
             self.artist.id,
             tier,
             caller=self.fan,
             uow=self.uow(),
-            gateway=self.gateway,
+            billing=ChargingSubscriptionBilling(charges or self.gateway),
             ids=self.ids,
             clock=self.clock,
         )
@@ -79,7 +137,7 @@ class Shop:
         assert found is not None
         return found
 
-    def charges(self) -> list[int]:
+    def booked(self) -> list[int]:
         with self.uow() as uow:
             return [
                 t.gross.amount_minor
@@ -89,143 +147,149 @@ class Shop:
 
 
 @pytest.fixture
-def shop() -> Shop:
+def shop(tmp_path: Path) -> Shop:
     clock = FrozenClock(T0)
     ids = SequentialIdGenerator("bill")
-    made = Shop(InMemoryStore(), clock, ids, OfflinePaymentGateway(ids, clock=clock))
+    made = Shop(
+        SqliteDatabase(tmp_path / "shop.sqlite3"), clock, ids, OfflinePaymentGateway(ids, clock=clock)
+    )
     made.artist, made.fan = made.register(Role.ARTIST), made.register(Role.FAN)
     return made
 
 
-def test_offline_checkout_subscribes_at_once_and_books_the_first_month(shop: Shop) -> None:
-    """The offline processor completes checkout at once: an active supporter, 5.00 booked."""
-    shop.checkout()
-    subscription = shop.live()
-    assert (subscription.tier, subscription.status) == (Tier.SUPPORTER, SubscriptionStatus.ACTIVE)
-    assert subscription.external_ref is not None
-    assert shop.charges() == [500]
+def _race(action: Callable[[], object]) -> list[object]:
+    """Run ``action`` RACERS times at once; each answer or the domain error it raised."""
+    barrier = threading.Barrier(RACERS)
+
+    def one() -> object:
+        barrier.wait()
+        try:
+            return action()
+        except DomainError as refused:
+            return refused
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        return list(pool.map(lambda _: one(), range(RACERS)))
 
 
-def test_checkout_is_for_paid_tiers_and_fans_without_one(shop: Shop) -> None:
-    """Free needs no checkout; a second paid subscription is a tier change; artists cannot buy."""
-    with pytest.raises(InvalidInput):
-        shop.checkout(Tier.FREE)
-    shop.checkout()
-    with pytest.raises(Conflict):
-        shop.checkout(Tier.SUPERFAN)
-    with pytest.raises(Forbidden):
-        checkout.start_checkout(
-            shop.artist.id,
-            Tier.SUPPORTER,
-            caller=shop.artist,
-            success_url="https://a.example",
-            cancel_url="https://a.example",
-            uow=shop.uow(),
-            gateway=shop.gateway,
-            ids=shop.ids,
-            clock=shop.clock,
-        )
+def test_twenty_identical_subscribes_at_once_charge_once(shop: Shop) -> None:
+    """One reserves and charges; every other one is refused with Conflict; one live subscription."""
+    answers = _race(lambda: shop.subscribe(Tier.SUPPORTER))
+
+    made = [a for a in answers if isinstance(a, subscriptions.TierChangeResult)]
+    assert len(made) == 1
+    assert all(isinstance(a, Conflict) for a in answers if a not in made)
+    assert len(shop.gateway.charges) == 1
+    assert shop.booked() == [500]
+    assert shop.live().status is SubscriptionStatus.ACTIVE
 
 
-def test_an_upgrade_through_the_processor_charges_the_prorated_difference(shop: Shop) -> None:
-    """Ten days in, supporter to superfan: at once, charging the difference for the time left."""
-    shop.checkout()
-    before = shop.live()
+def test_twenty_identical_upgrades_at_once_charge_the_difference_once(shop: Shop) -> None:
+    shop.subscribe(Tier.SUPPORTER)
     shop.clock.advance(days=10)
-    result = shop.change(Tier.SUPERFAN)
-    expected = prorate(
-        old_price=Money(500, "USD"),
-        new_price=Money(1000, "USD"),
-        period_start=before.current_period_start,
-        period_end=before.current_period_end,
-        now=shop.clock.now(),
+
+    answers = _race(lambda: shop.change(Tier.SUPERFAN))
+
+    made = [a for a in answers if isinstance(a, subscriptions.TierChangeResult)]
+    assert len(made) == 1
+    assert all(isinstance(a, Conflict) for a in answers if a not in made)
+    assert len(shop.gateway.charges) == 2
+    assert shop.booked() == [500, made[0].charged.amount_minor]
+    assert shop.live().tier is Tier.SUPERFAN
+
+
+def test_a_crash_after_the_charge_is_recorded_by_the_next_request_without_a_second_charge(
+    shop: Shop,
+) -> None:
+    """The process dies between the processor's charge and our record; within the lease the
+    subscription is busy (409), after it the next request finishes it with the same key."""
+    with pytest.raises(ProcessKilled):
+        shop.subscribe(Tier.SUPPORTER, CrashAfterCharging(shop.gateway))
+    assert shop.live().status is SubscriptionStatus.INCOMPLETE
+    assert shop.booked() == []
+    with pytest.raises(Conflict):
+        shop.subscribe(Tier.SUPPORTER)
+
+    shop.clock.advance(INTENT_LEASE + timedelta(seconds=1))
+    again = shop.subscribe(Tier.SUPPORTER)
+
+    assert again.subscription.status is SubscriptionStatus.ACTIVE
+    assert len(shop.gateway.charges) == 1
+    assert shop.booked() == [500]
+
+
+def test_a_crash_after_an_upgrade_is_charged_is_recorded_by_the_billing_run(shop: Shop) -> None:
+    shop.subscribe(Tier.SUPPORTER)
+    shop.clock.advance(days=3)
+    with pytest.raises(ProcessKilled):
+        shop.change(Tier.SUPERFAN, CrashAfterCharging(shop.gateway))
+    assert shop.live().tier is Tier.SUPPORTER
+
+    shop.clock.advance(INTENT_LEASE + timedelta(seconds=1))
+    report = subscriptions.run_billing(
+        uow=shop.uow(), billing=ChargingSubscriptionBilling(shop.gateway), ids=shop.ids, clock=shop.clock
     )
-    assert result.charged == expected
-    assert result.subscription.tier is Tier.SUPERFAN
-    assert shop.charges() == [500, expected.amount_minor]
+
+    assert report.repaired == 1
+    assert shop.live().tier is Tier.SUPERFAN
+    assert len(shop.gateway.charges) == 2
+    assert shop.booked() == [500, shop.gateway.charges[1].amount.amount_minor]
+    with shop.uow() as uow:
+        assert [i.status for i in uow.intents.of_subscription(shop.live().id)] == [IntentStatus.SETTLED] * 2
 
 
-def test_a_downgrade_and_a_cancel_wait_for_the_period_end(shop: Shop) -> None:
-    """Superfan keeps superfan until the period ends, then supporter; cancelling, then free."""
-    shop.checkout(Tier.SUPERFAN)
-    result = shop.change(Tier.SUPPORTER)
-    assert result.charged == Money(0, "USD")
-    subscription = shop.live()
-    assert (subscription.tier, subscription.pending_tier) == (Tier.SUPERFAN, Tier.SUPPORTER)
-    assert effective_tier(subscription, subscription.current_period_end) is Tier.SUPPORTER
-    canceled = checkout.cancel(
-        shop.artist.id, caller=shop.fan, uow=shop.uow(), gateway=shop.gateway, ids=shop.ids, clock=shop.clock
+def test_a_slow_processor_holds_no_database_lock(shop: Shop) -> None:
+    """While a charge takes 2 s, another writer on the same SQLite file commits at once."""
+    slow = SlowCharges(shop.gateway, seconds=2.0)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(shop.subscribe, Tier.SUPPORTER, slow)
+        assert slow.started.wait(10)
+        began = time.monotonic()
+        other = shop.register(Role.FAN)
+        took = time.monotonic() - began
+        pending.result()
+    assert other.id
+    assert took < 1.0, f"another writer waited {took:.2f} s for the processor"
+    assert shop.booked() == [500]
+
+
+def test_moving_to_free_is_cancelling_at_period_end(shop: Shop) -> None:
+    """PATCH to free and DELETE are one rule: cancel at period end, no charge, access until then."""
+    shop.subscribe(Tier.SUPERFAN)
+
+    moved = shop.change(Tier.FREE).subscription
+    again = subscriptions.cancel(
+        shop.artist.id,
+        caller=shop.fan,
+        uow=shop.uow(),
+        billing=ChargingSubscriptionBilling(shop.gateway),
+        ids=shop.ids,
+        clock=shop.clock,
     )
-    assert canceled.cancel_at_period_end
-    assert effective_tier(canceled, canceled.current_period_end - timedelta(seconds=1)) is Tier.SUPERFAN
-    assert effective_tier(canceled, canceled.current_period_end) is Tier.FREE
+
+    assert moved.cancel_at_period_end
+    assert moved.scheduled_plan is None
+    assert moved.pending_tier is Tier.FREE
+    assert again == moved
+    assert shop.live().tier is Tier.SUPERFAN
+    assert len(shop.gateway.charges) == 1
 
 
-def test_a_subscription_billed_here_is_changed_by_the_offline_use_cases(shop: Shop) -> None:
-    """Without a processor reference the change goes through usecases.subscriptions, as before."""
-    subscriptions.subscribe(
+def test_a_free_fan_taking_a_paid_tier_through_checkout_is_upgraded(shop: Shop) -> None:
+    """The checkout page's way in: a fan on the free tier is upgraded, not refused."""
+    shop.subscribe(Tier.FREE)
+    shop.clock.advance(days=15)
+
+    upgraded = subscriptions.subscribe_or_upgrade(
         shop.artist.id,
         Tier.SUPPORTER,
         caller=shop.fan,
         uow=shop.uow(),
-        gateway=shop.gateway,
+        billing=ChargingSubscriptionBilling(shop.gateway),
         ids=shop.ids,
         clock=shop.clock,
     )
-    result = shop.change(Tier.SUPERFAN)
-    assert result.subscription.external_ref is None
-    assert result.subscription.tier is Tier.SUPERFAN
 
-
-def test_payout_onboarding_is_for_the_artist_themself(shop: Shop) -> None:
-    """The artist gets a link (and an account); a fan asking for it is refused."""
-    link = checkout.start_payouts_onboarding(
-        shop.artist.id,
-        caller=shop.artist,
-        refresh_url="https://app.example/again",
-        return_url="https://app.example/done",
-        uow=shop.uow(),
-        gateway=shop.gateway,
-        clock=shop.clock,
-    )
-    assert link.url == "https://app.example/done"
-    assert shop.gateway.connected_account(shop.artist.id) is not None
-    with pytest.raises(Forbidden):
-        checkout.start_payouts_onboarding(
-            shop.artist.id,
-            caller=shop.fan,
-            refresh_url="https://a.example",
-            return_url="https://a.example",
-            uow=shop.uow(),
-            gateway=shop.gateway,
-            clock=shop.clock,
-        )
-
-
-def test_events_applied_on_the_offline_gateway_book_once_and_keep_the_split(shop: Shop) -> None:
-    """handle_stripe_event speaks to any BillingGateway: an invoice event re-read from the offline
-    one books its charge once, however often it comes; the books balance."""
-    shop.checkout()
-    subscription = shop.live()
-    assert subscription.external_ref is not None
-    invoice = shop.gateway.fetch_subscription(subscription.external_ref).latest_invoice_ref
-    assert invoice is not None
-    event = GatewayEvent(
-        id="evt_offline_1",
-        kind=GatewayEventKind.INVOICE_PAID,
-        type="invoice.paid",
-        created=T0,
-        object_ref=invoice,
-        subscription_ref=subscription.external_ref,
-    )
-    outcomes = [
-        handle_stripe_event(event, uow=shop.uow(), gateway=shop.gateway, ids=shop.ids, clock=shop.clock)
-        for _ in range(3)
-    ]
-    assert [o.duplicate for o in outcomes] == [False, True, True]
-    assert outcomes[0].fee_check is not None
-    assert outcomes[0].fee_check.expected == split_revenue(Money(500, "USD")).platform
-    assert outcomes[0].fee_check.ok
-    assert shop.charges() == [500]
-    with shop.uow() as uow:
-        assert uow.ledger.trial_balance() == {"USD": 0}
+    assert upgraded.subscription.tier is Tier.SUPPORTER
+    assert 0 < upgraded.charged.amount_minor < 500
+    assert shop.booked() == [upgraded.charged.amount_minor]

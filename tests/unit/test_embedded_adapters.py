@@ -27,12 +27,11 @@ from musicconnect.adapters.offline import OfflinePaymentGateway
 from musicconnect.domain.errors import AuthenticationFailed, Conflict, InvalidInput, SignatureInvalid
 from musicconnect.domain.money import Money
 from musicconnect.ports.media import MediaStorage, UrlSigner
-from musicconnect.ports.payments import PaymentGateway
 from musicconnect.ports.services import Clock, Job, JobHandler, JobQueue, PasswordHasher, TokenIssuer
 from tests.contract.auth_contract import START, PasswordHasherContract, TokenIssuerContract
 from tests.contract.jobs_contract import JobQueueContract
 from tests.contract.media_contract import EXPIRES_AT, PATH, MediaStorageContract, UrlSignerContract
-from tests.contract.payments_contract import PaymentGatewayContract
+from tests.contract.payments_contract import Gateway, PaymentGatewayContract
 
 SECRET = "unit-test-jwt-secret-" + "s" * 64
 URL_SECRET = b"u" * 32
@@ -410,7 +409,7 @@ class TestScryptPasswordHasher(PasswordHasherContract):
 
 
 class TestOfflinePaymentGateway(PaymentGatewayContract):
-    def make_gateway(self) -> PaymentGateway:
+    def make_gateway(self) -> Gateway:
         return OfflinePaymentGateway(SequentialIdGenerator("pay"))
 
     def test_charges_cost_no_fee_and_are_kept(self) -> None:

@@ -31,7 +31,7 @@ from musicconnect.adapters.memory import (
     InMemorySubscriptionRepository,
     InMemoryUnitOfWork,
 )
-from musicconnect.adapters.stripe import StripePaymentGateway
+from musicconnect.adapters.stripe import StripePaymentGateway, stripe_payments
 from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.errors import ServiceUnavailable
@@ -101,7 +101,7 @@ def services(
         probe=FakeMediaProbe(),
         transcoder=FakeTranscoder(),
         jobs=InlineJobQueue({}),
-        gateway=gateway,
+        payments=stripe_payments(gateway),
     )
 
 
@@ -200,10 +200,11 @@ class Scene:
             return uow.ledger.trial_balance()
 
     def nothing_written(self) -> bool:
+        """Nothing since checkout began: the subscription it reserved is still waiting for payment."""
         state = self.store.published
         return (
             len(state.processed_events) == 0
-            and len(state.subscriptions) == 0
+            and all(s.status is SubscriptionStatus.INCOMPLETE for s in state.subscriptions.values())
             and len(state.transactions_by_key) == 0
         )
 

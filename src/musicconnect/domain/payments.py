@@ -1,43 +1,15 @@
-"""Payment events as the domain sees them, whatever processor sent them."""
+"""Money moving through a processor as the domain sees it: charges, payouts, and intents."""
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Final
 
 import attrs
 
 from musicconnect.domain.money import Money
-from musicconnect.domain.subscriptions import SubscriptionStatus
 from musicconnect.domain.tiers import Tier
-
-
-class PaymentEventKind(enum.StrEnum):
-    SUBSCRIPTION_CREATED = "subscription.created"
-    SUBSCRIPTION_UPDATED = "subscription.updated"
-    SUBSCRIPTION_DELETED = "subscription.deleted"
-    INVOICE_PAID = "invoice.paid"
-    INVOICE_PAYMENT_FAILED = "invoice.payment_failed"
-
-
-@attrs.frozen
-class PaymentEvent:
-    """A processor's news about a subscription, carrying the subscription's state at that time.
-
-    Events may arrive twice and in any order: ``event_id`` makes applying idempotent and
-    ``occurred_at`` lets a stale event be recognised and ignored.
-    """
-
-    event_id: str
-    kind: PaymentEventKind
-    occurred_at: datetime
-    external_ref: str
-    fan_id: str
-    artist_id: str
-    tier: Tier
-    status: SubscriptionStatus
-    current_period_end: datetime
-    amount: Money | None = None
 
 
 @attrs.frozen
@@ -66,3 +38,75 @@ class Payout:
     platform_fee: Money
     paid_at: datetime
     external_ref: str | None = None
+
+
+class IntentKind(enum.StrEnum):
+    """What money movement an intent stands for."""
+
+    START = "start"
+    CHANGE = "change"
+    RENEWAL = "renewal"
+    PAYOUT = "payout"
+
+
+class IntentStatus(enum.StrEnum):
+    #: Reserved: the processor may or may not have been called yet.
+    OPEN = "open"
+    #: The processor answered that the fan must act (a checkout page); its event settles it.
+    AWAITING_FAN = "awaiting_fan"
+    SETTLED = "settled"
+    FAILED = "failed"
+
+
+#: Intents still waiting for their outcome to be recorded.
+UNSETTLED: Final = frozenset({IntentStatus.OPEN, IntentStatus.AWAITING_FAN})
+
+#: How long an open intent belongs to the request that reserved it. A processor call (with its own
+#: retries) ends well inside it; an intent older than this was left by a crash, and whoever finds
+#: it next calls the processor again with the same key, which can only return the first answer.
+INTENT_LEASE: Final = timedelta(minutes=2)
+
+
+@attrs.frozen
+class PaymentIntent:
+    """Money about to move, committed before the processor is called.
+
+    Reserve (commit an intent), call the processor with ``key`` (the same on every retry, so the
+    processor's idempotency makes a retry return the first result), then record the outcome and
+    settle the intent in one unit of work. A crash between the steps leaves an open intent that the
+    next request, webhook or billing run completes, never by charging again.
+    """
+
+    key: str
+    kind: IntentKind
+    artist_id: str
+    amount: Money
+    created_at: datetime
+    subscription_id: str | None = None
+    fan_id: str | None = None
+    #: The tier (and price version) the subscription moves to, for starts and changes.
+    tier: Tier | None = None
+    plan_version: int | None = None
+    status: IntentStatus = IntentStatus.OPEN
+    #: The processor's id for what it made: a charge, a payout, a checkout session.
+    external_ref: str | None = None
+    settled_at: datetime | None = None
+
+    @property
+    def is_unsettled(self) -> bool:
+        return self.status in UNSETTLED
+
+    def in_progress(self, now: datetime) -> bool:
+        """Reserved so recently that its own request may still be talking to the processor."""
+        return self.status is IntentStatus.OPEN and now < self.created_at + INTENT_LEASE
+
+    def settled(self, now: datetime, *, external_ref: str | None = None) -> PaymentIntent:
+        return attrs.evolve(
+            self, status=IntentStatus.SETTLED, settled_at=now, external_ref=external_ref or self.external_ref
+        )
+
+    def failed(self, now: datetime) -> PaymentIntent:
+        return attrs.evolve(self, status=IntentStatus.FAILED, settled_at=now)
+
+    def awaiting_fan(self, external_ref: str) -> PaymentIntent:
+        return attrs.evolve(self, status=IntentStatus.AWAITING_FAN, external_ref=external_ref)

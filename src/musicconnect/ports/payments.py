@@ -1,11 +1,11 @@
-"""The payment processor, as the domain needs it.
+"""The payment processor, as the use cases need it: small roles, one per need.
 
-Two ways of billing meet here. ``charge`` and ``pay_out`` move money when the platform is the
-billing engine (the offline default: use cases decide when to charge). Checkout, tier changes and
-the ``fetch_*`` reads serve a processor that bills subscriptions itself (Stripe Billing): it tells
-us what happened through events, and we re-read its objects before applying them, so events may
-arrive late, twice or out of order. ``PaymentGateway`` is the first part; ``BillingGateway``
-adds the second.
+- ``SubscriptionBilling`` carries out what the subscription use cases decided (start, change,
+  renew). Offline it charges the amount the domain computed; on Stripe it starts Checkout and
+  moves the Stripe subscription, which then bills itself.
+- ``Charges`` and ``PayoutSender`` move one-off money; ``ConnectedAccounts`` holds the artists'
+  payout accounts; ``ProcessorReads`` re-reads the processor's objects when its events arrive
+  (late, twice or out of order), so what is applied is always its latest state.
 
 The values below are snapshots of the processor's objects in domain terms: no processor types.
 """
@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 import attrs
 
 from musicconnect.domain.errors import NotFound
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import ChargeResult, PayoutResult
-from musicconnect.domain.subscriptions import SubscriptionStatus
-from musicconnect.domain.tiers import Tier, TierPlan
+from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
+from musicconnect.domain.tiers import Tier
 
 
 class ForeignObject(NotFound):
@@ -82,6 +82,8 @@ class SubscriptionSnapshot:
     past_due_since: datetime | None = None
     canceled_at: datetime | None = None
     latest_invoice_ref: str | None = None
+    #: Our subscription it was made for, when we reserved one before asking (checkout).
+    subscription_id: str | None = None
 
 
 @attrs.frozen
@@ -168,8 +170,8 @@ class GatewayEvent:
     account_ref: str | None = None
 
 
-class PaymentGateway(Protocol):
-    """Moves money. Every call carries a deterministic idempotency key: a retry never pays twice."""
+class Charges(Protocol):
+    """One-off charges of a fan's saved payment method, for money the platform decided to take."""
 
     def charge(
         self,
@@ -180,40 +182,80 @@ class PaymentGateway(Protocol):
         description: str,
         idempotency_key: str,
     ) -> ChargeResult:
-        """Take ``amount`` from the fan for the artist; raise PaymentFailed if declined."""
+        """Take ``amount`` from the fan for the artist; raise PaymentFailed if declined.
+
+        The same key always returns the first result: a retry never charges twice."""
         ...
 
+
+class PayoutSender(Protocol):
     def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
-        """Send ``amount`` to the artist's bank or connected account."""
+        """Send ``amount`` to the artist's bank or connected account, once per key."""
         ...
 
 
-@runtime_checkable
-class BillingGateway(PaymentGateway, Protocol):
-    """A payment gateway that also hosts checkout, bills subscriptions itself and holds the
-    artists' connected accounts (Stripe Billing and Connect; the offline gateway imitates it).
+@attrs.frozen
+class ReturnUrls:
+    """Where a hosted payment page sends the fan back to."""
 
-    Mutating calls take an idempotency key from the caller, or derive one from our ids. The
-    ``fetch_*`` reads raise NotFound for an unknown reference and ForeignObject for one that is
-    not ours; every call raises
-    ServiceUnavailable when the processor cannot be reached.
+    success_url: str
+    cancel_url: str
+
+
+@attrs.frozen
+class BillingRequest:
+    """A subscription change the use case decided, for the processor to carry out.
+
+    ``before`` is the subscription as it is, ``after`` as the domain says it must become, and
+    ``amount`` what the domain says to take now (the first month, a prorated difference, a
+    renewal; zero for changes that wait for the period end).
     """
 
-    # --- parties --------------------------------------------------------------------------------
+    before: Subscription
+    after: Subscription
+    amount: Money
+    fan_email: str
+    artist_name: str
+    description: str
+    return_urls: ReturnUrls | None = None
 
-    def ensure_customer(self, *, fan_id: str, email: str) -> str:
-        """The fan's customer reference, made on first use; the same fan always gets the same one."""
-        ...
 
-    def ensure_price(self, *, artist_id: str, artist_name: str, plan: TierPlan) -> str:
-        """The processor's price for this version of the artist's tier, made on first use."""
-        ...
+@attrs.frozen
+class BillingOutcome:
+    """What the processor did. At most one of the first two is set."""
+
+    #: Money taken now, booked under the intent's key.
+    charge: ChargeResult | None = None
+    #: The fan pays on this page; the processor's event completes the subscription later.
+    checkout: CheckoutSession | None = None
+    #: A processor that bills subscriptions itself: its subscription as it is now, and the
+    #: invoice (with the charge that paid it) that this change made, if any.
+    subscription: SubscriptionSnapshot | None = None
+    invoice: InvoiceSnapshot | None = None
+    invoice_charge: ChargeSnapshot | None = None
+
+
+class SubscriptionBilling(Protocol):
+    """Carries out the subscription use cases' decisions where the money is.
+
+    Every call carries the key of the intent it serves: calling again with it (a retry, or the
+    repair of an intent a crash left open) returns the first outcome and moves no more money.
+    Raise PaymentFailed when declined, ServiceUnavailable when the processor cannot be reached.
+    """
+
+    def start(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome: ...
+
+    def change(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome: ...
+
+    def renew(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome: ...
+
+
+class ConnectedAccounts(Protocol):
+    """The artists' accounts at the processor, which receive their share and pay it out."""
 
     def create_connected_account(self, *, artist_id: str, email: str) -> ConnectedAccount:
         """The artist's connected account, made on first call; later calls return the same one."""
         ...
-
-    def connected_account(self, artist_id: str) -> ConnectedAccount | None: ...
 
     def onboarding_link(
         self, *, artist_id: str, refresh_url: str, return_url: str, idempotency_key: str
@@ -225,40 +267,10 @@ class BillingGateway(PaymentGateway, Protocol):
         """Re-read a connected account and remember its status."""
         ...
 
-    # --- processor-billed subscriptions ------------------------------------------------------------
 
-    def start_checkout(
-        self,
-        *,
-        fan_id: str,
-        fan_email: str,
-        artist_id: str,
-        artist_name: str,
-        plan: TierPlan,
-        success_url: str,
-        cancel_url: str,
-        idempotency_key: str,
-    ) -> CheckoutSession:
-        """A hosted payment page for a monthly subscription to ``plan``, paying the artist's share
-        to their connected account and the platform's fee to the platform."""
-        ...
-
-    def change_subscription_tier(
-        self,
-        *,
-        external_ref: str,
-        artist_id: str,
-        artist_name: str,
-        plan: TierPlan,
-        at_period_end: bool,
-        idempotency_key: str,
-    ) -> SubscriptionSnapshot:
-        """Move to ``plan``: at once, charging the prorated difference (PaymentFailed if declined),
-        or at the end of the paid period. Moving to the current plan at period end undoes a
-        scheduled change or cancellation."""
-        ...
-
-    def cancel_at_period_end(self, *, external_ref: str, idempotency_key: str) -> SubscriptionSnapshot: ...
+class ProcessorReads(Protocol):
+    """The processor's objects as they are now. Raise NotFound for an unknown reference,
+    ForeignObject for one that is not ours, ServiceUnavailable when it cannot be reached."""
 
     def fetch_subscription(self, external_ref: str) -> SubscriptionSnapshot: ...
 
@@ -269,3 +281,14 @@ class BillingGateway(PaymentGateway, Protocol):
     def fetch_application_fee(self, external_ref: str) -> ApplicationFeeSnapshot: ...
 
     def fetch_payout(self, external_ref: str, *, account_ref: str | None = None) -> PayoutSnapshot: ...
+
+
+@attrs.frozen
+class Payments:
+    """The processor's roles, assembled once by bootstrap: one set offline, one on Stripe."""
+
+    billing: SubscriptionBilling
+    charges: Charges
+    payouts: PayoutSender
+    accounts: ConnectedAccounts
+    reads: ProcessorReads

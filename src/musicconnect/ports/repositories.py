@@ -11,7 +11,7 @@ from musicconnect.domain.accounts import Account, Artist
 from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.ledger import Transaction
 from musicconnect.domain.messages import DirectMessage
-from musicconnect.domain.payments import Payout
+from musicconnect.domain.payments import PaymentIntent, Payout
 from musicconnect.domain.subscriptions import Subscription
 from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.domain.tracks import Track
@@ -155,6 +155,26 @@ class MessageRepository(Protocol):
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int: ...
 
 
+class PaymentIntentRepository(Protocol):
+    """Money about to move, reserved before the processor is called (see ``PaymentIntent``)."""
+
+    def add(self, intent: PaymentIntent) -> None:
+        """Raise Conflict if an intent with this key exists: of two identical requests, one reserves."""
+        ...
+
+    def get(self, key: str) -> PaymentIntent | None: ...
+
+    def save(self, intent: PaymentIntent) -> None: ...
+
+    def of_subscription(self, subscription_id: str) -> Sequence[PaymentIntent]:
+        """Every intent of the subscription, oldest first."""
+        ...
+
+    def open_before(self, at: datetime) -> Sequence[PaymentIntent]:
+        """Open intents reserved before ``at``, oldest first: work a crash left behind."""
+        ...
+
+
 class ProcessedEventStore(Protocol):
     """Remembers which external events (webhooks) were applied, for idempotency."""
 
@@ -178,6 +198,7 @@ class UnitOfWork(Protocol):
     plays: PlayEventStore
     messages: MessageRepository
     processed_events: ProcessedEventStore
+    intents: PaymentIntentRepository
 
     def __enter__(self) -> Self: ...
 

@@ -17,6 +17,7 @@ from musicconnect.domain import subscriptions as subs
 from musicconnect.domain.accounts import Artist
 from musicconnect.domain.ledger import charge_transaction, processing_fee_transaction, refund_transaction
 from musicconnect.domain.money import PLATFORM_FEE_PERCENT, Money, split_revenue
+from musicconnect.domain.payments import IntentStatus
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.ports.payments import ChargeSnapshot, InvoiceSnapshot, SubscriptionSnapshot
@@ -51,7 +52,7 @@ def apply_snapshot(
     A snapshot read before one already applied is stale and changes nothing, and an ended
     subscription never comes back (a new one has a new reference).
     """
-    current = uow.subscriptions.by_external_ref(snapshot.external_ref)
+    current = uow.subscriptions.by_external_ref(snapshot.external_ref) or _reserved_for(snapshot, uow)
     if current is not None and (
         current.status is SubscriptionStatus.CANCELED
         or (current.last_event_at is not None and current.last_event_at > read_at)
@@ -91,12 +92,26 @@ def apply_snapshot(
         if snapshot.status is SubscriptionStatus.CANCELED
         else None,
         last_event_at=read_at,
+        external_ref=snapshot.external_ref,
     )
     if created:
         _add_as_the_live_one(updated, uow=uow, at=read_at)
     else:
         uow.subscriptions.save(updated)
+    for intent in uow.intents.of_subscription(updated.id):
+        if intent.status is IntentStatus.AWAITING_FAN:
+            uow.intents.save(intent.settled(read_at))
     return updated
+
+
+def _reserved_for(snapshot: SubscriptionSnapshot, uow: UnitOfWork) -> Subscription | None:
+    """Our subscription that a checkout was started for, before the processor made its own."""
+    if snapshot.subscription_id is None:
+        return None
+    reserved = uow.subscriptions.get(snapshot.subscription_id)
+    if reserved is None or reserved.external_ref is not None or reserved.fan_id != snapshot.fan_id:
+        return None
+    return reserved
 
 
 def _add_as_the_live_one(arrived: Subscription, *, uow: UnitOfWork, at: datetime) -> None:

@@ -145,6 +145,7 @@ class InvalidatingUnitOfWork:
         self.plays = inner.plays
         self.messages = inner.messages
         self.processed_events = inner.processed_events
+        self.intents = inner.intents
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._inner!r})"

@@ -7,14 +7,14 @@ from collections.abc import Sequence
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.clocks import parse_period
-from musicconnect.domain.errors import InvalidInput, PaymentFailed
+from musicconnect.domain.errors import Conflict, InvalidInput, NotFound, PaymentFailed
 from musicconnect.domain.ledger import TransactionKind, artist_account, payout_key, payout_transaction
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import Payout
-from musicconnect.ports.payments import PaymentGateway
+from musicconnect.domain.payments import IntentKind, PaymentIntent, Payout
+from musicconnect.ports.payments import ConnectedAccounts, OnboardingLink, PayoutSender
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator
-from musicconnect.usecases.access import require_admin, require_owner
+from musicconnect.usecases.access import require_admin, require_artist, require_owner
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ def run_payouts(
     *,
     caller: Caller,
     uow: UnitOfWork,
-    gateway: PaymentGateway,
+    gateway: PayoutSender,
     ids: IdGenerator,
     clock: Clock,
     minimum_minor: int = 0,
@@ -64,7 +64,7 @@ def _pay_artist(
     period: str,
     *,
     uow: UnitOfWork,
-    gateway: PaymentGateway,
+    gateway: PayoutSender,
     ids: IdGenerator,
     clock: Clock,
     minimum: int,
@@ -74,42 +74,86 @@ def _pay_artist(
     with uow:
         currencies = list(uow.ledger.currencies_of(account))
     for currency in currencies:
-        with uow:
-            key = payout_key(artist_id, period, currency)
-            if uow.ledger.by_key(key) is not None:
-                continue
-            # Liabilities carry credit balances: what we owe is credits minus debits.
-            available = Money(-uow.ledger.balance(account, currency), currency)
-            if available.amount_minor <= 0 or available.amount_minor < minimum:
-                continue
-            gross = _gross_not_yet_paid(uow, artist_id, currency)
-            result = gateway.pay_out(artist_id=artist_id, amount=available, idempotency_key=key)
-            now = clock.now()
-            uow.ledger.record(
-                payout_transaction(
-                    transaction_id=ids.new_id(),
-                    artist_id=artist_id,
-                    period=period,
-                    amount=available,
-                    available=available,
-                    occurred_at=now,
-                ),
-            )
-            payout = Payout(
-                id=ids.new_id(),
-                artist_id=artist_id,
-                period=period,
-                amount=available,
-                gross=gross,
-                platform_fee=gross - available,
-                paid_at=now,
-                external_ref=result.payout_id,
-            )
-            uow.payouts.add(payout)
-            uow.commit()
-        log.info("paid %s to %s for %s", available, artist_id, period)
-        paid.append(payout)
+        intent = _reserve(artist_id, period, currency, uow=uow, clock=clock, minimum=minimum)
+        if intent is None:
+            continue
+        # Outside any transaction: the key makes a repeat of this call pay nothing more.
+        try:
+            result = gateway.pay_out(artist_id=artist_id, amount=intent.amount, idempotency_key=intent.key)
+        except PaymentFailed:
+            with uow:
+                uow.intents.save(intent.failed(clock.now()))
+                uow.commit()
+            raise
+        payout = _record(intent, result.payout_id, period, uow=uow, ids=ids, clock=clock)
+        if payout is not None:
+            log.info("paid %s to %s for %s", payout.amount, artist_id, period)
+            paid.append(payout)
     return paid
+
+
+def _reserve(
+    artist_id: str, period: str, currency: str, *, uow: UnitOfWork, clock: Clock, minimum: int
+) -> PaymentIntent | None:
+    """The payout to make now, committed before the processor is asked: a new one for the whole
+    available balance, or one a crash left unrecorded. None when there is nothing to pay."""
+    now = clock.now()
+    key = payout_key(artist_id, period, currency)
+    with uow:
+        earlier = uow.intents.get(key)
+        if earlier is not None:
+            # A run that crashed after reserving is finished with the same amount and key.
+            return earlier if earlier.is_unsettled and not earlier.in_progress(now) else None
+        if uow.ledger.by_key(key) is not None:
+            return None  # paid before payouts had intents
+        # Liabilities carry credit balances: what we owe is credits minus debits.
+        available = Money(-uow.ledger.balance(artist_account(artist_id), currency), currency)
+        if available.amount_minor <= 0 or available.amount_minor < minimum:
+            return None
+        intent = PaymentIntent(
+            key=key, kind=IntentKind.PAYOUT, artist_id=artist_id, amount=available, created_at=now
+        )
+        try:
+            uow.intents.add(intent)
+            uow.commit()
+        except Conflict:
+            return None  # another run reserved it and is paying it
+    return intent
+
+
+def _record(
+    intent: PaymentIntent, external_ref: str, period: str, *, uow: UnitOfWork, ids: IdGenerator, clock: Clock
+) -> Payout | None:
+    now = clock.now()
+    with uow:
+        current = uow.intents.get(intent.key)
+        if current is None or not current.is_unsettled:
+            return None
+        gross = _gross_not_yet_paid(uow, intent.artist_id, intent.amount.currency)
+        uow.ledger.record(
+            payout_transaction(
+                transaction_id=ids.new_id(),
+                artist_id=intent.artist_id,
+                period=period,
+                amount=intent.amount,
+                available=intent.amount,
+                occurred_at=now,
+            ),
+        )
+        payout = Payout(
+            id=ids.new_id(),
+            artist_id=intent.artist_id,
+            period=period,
+            amount=intent.amount,
+            gross=gross,
+            platform_fee=gross - intent.amount,
+            paid_at=now,
+            external_ref=external_ref,
+        )
+        uow.payouts.add(payout)
+        uow.intents.save(current.settled(now, external_ref=external_ref))
+        uow.commit()
+    return payout
 
 
 def _gross_not_yet_paid(uow: UnitOfWork, artist_id: str, currency: str) -> Money:
@@ -130,3 +174,29 @@ def payouts_of(artist_id: str, *, caller: Caller, uow: UnitOfWork) -> Sequence[P
     require_owner(caller, artist_id)
     with uow:
         return uow.payouts.of_artist(artist_id)
+
+
+def start_payouts_onboarding(
+    artist_id: str,
+    *,
+    caller: Caller,
+    refresh_url: str,
+    return_url: str,
+    uow: UnitOfWork,
+    accounts: ConnectedAccounts,
+    clock: Clock,
+) -> OnboardingLink:
+    """The artist's connected account (made on first call) and a link to finish setting it up."""
+    require_owner(caller, artist_id)
+    with uow:
+        require_artist(uow, artist_id)
+        account = uow.accounts.get(artist_id)
+        if account is None:
+            raise NotFound(f"no account {artist_id}")
+    accounts.create_connected_account(artist_id=artist_id, email=account.email)
+    return accounts.onboarding_link(
+        artist_id=artist_id,
+        refresh_url=refresh_url,
+        return_url=return_url,
+        idempotency_key=f"onboarding:{artist_id}:{clock.now().isoformat()}",
+    )

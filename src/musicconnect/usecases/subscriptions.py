@@ -1,58 +1,45 @@
-"""Subscribing, changing tier, cancelling, monthly billing and payment events."""
+"""Subscribing, changing tier, cancelling and monthly billing: one path on every payment backend.
+
+Every change that may move money goes in three steps (see ``usecases.intents``):
+1. reserve: one unit of work checks the domain's rules and commits a ``PaymentIntent`` (and, for
+   a new subscription, the subscription itself, incomplete). Of identical requests racing, one
+   reserves; the others are refused with Conflict by the database's unique keys;
+2. call the processor outside any transaction, with the intent's key;
+3. record the outcome and settle the intent in one unit of work.
+An intent that a crash left open is completed by the next request for that subscription or by
+the billing run, and a checkout by the processor's event: never by charging again.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 import attrs
 
 from musicconnect.domain import subscriptions as subs
 from musicconnect.domain.accounts import Caller
-from musicconnect.domain.errors import Conflict, NotFound, PaymentFailed
-from musicconnect.domain.ledger import charge_transaction
+from musicconnect.domain.errors import Conflict, NotFound, PaymentFailed, ServiceUnavailable
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import PaymentEvent, PaymentEventKind
+from musicconnect.domain.payments import INTENT_LEASE, IntentKind, PaymentIntent
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan
-from musicconnect.ports.payments import PaymentGateway
+from musicconnect.ports.payments import CheckoutSession, ReturnUrls, SubscriptionBilling
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator
 from musicconnect.usecases.access import require_artist, require_fan
+from musicconnect.usecases.intents import Completed, complete
 
 log = logging.getLogger(__name__)
 
 
-def _collect(
-    subscription: Subscription,
-    amount: Money,
-    *,
-    key: str,
-    description: str,
-    uow: UnitOfWork,
-    gateway: PaymentGateway,
-    ids: IdGenerator,
-    clock: Clock,
-) -> None:
-    """Charge the fan through the gateway and book it in the ledger under the same key."""
-    result = gateway.charge(
-        fan_id=subscription.fan_id,
-        artist_id=subscription.artist_id,
-        amount=amount,
-        description=description,
-        idempotency_key=key,
-    )
-    uow.ledger.record(
-        charge_transaction(
-            transaction_id=ids.new_id(),
-            idempotency_key=key,
-            artist_id=subscription.artist_id,
-            fan_id=subscription.fan_id,
-            gross=result.gross,
-            occurred_at=clock.now(),
-            memo=description,
-        ),
-    )
+@attrs.frozen
+class TierChangeResult:
+    subscription: Subscription
+    charged: Money
+    #: Set when the fan must pay on the processor's page first.
+    checkout: CheckoutSession | None = None
 
 
 def subscribe(
@@ -61,41 +48,156 @@ def subscribe(
     *,
     caller: Caller,
     uow: UnitOfWork,
-    gateway: PaymentGateway,
+    billing: SubscriptionBilling,
     ids: IdGenerator,
     clock: Clock,
-) -> Subscription:
-    """Start a subscription; a paid tier is charged for its first month at once."""
+    return_urls: ReturnUrls | None = None,
+) -> TierChangeResult:
+    """Start a subscription: free at once; a paid tier once its first month is paid (at once
+    offline, after the processor's checkout page on Stripe)."""
     require_fan(caller)
     now = clock.now()
     with uow:
         artist = require_artist(uow, artist_id)
-        if uow.subscriptions.live_for(caller.id, artist_id) is not None:
-            raise Conflict("already subscribed to this artist; change tier instead")
-        plan = artist.plan(tier)
-        subscription = subs.start_subscription(
-            subscription_id=ids.new_id(),
-            fan_id=caller.id,
-            artist_id=artist_id,
-            plan=plan,
-            now=now,
-            grace_days=artist.grace_days,
-            paid=True,
-        )
-        if not plan.price.is_zero:
-            _collect(
-                subscription,
-                plan.price,
-                key=f"subscription:{subscription.id}:first",
-                description=f"{tier} subscription to {artist.display_name}",
-                uow=uow,
-                gateway=gateway,
-                ids=ids,
-                clock=clock,
+        live = uow.subscriptions.live_for(caller.id, artist_id)
+        unfinished = _unfinished(uow, live) if live is not None else None
+        if live is None:
+            plan = artist.plan(tier)
+            subscription = subs.start_subscription(
+                subscription_id=ids.new_id(),
+                fan_id=caller.id,
+                artist_id=artist_id,
+                plan=plan,
+                now=now,
+                grace_days=artist.grace_days,
+                paid=False,
             )
-        uow.subscriptions.add(subscription)
+            uow.subscriptions.add(subscription)
+            if plan.price.is_zero:
+                uow.commit()
+                return TierChangeResult(subscription, Money.zero(plan.price.currency))
+            unfinished = _intent(
+                subscription,
+                IntentKind.START,
+                amount=plan.price,
+                key=f"subscription:{subscription.id}:first",
+                now=now,
+                plan=plan,
+            )
+            uow.intents.add(unfinished)
+            uow.commit()
+        elif unfinished is not None and unfinished.kind is IntentKind.START:
+            # The same subscription asked for again before its first payment was recorded.
+            _refuse_if_in_progress(unfinished, now)
+    # Outside any transaction: the processor is asked with the intent's key.
+    if unfinished is not None and unfinished.kind is IntentKind.START:
+        return _result(
+            complete(unfinished.key, uow=uow, billing=billing, ids=ids, clock=clock, return_urls=return_urls)
+        )
+    raise Conflict("already subscribed to this artist; change tier instead")
+
+
+def subscribe_or_upgrade(
+    artist_id: str,
+    tier: Tier,
+    *,
+    caller: Caller,
+    uow: UnitOfWork,
+    billing: SubscriptionBilling,
+    ids: IdGenerator,
+    clock: Clock,
+    return_urls: ReturnUrls | None = None,
+) -> TierChangeResult:
+    """A paid tier, for a fan with no subscription or on the free tier (a checkout page's way in)."""
+    with uow:
+        live = uow.subscriptions.live_for(caller.id, artist_id)
+    use = change_tier if live is not None and live.tier is Tier.FREE and tier is not Tier.FREE else subscribe
+    return use(
+        artist_id,
+        tier,
+        caller=caller,
+        uow=uow,
+        billing=billing,
+        ids=ids,
+        clock=clock,
+        return_urls=return_urls,
+    )
+
+
+def change_tier(
+    artist_id: str,
+    tier: Tier,
+    *,
+    caller: Caller,
+    uow: UnitOfWork,
+    billing: SubscriptionBilling,
+    ids: IdGenerator,
+    clock: Clock,
+    return_urls: ReturnUrls | None = None,
+) -> TierChangeResult:
+    """Upgrade at once, charging the prorated difference; downgrade or cancel (the free tier) at
+    the end of the paid period."""
+    require_fan(caller)
+    _repair_unfinished(artist_id, caller=caller, uow=uow, billing=billing, ids=ids, clock=clock)
+    now = clock.now()
+    with uow:
+        artist = require_artist(uow, artist_id)
+        current = _live(uow, caller.id, artist_id)
+        if current.status is SubscriptionStatus.INCOMPLETE:
+            raise Conflict("the first payment of this subscription is not finished yet")
+        plan = artist.plan(tier)
+        change = subs.change_tier(current, plan, now)
+        if change.subscription == current:
+            return TierChangeResult(current, Money.zero(plan.price.currency))
+        # Numbered per subscription: identical requests racing compute the same key, and one wins.
+        number = len(uow.intents.of_subscription(current.id))
+        key = f"subscription:{current.id}:change:{number}"
+        intent = _intent(current, IntentKind.CHANGE, amount=change.charge, key=key, now=now, plan=plan)
+        uow.intents.add(intent)
         uow.commit()
-    return subscription
+    return _result(
+        complete(intent.key, uow=uow, billing=billing, ids=ids, clock=clock, return_urls=return_urls)
+    )
+
+
+def cancel(
+    artist_id: str,
+    *,
+    caller: Caller,
+    uow: UnitOfWork,
+    billing: SubscriptionBilling,
+    ids: IdGenerator,
+    clock: Clock,
+) -> Subscription:
+    """Cancel at the end of the paid period (a move to the free tier); access stays until then."""
+    return change_tier(
+        artist_id, Tier.FREE, caller=caller, uow=uow, billing=billing, ids=ids, clock=clock
+    ).subscription
+
+
+def subscriptions_of(caller: Caller, *, uow: UnitOfWork) -> Sequence[Subscription]:
+    with uow:
+        return uow.subscriptions.of_fan(caller.id)
+
+
+def _intent(
+    subscription: Subscription, kind: IntentKind, *, amount: Money, key: str, now: datetime, plan: TierPlan
+) -> PaymentIntent:
+    return PaymentIntent(
+        key=key,
+        kind=kind,
+        artist_id=subscription.artist_id,
+        amount=amount,
+        created_at=now,
+        subscription_id=subscription.id,
+        fan_id=subscription.fan_id,
+        tier=plan.tier,
+        plan_version=plan.version,
+    )
+
+
+def _result(done: Completed) -> TierChangeResult:
+    return TierChangeResult(done.subscription, done.charged, done.checkout)
 
 
 def _live(uow: UnitOfWork, fan_id: str, artist_id: str) -> Subscription:
@@ -105,58 +207,34 @@ def _live(uow: UnitOfWork, fan_id: str, artist_id: str) -> Subscription:
     return subscription
 
 
-@attrs.frozen
-class TierChangeResult:
-    subscription: Subscription
-    charged: Money
+def _unfinished(uow: UnitOfWork, subscription: Subscription) -> PaymentIntent | None:
+    """The subscription's intent whose outcome is not recorded yet, if any."""
+    return next((i for i in uow.intents.of_subscription(subscription.id) if i.is_unsettled), None)
 
 
-def change_tier(
+def _refuse_if_in_progress(intent: PaymentIntent, now: datetime) -> None:
+    if intent.in_progress(now):
+        raise Conflict("a payment for this subscription is under way; try again in a moment")
+
+
+def _repair_unfinished(
     artist_id: str,
-    tier: Tier,
     *,
     caller: Caller,
     uow: UnitOfWork,
-    gateway: PaymentGateway,
+    billing: SubscriptionBilling,
     ids: IdGenerator,
     clock: Clock,
-) -> TierChangeResult:
-    """Upgrade at once, charging the prorated difference; downgrade at the end of the period."""
-    require_fan(caller)
-    now = clock.now()
+) -> None:
+    """Finish what a crash left of this fan's last change before making a new one."""
     with uow:
-        artist = require_artist(uow, artist_id)
-        current = _live(uow, caller.id, artist_id)
-        change = subs.change_tier(current, artist.plan(tier), now)
-        if change.charge.amount_minor > 0:
-            _collect(
-                current,
-                change.charge,
-                key=f"subscription:{current.id}:upgrade:{tier}:{now.isoformat()}",
-                description=f"upgrade to {tier} (prorated)",
-                uow=uow,
-                gateway=gateway,
-                ids=ids,
-                clock=clock,
-            )
-        uow.subscriptions.save(change.subscription)
-        uow.commit()
-    return TierChangeResult(change.subscription, change.charge)
-
-
-def cancel(artist_id: str, *, caller: Caller, uow: UnitOfWork) -> Subscription:
-    """Cancel at the end of the paid period; access stays until then."""
-    require_fan(caller)
-    with uow:
-        canceled = subs.cancel_at_period_end(_live(uow, caller.id, artist_id))
-        uow.subscriptions.save(canceled)
-        uow.commit()
-    return canceled
-
-
-def subscriptions_of(caller: Caller, *, uow: UnitOfWork) -> Sequence[Subscription]:
-    with uow:
-        return uow.subscriptions.of_fan(caller.id)
+        live = uow.subscriptions.live_for(caller.id, artist_id)
+        unfinished = _unfinished(uow, live) if live is not None else None
+    if unfinished is None or unfinished.kind is IntentKind.START:
+        return
+    _refuse_if_in_progress(unfinished, clock.now())
+    if unfinished.external_ref is None:
+        complete(unfinished.key, uow=uow, billing=billing, ids=ids, clock=clock)
 
 
 @attrs.frozen
@@ -165,18 +243,21 @@ class BillingReport:
     canceled: int
     past_due: int
     charged: tuple[Money, ...]
+    #: Intents left open by a crash, completed by this run.
+    repaired: int = 0
 
 
-def run_billing(*, uow: UnitOfWork, gateway: PaymentGateway, ids: IdGenerator, clock: Clock) -> BillingReport:
-    """Roll every due subscription into its next period and charge for it.
-
-    Each subscription is its own unit of work: one declined card never blocks the others, and
-    the charge key (subscription and period) makes a re-run charge nobody twice.
-    """
+def run_billing(
+    *, uow: UnitOfWork, billing: SubscriptionBilling, ids: IdGenerator, clock: Clock
+) -> BillingReport:
+    """Finish what crashes left open, then roll every due subscription into its next period and
+    charge for it. Each subscription is its own intent: one declined card never blocks the others,
+    and the key (subscription and period) makes a re-run charge nobody twice."""
     now = clock.now()
+    repaired = _repair_stranded(uow=uow, billing=billing, ids=ids, clock=clock)
     with uow:
         # A processor-billed subscription (one with an external reference) is renewed and charged
-        # by the processor, and reaches us as payment events; charging it here would bill twice.
+        # by the processor, and reaches us as its events; charging it here would bill twice.
         due = [s.id for s in uow.subscriptions.due_for_renewal(now) if s.external_ref is None]
     renewed = canceled = past_due = 0
     charged: list[Money] = []
@@ -184,115 +265,53 @@ def run_billing(*, uow: UnitOfWork, gateway: PaymentGateway, ids: IdGenerator, c
         with uow:
             current = uow.subscriptions.get(subscription_id)
             renewal = subs.renew(current, now) if current else None
-            if renewal is None:
+            if current is None or renewal is None:
                 continue
-            updated = renewal.subscription
-            if updated.status is SubscriptionStatus.CANCELED:
-                canceled += 1
-            elif renewal.charge.amount_minor > 0:
-                try:
-                    _collect(
-                        updated,
-                        renewal.charge,
-                        key=f"subscription:{updated.id}:period:{updated.current_period_start.isoformat()}",
-                        description=f"{updated.tier} renewal",
-                        uow=uow,
-                        gateway=gateway,
-                        ids=ids,
-                        clock=clock,
-                    )
-                    charged.append(renewal.charge)
+            if renewal.charge.amount_minor == 0:
+                uow.subscriptions.save(renewal.subscription)
+                uow.commit()
+                if renewal.subscription.status is SubscriptionStatus.CANCELED:
+                    canceled += 1
+                else:
                     renewed += 1
-                except PaymentFailed as failure:
-                    log.info("renewal of %s declined: %s", updated.id, failure.detail)
-                    updated = subs.mark_past_due(updated, now)
-                    past_due += 1
-            else:
-                renewed += 1
-            uow.subscriptions.save(updated)
-            uow.commit()
-    return BillingReport(renewed=renewed, canceled=canceled, past_due=past_due, charged=tuple(charged))
+                continue
+            start = renewal.subscription.current_period_start.isoformat()
+            intent = _intent(
+                current,
+                IntentKind.RENEWAL,
+                amount=renewal.charge,
+                key=f"subscription:{current.id}:period:{start}",
+                now=now,
+                plan=renewal.subscription.plan,
+            )
+            try:
+                uow.intents.add(intent)
+                uow.commit()
+            except Conflict:
+                continue  # another run reserved this renewal
+        done = complete(intent.key, uow=uow, billing=billing, ids=ids, clock=clock)
+        if done.subscription.status is SubscriptionStatus.PAST_DUE:
+            past_due += 1
+        else:
+            charged.append(done.charged)
+            renewed += 1
+    return BillingReport(
+        renewed=renewed, canceled=canceled, past_due=past_due, charged=tuple(charged), repaired=repaired
+    )
 
 
-def apply_payment_event(event: PaymentEvent, *, uow: UnitOfWork, ids: IdGenerator, clock: Clock) -> bool:
-    """Apply a processor's event at most once; a stale one (older than what we applied) is ignored.
-
-    Returns True when the event changed something.
-    """
+def _repair_stranded(*, uow: UnitOfWork, billing: SubscriptionBilling, ids: IdGenerator, clock: Clock) -> int:
     with uow:
-        if not uow.processed_events.mark(event.event_id, clock.now()):
-            return False
-        current = uow.subscriptions.by_external_ref(event.external_ref)
-        changed = _apply(current, event, uow=uow, ids=ids)
-        uow.commit()
-    return changed
-
-
-def _apply(current: Subscription | None, event: PaymentEvent, *, uow: UnitOfWork, ids: IdGenerator) -> bool:
-    if (
-        current is not None
-        and current.last_event_at is not None
-        and event.occurred_at <= current.last_event_at
-    ):
-        return False
-    if current is not None and current.status is SubscriptionStatus.CANCELED:
-        return False  # an ended subscription never comes back; a new one has a new reference
-    if current is None:
-        # Even a deletion is stored (as canceled): otherwise the older events of that
-        # subscription, arriving after it, would bring it back to life.
-        artist = require_artist(uow, event.artist_id)
-        created = subs.start_subscription(
-            subscription_id=ids.new_id(),
-            fan_id=event.fan_id,
-            artist_id=event.artist_id,
-            plan=artist.plan(event.tier),
-            now=event.occurred_at,
-            grace_days=artist.grace_days,
-            paid=True,
-        )
-        arrived = _with_state(attrs.evolve(created, external_ref=event.external_ref), event)
-        other = uow.subscriptions.live_for(event.fan_id, event.artist_id)
-        if arrived.is_live and other is not None:
-            # One live subscription per (fan, artist): the newer one wins. A late event of an
-            # older subscription must not end the one the fan has now; that older one had ended.
-            if other.created_at > event.occurred_at:
-                arrived = subs.end_now(arrived, event.occurred_at)
-            else:
-                uow.subscriptions.save(subs.end_now(other, event.occurred_at))
-        uow.subscriptions.add(arrived)
-        return True
-    uow.subscriptions.save(
-        _with_state(current, event, plan=require_artist(uow, current.artist_id).plan(event.tier))
-    )
-    return True
-
-
-def _with_state(
-    subscription: Subscription,
-    event: PaymentEvent,
-    *,
-    plan: TierPlan | None = None,
-) -> Subscription:
-    """The subscription as the processor says it is at ``event.occurred_at``."""
-    status = _STATUS_AFTER.get(event.kind, event.status)
-    past_due_since = subscription.past_due_since
-    if status is SubscriptionStatus.PAST_DUE:
-        past_due_since = past_due_since or event.occurred_at
-    elif status is SubscriptionStatus.ACTIVE:
-        past_due_since = None
-    return attrs.evolve(
-        subscription,
-        plan=plan or subscription.plan,
-        status=status,
-        current_period_end=event.current_period_end,
-        last_event_at=event.occurred_at,
-        past_due_since=past_due_since,
-        canceled_at=event.occurred_at if status is SubscriptionStatus.CANCELED else subscription.canceled_at,
-    )
-
-
-_STATUS_AFTER = {
-    PaymentEventKind.SUBSCRIPTION_DELETED: SubscriptionStatus.CANCELED,
-    PaymentEventKind.INVOICE_PAYMENT_FAILED: SubscriptionStatus.PAST_DUE,
-    PaymentEventKind.INVOICE_PAID: SubscriptionStatus.ACTIVE,
-}
+        stranded = [
+            i.key
+            for i in uow.intents.open_before(clock.now() - INTENT_LEASE)
+            if i.kind is not IntentKind.PAYOUT
+        ]
+    repaired = 0
+    for key in stranded:
+        try:
+            complete(key, uow=uow, billing=billing, ids=ids, clock=clock)
+            repaired += 1
+        except (PaymentFailed, Conflict, NotFound, ServiceUnavailable) as failure:
+            log.warning("could not complete payment %s: %s", key, failure.detail)
+    return repaired

@@ -22,12 +22,13 @@ import attrs
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.money import PLATFORM_FEE_PERCENT
 from musicconnect.ports.payments import (
-    BillingGateway,
     ChargeSnapshot,
+    ConnectedAccounts,
     ForeignObject,
     GatewayEvent,
     GatewayEventKind,
     InvoiceSnapshot,
+    ProcessorReads,
     SubscriptionSnapshot,
 )
 from musicconnect.ports.repositories import UnitOfWork
@@ -59,7 +60,8 @@ class WebhookOutcome:
 
 @attrs.frozen
 class _Context:
-    gateway: BillingGateway
+    reads: ProcessorReads
+    accounts: ConnectedAccounts
     ids: IdGenerator
     clock: Clock
     fee_percent: int
@@ -73,17 +75,18 @@ def handle_stripe_event(
     event: GatewayEvent,
     *,
     uow: UnitOfWork,
-    gateway: BillingGateway,
+    reads: ProcessorReads,
+    accounts: ConnectedAccounts,
     ids: IdGenerator,
     clock: Clock,
     fee_percent: int = PLATFORM_FEE_PERCENT,
 ) -> WebhookOutcome:
-    """Apply a verified processor event (Stripe's, or any BillingGateway's) at most once.
+    """Apply a verified processor event at most once.
 
     Raises whatever stopped it (the processor unreachable, a record missing): nothing is
     committed then, and the processor's redelivery applies it later.
     """
-    context = _Context(gateway=gateway, ids=ids, clock=clock, fee_percent=fee_percent)
+    context = _Context(reads=reads, accounts=accounts, ids=ids, clock=clock, fee_percent=fee_percent)
     for attempt in range(1, _ATTEMPTS + 1):
         with uow:
             if uow.processed_events.seen(event.id):
@@ -130,7 +133,7 @@ class _Subscription:
     @classmethod
     def read(cls, subscription_ref: str, context: _Context) -> _Subscription:
         read_at = context.clock.now()  # taken before the read: what was applied since is newer
-        return cls(context.gateway.fetch_subscription(subscription_ref), read_at)
+        return cls(context.reads.fetch_subscription(subscription_ref), read_at)
 
     def apply(self, uow: UnitOfWork, context: _Context) -> str:
         applied = apply_snapshot(self.snapshot, uow=uow, ids=context.ids, read_at=self.read_at)
@@ -144,9 +147,9 @@ class _PaidInvoice:
 
     @classmethod
     def read(cls, invoice_ref: str, context: _Context) -> _PaidInvoice:
-        invoice = context.gateway.fetch_invoice(invoice_ref)
+        invoice = context.reads.fetch_invoice(invoice_ref)
         paid_by = invoice.charge_ref if invoice.paid else None
-        return cls(invoice, context.gateway.fetch_charge(paid_by) if paid_by else None)
+        return cls(invoice, context.reads.fetch_charge(paid_by) if paid_by else None)
 
     def apply(self, uow: UnitOfWork, context: _Context) -> FeeCheck | None:
         book_invoice(self.invoice, uow=uow, ids=context.ids, now=context.clock.now())
@@ -191,7 +194,7 @@ def _invoice_paid(event: GatewayEvent, context: _Context) -> _Apply:
 
 
 def _charge_refunded(event: GatewayEvent, context: _Context) -> _Apply:
-    charge = context.gateway.fetch_charge(event.object_ref)
+    charge = context.reads.fetch_charge(event.object_ref)
 
     def apply(uow: UnitOfWork) -> WebhookOutcome:
         booked = book_refunds(charge, uow=uow, ids=context.ids)
@@ -202,8 +205,8 @@ def _charge_refunded(event: GatewayEvent, context: _Context) -> _Apply:
 
 
 def _application_fee_created(event: GatewayEvent, context: _Context) -> _Apply:
-    fee = context.gateway.fetch_application_fee(event.object_ref)
-    charge = context.gateway.fetch_charge(fee.charge_ref)
+    fee = context.reads.fetch_application_fee(event.object_ref)
+    charge = context.reads.fetch_charge(fee.charge_ref)
 
     def apply(uow: UnitOfWork) -> WebhookOutcome:
         check = book_charge_costs(charge, uow=uow, ids=context.ids, fee_percent=context.fee_percent)
@@ -214,13 +217,13 @@ def _application_fee_created(event: GatewayEvent, context: _Context) -> _Apply:
 
 def _account_updated(event: GatewayEvent, context: _Context) -> _Apply:
     # The gateway remembers the status it reads; there is no repository for it yet.
-    account = context.gateway.refresh_account(event.account_ref or event.object_ref)
+    account = context.accounts.refresh_account(event.account_ref or event.object_ref)
     enabled = f"transfers {account.transfers_enabled}, payouts {account.payouts_enabled}"
     return lambda _: WebhookOutcome(event.id, applied=True, detail=f"artist {account.artist_id}: {enabled}")
 
 
 def _payout_paid(event: GatewayEvent, context: _Context) -> _Apply:
-    payout = context.gateway.fetch_payout(event.object_ref, account_ref=event.account_ref)
+    payout = context.reads.fetch_payout(event.object_ref, account_ref=event.account_ref)
 
     def apply(uow: UnitOfWork) -> WebhookOutcome:
         ours = [p for p in uow.payouts.of_artist(payout.artist_id) if p.external_ref == payout.external_ref]

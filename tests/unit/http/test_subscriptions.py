@@ -31,13 +31,15 @@ def test_subscribing_answers_201_with_the_subscription(api: Api) -> None:
     response = api.subscribe(fan, artist, "supporter")
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == SUBSCRIPTION_FIELDS
+    assert set(body) == SUBSCRIPTION_FIELDS | {"charged_minor", "checkout_url"}
     assert (body["artist_id"], body["fan_id"], body["tier"], body["status"]) == (
         artist.id,
         fan.id,
         "supporter",
         "active",
     )
+    # Offline the first month is charged at once: nothing to pay on a page.
+    assert (body["charged_minor"], body["checkout_url"]) == (500, None)
     assert (body["price_minor"], body["currency"]) == (500, "USD")
     assert body["cancel_at_period_end"] is False
     assert body["pending_tier"] is None
@@ -81,7 +83,7 @@ def test_an_upgrade_charges_the_prorated_difference_at_once(api: Api) -> None:
     response = api.client.patch(_url(artist), json={"tier": "superfan"}, headers=fan.headers)
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == SUBSCRIPTION_FIELDS | {"charged_minor"}
+    assert set(body) == SUBSCRIPTION_FIELDS | {"charged_minor", "checkout_url"}
     assert body["charged_minor"] == 250
     assert (body["tier"], body["price_minor"], body["pending_tier"]) == ("superfan", 1000, None)
     dashboard = api.client.get(f"/artists/{artist.id}/dashboard", headers=api.login(artist).headers).json()

@@ -29,7 +29,7 @@ from musicconnect.adapters.memory import (
     InMemoryUnitOfWork,
     SequentialIdGenerator,
 )
-from musicconnect.adapters.offline import OfflinePaymentGateway
+from musicconnect.adapters.offline import ChargingSubscriptionBilling, OfflinePaymentGateway
 from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.errors import MediaRejected, MediaTooLarge, PaymentFailed
 from musicconnect.domain.media import AudioInfo, Ladder, RungResult, UploadPolicy, rung_folder
@@ -39,6 +39,7 @@ from musicconnect.domain.subscriptions import Subscription
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track
 from musicconnect.ports.media import ProgressCallback
+from musicconnect.ports.payments import Charges
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.usecases import accounts, subscriptions
 from musicconnect.usecases import tracks as track_cases
@@ -189,6 +190,11 @@ class RecordingMediaStorage:
         return self.inner.delete_prefix(prefix)
 
 
+def billing_on(charges: Charges) -> ChargingSubscriptionBilling:
+    """Subscription billing as the platform does it offline, over ``charges``."""
+    return ChargingSubscriptionBilling(charges)
+
+
 class DecliningPaymentGateway:
     """A processor that declines every charge (and pays out nothing)."""
 
@@ -241,6 +247,7 @@ class World:
         self.storage = storage
         self.signer = signer
         self.gateway = gateway
+        self.billing = billing_on(gateway)
         self.probe = probe
         self.transcoder = transcoder
         self.uploads = uploads
@@ -309,10 +316,10 @@ class World:
             tier,
             caller=fan,
             uow=self.uow(),
-            gateway=self.gateway,
+            billing=self.billing,
             ids=self.ids,
             clock=self.clock,
-        )
+        ).subscription
 
     def fan_on(self, artist: Caller, tier: Tier, *, name: str | None = None) -> Caller:
         """A new fan of ``artist`` on ``tier`` (a free fan has no subscription at all)."""

@@ -86,7 +86,7 @@ def test_a_price_change_never_rewrites_what_existing_subscribers_pay(world: Worl
     after = world.fan_on(artist, Tier.SUPPORTER)
 
     world.clock.advance(timedelta(days=31))
-    run_billing(uow=world.uow(), gateway=world.gateway, ids=world.ids, clock=world.clock)
+    run_billing(uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock)
 
     paid = {(c.fan_id, c.amount.amount_minor) for c in world.gateway.charges}
     assert paid == {(before.id, 500), (after.id, 700)}

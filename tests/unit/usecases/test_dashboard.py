@@ -14,7 +14,7 @@ from musicconnect.usecases.artists import view_artist
 from musicconnect.usecases.dashboard import build_dashboard
 from musicconnect.usecases.engagement import follow, record_play
 from musicconnect.usecases.subscriptions import change_tier, run_billing
-from tests.unit.usecases.conftest import T0, DecliningPaymentGateway, World
+from tests.unit.usecases.conftest import T0, DecliningPaymentGateway, World, billing_on
 
 JAN_29 = datetime(2025, 1, 29, 12, tzinfo=UTC)  # 40 days before T0: outside the window
 FEB_9 = datetime(2025, 2, 9, 12, tzinfo=UTC)  # 29 days before T0: the window's first day
@@ -59,7 +59,7 @@ class Story:
             Tier.SUPERFAN,
             caller=self.alice,
             uow=world.uow(),
-            gateway=world.gateway,
+            billing=world.billing,
             ids=world.ids,
             clock=world.clock,
         )
@@ -80,7 +80,7 @@ class Story:
 
     def bill(self) -> None:
         world = self.world
-        run_billing(uow=world.uow(), gateway=world.gateway, ids=world.ids, clock=world.clock)
+        run_billing(uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock)
 
 
 @pytest.fixture
@@ -152,7 +152,7 @@ def test_a_lapsed_superfan_counts_as_a_subscriber_but_not_as_a_superfan(
     subscription = world.live_subscription(fan, artist)
     assert subscription is not None
     world.clock.set(subscription.current_period_end)
-    run_billing(uow=world.uow(), gateway=declining_gateway, ids=world.ids, clock=world.clock)
+    run_billing(uow=world.uow(), billing=billing_on(declining_gateway), ids=world.ids, clock=world.clock)
 
     within = [s.count for s in _dashboard(world, artist).funnel][2:]
     world.clock.advance(timedelta(days=7))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -11,9 +10,9 @@ from musicconnect.domain.accounts import Caller
 from musicconnect.domain.errors import Forbidden, InvalidInput, PaymentFailed
 from musicconnect.domain.ledger import CASH, TransactionKind, artist_account
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import ChargeResult, Payout, PayoutResult
+from musicconnect.domain.payments import Payout, PayoutResult
 from musicconnect.domain.tiers import Tier
-from musicconnect.ports.payments import PaymentGateway
+from musicconnect.ports.payments import PayoutSender
 from musicconnect.usecases.artists import set_tier
 from musicconnect.usecases.payouts import payouts_of, run_payouts
 from musicconnect.usecases.subscriptions import run_billing
@@ -149,7 +148,7 @@ def test_a_balance_below_the_minimum_carries_over_and_is_paid_later(world: World
     assert _run(world, "2025-03", minimum=500) == []
     assert world.gateway.payouts == ()
     world.clock.set(subscription.current_period_end)
-    run_billing(uow=world.uow(), gateway=world.gateway, ids=world.ids, clock=world.clock)
+    run_billing(uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock)
     world.clock.advance(hours=1)
     [april] = _run(world, "2025-04", minimum=500)
 
@@ -211,11 +210,8 @@ def test_only_the_artist_or_an_admin_reads_the_payout_history(world: World) -> N
 class _RefusesOneArtist:
     """Pays every artist but one, whose payout the processor refuses (no payout account yet)."""
 
-    def __init__(self, inner: PaymentGateway, refused: str) -> None:
+    def __init__(self, inner: PayoutSender, refused: str) -> None:
         self._inner, self._refused = inner, refused
-
-    def charge(self, **kwargs: Any) -> ChargeResult:
-        return self._inner.charge(**kwargs)
 
     def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
         if artist_id == self._refused:

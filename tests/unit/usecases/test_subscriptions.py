@@ -14,10 +14,10 @@ from musicconnect.domain.entitlements import entitlements
 from musicconnect.domain.errors import Conflict, Forbidden, NotFound, PaymentFailed
 from musicconnect.domain.ledger import CASH, PLATFORM_FEES, Direction, Entry, artist_account
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import ChargeResult, PayoutResult
+from musicconnect.domain.payments import INTENT_LEASE, ChargeResult, PayoutResult
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
-from musicconnect.ports.payments import PaymentGateway
+from musicconnect.ports.payments import Charges
 from musicconnect.usecases.subscriptions import (
     BillingReport,
     TierChangeResult,
@@ -26,7 +26,7 @@ from musicconnect.usecases.subscriptions import (
     run_billing,
     subscriptions_of,
 )
-from tests.unit.usecases.conftest import DecliningPaymentGateway, World
+from tests.unit.usecases.conftest import DecliningPaymentGateway, World, billing_on
 
 
 def _usd(minor: int) -> Money:
@@ -35,12 +35,14 @@ def _usd(minor: int) -> Money:
 
 def _change(world: World, fan: Caller, artist: Caller, tier: Tier) -> TierChangeResult:
     return change_tier(
-        artist.id, tier, caller=fan, uow=world.uow(), gateway=world.gateway, ids=world.ids, clock=world.clock
+        artist.id, tier, caller=fan, uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock
     )
 
 
-def _bill(world: World, gateway: PaymentGateway | None = None) -> BillingReport:
-    return run_billing(uow=world.uow(), gateway=gateway or world.gateway, ids=world.ids, clock=world.clock)
+def _bill(world: World, gateway: Charges | None = None) -> BillingReport:
+    return run_billing(
+        uow=world.uow(), billing=billing_on(gateway or world.gateway), ids=world.ids, clock=world.clock
+    )
 
 
 def _live(world: World, fan: Caller, artist: Caller) -> Subscription:
@@ -222,7 +224,9 @@ def test_cancelling_keeps_access_until_period_end_then_ends_without_a_charge(wor
     artist, fan = world.artist(), world.fan()
     subscription = world.subscribe(fan, artist, Tier.SUPPORTER)
 
-    canceled = cancel(artist.id, caller=fan, uow=world.uow())
+    canceled = cancel(
+        artist.id, caller=fan, uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock
+    )
 
     assert canceled.cancel_at_period_end
     assert canceled.pending_tier is Tier.FREE
@@ -250,9 +254,13 @@ def test_cancelling_needs_a_live_subscription(world: World) -> None:
     artist, fan = world.artist(), world.fan()
 
     with pytest.raises(NotFound):
-        cancel(artist.id, caller=fan, uow=world.uow())
+        cancel(
+            artist.id, caller=fan, uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock
+        )
     with pytest.raises(Forbidden):
-        cancel(artist.id, caller=artist, uow=world.uow())
+        cancel(
+            artist.id, caller=artist, uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock
+        )
 
 
 # --- billing -----------------------------------------------------------------------------------
@@ -330,9 +338,13 @@ def test_a_billing_retry_after_a_lost_answer_charges_the_fan_once(world: World) 
     with pytest.raises(TimeoutError):
         _bill(world, flaky)
     assert _live(world, fan, artist).current_period_end == subscription.current_period_end
+    # Right away, the renewal still belongs to the run that reserved it: nothing more is charged.
+    assert _bill(world, flaky) == BillingReport(renewed=0, canceled=0, past_due=0, charged=())
+    world.clock.advance(INTENT_LEASE + timedelta(seconds=1))
     report = _bill(world, flaky)
 
-    assert report.renewed == 1
+    assert report.repaired == 1
+    assert _live(world, fan, artist).current_period_start == subscription.current_period_end
     assert [c.amount for c in world.gateway.charges] == [_usd(500), _usd(500)]
     assert _balances(world, artist) == (1000, 900, 100)
 
@@ -416,7 +428,9 @@ def test_one_declined_card_never_blocks_the_other_renewals(world: World) -> None
     declined, paying, leaving = world.fan(), world.fan(), world.fan()
     for fan in (declined, paying, leaving):
         world.subscribe(fan, artist, Tier.SUPPORTER)
-    cancel(artist.id, caller=leaving, uow=world.uow())
+    cancel(
+        artist.id, caller=leaving, uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock
+    )
     world.clock.advance(timedelta(days=31))
 
     report = _bill(world, DecliningFor(world.gateway, frozenset({declined.id})))

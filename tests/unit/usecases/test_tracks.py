@@ -38,6 +38,7 @@ from tests.unit.usecases.conftest import (
     VARIANT,
     DecliningPaymentGateway,
     World,
+    billing_on,
     fake_audio,
 )
 
@@ -360,7 +361,7 @@ def test_a_lapsed_supporter_loses_the_exclusive_after_the_grace_period(
     assert subscription is not None
 
     world.clock.set(subscription.current_period_end)
-    run_billing(uow=world.uow(), gateway=declining_gateway, ids=world.ids, clock=world.clock)
+    run_billing(uow=world.uow(), billing=billing_on(declining_gateway), ids=world.ids, clock=world.clock)
     lapsed = world.live_subscription(fan, artist)
     assert lapsed is not None
     assert lapsed.status is SubscriptionStatus.PAST_DUE

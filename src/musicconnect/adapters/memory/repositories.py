@@ -34,7 +34,7 @@ from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import Transaction, artist_account
 from musicconnect.domain.messages import DirectMessage
-from musicconnect.domain.payments import Payout
+from musicconnect.domain.payments import IntentStatus, PaymentIntent, Payout
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.domain.tracks import Track, TrackStatus
@@ -44,6 +44,7 @@ from musicconnect.ports.repositories import (
     FanRepository,
     LedgerRepository,
     MessageRepository,
+    PaymentIntentRepository,
     PayoutRepository,
     PlayEventStore,
     ProcessedEventStore,
@@ -129,6 +130,7 @@ class _State:
     plays_by_fan: _Table[tuple[str, str], int] = attrs.field(factory=_Table)  # (artist, fan)
     messages: _Table[str, DirectMessage] = attrs.field(factory=_Table)
     processed_events: _Table[str, datetime] = attrs.field(factory=_Table)
+    intents: _Table[str, PaymentIntent] = attrs.field(factory=_Table)
 
     def fork(self) -> _State:
         return attrs.evolve(
@@ -611,6 +613,38 @@ class InMemoryProcessedEventStore(ProcessedEventStore):
         return event_id in self._access.view().processed_events
 
 
+class InMemoryPaymentIntentRepository(PaymentIntentRepository):
+    def __init__(self, source: InMemoryStore | _Session) -> None:
+        self._access = _access(source)
+
+    def add(self, intent: PaymentIntent) -> None:
+        def operation(state: _State) -> None:
+            if intent.key in state.intents:
+                raise Conflict(f"a payment {intent.key!r} is already under way")
+            state.intents.put(intent.key, intent)
+
+        self._access.write(operation)
+
+    def get(self, key: str) -> PaymentIntent | None:
+        return self._access.view().intents.get(key)
+
+    def save(self, intent: PaymentIntent) -> None:
+        self._access.write(lambda state: state.intents.put(intent.key, intent))
+
+    def of_subscription(self, subscription_id: str) -> Sequence[PaymentIntent]:
+        found = [i for i in self._access.view().intents.values() if i.subscription_id == subscription_id]
+        return sorted(found, key=lambda i: i.created_at)
+
+    def open_before(self, at: datetime) -> Sequence[PaymentIntent]:
+        at = require_aware(at)
+        found = [
+            i
+            for i in self._access.view().intents.values()
+            if i.status is IntentStatus.OPEN and i.created_at < at
+        ]
+        return sorted(found, key=lambda i: i.created_at)
+
+
 class InMemoryUnitOfWork:
     """Every repository over a private working copy of ``store``; ``commit`` publishes it at once.
 
@@ -630,6 +664,7 @@ class InMemoryUnitOfWork:
         self.plays: PlayEventStore = InMemoryPlayEventStore(self._session)
         self.messages: MessageRepository = InMemoryMessageRepository(self._session)
         self.processed_events: ProcessedEventStore = InMemoryProcessedEventStore(self._session)
+        self.intents: PaymentIntentRepository = InMemoryPaymentIntentRepository(self._session)
 
     def __enter__(self) -> Self:
         self._session.rollback()

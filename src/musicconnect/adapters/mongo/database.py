@@ -35,6 +35,7 @@ SUBSCRIPTIONS: Final = "subscriptions"
 LEDGER: Final = "ledger_transactions"
 PAYOUTS: Final = "payouts"
 PROCESSED_EVENTS: Final = "processed_events"
+PAYMENT_INTENTS: Final = "payment_intents"
 FOLLOWS: Final = "follows"
 LIKES: Final = "likes"
 VISITS: Final = "visits"
@@ -65,6 +66,10 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
         IndexModel([("artist_id", ASCENDING), ("occurred_at_us", ASCENDING)]),
     ),
     PAYOUTS: (IndexModel([("artist_id", ASCENDING), ("paid_at_us", DESCENDING)]),),
+    PAYMENT_INTENTS: (
+        IndexModel([("subscription_id", ASCENDING), ("created_at_us", ASCENDING)]),
+        IndexModel([("status", ASCENDING), ("created_at_us", ASCENDING)]),
+    ),
     FOLLOWS: (IndexModel([("artist_id", ASCENDING)]),),
     LIKES: (IndexModel([("track_id", ASCENDING)]),),
     VISITS: (IndexModel([("artist_id", ASCENDING)]),),

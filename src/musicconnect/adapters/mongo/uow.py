@@ -27,12 +27,14 @@ from musicconnect.adapters.mongo.billing import (
 )
 from musicconnect.adapters.mongo.catalog import MongoTrackRepository
 from musicconnect.adapters.mongo.database import MongoDatabase
+from musicconnect.adapters.mongo.intents import MongoPaymentIntentRepository
 from musicconnect.ports.repositories import (
     AccountRepository,
     ArtistRepository,
     FanRepository,
     LedgerRepository,
     MessageRepository,
+    PaymentIntentRepository,
     PayoutRepository,
     PlayEventStore,
     ProcessedEventStore,
@@ -56,6 +58,7 @@ class MongoUnitOfWork:
         self.plays: PlayEventStore = MongoPlayEventStore(work)
         self.messages: MessageRepository = MongoMessageRepository(work)
         self.processed_events: ProcessedEventStore = MongoProcessedEventStore(work)
+        self.intents: PaymentIntentRepository = MongoPaymentIntentRepository(work)
 
     def __enter__(self) -> Self:
         if self._current() is not None:

@@ -1,28 +1,22 @@
 """Charges that always succeed at no fee and payouts that go nowhere, idempotent by key.
 
-It also imitates a processor that bills subscriptions itself: checkout completes at once, tier
-changes and cancellations are recorded as asked, and the ``fetch_*`` reads return what it
-recorded. It never renews anything by itself; the billing use case does that offline.
+The platform is the billing engine offline: the use cases decide every amount and this only
+takes it (``ChargingSubscriptionBilling``). The ``fetch_*`` reads return what it recorded.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
 from datetime import UTC, datetime
 
 import attrs
 
-from musicconnect.domain.clocks import add_months
 from musicconnect.domain.errors import Conflict, InvalidInput, NotFound
 from musicconnect.domain.money import Money, split_revenue
 from musicconnect.domain.payments import ChargeResult, PayoutResult
-from musicconnect.domain.subscriptions import SubscriptionStatus, prorate
-from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.ports.payments import (
     ApplicationFeeSnapshot,
     ChargeSnapshot,
-    CheckoutSession,
     ConnectedAccount,
     InvoiceSnapshot,
     OnboardingLink,
@@ -79,13 +73,7 @@ class OfflinePaymentGateway:
         self._lock = threading.Lock()
         self._charges: dict[str, OfflineCharge] = {}
         self._payouts: dict[str, OfflinePayout] = {}
-        self._customers: dict[str, str] = {}
-        self._prices: dict[str, str] = {}
         self._accounts: dict[str, ConnectedAccount] = {}
-        #: idempotency key -> (what was asked, what was answered) for the subscription calls.
-        self._answers: dict[str, tuple[Hashable, object]] = {}
-        self._subscriptions: dict[str, SubscriptionSnapshot] = {}
-        self._invoices: dict[str, InvoiceSnapshot] = {}
         self._charge_records: dict[str, ChargeSnapshot] = {}
         self._payout_records: dict[str, PayoutSnapshot] = {}
 
@@ -175,19 +163,6 @@ class OfflinePaymentGateway:
 
     # --- parties ----------------------------------------------------------------------------------
 
-    def ensure_customer(self, *, fan_id: str, email: str) -> str:
-        del email  # nobody to send receipts to offline
-        with self._lock:
-            return self._customers.setdefault(fan_id, f"cus_offline_{self._ids.new_id()}")
-
-    def ensure_price(self, *, artist_id: str, artist_name: str, plan: TierPlan) -> str:
-        del artist_name  # names only label a processor's products
-        if plan.tier is Tier.FREE:
-            raise InvalidInput("the free tier has no price to charge")
-        key = f"{artist_id}:{plan.tier}:v{plan.version}"
-        with self._lock:
-            return self._prices.setdefault(key, f"price_offline_{self._ids.new_id()}")
-
     def create_connected_account(self, *, artist_id: str, email: str) -> ConnectedAccount:
         del email
         with self._lock:
@@ -224,167 +199,14 @@ class OfflinePaymentGateway:
                     return account
         raise NotFound(f"no connected account {account_ref}")
 
-    # --- processor-billed subscriptions -----------------------------------------------------------
-
-    def _replay(self, key: str, request: Hashable) -> object | None:
-        earlier = self._answers.get(key)
-        if earlier is None:
-            return None
-        if earlier[0] != request:
-            raise Conflict(f"idempotency key {key!r} was used for another request")
-        return earlier[1]
-
-    def start_checkout(
-        self,
-        *,
-        fan_id: str,
-        fan_email: str,
-        artist_id: str,
-        artist_name: str,
-        plan: TierPlan,
-        success_url: str,
-        cancel_url: str,
-        idempotency_key: str,
-    ) -> CheckoutSession:
-        del fan_email, artist_name, cancel_url  # checkout completes at once: no page, no way back
-        _check_key(idempotency_key)
-        if plan.tier is Tier.FREE:
-            raise InvalidInput("the free tier needs no checkout")
-        request = ("checkout", fan_id, artist_id, plan.tier, plan.version)
-        with self._lock:
-            earlier = self._replay(idempotency_key, request)
-            if isinstance(earlier, CheckoutSession):
-                return earlier
-            now = self._clock.now()
-            reference = f"sub_offline_{self._ids.new_id()}"
-            invoice = self._record_invoice(reference, fan_id, artist_id, plan.price, "subscription_create")
-            self._subscriptions[reference] = SubscriptionSnapshot(
-                external_ref=reference,
-                fan_id=fan_id,
-                artist_id=artist_id,
-                tier=plan.tier,
-                plan_version=plan.version,
-                price=plan.price,
-                status=SubscriptionStatus.ACTIVE,
-                created_at=now,
-                current_period_start=now,
-                current_period_end=add_months(now, 1),
-                latest_invoice_ref=invoice,
-            )
-            session = CheckoutSession(
-                id=f"cs_offline_{self._ids.new_id()}", url=success_url, subscription_ref=reference
-            )
-            self._answers[idempotency_key] = (request, session)
-            return session
-
-    def _record_invoice(
-        self, subscription_ref: str, fan_id: str, artist_id: str, amount: Money, reason: str
-    ) -> str:
-        charge = self._record_charge(fan_id, artist_id, amount)
-        reference = f"in_offline_{self._ids.new_id()}"
-        self._invoices[reference] = InvoiceSnapshot(
-            external_ref=reference,
-            subscription_ref=subscription_ref,
-            fan_id=fan_id,
-            artist_id=artist_id,
-            paid=True,
-            amount_paid=amount,
-            charge_ref=charge.charge_id,
-            paid_at=self._clock.now(),
-            reason=reason,
-        )
-        return reference
-
-    def _subscription(self, external_ref: str) -> SubscriptionSnapshot:
-        found = self._subscriptions.get(external_ref)
-        if found is None:
-            raise NotFound(f"no subscription {external_ref}")
-        return found
-
-    def change_subscription_tier(
-        self,
-        *,
-        external_ref: str,
-        artist_id: str,
-        artist_name: str,
-        plan: TierPlan,
-        at_period_end: bool,
-        idempotency_key: str,
-    ) -> SubscriptionSnapshot:
-        del artist_id, artist_name  # the recorded subscription knows its artist
-        _check_key(idempotency_key)
-        request = ("change", external_ref, plan.tier, plan.version, at_period_end)
-        with self._lock:
-            earlier = self._replay(idempotency_key, request)
-            if isinstance(earlier, SubscriptionSnapshot):
-                return earlier
-            current = self._subscription(external_ref)
-            changed = self._scheduled(current, plan) if at_period_end else self._upgraded(current, plan)
-            self._subscriptions[external_ref] = changed
-            self._answers[idempotency_key] = (request, changed)
-            return changed
-
-    @staticmethod
-    def _scheduled(current: SubscriptionSnapshot, plan: TierPlan) -> SubscriptionSnapshot:
-        if (plan.tier, plan.version) == (current.tier, current.plan_version):
-            return attrs.evolve(
-                current, scheduled_tier=None, scheduled_version=None, cancel_at_period_end=False
-            )
-        return attrs.evolve(
-            current, scheduled_tier=plan.tier, scheduled_version=plan.version, cancel_at_period_end=False
-        )
-
-    def _upgraded(self, current: SubscriptionSnapshot, plan: TierPlan) -> SubscriptionSnapshot:
-        difference = prorate(
-            old_price=current.price,
-            new_price=plan.price,
-            period_start=current.current_period_start,
-            period_end=current.current_period_end,
-            now=self._clock.now(),
-        )
-        latest = current.latest_invoice_ref
-        if difference.amount_minor > 0:
-            latest = self._record_invoice(
-                current.external_ref, current.fan_id, current.artist_id, difference, "subscription_update"
-            )
-        return attrs.evolve(
-            current,
-            tier=plan.tier,
-            plan_version=plan.version,
-            price=plan.price,
-            scheduled_tier=None,
-            scheduled_version=None,
-            cancel_at_period_end=False,
-            latest_invoice_ref=latest,
-        )
-
-    def cancel_at_period_end(self, *, external_ref: str, idempotency_key: str) -> SubscriptionSnapshot:
-        _check_key(idempotency_key)
-        request = ("cancel", external_ref)
-        with self._lock:
-            earlier = self._replay(idempotency_key, request)
-            if isinstance(earlier, SubscriptionSnapshot):
-                return earlier
-            canceled = attrs.evolve(
-                self._subscription(external_ref),
-                cancel_at_period_end=True,
-                scheduled_tier=None,
-                scheduled_version=None,
-            )
-            self._subscriptions[external_ref] = canceled
-            self._answers[idempotency_key] = (request, canceled)
-            return canceled
+    # --- reads ---------------------------------------------------------------------------------------
 
     def fetch_subscription(self, external_ref: str) -> SubscriptionSnapshot:
-        with self._lock:
-            return self._subscription(external_ref)
+        # Offline the platform bills subscriptions itself: the processor holds none.
+        raise NotFound(f"no subscription {external_ref}")
 
     def fetch_invoice(self, external_ref: str) -> InvoiceSnapshot:
-        with self._lock:
-            found = self._invoices.get(external_ref)
-        if found is None:
-            raise NotFound(f"no invoice {external_ref}")
-        return found
+        raise NotFound(f"no invoice {external_ref}")
 
     def fetch_charge(self, external_ref: str) -> ChargeSnapshot:
         with self._lock:

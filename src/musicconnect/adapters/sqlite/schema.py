@@ -233,8 +233,31 @@ _AUDIENCE: Final = (
     "CREATE INDEX messages_from_fan ON messages(fan_id, artist_id, sent_at)",
 )
 
+#: Step 4: payment intents, reserved before the processor is called.
+_INTENTS: Final = (
+    """
+    CREATE TABLE payment_intents (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        artist_id TEXT NOT NULL,
+        amount_minor INTEGER NOT NULL CHECK (typeof(amount_minor) = 'integer'),
+        currency TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        subscription_id TEXT,
+        fan_id TEXT,
+        tier TEXT,
+        plan_version INTEGER,
+        status TEXT NOT NULL,
+        external_ref TEXT,
+        settled_at TEXT
+    )
+    """,
+    "CREATE INDEX payment_intents_by_subscription ON payment_intents(subscription_id, created_at)",
+    "CREATE INDEX payment_intents_open ON payment_intents(status, created_at)",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
-MIGRATIONS: Final[tuple[Sequence[str], ...]] = (_ACCOUNTS_AND_CATALOG, _BILLING, _AUDIENCE)
+MIGRATIONS: Final[tuple[Sequence[str], ...]] = (_ACCOUNTS_AND_CATALOG, _BILLING, _AUDIENCE, _INTENTS)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 

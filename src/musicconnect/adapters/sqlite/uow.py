@@ -31,6 +31,7 @@ from musicconnect.adapters.sqlite.billing import (
 )
 from musicconnect.adapters.sqlite.catalog import SqliteTrackRepository
 from musicconnect.adapters.sqlite.database import SqliteDatabase
+from musicconnect.adapters.sqlite.intents import SqlitePaymentIntentRepository
 from musicconnect.domain.errors import ServiceUnavailable
 from musicconnect.ports.repositories import (
     AccountRepository,
@@ -38,6 +39,7 @@ from musicconnect.ports.repositories import (
     FanRepository,
     LedgerRepository,
     MessageRepository,
+    PaymentIntentRepository,
     PayoutRepository,
     PlayEventStore,
     ProcessedEventStore,
@@ -71,6 +73,7 @@ class SqliteUnitOfWork:
         self.plays: PlayEventStore = SqlitePlayEventStore(connect)
         self.messages: MessageRepository = SqliteMessageRepository(connect)
         self.processed_events: ProcessedEventStore = SqliteProcessedEventStore(connect)
+        self.intents: PaymentIntentRepository = SqlitePaymentIntentRepository(connect)
 
     def __enter__(self) -> Self:
         if self._current() is not None:

@@ -34,6 +34,8 @@ FAN_ID: Final = "fan_id"
 ARTIST_ID: Final = "artist_id"
 TIER: Final = "tier"
 PLAN_VERSION: Final = "plan_version"
+#: Our subscription a checkout was started for (reserved before Stripe is asked).
+SUBSCRIPTION_ID: Final = "subscription_id"
 
 _STATUS: Final[dict[str, SubscriptionStatus]] = {
     "incomplete": SubscriptionStatus.INCOMPLETE,
@@ -178,6 +180,7 @@ def subscription_snapshot(subscription: Json) -> SubscriptionSnapshot:
         past_due_since=start if status is SubscriptionStatus.PAST_DUE else None,
         canceled_at=maybe_moment(canceled_at) if status is SubscriptionStatus.CANCELED else None,
         latest_invoice_ref=ref(subscription.get("latest_invoice")),
+        subscription_id=meta.get(SUBSCRIPTION_ID),
     )
 
 

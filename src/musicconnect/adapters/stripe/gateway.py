@@ -30,7 +30,7 @@ from musicconnect.adapters.stripe.webhooks import StripeWebhookVerifier
 from musicconnect.domain.errors import Conflict, NotFound, PaymentFailed, ServiceUnavailable
 from musicconnect.domain.money import PLATFORM_FEE_PERCENT, Money, split_revenue
 from musicconnect.domain.payments import ChargeResult, PayoutResult
-from musicconnect.domain.tiers import Tier, TierPlan
+from musicconnect.domain.tiers import TierPlan
 from musicconnect.ports.payments import (
     ApplicationFeeSnapshot,
     ChargeSnapshot,
@@ -361,6 +361,7 @@ class StripePaymentGateway:
         success_url: str,
         cancel_url: str,
         idempotency_key: str,
+        subscription_id: str | None = None,
     ) -> CheckoutSession:
         account = self._receiving_account(artist_id)
         if account is None:
@@ -368,6 +369,8 @@ class StripePaymentGateway:
         price = self.ensure_price(artist_id=artist_id, artist_name=artist_name, plan=plan)
         customer = self.ensure_customer(fan_id=fan_id, email=fan_email)
         parties = {convert.FAN_ID: fan_id, convert.ARTIST_ID: artist_id}
+        if subscription_id is not None:
+            parties[convert.SUBSCRIPTION_ID] = subscription_id
         params: SessionCreateParams = {
             "mode": "subscription",
             "customer": customer,
@@ -412,8 +415,6 @@ class StripePaymentGateway:
         at_period_end: bool,
         idempotency_key: str,
     ) -> SubscriptionSnapshot:
-        if plan.tier is Tier.FREE:
-            return self.cancel_at_period_end(external_ref=external_ref, idempotency_key=idempotency_key)
         price = self.ensure_price(artist_id=artist_id, artist_name=artist_name, plan=plan)
         subscription = self._subscription_json(external_ref, ["schedule"])
         item = subscription["items"]["data"][0]

@@ -186,7 +186,7 @@ def _fans(tour: _Tour) -> None:
             tier,
             caller=fan,
             uow=tour.uow(),
-            gateway=services.gateway,
+            billing=services.payments.billing,
             ids=services.ids,
             clock=clock,
         )
@@ -225,7 +225,7 @@ def _listening(tour: _Tour) -> None:
         Tier.SUPPORTER,
         caller=tour.fans[Tier.FREE],
         uow=tour.uow(),
-        gateway=services.gateway,
+        billing=services.payments.billing,
         ids=services.ids,
         clock=clock,
     )
@@ -240,7 +240,7 @@ def _billing_month(tour: _Tour) -> None:
     services = tour.services
     report = subscriptions.run_billing(
         uow=tour.uow(),
-        gateway=services.gateway,
+        billing=services.payments.billing,
         ids=services.ids,
         clock=tour.clock,
     )
@@ -257,7 +257,7 @@ def _payout_run(tour: _Tour) -> None:
             period,
             caller=OPERATOR,
             uow=tour.uow(),
-            gateway=services.gateway,
+            gateway=services.payments.payouts,
             ids=services.ids,
             clock=clock,
             minimum_minor=services.settings.payout_minimum_minor,

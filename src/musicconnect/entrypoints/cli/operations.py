@@ -103,7 +103,7 @@ def payouts_run(period: str | None, data_dir: Path | None) -> None:
             chosen,
             caller=OPERATOR,
             uow=services.uow(),
-            gateway=services.gateway,
+            gateway=services.payments.payouts,
             ids=services.ids,
             clock=services.clock,
             minimum_minor=services.settings.payout_minimum_minor,

@@ -56,7 +56,7 @@ class AdminController(Controller):
             data.period,
             caller=caller,
             uow=uow,
-            gateway=services.gateway,
+            gateway=services.payments.payouts,
             ids=services.ids,
             clock=services.clock,
             minimum_minor=services.settings.payout_minimum_minor,
@@ -74,6 +74,6 @@ class AdminController(Controller):
         # run_billing is also the CLI's and the worker's, which have no caller; the HTTP door checks.
         require_admin(caller)
         report = subscriptions.run_billing(
-            uow=uow, gateway=services.gateway, ids=services.ids, clock=services.clock
+            uow=uow, billing=services.payments.billing, ids=services.ids, clock=services.clock
         )
         return BillingRunOut(renewed=report.renewed, canceled=report.canceled, past_due=report.past_due)

@@ -171,8 +171,18 @@ class TrackOut(_Out):
 # --- subscriptions --------------------------------------------------------------------------
 
 
+#: Return addresses are the client's own pages; a URL longer than this is not one.
+ReturnUrl = Annotated[str, Field(min_length=1, max_length=2000)]
+
+
 class TierIn(_In):
     tier: TierName
+    success_url: ReturnUrl | None = Field(
+        default=None, description="Where the processor's payment page sends the fan after paying"
+    )
+    cancel_url: ReturnUrl | None = Field(
+        default=None, description="Where the processor's payment page sends the fan who gives up"
+    )
 
 
 class SubscriptionOut(_Out):
@@ -212,7 +222,11 @@ class SubscriptionOut(_Out):
 
 class TierChangeOut(SubscriptionOut):
     charged_minor: int = Field(
-        description="What the change charged now: the prorated difference on an upgrade"
+        description="What was charged now: the first month, or the prorated difference on an upgrade"
+    )
+    checkout_url: str | None = Field(
+        default=None,
+        description="When set, the fan pays on this page first; the subscription changes once paid",
     )
 
 

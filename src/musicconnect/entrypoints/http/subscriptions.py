@@ -6,13 +6,33 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from musicconnect.bootstrap import Services
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.auth import BEARER
 from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import SubscriptionOut, TierChangeOut, TierIn
-from musicconnect.ports.payments import BillingGateway
-from musicconnect.usecases import checkout, subscriptions
+from musicconnect.ports.payments import ReturnUrls
+from musicconnect.usecases import subscriptions
+from musicconnect.usecases.subscriptions import TierChangeResult
+
+
+def return_urls(data: TierIn, artist_id: str, services: Services) -> ReturnUrls | None:
+    """The pages a processor's checkout returns to: the client's, or the artist's page here."""
+    base = services.settings.public_base_url.rstrip("/")
+    success = data.success_url or (f"{base}/artists/{artist_id}?checkout=success" if base else None)
+    cancel = data.cancel_url or (f"{base}/artists/{artist_id}?checkout=canceled" if base else None)
+    return ReturnUrls(success, cancel) if success and cancel else None
+
+
+def _out(result: TierChangeResult) -> TierChangeOut:
+    return TierChangeOut.model_validate(
+        {
+            **SubscriptionOut.fields_of(result.subscription),
+            "charged_minor": result.charged.amount_minor,
+            "checkout_url": result.checkout.url if result.checkout else None,
+        }
+    )
 
 
 class SubscriptionController(Controller):
@@ -24,7 +44,7 @@ class SubscriptionController(Controller):
         "/",
         status_code=HTTP_201_CREATED,
         sync_to_thread=True,
-        responses=error_responses(401, 402, 403, 404, 409),
+        responses=error_responses(401, 402, 403, 404, 409, 422, 503),
     )
     def subscribe(
         self,
@@ -34,21 +54,26 @@ class SubscriptionController(Controller):
         caller: CallerDep,
         services: ServicesDep,
         uow: UowDep,
-    ) -> SubscriptionOut:
-        """Subscribe to the artist; a paid tier is charged for its first month at once."""
-        subscription = subscriptions.subscribe(
+    ) -> TierChangeOut:
+        """Subscribe to the artist. A paid tier is charged for its first month at once, or, where
+        the processor hosts payment, answers with a `checkout_url` to send the fan to."""
+        result = subscriptions.subscribe(
             artist_id,
             Tier.parse(data.tier),
             caller=caller,
             uow=uow,
-            gateway=services.gateway,
+            billing=services.payments.billing,
             ids=services.ids,
             clock=services.clock,
+            return_urls=return_urls(data, artist_id, services),
         )
-        return SubscriptionOut.of(subscription)
+        return _out(result)
 
     @patch(
-        "/", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401, 402, 403, 404, 409)
+        "/",
+        status_code=HTTP_200_OK,
+        sync_to_thread=True,
+        responses=error_responses(401, 402, 403, 404, 409, 422, 503),
     )
     def change_tier(
         self,
@@ -60,36 +85,34 @@ class SubscriptionController(Controller):
         uow: UowDep,
     ) -> TierChangeOut:
         """Upgrade at once with a prorated charge, or downgrade at the end of the paid period."""
-        # A processor-billed subscription changes at the processor; one billed here changes here.
-        gateway = services.gateway
-        tier = Tier.parse(data.tier)
-        ids, clock = services.ids, services.clock
-        result = (
-            checkout.change_tier(
-                artist_id, tier, caller=caller, uow=uow, gateway=gateway, ids=ids, clock=clock
-            )
-            if isinstance(gateway, BillingGateway)
-            else subscriptions.change_tier(
-                artist_id, tier, caller=caller, uow=uow, gateway=gateway, ids=ids, clock=clock
-            )
+        result = subscriptions.change_tier(
+            artist_id,
+            Tier.parse(data.tier),
+            caller=caller,
+            uow=uow,
+            billing=services.payments.billing,
+            ids=services.ids,
+            clock=services.clock,
+            return_urls=return_urls(data, artist_id, services),
         )
-        return TierChangeOut.model_validate(
-            {**SubscriptionOut.fields_of(result.subscription), "charged_minor": result.charged.amount_minor}
-        )
+        return _out(result)
 
-    @delete("/", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401, 403, 404, 409))
+    @delete(
+        "/", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401, 403, 404, 409, 503)
+    )
     def cancel(
         self, *, artist_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep
     ) -> SubscriptionOut:
         """Cancel at the end of the paid period; access stays until then."""
-        gateway = services.gateway
-        if isinstance(gateway, BillingGateway):
-            return SubscriptionOut.of(
-                checkout.cancel(
-                    artist_id, caller=caller, uow=uow, gateway=gateway, ids=services.ids, clock=services.clock
-                )
-            )
-        return SubscriptionOut.of(subscriptions.cancel(artist_id, caller=caller, uow=uow))
+        canceled = subscriptions.cancel(
+            artist_id,
+            caller=caller,
+            uow=uow,
+            billing=services.payments.billing,
+            ids=services.ids,
+            clock=services.clock,
+        )
+        return SubscriptionOut.of(canceled)
 
 
 class MySubscriptionsController(Controller):

@@ -19,23 +19,20 @@ from litestar.types import ControllerRouterHandler
 from pydantic import BaseModel, ConfigDict, Field
 
 from musicconnect.bootstrap import Services
-from musicconnect.domain.errors import DomainError, ServiceUnavailable, SignatureInvalid
+from musicconnect.domain.errors import Conflict, DomainError, ServiceUnavailable, SignatureInvalid
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.auth import BEARER
 from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
 from musicconnect.entrypoints.http.errors import error_response, error_responses
-from musicconnect.entrypoints.http.schemas import TierName
-from musicconnect.ports.payments import BillingGateway
-from musicconnect.usecases import checkout
+from musicconnect.entrypoints.http.schemas import ReturnUrl, TierName
+from musicconnect.ports.payments import ReturnUrls
+from musicconnect.usecases import payouts, subscriptions
 from musicconnect.usecases.webhooks import handle_stripe_event
 
 if TYPE_CHECKING:
     from musicconnect.adapters.stripe import StripePaymentGateway
 
 log = logging.getLogger(__name__)
-
-#: Return addresses are the client's own pages; a URL longer than this is not one.
-_Url = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class _In(BaseModel):
@@ -44,8 +41,8 @@ class _In(BaseModel):
 
 class CheckoutIn(_In):
     tier: TierName
-    success_url: _Url
-    cancel_url: _Url
+    success_url: ReturnUrl
+    cancel_url: ReturnUrl
 
 
 class CheckoutOut(BaseModel):
@@ -54,8 +51,8 @@ class CheckoutOut(BaseModel):
 
 
 class OnboardingIn(_In):
-    refresh_url: _Url
-    return_url: _Url
+    refresh_url: ReturnUrl
+    return_url: ReturnUrl
 
 
 class OnboardingOut(BaseModel):
@@ -72,15 +69,8 @@ class WebhookOut(BaseModel):
 def _stripe(services: Services) -> StripePaymentGateway:
     from musicconnect.adapters.stripe import StripePaymentGateway
 
-    gateway = services.gateway
+    gateway = services.payments.reads
     if not isinstance(gateway, StripePaymentGateway):  # pragma: no cover - routes exist only on Stripe
-        raise ServiceUnavailable("payments are not configured")
-    return gateway
-
-
-def _billing(services: Services) -> BillingGateway:
-    gateway = services.gateway
-    if not isinstance(gateway, BillingGateway):  # pragma: no cover - routes exist only on Stripe
         raise ServiceUnavailable("payments are not configured")
     return gateway
 
@@ -111,7 +101,14 @@ def stripe_webhook(
         log.warning("refused a webhook: %s", refused.detail)
         return error_response(HTTPStatus.BAD_REQUEST, "invalid_signature", refused.detail)
     try:
-        outcome = handle_stripe_event(event, uow=uow, gateway=gateway, ids=services.ids, clock=services.clock)
+        outcome = handle_stripe_event(
+            event,
+            uow=uow,
+            reads=services.payments.reads,
+            accounts=services.payments.accounts,
+            ids=services.ids,
+            clock=services.clock,
+        )
     except ServiceUnavailable as down:
         log.warning("webhook %s (%s) must wait: %s", event.id, event.type, down.detail)
         return error_response(HTTPStatus.SERVICE_UNAVAILABLE, down.code, down.detail)
@@ -142,19 +139,23 @@ class StripeBillingController(Controller):
         services: ServicesDep,
         uow: UowDep,
     ) -> CheckoutOut:
-        """A hosted payment page for a paid tier; the subscription starts when Stripe says it is paid."""
-        session = checkout.start_checkout(
+        """A hosted payment page for a paid tier; the subscription starts when Stripe says it is paid.
+
+        The same as `POST /artists/{artist_id}/subscription` with return pages, answering only
+        the page."""
+        result = subscriptions.subscribe_or_upgrade(
             artist_id,
             Tier.parse(data.tier),
             caller=caller,
-            success_url=data.success_url,
-            cancel_url=data.cancel_url,
             uow=uow,
-            gateway=_billing(services),
+            billing=services.payments.billing,
             ids=services.ids,
             clock=services.clock,
+            return_urls=ReturnUrls(data.success_url, data.cancel_url),
         )
-        return CheckoutOut(id=session.id, url=session.url)
+        if result.checkout is None:
+            raise Conflict("nothing to pay on a checkout page: the subscription changed at once")
+        return CheckoutOut(id=result.checkout.id, url=result.checkout.url)
 
     @post(
         "/payouts/onboarding",
@@ -172,13 +173,13 @@ class StripeBillingController(Controller):
         uow: UowDep,
     ) -> OnboardingOut:
         """The artist's connected account and a link to finish setting up payouts."""
-        link = checkout.start_payouts_onboarding(
+        link = payouts.start_payouts_onboarding(
             artist_id,
             caller=caller,
             refresh_url=data.refresh_url,
             return_url=data.return_url,
             uow=uow,
-            gateway=_billing(services),
+            accounts=services.payments.accounts,
             clock=services.clock,
         )
         return OnboardingOut(url=link.url, expires_at=link.expires_at)
@@ -190,7 +191,7 @@ def payment_handlers(services: Services) -> list[ControllerRouterHandler]:
         return []  # nobody built a Stripe gateway, and importing stripe costs most of a second
     from musicconnect.adapters.stripe import StripePaymentGateway
 
-    gateway = services.gateway
+    gateway = services.payments.reads
     if isinstance(gateway, StripePaymentGateway) and gateway.verifies_webhooks:
         return [stripe_webhook, StripeBillingController]
     return []
