@@ -27,6 +27,7 @@ from musicconnect.ports.services import (
 )
 from musicconnect.settings import Settings
 from musicconnect.usecases.caching import InvalidatingUnitOfWork
+from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,11 @@ class Services:
     closers: list[Callable[[], None]] = attrs.field(factory=list)
     #: Run once before serving: index creation and the like. Nothing connects before it.
     startup: list[Callable[[], None]] = attrs.field(factory=list)
+
+    @property
+    def subscriptions(self) -> Subscriptions:
+        """The subscription use cases, bound to these ports."""
+        return Subscriptions(self.uow, self.payments.billing, self.ids, self.clock)
 
     @property
     def url_ttl(self) -> timedelta:

@@ -31,6 +31,8 @@ from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
 from musicconnect.ports.payments import Charges
 from musicconnect.usecases import accounts, subscriptions
+from musicconnect.usecases.subscriptions import Subscriptions
+from tests.unit.usecases.conftest import LostAfterCharging
 
 T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 RACERS: Final = 20
@@ -38,29 +40,6 @@ RACERS: Final = 20
 
 class ProcessKilled(BaseException):
     """Stands for the process dying: not an error any use case could catch and handle."""
-
-
-@attrs.define
-class CrashAfterCharging:
-    """Charges through ``inner``, then dies before the answer reaches us, ``times`` times."""
-
-    inner: Charges
-    times: int = 1
-
-    def charge(
-        self, *, fan_id: str, artist_id: str, amount: Money, description: str, idempotency_key: str
-    ) -> ChargeResult:
-        result = self.inner.charge(
-            fan_id=fan_id,
-            artist_id=artist_id,
-            amount=amount,
-            description=description,
-            idempotency_key=idempotency_key,
-        )
-        if self.times > 0:
-            self.times -= 1
-            raise ProcessKilled
-        return result
 
 
 @attrs.define
@@ -109,27 +88,17 @@ class Shop:
         )
         return Caller(account.id, account.role)
 
-    def subscribe(self, tier: Tier, charges: Charges | None = None) -> subscriptions.TierChangeResult:
-        return subscriptions.subscribe(
-            self.artist.id,
-            tier,
-            caller=self.fan,
-            uow=self.uow(),
-            billing=ChargingSubscriptionBilling(charges or self.gateway),
-            ids=self.ids,
-            clock=self.clock,
+    def desk(self, charges: Charges | None = None) -> Subscriptions:
+        """The subscription use cases, charging through ``charges`` (the offline gateway by default)."""
+        return Subscriptions(
+            self.uow, ChargingSubscriptionBilling(charges or self.gateway), self.ids, self.clock
         )
 
+    def subscribe(self, tier: Tier, charges: Charges | None = None) -> subscriptions.TierChangeResult:
+        return self.desk(charges).subscribe(self.artist.id, tier, caller=self.fan)
+
     def change(self, tier: Tier, charges: Charges | None = None) -> subscriptions.TierChangeResult:
-        return subscriptions.change_tier(
-            self.artist.id,
-            tier,
-            caller=self.fan,
-            uow=self.uow(),
-            billing=ChargingSubscriptionBilling(charges or self.gateway),
-            ids=self.ids,
-            clock=self.clock,
-        )
+        return self.desk(charges).change_tier(self.artist.id, tier, caller=self.fan)
 
     def live(self) -> Subscription:
         with self.uow() as uow:
@@ -204,7 +173,7 @@ def test_a_crash_after_the_charge_is_recorded_by_the_next_request_without_a_seco
     """The process dies between the processor's charge and our record; within the lease the
     subscription is busy (409), after it the next request finishes it with the same key."""
     with pytest.raises(ProcessKilled):
-        shop.subscribe(Tier.SUPPORTER, CrashAfterCharging(shop.gateway))
+        shop.subscribe(Tier.SUPPORTER, LostAfterCharging(shop.gateway, ProcessKilled))
     assert shop.live().status is SubscriptionStatus.INCOMPLETE
     assert shop.booked() == []
     with pytest.raises(Conflict):
@@ -222,13 +191,11 @@ def test_a_crash_after_an_upgrade_is_charged_is_recorded_by_the_billing_run(shop
     shop.subscribe(Tier.SUPPORTER)
     shop.clock.advance(days=3)
     with pytest.raises(ProcessKilled):
-        shop.change(Tier.SUPERFAN, CrashAfterCharging(shop.gateway))
+        shop.change(Tier.SUPERFAN, LostAfterCharging(shop.gateway, ProcessKilled))
     assert shop.live().tier is Tier.SUPPORTER
 
     shop.clock.advance(INTENT_LEASE + timedelta(seconds=1))
-    report = subscriptions.run_billing(
-        uow=shop.uow(), billing=ChargingSubscriptionBilling(shop.gateway), ids=shop.ids, clock=shop.clock
-    )
+    report = shop.desk().run_billing()
 
     assert report.repaired == 1
     assert shop.live().tier is Tier.SUPERFAN
@@ -258,14 +225,7 @@ def test_moving_to_free_is_cancelling_at_period_end(shop: Shop) -> None:
     shop.subscribe(Tier.SUPERFAN)
 
     moved = shop.change(Tier.FREE).subscription
-    again = subscriptions.cancel(
-        shop.artist.id,
-        caller=shop.fan,
-        uow=shop.uow(),
-        billing=ChargingSubscriptionBilling(shop.gateway),
-        ids=shop.ids,
-        clock=shop.clock,
-    )
+    again = shop.desk().cancel(shop.artist.id, caller=shop.fan)
 
     assert moved.cancel_at_period_end
     assert moved.scheduled_plan is None
@@ -280,15 +240,7 @@ def test_a_free_fan_taking_a_paid_tier_through_checkout_is_upgraded(shop: Shop) 
     shop.subscribe(Tier.FREE)
     shop.clock.advance(days=15)
 
-    upgraded = subscriptions.subscribe_or_upgrade(
-        shop.artist.id,
-        Tier.SUPPORTER,
-        caller=shop.fan,
-        uow=shop.uow(),
-        billing=ChargingSubscriptionBilling(shop.gateway),
-        ids=shop.ids,
-        clock=shop.clock,
-    )
+    upgraded = shop.desk().subscribe_or_upgrade(shop.artist.id, Tier.SUPPORTER, caller=shop.fan)
 
     assert upgraded.subscription.tier is Tier.SUPPORTER
     assert 0 < upgraded.charged.amount_minor < 500

@@ -13,7 +13,7 @@ the billing run, and a checkout by the processor's event: never by charging agai
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import attrs
@@ -29,7 +29,7 @@ from musicconnect.ports.payments import CheckoutSession, ReturnUrls, Subscriptio
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator
 from musicconnect.usecases.access import require_artist, require_fan
-from musicconnect.usecases.intents import Completed, complete
+from musicconnect.usecases.intents import complete
 
 log = logging.getLogger(__name__)
 
@@ -42,142 +42,181 @@ class TierChangeResult:
     checkout: CheckoutSession | None = None
 
 
-def subscribe(
-    artist_id: str,
-    tier: Tier,
-    *,
-    caller: Caller,
-    uow: UnitOfWork,
-    billing: SubscriptionBilling,
-    ids: IdGenerator,
-    clock: Clock,
-    return_urls: ReturnUrls | None = None,
-) -> TierChangeResult:
-    """Start a subscription: free at once; a paid tier once its first month is paid (at once
-    offline, after the processor's checkout page on Stripe)."""
-    require_fan(caller)
-    now = clock.now()
-    with uow:
-        artist = require_artist(uow, artist_id)
-        live = uow.subscriptions.live_for(caller.id, artist_id)
-        unfinished = _unfinished(uow, live) if live is not None else None
-        if live is None:
-            plan = artist.plan(tier)
-            subscription = subs.start_subscription(
-                subscription_id=ids.new_id(),
-                fan_id=caller.id,
-                artist_id=artist_id,
-                plan=plan,
-                now=now,
-                grace_days=artist.grace_days,
-                paid=False,
-            )
-            uow.subscriptions.add(subscription)
-            if plan.price.is_zero:
+@attrs.frozen
+class Subscriptions:
+    """The subscription use cases, bound once to their ports. Each call opens its own units of
+    work, and no processor call runs inside one."""
+
+    uow: Callable[[], UnitOfWork]
+    billing: SubscriptionBilling
+    ids: IdGenerator
+    clock: Clock
+
+    def subscribe(
+        self, artist_id: str, tier: Tier, *, caller: Caller, return_urls: ReturnUrls | None = None
+    ) -> TierChangeResult:
+        """Start a subscription: free at once; a paid tier once its first month is paid (at once
+        offline, after the processor's checkout page on Stripe)."""
+        require_fan(caller)
+        now = self.clock.now()
+        with self.uow() as uow:
+            artist = require_artist(uow, artist_id)
+            live = uow.subscriptions.live_for(caller.id, artist_id)
+            unfinished = _unfinished(uow, live) if live is not None else None
+            if live is None:
+                plan = artist.plan(tier)
+                subscription = subs.start_subscription(
+                    subscription_id=self.ids.new_id(),
+                    fan_id=caller.id,
+                    artist_id=artist_id,
+                    plan=plan,
+                    now=now,
+                    grace_days=artist.grace_days,
+                    paid=False,
+                )
+                uow.subscriptions.add(subscription)
+                if plan.price.is_zero:
+                    uow.commit()
+                    return TierChangeResult(subscription, Money.zero(plan.price.currency))
+                unfinished = _intent(
+                    subscription,
+                    IntentKind.START,
+                    amount=plan.price,
+                    key=f"subscription:{subscription.id}:first",
+                    now=now,
+                    plan=plan,
+                )
+                uow.intents.add(unfinished)
                 uow.commit()
-                return TierChangeResult(subscription, Money.zero(plan.price.currency))
-            unfinished = _intent(
-                subscription,
-                IntentKind.START,
-                amount=plan.price,
-                key=f"subscription:{subscription.id}:first",
-                now=now,
-                plan=plan,
-            )
-            uow.intents.add(unfinished)
+            elif unfinished is not None and unfinished.kind is IntentKind.START:
+                # The same subscription asked for again before its first payment was recorded.
+                _refuse_if_in_progress(unfinished, now)
+        # Outside any transaction: the processor is asked with the intent's key.
+        if unfinished is not None and unfinished.kind is IntentKind.START:
+            return self._complete(unfinished.key, return_urls)
+        raise Conflict("already subscribed to this artist; change tier instead")
+
+    def subscribe_or_upgrade(
+        self, artist_id: str, tier: Tier, *, caller: Caller, return_urls: ReturnUrls | None = None
+    ) -> TierChangeResult:
+        """A paid tier, for a fan with no subscription or on the free tier (a checkout page's way in)."""
+        with self.uow() as uow:
+            live = uow.subscriptions.live_for(caller.id, artist_id)
+        upgrade = live is not None and live.tier is Tier.FREE and tier is not Tier.FREE
+        use = self.change_tier if upgrade else self.subscribe
+        return use(artist_id, tier, caller=caller, return_urls=return_urls)
+
+    def change_tier(
+        self, artist_id: str, tier: Tier, *, caller: Caller, return_urls: ReturnUrls | None = None
+    ) -> TierChangeResult:
+        """Upgrade at once, charging the prorated difference; downgrade or cancel (the free tier) at
+        the end of the paid period."""
+        require_fan(caller)
+        self._repair_unfinished(artist_id, caller)
+        now = self.clock.now()
+        with self.uow() as uow:
+            artist = require_artist(uow, artist_id)
+            current = _live(uow, caller.id, artist_id)
+            if current.status is SubscriptionStatus.INCOMPLETE:
+                raise Conflict("the first payment of this subscription is not finished yet")
+            plan = artist.plan(tier)
+            change = subs.change_tier(current, plan, now)
+            if change.subscription == current:
+                return TierChangeResult(current, Money.zero(plan.price.currency))
+            # Numbered per subscription: identical requests racing compute the same key; one wins.
+            number = len(uow.intents.of_subscription(current.id))
+            key = f"subscription:{current.id}:change:{number}"
+            intent = _intent(current, IntentKind.CHANGE, amount=change.charge, key=key, now=now, plan=plan)
+            uow.intents.add(intent)
             uow.commit()
-        elif unfinished is not None and unfinished.kind is IntentKind.START:
-            # The same subscription asked for again before its first payment was recorded.
-            _refuse_if_in_progress(unfinished, now)
-    # Outside any transaction: the processor is asked with the intent's key.
-    if unfinished is not None and unfinished.kind is IntentKind.START:
-        return _result(
-            complete(unfinished.key, uow=uow, billing=billing, ids=ids, clock=clock, return_urls=return_urls)
+        return self._complete(intent.key, return_urls)
+
+    def cancel(self, artist_id: str, *, caller: Caller) -> Subscription:
+        """Cancel at the end of the paid period (a move to the free tier); access stays until then."""
+        return self.change_tier(artist_id, Tier.FREE, caller=caller).subscription
+
+    def of_fan(self, caller: Caller) -> Sequence[Subscription]:
+        """The caller's subscriptions, live and ended."""
+        with self.uow() as uow:
+            return uow.subscriptions.of_fan(caller.id)
+
+    def run_billing(self) -> BillingReport:
+        """Finish what crashes left open, then roll every due subscription into its next period and
+        charge for it. Each subscription is its own intent: one declined card never blocks the
+        others, and the key (subscription and period) makes a re-run charge nobody twice."""
+        now = self.clock.now()
+        repaired = self._repair_stranded()
+        with self.uow() as uow:
+            # A processor-billed subscription (one with an external reference) is renewed and
+            # charged by the processor and reaches us as its events; charging it here would bill twice.
+            due = [s.id for s in uow.subscriptions.due_for_renewal(now) if s.external_ref is None]
+        report = BillingReport(renewed=0, canceled=0, past_due=0, charged=(), repaired=repaired)
+        for subscription_id in due:
+            report = report.plus(self._renew(subscription_id, now))
+        return report
+
+    def _renew(self, subscription_id: str, now: datetime) -> BillingReport | None:
+        with self.uow() as uow:
+            current = uow.subscriptions.get(subscription_id)
+            renewal = subs.renew(current, now) if current else None
+            if current is None or renewal is None:
+                return None
+            if renewal.charge.amount_minor == 0:
+                uow.subscriptions.save(renewal.subscription)
+                uow.commit()
+                ended = renewal.subscription.status is SubscriptionStatus.CANCELED
+                return BillingReport(renewed=int(not ended), canceled=int(ended), past_due=0, charged=())
+            start = renewal.subscription.current_period_start.isoformat()
+            intent = _intent(
+                current,
+                IntentKind.RENEWAL,
+                amount=renewal.charge,
+                key=f"subscription:{current.id}:period:{start}",
+                now=now,
+                plan=renewal.subscription.plan,
+            )
+            try:
+                uow.intents.add(intent)
+                uow.commit()
+            except Conflict:
+                return None  # another run reserved this renewal
+        done = self._complete(intent.key)
+        if done.subscription.status is SubscriptionStatus.PAST_DUE:
+            return BillingReport(renewed=0, canceled=0, past_due=1, charged=())
+        return BillingReport(renewed=1, canceled=0, past_due=0, charged=(done.charged,))
+
+    def _complete(self, key: str, return_urls: ReturnUrls | None = None) -> TierChangeResult:
+        done = complete(
+            key, uow=self.uow(), billing=self.billing, ids=self.ids, clock=self.clock, return_urls=return_urls
         )
-    raise Conflict("already subscribed to this artist; change tier instead")
+        return TierChangeResult(done.subscription, done.charged, done.checkout)
 
+    def _repair_unfinished(self, artist_id: str, caller: Caller) -> None:
+        """Finish what a crash left of this fan's last change before making a new one."""
+        with self.uow() as uow:
+            live = uow.subscriptions.live_for(caller.id, artist_id)
+            unfinished = _unfinished(uow, live) if live is not None else None
+        if unfinished is None or unfinished.kind is IntentKind.START:
+            return
+        _refuse_if_in_progress(unfinished, self.clock.now())
+        if unfinished.external_ref is None:
+            self._complete(unfinished.key)
 
-def subscribe_or_upgrade(
-    artist_id: str,
-    tier: Tier,
-    *,
-    caller: Caller,
-    uow: UnitOfWork,
-    billing: SubscriptionBilling,
-    ids: IdGenerator,
-    clock: Clock,
-    return_urls: ReturnUrls | None = None,
-) -> TierChangeResult:
-    """A paid tier, for a fan with no subscription or on the free tier (a checkout page's way in)."""
-    with uow:
-        live = uow.subscriptions.live_for(caller.id, artist_id)
-    use = change_tier if live is not None and live.tier is Tier.FREE and tier is not Tier.FREE else subscribe
-    return use(
-        artist_id,
-        tier,
-        caller=caller,
-        uow=uow,
-        billing=billing,
-        ids=ids,
-        clock=clock,
-        return_urls=return_urls,
-    )
-
-
-def change_tier(
-    artist_id: str,
-    tier: Tier,
-    *,
-    caller: Caller,
-    uow: UnitOfWork,
-    billing: SubscriptionBilling,
-    ids: IdGenerator,
-    clock: Clock,
-    return_urls: ReturnUrls | None = None,
-) -> TierChangeResult:
-    """Upgrade at once, charging the prorated difference; downgrade or cancel (the free tier) at
-    the end of the paid period."""
-    require_fan(caller)
-    _repair_unfinished(artist_id, caller=caller, uow=uow, billing=billing, ids=ids, clock=clock)
-    now = clock.now()
-    with uow:
-        artist = require_artist(uow, artist_id)
-        current = _live(uow, caller.id, artist_id)
-        if current.status is SubscriptionStatus.INCOMPLETE:
-            raise Conflict("the first payment of this subscription is not finished yet")
-        plan = artist.plan(tier)
-        change = subs.change_tier(current, plan, now)
-        if change.subscription == current:
-            return TierChangeResult(current, Money.zero(plan.price.currency))
-        # Numbered per subscription: identical requests racing compute the same key, and one wins.
-        number = len(uow.intents.of_subscription(current.id))
-        key = f"subscription:{current.id}:change:{number}"
-        intent = _intent(current, IntentKind.CHANGE, amount=change.charge, key=key, now=now, plan=plan)
-        uow.intents.add(intent)
-        uow.commit()
-    return _result(
-        complete(intent.key, uow=uow, billing=billing, ids=ids, clock=clock, return_urls=return_urls)
-    )
-
-
-def cancel(
-    artist_id: str,
-    *,
-    caller: Caller,
-    uow: UnitOfWork,
-    billing: SubscriptionBilling,
-    ids: IdGenerator,
-    clock: Clock,
-) -> Subscription:
-    """Cancel at the end of the paid period (a move to the free tier); access stays until then."""
-    return change_tier(
-        artist_id, Tier.FREE, caller=caller, uow=uow, billing=billing, ids=ids, clock=clock
-    ).subscription
-
-
-def subscriptions_of(caller: Caller, *, uow: UnitOfWork) -> Sequence[Subscription]:
-    with uow:
-        return uow.subscriptions.of_fan(caller.id)
+    def _repair_stranded(self) -> int:
+        with self.uow() as uow:
+            stranded = [
+                i.key
+                for i in uow.intents.open_before(self.clock.now() - INTENT_LEASE)
+                if i.kind is not IntentKind.PAYOUT
+            ]
+        repaired = 0
+        for key in stranded:
+            try:
+                self._complete(key)
+                repaired += 1
+            except (PaymentFailed, Conflict, NotFound, ServiceUnavailable) as failure:
+                log.warning("could not complete payment %s: %s", key, failure.detail)
+        return repaired
 
 
 def _intent(
@@ -194,10 +233,6 @@ def _intent(
         tier=plan.tier,
         plan_version=plan.version,
     )
-
-
-def _result(done: Completed) -> TierChangeResult:
-    return TierChangeResult(done.subscription, done.charged, done.checkout)
 
 
 def _live(uow: UnitOfWork, fan_id: str, artist_id: str) -> Subscription:
@@ -217,26 +252,6 @@ def _refuse_if_in_progress(intent: PaymentIntent, now: datetime) -> None:
         raise Conflict("a payment for this subscription is under way; try again in a moment")
 
 
-def _repair_unfinished(
-    artist_id: str,
-    *,
-    caller: Caller,
-    uow: UnitOfWork,
-    billing: SubscriptionBilling,
-    ids: IdGenerator,
-    clock: Clock,
-) -> None:
-    """Finish what a crash left of this fan's last change before making a new one."""
-    with uow:
-        live = uow.subscriptions.live_for(caller.id, artist_id)
-        unfinished = _unfinished(uow, live) if live is not None else None
-    if unfinished is None or unfinished.kind is IntentKind.START:
-        return
-    _refuse_if_in_progress(unfinished, clock.now())
-    if unfinished.external_ref is None:
-        complete(unfinished.key, uow=uow, billing=billing, ids=ids, clock=clock)
-
-
 @attrs.frozen
 class BillingReport:
     renewed: int
@@ -246,72 +261,13 @@ class BillingReport:
     #: Intents left open by a crash, completed by this run.
     repaired: int = 0
 
-
-def run_billing(
-    *, uow: UnitOfWork, billing: SubscriptionBilling, ids: IdGenerator, clock: Clock
-) -> BillingReport:
-    """Finish what crashes left open, then roll every due subscription into its next period and
-    charge for it. Each subscription is its own intent: one declined card never blocks the others,
-    and the key (subscription and period) makes a re-run charge nobody twice."""
-    now = clock.now()
-    repaired = _repair_stranded(uow=uow, billing=billing, ids=ids, clock=clock)
-    with uow:
-        # A processor-billed subscription (one with an external reference) is renewed and charged
-        # by the processor, and reaches us as its events; charging it here would bill twice.
-        due = [s.id for s in uow.subscriptions.due_for_renewal(now) if s.external_ref is None]
-    renewed = canceled = past_due = 0
-    charged: list[Money] = []
-    for subscription_id in due:
-        with uow:
-            current = uow.subscriptions.get(subscription_id)
-            renewal = subs.renew(current, now) if current else None
-            if current is None or renewal is None:
-                continue
-            if renewal.charge.amount_minor == 0:
-                uow.subscriptions.save(renewal.subscription)
-                uow.commit()
-                if renewal.subscription.status is SubscriptionStatus.CANCELED:
-                    canceled += 1
-                else:
-                    renewed += 1
-                continue
-            start = renewal.subscription.current_period_start.isoformat()
-            intent = _intent(
-                current,
-                IntentKind.RENEWAL,
-                amount=renewal.charge,
-                key=f"subscription:{current.id}:period:{start}",
-                now=now,
-                plan=renewal.subscription.plan,
-            )
-            try:
-                uow.intents.add(intent)
-                uow.commit()
-            except Conflict:
-                continue  # another run reserved this renewal
-        done = complete(intent.key, uow=uow, billing=billing, ids=ids, clock=clock)
-        if done.subscription.status is SubscriptionStatus.PAST_DUE:
-            past_due += 1
-        else:
-            charged.append(done.charged)
-            renewed += 1
-    return BillingReport(
-        renewed=renewed, canceled=canceled, past_due=past_due, charged=tuple(charged), repaired=repaired
-    )
-
-
-def _repair_stranded(*, uow: UnitOfWork, billing: SubscriptionBilling, ids: IdGenerator, clock: Clock) -> int:
-    with uow:
-        stranded = [
-            i.key
-            for i in uow.intents.open_before(clock.now() - INTENT_LEASE)
-            if i.kind is not IntentKind.PAYOUT
-        ]
-    repaired = 0
-    for key in stranded:
-        try:
-            complete(key, uow=uow, billing=billing, ids=ids, clock=clock)
-            repaired += 1
-        except (PaymentFailed, Conflict, NotFound, ServiceUnavailable) as failure:
-            log.warning("could not complete payment %s: %s", key, failure.detail)
-    return repaired
+    def plus(self, other: BillingReport | None) -> BillingReport:
+        if other is None:
+            return self
+        return BillingReport(
+            renewed=self.renewed + other.renewed,
+            canceled=self.canceled + other.canceled,
+            past_due=self.past_due + other.past_due,
+            charged=self.charged + other.charged,
+            repaired=self.repaired + other.repaired,
+        )

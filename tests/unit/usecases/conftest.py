@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+import attrs
 import pytest
 
 from musicconnect.adapters.crypto import ScryptPasswordHasher
@@ -41,9 +42,10 @@ from musicconnect.domain.tracks import Track
 from musicconnect.ports.media import ProgressCallback
 from musicconnect.ports.payments import Charges
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.usecases import accounts, subscriptions
+from musicconnect.usecases import accounts
 from musicconnect.usecases import tracks as track_cases
 from musicconnect.usecases.caching import InvalidatingUnitOfWork
+from musicconnect.usecases.subscriptions import Subscriptions
 
 T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 PASSWORD: Final = "correct horse battery"
@@ -195,6 +197,34 @@ def billing_on(charges: Charges) -> ChargingSubscriptionBilling:
     return ChargingSubscriptionBilling(charges)
 
 
+@attrs.define
+class LostAfterCharging:
+    """The processor takes the money, but its answer never arrives (a timeout, or our process
+    dying), ``times`` times; after that it answers as ``inner`` does."""
+
+    inner: OfflinePaymentGateway
+    error: Callable[[], BaseException]
+    times: int = 1
+
+    def charge(
+        self, *, fan_id: str, artist_id: str, amount: Money, description: str, idempotency_key: str
+    ) -> ChargeResult:
+        result = self.inner.charge(
+            fan_id=fan_id,
+            artist_id=artist_id,
+            amount=amount,
+            description=description,
+            idempotency_key=idempotency_key,
+        )
+        if self.times > 0:
+            self.times -= 1
+            raise self.error()
+        return result
+
+    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
+        return self.inner.pay_out(artist_id=artist_id, amount=amount, idempotency_key=idempotency_key)
+
+
 class DecliningPaymentGateway:
     """A processor that declines every charge (and pays out nothing)."""
 
@@ -248,6 +278,7 @@ class World:
         self.signer = signer
         self.gateway = gateway
         self.billing = billing_on(gateway)
+        self.subscriptions = Subscriptions(self.uow, self.billing, ids, clock)
         self.probe = probe
         self.transcoder = transcoder
         self.uploads = uploads
@@ -311,15 +342,7 @@ class World:
         return self._admin
 
     def subscribe(self, fan: Caller, artist: Caller, tier: Tier) -> Subscription:
-        return subscriptions.subscribe(
-            artist.id,
-            tier,
-            caller=fan,
-            uow=self.uow(),
-            billing=self.billing,
-            ids=self.ids,
-            clock=self.clock,
-        ).subscription
+        return self.subscriptions.subscribe(artist.id, tier, caller=fan).subscription
 
     def fan_on(self, artist: Caller, tier: Tier, *, name: str | None = None) -> Caller:
         """A new fan of ``artist`` on ``tier`` (a free fan has no subscription at all)."""

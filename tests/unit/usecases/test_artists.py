@@ -11,7 +11,6 @@ from musicconnect.domain.errors import Forbidden, InvalidInput, NotFound
 from musicconnect.domain.money import Money
 from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.usecases.artists import set_tier, view_artist
-from musicconnect.usecases.subscriptions import run_billing
 from tests.unit.usecases.conftest import World
 
 
@@ -86,7 +85,7 @@ def test_a_price_change_never_rewrites_what_existing_subscribers_pay(world: Worl
     after = world.fan_on(artist, Tier.SUPPORTER)
 
     world.clock.advance(timedelta(days=31))
-    run_billing(uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock)
+    world.subscriptions.run_billing()
 
     paid = {(c.fan_id, c.amount.amount_minor) for c in world.gateway.charges}
     assert paid == {(before.id, 500), (after.id, 700)}

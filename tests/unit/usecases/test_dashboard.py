@@ -13,7 +13,7 @@ from musicconnect.domain.tiers import Tier
 from musicconnect.usecases.artists import view_artist
 from musicconnect.usecases.dashboard import build_dashboard
 from musicconnect.usecases.engagement import follow, record_play
-from musicconnect.usecases.subscriptions import change_tier, run_billing
+from musicconnect.usecases.subscriptions import Subscriptions
 from tests.unit.usecases.conftest import T0, DecliningPaymentGateway, World, billing_on
 
 JAN_29 = datetime(2025, 1, 29, 12, tzinfo=UTC)  # 40 days before T0: outside the window
@@ -54,15 +54,7 @@ class Story:
         self.bill()  # Alice renews: 5.00 on Feb 28, for Feb 28 to Mar 29
 
         world.clock.set(MAR_7)
-        upgrade = change_tier(
-            self.artist.id,
-            Tier.SUPERFAN,
-            caller=self.alice,
-            uow=world.uow(),
-            billing=world.billing,
-            ids=world.ids,
-            clock=world.clock,
-        )
+        upgrade = world.subscriptions.change_tier(self.artist.id, Tier.SUPERFAN, caller=self.alice)
         self.upgrade_minor = upgrade.charged.amount_minor
         assert self.upgrade_minor == round(500 * 22 / 29)
 
@@ -80,7 +72,7 @@ class Story:
 
     def bill(self) -> None:
         world = self.world
-        run_billing(uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock)
+        world.subscriptions.run_billing()
 
 
 @pytest.fixture
@@ -152,7 +144,7 @@ def test_a_lapsed_superfan_counts_as_a_subscriber_but_not_as_a_superfan(
     subscription = world.live_subscription(fan, artist)
     assert subscription is not None
     world.clock.set(subscription.current_period_end)
-    run_billing(uow=world.uow(), billing=billing_on(declining_gateway), ids=world.ids, clock=world.clock)
+    Subscriptions(world.uow, billing_on(declining_gateway), world.ids, world.clock).run_billing()
 
     within = [s.count for s in _dashboard(world, artist).funnel][2:]
     world.clock.advance(timedelta(days=7))

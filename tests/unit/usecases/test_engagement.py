@@ -19,7 +19,7 @@ from musicconnect.domain.messages import DirectMessage, dm_quota_key
 from musicconnect.domain.tiers import Tier
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.usecases.engagement import follow, like, record_play, send_message
-from musicconnect.usecases.subscriptions import run_billing
+from musicconnect.usecases.subscriptions import Subscriptions
 from tests.unit.usecases.conftest import DecliningPaymentGateway, World, billing_on
 
 
@@ -149,7 +149,7 @@ def test_a_past_due_superfan_may_message_only_during_the_grace_period(
     subscription = world.live_subscription(fan, artist)
     assert subscription is not None
     world.clock.set(subscription.current_period_end)
-    run_billing(uow=world.uow(), billing=billing_on(declining_gateway), ids=world.ids, clock=world.clock)
+    Subscriptions(world.uow, billing_on(declining_gateway), world.ids, world.clock).run_billing()
 
     world.clock.advance(timedelta(days=6))
     _send(world, fan, artist)

@@ -15,7 +15,6 @@ from musicconnect.domain.tiers import Tier
 from musicconnect.ports.payments import PayoutSender
 from musicconnect.usecases.artists import set_tier
 from musicconnect.usecases.payouts import payouts_of, run_payouts
-from musicconnect.usecases.subscriptions import run_billing
 from tests.unit.usecases.conftest import World
 
 
@@ -148,7 +147,7 @@ def test_a_balance_below_the_minimum_carries_over_and_is_paid_later(world: World
     assert _run(world, "2025-03", minimum=500) == []
     assert world.gateway.payouts == ()
     world.clock.set(subscription.current_period_end)
-    run_billing(uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock)
+    world.subscriptions.run_billing()
     world.clock.advance(hours=1)
     [april] = _run(world, "2025-04", minimum=500)
 

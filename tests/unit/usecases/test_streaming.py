@@ -13,7 +13,7 @@ from musicconnect.domain.hls import listed_bandwidths, referenced_uris
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track
 from musicconnect.usecases.streaming import MediaFile, authorise_stream, media_path, serve_media
-from musicconnect.usecases.subscriptions import cancel, change_tier, run_billing
+from musicconnect.usecases.subscriptions import Subscriptions
 from tests.unit.usecases.conftest import INIT, SEGMENTS, VARIANT, DecliningPaymentGateway, World, billing_on
 
 LONG_TTL = timedelta(days=90)
@@ -111,15 +111,7 @@ def test_an_upgrade_returns_a_richer_master_on_the_next_fetch(world: World) -> N
     fan = world.fan_on(artist, Tier.SUPPORTER)
     assert listed_bandwidths(_master(world, fan, track)) == [128, 256]
 
-    change_tier(
-        artist.id,
-        Tier.SUPERFAN,
-        caller=fan,
-        uow=world.uow(),
-        billing=world.billing,
-        ids=world.ids,
-        clock=world.clock,
-    )
+    world.subscriptions.change_tier(artist.id, Tier.SUPERFAN, caller=fan)
 
     assert listed_bandwidths(_master(world, fan, track)) == [128, 256, 320]
 
@@ -261,15 +253,7 @@ def test_a_downgraded_fan_loses_the_top_rung_at_period_end_even_with_an_old_url(
     track = world.ingest(artist)
     fan = world.fan_on(artist, Tier.SUPERFAN)
     urls = _variant_urls(_master(world, fan, track, ttl=LONG_TTL))
-    change_tier(
-        artist.id,
-        Tier.SUPPORTER,
-        caller=fan,
-        uow=world.uow(),
-        billing=world.billing,
-        ids=world.ids,
-        clock=world.clock,
-    )
+    world.subscriptions.change_tier(artist.id, Tier.SUPPORTER, caller=fan)
     subscription = world.live_subscription(fan, artist)
     assert subscription is not None
 
@@ -280,7 +264,7 @@ def test_a_downgraded_fan_loses_the_top_rung_at_period_end_even_with_an_old_url(
     with pytest.raises(SignatureInvalid):
         _serve(world, urls[320])
     _serve(world, urls[256])
-    run_billing(uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock)
+    world.subscriptions.run_billing()
     with pytest.raises(SignatureInvalid):
         _serve(world, urls[320])
 
@@ -297,9 +281,7 @@ def test_a_past_due_fan_keeps_the_rungs_through_grace_then_drops_to_128k(
     assert subscription is not None
 
     world.clock.set(subscription.current_period_end)
-    report = run_billing(
-        uow=world.uow(), billing=billing_on(declining_gateway), ids=world.ids, clock=world.clock
-    )
+    report = Subscriptions(world.uow, billing_on(declining_gateway), world.ids, world.clock).run_billing()
     assert report.past_due == 1
     world.clock.advance(timedelta(days=7) - timedelta(seconds=1))
     assert all(_serve(world, url).body for url in urls.values())
@@ -318,14 +300,12 @@ def test_a_canceled_fan_is_free_after_the_paid_period(world: World) -> None:
     track = world.ingest(artist)
     fan = world.fan_on(artist, Tier.SUPPORTER)
     urls = _variant_urls(_master(world, fan, track, ttl=LONG_TTL))
-    ended = cancel(
-        artist.id, caller=fan, uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock
-    )
+    ended = world.subscriptions.cancel(artist.id, caller=fan)
 
     world.clock.set(ended.current_period_end - timedelta(seconds=1))
     _serve(world, urls[256])
     world.clock.set(ended.current_period_end)
-    run_billing(uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock)
+    world.subscriptions.run_billing()
 
     with pytest.raises(SignatureInvalid):
         _serve(world, urls[256])

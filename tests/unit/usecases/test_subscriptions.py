@@ -18,15 +18,8 @@ from musicconnect.domain.payments import INTENT_LEASE, ChargeResult, PayoutResul
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
 from musicconnect.ports.payments import Charges
-from musicconnect.usecases.subscriptions import (
-    BillingReport,
-    TierChangeResult,
-    cancel,
-    change_tier,
-    run_billing,
-    subscriptions_of,
-)
-from tests.unit.usecases.conftest import DecliningPaymentGateway, World, billing_on
+from musicconnect.usecases.subscriptions import BillingReport, Subscriptions, TierChangeResult
+from tests.unit.usecases.conftest import DecliningPaymentGateway, LostAfterCharging, World, billing_on
 
 
 def _usd(minor: int) -> Money:
@@ -34,15 +27,13 @@ def _usd(minor: int) -> Money:
 
 
 def _change(world: World, fan: Caller, artist: Caller, tier: Tier) -> TierChangeResult:
-    return change_tier(
-        artist.id, tier, caller=fan, uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock
-    )
+    return world.subscriptions.change_tier(artist.id, tier, caller=fan)
 
 
 def _bill(world: World, gateway: Charges | None = None) -> BillingReport:
-    return run_billing(
-        uow=world.uow(), billing=billing_on(gateway or world.gateway), ids=world.ids, clock=world.clock
-    )
+    return Subscriptions(
+        world.uow, billing_on(gateway or world.gateway), world.ids, world.clock
+    ).run_billing()
 
 
 def _live(world: World, fan: Caller, artist: Caller) -> Subscription:
@@ -224,9 +215,7 @@ def test_cancelling_keeps_access_until_period_end_then_ends_without_a_charge(wor
     artist, fan = world.artist(), world.fan()
     subscription = world.subscribe(fan, artist, Tier.SUPPORTER)
 
-    canceled = cancel(
-        artist.id, caller=fan, uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock
-    )
+    canceled = world.subscriptions.cancel(artist.id, caller=fan)
 
     assert canceled.cancel_at_period_end
     assert canceled.pending_tier is Tier.FREE
@@ -239,11 +228,11 @@ def test_cancelling_keeps_access_until_period_end_then_ends_without_a_charge(wor
     assert (report.renewed, report.canceled, report.charged) == (0, 1, ())
     assert world.live_subscription(fan, artist) is None
     assert _tier_now(world, fan, artist) is Tier.FREE
-    [ended] = subscriptions_of(fan, uow=world.uow())
+    [ended] = world.subscriptions.of_fan(fan)
     assert ended.status is SubscriptionStatus.CANCELED
     assert ended.canceled_at == subscription.current_period_end
     world.subscribe(fan, artist, Tier.SUPERFAN)
-    assert [s.status for s in subscriptions_of(fan, uow=world.uow())] == [
+    assert [s.status for s in world.subscriptions.of_fan(fan)] == [
         SubscriptionStatus.CANCELED,
         SubscriptionStatus.ACTIVE,
     ]
@@ -254,13 +243,9 @@ def test_cancelling_needs_a_live_subscription(world: World) -> None:
     artist, fan = world.artist(), world.fan()
 
     with pytest.raises(NotFound):
-        cancel(
-            artist.id, caller=fan, uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock
-        )
+        world.subscriptions.cancel(artist.id, caller=fan)
     with pytest.raises(Forbidden):
-        cancel(
-            artist.id, caller=artist, uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock
-        )
+        world.subscriptions.cancel(artist.id, caller=artist)
 
 
 # --- billing -----------------------------------------------------------------------------------
@@ -296,44 +281,12 @@ def test_billing_before_the_period_ends_does_nothing(world: World) -> None:
     assert len(world.gateway.charges) == 1
 
 
-@attrs.define
-class TimeoutAfterCharging:
-    """The processor takes the money, but the answer is lost once (a timeout after the charge)."""
-
-    inner: OfflinePaymentGateway
-    timeouts_left: int = 1
-
-    def charge(
-        self,
-        *,
-        fan_id: str,
-        artist_id: str,
-        amount: Money,
-        description: str,
-        idempotency_key: str,
-    ) -> ChargeResult:
-        result = self.inner.charge(
-            fan_id=fan_id,
-            artist_id=artist_id,
-            amount=amount,
-            description=description,
-            idempotency_key=idempotency_key,
-        )
-        if self.timeouts_left:
-            self.timeouts_left -= 1
-            raise TimeoutError("no answer from the processor")
-        return result
-
-    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
-        return self.inner.pay_out(artist_id=artist_id, amount=amount, idempotency_key=idempotency_key)
-
-
 def test_a_billing_retry_after_a_lost_answer_charges_the_fan_once(world: World) -> None:
     """The first run fails after the processor charged; the rerun reuses the key: one charge, booked once."""
     artist, fan = world.artist(), world.fan()
     subscription = world.subscribe(fan, artist, Tier.SUPPORTER)
     world.clock.set(subscription.current_period_end)
-    flaky = TimeoutAfterCharging(world.gateway)
+    flaky = LostAfterCharging(world.gateway, lambda: TimeoutError("no answer from the processor"))
 
     with pytest.raises(TimeoutError):
         _bill(world, flaky)
@@ -428,9 +381,7 @@ def test_one_declined_card_never_blocks_the_other_renewals(world: World) -> None
     declined, paying, leaving = world.fan(), world.fan(), world.fan()
     for fan in (declined, paying, leaving):
         world.subscribe(fan, artist, Tier.SUPPORTER)
-    cancel(
-        artist.id, caller=leaving, uow=world.uow(), billing=world.billing, ids=world.ids, clock=world.clock
-    )
+    world.subscriptions.cancel(artist.id, caller=leaving)
     world.clock.advance(timedelta(days=31))
 
     report = _bill(world, DecliningFor(world.gateway, frozenset({declined.id})))

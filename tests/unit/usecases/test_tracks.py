@@ -18,7 +18,7 @@ from musicconnect.domain.media import LADDER_KBPS
 from musicconnect.domain.subscriptions import SubscriptionStatus
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track, TrackStatus
-from musicconnect.usecases.subscriptions import run_billing
+from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.tracks import (
     GIVE_UP_AFTER,
     REQUEUE_AFTER,
@@ -361,7 +361,7 @@ def test_a_lapsed_supporter_loses_the_exclusive_after_the_grace_period(
     assert subscription is not None
 
     world.clock.set(subscription.current_period_end)
-    run_billing(uow=world.uow(), billing=billing_on(declining_gateway), ids=world.ids, clock=world.clock)
+    Subscriptions(world.uow, billing_on(declining_gateway), world.ids, world.clock).run_billing()
     lapsed = world.live_subscription(fan, artist)
     assert lapsed is not None
     assert lapsed.status is SubscriptionStatus.PAST_DUE

@@ -25,7 +25,7 @@ from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import TrackStatus
 from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, load_settings
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.usecases import accounts, artists, dashboard, engagement, payouts, streaming, subscriptions
+from musicconnect.usecases import accounts, artists, dashboard, engagement, payouts, streaming
 from musicconnect.usecases.tracks import IngestTrack, ingest_track, view_track
 
 console = Console()
@@ -181,15 +181,7 @@ def _fans(tour: _Tour) -> None:
         fan = tour.fans[tier] = Caller(account.id, account.role)
         artists.view_artist(artist.id, uow=tour.uow(), clock=clock, visitor_id=fan.id)
         engagement.follow(artist.id, caller=fan, uow=tour.uow(), clock=clock)
-        subscriptions.subscribe(
-            artist.id,
-            tier,
-            caller=fan,
-            uow=tour.uow(),
-            billing=services.payments.billing,
-            ids=services.ids,
-            clock=clock,
-        )
+        services.subscriptions.subscribe(artist.id, tier, caller=fan)
     table = Table("fan", "tier", "rungs in their master playlist (kbps)")
     for tier, fan in tour.fans.items():
         master = streaming.authorise_stream(
@@ -220,15 +212,7 @@ def _listening(tour: _Tour) -> None:
         ids=services.ids,
         clock=clock,
     )
-    upgrade = subscriptions.change_tier(
-        artist.id,
-        Tier.SUPPORTER,
-        caller=tour.fans[Tier.FREE],
-        uow=tour.uow(),
-        billing=services.payments.billing,
-        ids=services.ids,
-        clock=clock,
-    )
+    upgrade = services.subscriptions.change_tier(artist.id, Tier.SUPPORTER, caller=tour.fans[Tier.FREE])
     console.print(
         f"Ada upgrades to supporter 10 days into her month: charged {upgrade.charged.format()} (prorated)"
     )
@@ -238,12 +222,7 @@ def _billing_month(tour: _Tour) -> None:
     console.rule("[bold]5. A billing month")
     tour.clock.advance(days=21)
     services = tour.services
-    report = subscriptions.run_billing(
-        uow=tour.uow(),
-        billing=services.payments.billing,
-        ids=services.ids,
-        clock=tour.clock,
-    )
+    report = services.subscriptions.run_billing()
     console.print(f"renewed {report.renewed}, past due {report.past_due}, canceled {report.canceled}")
 
 

@@ -16,7 +16,7 @@ from musicconnect.entrypoints.http.schemas import (
     PayoutRunIn,
     PayoutRunOut,
 )
-from musicconnect.usecases import dashboard, payouts, subscriptions
+from musicconnect.usecases import dashboard, payouts
 from musicconnect.usecases.access import require_admin
 
 
@@ -69,11 +69,9 @@ class AdminController(Controller):
         sync_to_thread=True,
         responses=error_responses(401, 403),
     )
-    def run_billing(self, *, caller: CallerDep, services: ServicesDep, uow: UowDep) -> BillingRunOut:
+    def run_billing(self, *, caller: CallerDep, services: ServicesDep) -> BillingRunOut:
         """Renew every due subscription and charge for its next period."""
         # run_billing is also the CLI's and the worker's, which have no caller; the HTTP door checks.
         require_admin(caller)
-        report = subscriptions.run_billing(
-            uow=uow, billing=services.payments.billing, ids=services.ids, clock=services.clock
-        )
+        report = services.subscriptions.run_billing()
         return BillingRunOut(renewed=report.renewed, canceled=report.canceled, past_due=report.past_due)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from musicconnect.bootstrap import Services
+from musicconnect.domain.accounts import Caller
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.auth import BEARER
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
+from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import SubscriptionOut, TierChangeOut, TierIn
 from musicconnect.ports.payments import ReturnUrls
-from musicconnect.usecases import subscriptions
 from musicconnect.usecases.subscriptions import TierChangeResult
 
 
@@ -25,7 +27,13 @@ def return_urls(data: TierIn, artist_id: str, services: Services) -> ReturnUrls 
     return ReturnUrls(success, cancel) if success and cancel else None
 
 
-def _out(result: TierChangeResult) -> TierChangeOut:
+def _change(
+    use: Callable[..., TierChangeResult], artist_id: str, data: TierIn, caller: Caller, services: Services
+) -> TierChangeOut:
+    """Run a subscribe or tier change for the body's tier, answering the subscription and its money."""
+    result = use(
+        artist_id, Tier.parse(data.tier), caller=caller, return_urls=return_urls(data, artist_id, services)
+    )
     return TierChangeOut.model_validate(
         {
             **SubscriptionOut.fields_of(result.subscription),
@@ -53,21 +61,10 @@ class SubscriptionController(Controller):
         data: JSONBody[TierIn],
         caller: CallerDep,
         services: ServicesDep,
-        uow: UowDep,
     ) -> TierChangeOut:
         """Subscribe to the artist. A paid tier is charged for its first month at once, or, where
         the processor hosts payment, answers with a `checkout_url` to send the fan to."""
-        result = subscriptions.subscribe(
-            artist_id,
-            Tier.parse(data.tier),
-            caller=caller,
-            uow=uow,
-            billing=services.payments.billing,
-            ids=services.ids,
-            clock=services.clock,
-            return_urls=return_urls(data, artist_id, services),
-        )
-        return _out(result)
+        return _change(services.subscriptions.subscribe, artist_id, data, caller, services)
 
     @patch(
         "/",
@@ -82,37 +79,18 @@ class SubscriptionController(Controller):
         data: JSONBody[TierIn],
         caller: CallerDep,
         services: ServicesDep,
-        uow: UowDep,
     ) -> TierChangeOut:
         """Upgrade at once with a prorated charge, or downgrade at the end of the paid period."""
-        result = subscriptions.change_tier(
-            artist_id,
-            Tier.parse(data.tier),
-            caller=caller,
-            uow=uow,
-            billing=services.payments.billing,
-            ids=services.ids,
-            clock=services.clock,
-            return_urls=return_urls(data, artist_id, services),
-        )
-        return _out(result)
+        return _change(services.subscriptions.change_tier, artist_id, data, caller, services)
 
     @delete(
         "/", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401, 403, 404, 409, 503)
     )
     def cancel(
-        self, *, artist_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep
+        self, *, artist_id: FromPath[str], caller: CallerDep, services: ServicesDep
     ) -> SubscriptionOut:
         """Cancel at the end of the paid period; access stays until then."""
-        canceled = subscriptions.cancel(
-            artist_id,
-            caller=caller,
-            uow=uow,
-            billing=services.payments.billing,
-            ids=services.ids,
-            clock=services.clock,
-        )
-        return SubscriptionOut.of(canceled)
+        return SubscriptionOut.of(services.subscriptions.cancel(artist_id, caller=caller))
 
 
 class MySubscriptionsController(Controller):
@@ -121,6 +99,6 @@ class MySubscriptionsController(Controller):
     security = BEARER
 
     @get("/", sync_to_thread=True, responses=error_responses(401))
-    def mine(self, *, caller: CallerDep, uow: UowDep) -> list[SubscriptionOut]:
+    def mine(self, *, caller: CallerDep, services: ServicesDep) -> list[SubscriptionOut]:
         """The caller's subscriptions, live and ended."""
-        return [SubscriptionOut.of(s) for s in subscriptions.subscriptions_of(caller, uow=uow)]
+        return [SubscriptionOut.of(s) for s in services.subscriptions.of_fan(caller)]

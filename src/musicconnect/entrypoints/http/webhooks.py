@@ -26,7 +26,7 @@ from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
 from musicconnect.entrypoints.http.errors import error_response, error_responses
 from musicconnect.entrypoints.http.schemas import ReturnUrl, TierName
 from musicconnect.ports.payments import ReturnUrls
-from musicconnect.usecases import payouts, subscriptions
+from musicconnect.usecases import payouts
 from musicconnect.usecases.webhooks import handle_stripe_event
 
 if TYPE_CHECKING:
@@ -137,20 +137,15 @@ class StripeBillingController(Controller):
         data: JSONBody[CheckoutIn],
         caller: CallerDep,
         services: ServicesDep,
-        uow: UowDep,
     ) -> CheckoutOut:
         """A hosted payment page for a paid tier; the subscription starts when Stripe says it is paid.
 
         The same as `POST /artists/{artist_id}/subscription` with return pages, answering only
         the page."""
-        result = subscriptions.subscribe_or_upgrade(
+        result = services.subscriptions.subscribe_or_upgrade(
             artist_id,
             Tier.parse(data.tier),
             caller=caller,
-            uow=uow,
-            billing=services.payments.billing,
-            ids=services.ids,
-            clock=services.clock,
             return_urls=ReturnUrls(data.success_url, data.cancel_url),
         )
         if result.checkout is None:
