@@ -171,8 +171,9 @@ def _record(
                 # Recorded already (by the processor's event, or a repair that got there first).
                 return Completed(uow.subscriptions.get(after.id) or after, nothing)
             if outcome.checkout is not None:
-                uow.intents.save(current.awaiting_fan(outcome.checkout.id))
-                uow.commit()
+                if current.external_ref != outcome.checkout.id:
+                    uow.intents.save(current.awaiting_fan(outcome.checkout.id))
+                    uow.commit()
                 # Nothing changes until the fan has paid on the processor's page.
                 unchanged = uow.subscriptions.get(after.id) or after
                 return Completed(unchanged, nothing, outcome.checkout)
@@ -186,7 +187,7 @@ def _record(
             subscription = uow.subscriptions.get(after.id)
         if subscription is None:
             raise
-        return Completed(subscription, nothing)
+        return Completed(subscription, nothing, outcome.checkout)
     return Completed(recorded, charged)
 
 

@@ -22,7 +22,7 @@ from musicconnect.domain import subscriptions as subs
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.errors import Conflict, NotFound, PaymentFailed, ServiceUnavailable
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import INTENT_LEASE, IntentKind, PaymentIntent
+from musicconnect.domain.payments import INTENT_LEASE, IntentKind, IntentStatus, PaymentIntent
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.ports.payments import CheckoutSession, ReturnUrls, SubscriptionBilling
@@ -62,7 +62,7 @@ class Subscriptions:
         with self.uow() as uow:
             artist = require_artist(uow, artist_id)
             live = uow.subscriptions.live_for(caller.id, artist_id)
-            unfinished = _unfinished(uow, live) if live is not None else None
+            unfinished = _unfinished(uow.intents.of_subscription(live.id)) if live is not None else None
             if live is None:
                 plan = artist.plan(tier)
                 subscription = subs.start_subscription(
@@ -120,15 +120,26 @@ class Subscriptions:
             if current.status is SubscriptionStatus.INCOMPLETE:
                 raise Conflict("the first payment of this subscription is not finished yet")
             plan = artist.plan(tier)
-            change = subs.change_tier(current, plan, now)
-            if change.subscription == current:
-                return TierChangeResult(current, Money.zero(plan.price.currency))
-            # Numbered per subscription: identical requests racing compute the same key; one wins.
-            number = len(uow.intents.of_subscription(current.id))
-            key = f"subscription:{current.id}:change:{number}"
-            intent = _intent(current, IntentKind.CHANGE, amount=change.charge, key=key, now=now, plan=plan)
-            uow.intents.add(intent)
-            uow.commit()
+            # One read for both the check and the key: a change reserved since the repair above
+            # is either seen here (and wins) or not counted in the key (and its key wins).
+            earlier = uow.intents.of_subscription(current.id)
+            pending = _unfinished(earlier)
+            if pending is not None:
+                _refuse_if_in_progress(pending, now)
+            if pending is not None and _same_page(pending, plan):
+                # Asked again before paying on the processor's page: the same page, after this block.
+                intent = pending
+            else:
+                change = subs.change_tier(current, plan, now)
+                if change.subscription == current:
+                    return TierChangeResult(current, Money.zero(plan.price.currency))
+                # Numbered per subscription: identical requests racing compute one key; one wins.
+                key = f"subscription:{current.id}:change:{len(earlier)}"
+                intent = _intent(
+                    current, IntentKind.CHANGE, amount=change.charge, key=key, now=now, plan=plan
+                )
+                uow.intents.add(intent)
+                uow.commit()
         return self._complete(intent.key, return_urls)
 
     def cancel(self, artist_id: str, *, caller: Caller) -> Subscription:
@@ -195,7 +206,7 @@ class Subscriptions:
         """Finish what a crash left of this fan's last change before making a new one."""
         with self.uow() as uow:
             live = uow.subscriptions.live_for(caller.id, artist_id)
-            unfinished = _unfinished(uow, live) if live is not None else None
+            unfinished = _unfinished(uow.intents.of_subscription(live.id)) if live is not None else None
         if unfinished is None or unfinished.kind is IntentKind.START:
             return
         _refuse_if_in_progress(unfinished, self.clock.now())
@@ -242,9 +253,19 @@ def _live(uow: UnitOfWork, fan_id: str, artist_id: str) -> Subscription:
     return subscription
 
 
-def _unfinished(uow: UnitOfWork, subscription: Subscription) -> PaymentIntent | None:
-    """The subscription's intent whose outcome is not recorded yet, if any."""
-    return next((i for i in uow.intents.of_subscription(subscription.id) if i.is_unsettled), None)
+def _unfinished(intents: Sequence[PaymentIntent]) -> PaymentIntent | None:
+    """The intent whose outcome is not recorded yet, if any: one whose processor call may be
+    under way before one that waits for the fan on a payment page."""
+    unsettled = [i for i in intents if i.is_unsettled]
+    return next((i for i in unsettled if i.status is IntentStatus.OPEN), unsettled[0] if unsettled else None)
+
+
+def _same_page(pending: PaymentIntent, plan: TierPlan) -> bool:
+    """A change to ``plan`` already waiting for the fan on the processor's page."""
+    return pending.status is IntentStatus.AWAITING_FAN and (pending.tier, pending.plan_version) == (
+        plan.tier,
+        plan.version,
+    )
 
 
 def _refuse_if_in_progress(intent: PaymentIntent, now: datetime) -> None:

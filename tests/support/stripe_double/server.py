@@ -21,6 +21,7 @@ import hmac
 import json
 import queue
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -337,6 +338,9 @@ class StripeDouble:
         status, answer, extra = self._idempotent(method, path, params, account, key)
         if fault is not None and fault.mode == "delay":
             extra["x-double-delay"] = str(fault.delay_s)
+        if fault is not None and fault.mode == "drop":
+            # Done, but the answer is lost: the connection closes before a byte of it is sent.
+            extra["x-double-drop"] = "1"
         return status, answer, extra
 
     def _fault(self, method: str, path: str) -> Fault | None:
@@ -477,6 +481,11 @@ def _handler_for(double: StripeDouble) -> type[BaseHTTPRequestHandler]:
             delay = float(extra.pop("x-double-delay", 0))
             if delay:
                 time.sleep(delay)  # the client has given up by now; what it asked for exists
+            if extra.pop("x-double-drop", None):
+                self.close_connection = True
+                with suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
             payload = json.dumps(answer).encode()
             with suppress(OSError):
                 self.send_response(status)
