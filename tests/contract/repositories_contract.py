@@ -36,7 +36,7 @@ from musicconnect.domain.ledger import (
 )
 from musicconnect.domain.messages import DirectMessage
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import Payout
+from musicconnect.domain.payments import IntentKind, PaymentIntent, Payout
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan, default_plans, revise_plan
 from musicconnect.domain.tracks import Track, TrackStatus
@@ -1045,6 +1045,65 @@ class ProcessedEventStoreContract(UnitOfWorkFactory):
 
         assert outcomes.count(True) == 1
         assert all(o is False or isinstance(o, Conflict) for o in outcomes if o is not True)
+
+
+def _intent(key: str, *, at: datetime = T0, subscription_id: str | None = "sub-1") -> PaymentIntent:
+    return PaymentIntent(
+        key=key,
+        kind=IntentKind.CHANGE,
+        artist_id="artist-1",
+        amount=Money(250, "USD"),
+        created_at=at,
+        subscription_id=subscription_id,
+        fan_id="fan-1",
+        tier=Tier.SUPERFAN,
+        plan_version=2,
+    )
+
+
+class PaymentIntentRepositoryContract(UnitOfWorkFactory):
+    def test_an_intent_reads_back_as_it_was_reserved_and_saved(self) -> None:
+        """Every field survives; a save changes its status, processor reference and settle time."""
+        reserved = _intent("subscription:sub-1:change:1")
+        self.committed(lambda uow: uow.intents.add(reserved))
+        assert self.read(lambda uow: uow.intents.get(reserved.key)) == reserved
+
+        settled = reserved.settled(T0 + timedelta(seconds=3), external_ref="ch_1")
+        self.committed(lambda uow: uow.intents.save(settled))
+
+        assert self.read(lambda uow: uow.intents.get(reserved.key)) == settled
+        assert self.read(lambda uow: uow.intents.get("nothing")) is None
+
+    def test_a_key_is_reserved_once(self) -> None:
+        """A second intent with the same key is a Conflict, in its own unit of work or racing."""
+        self.committed(lambda uow: uow.intents.add(_intent("k")))
+        with pytest.raises(Conflict):
+            self.committed(lambda uow: uow.intents.add(_intent("k", at=T0 + timedelta(seconds=1))))
+
+        outcomes = self.race(5, lambda uow, _: uow.intents.add(_intent("raced")))
+
+        assert sum(1 for o in outcomes if not isinstance(o, Conflict)) == 1
+
+    def test_a_subscriptions_intents_oldest_first_and_the_open_ones_left_behind(self) -> None:
+        """of_subscription lists one subscription's intents by reservation time; open_before lists
+        open intents reserved before a moment, of any subscription, oldest first."""
+        first = _intent("a", at=T0)
+        second = _intent("b", at=T0 + timedelta(minutes=1))
+        other = _intent("c", at=T0 + timedelta(minutes=2), subscription_id="sub-2")
+        late = _intent("d", at=T0 + timedelta(minutes=10))
+        self.each_committed([second, other, first, late], lambda uow, i: uow.intents.add(i))
+        self.committed(lambda uow: uow.intents.save(second.failed(T0 + timedelta(minutes=3))))
+
+        keys = self.read(lambda uow: [i.key for i in uow.intents.of_subscription("sub-1")])
+        stranded = self.read(lambda uow: [i.key for i in uow.intents.open_before(T0 + timedelta(minutes=5))])
+
+        assert keys == ["a", "b", "d"]
+        assert stranded == ["a", "c"]
+
+    def test_an_intent_not_committed_is_not_there(self) -> None:
+        with self.make_uow() as uow:
+            uow.intents.add(_intent("forgotten"))
+        assert self.read(lambda uow: uow.intents.get("forgotten")) is None
 
 
 class UnitOfWorkContract(UnitOfWorkFactory):

@@ -34,6 +34,7 @@ from tests.contract.repositories_contract import (
     FanRepositoryContract,
     LedgerRepositoryContract,
     MessageRepositoryContract,
+    PaymentIntentRepositoryContract,
     PayoutRepositoryContract,
     PlayEventStoreContract,
     ProcessedEventStoreContract,
@@ -156,6 +157,10 @@ class TestMongoPlayEventStore(OnMongo, PlayEventStoreContract):
 
 
 class TestMongoMessageRepository(OnMongo, MessageRepositoryContract):
+    pass
+
+
+class TestMongoPaymentIntentRepository(OnMongo, PaymentIntentRepositoryContract):
     pass
 
 

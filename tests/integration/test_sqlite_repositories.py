@@ -35,6 +35,7 @@ from tests.contract.repositories_contract import (
     FanRepositoryContract,
     LedgerRepositoryContract,
     MessageRepositoryContract,
+    PaymentIntentRepositoryContract,
     PayoutRepositoryContract,
     PlayEventStoreContract,
     ProcessedEventStoreContract,
@@ -99,6 +100,10 @@ class TestSqlitePlayEventStore(SqliteFile, PlayEventStoreContract):
 
 
 class TestSqliteMessageRepository(SqliteFile, MessageRepositoryContract):
+    pass
+
+
+class TestSqlitePaymentIntentRepository(SqliteFile, PaymentIntentRepositoryContract):
     pass
 
 

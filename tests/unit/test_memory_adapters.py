@@ -31,6 +31,7 @@ from tests.contract.repositories_contract import (
     FanRepositoryContract,
     LedgerRepositoryContract,
     MessageRepositoryContract,
+    PaymentIntentRepositoryContract,
     PayoutRepositoryContract,
     PlayEventStoreContract,
     ProcessedEventStoreContract,
@@ -93,6 +94,10 @@ class TestInMemoryPlayEventStore(InMemoryUnitsOfWork, PlayEventStoreContract):
 
 
 class TestInMemoryMessageRepository(InMemoryUnitsOfWork, MessageRepositoryContract):
+    pass
+
+
+class TestInMemoryPaymentIntentRepository(InMemoryUnitsOfWork, PaymentIntentRepositoryContract):
     pass
 
 
