@@ -36,7 +36,7 @@ from musicconnect.domain.ledger import (
 )
 from musicconnect.domain.messages import DirectMessage
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import IntentKind, PaymentIntent, Payout
+from musicconnect.domain.payments import IntentKind, PaymentIntent, Payout, PayoutStatus
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan, default_plans, revise_plan
 from musicconnect.domain.tracks import Track, TrackStatus
@@ -902,6 +902,19 @@ class PayoutRepositoryContract(UnitOfWorkFactory):
         assert ids == ["po-new", "po-mid", "po-old"]
         assert last is not None
         assert last.id == "po-new"
+
+    def test_a_payouts_news_is_saved_and_found_by_the_processors_reference(self) -> None:
+        """Sent pending, then paid with its arrival time; the amounts stay as they were sent."""
+        sent = attrs.evolve(a_payout("po-1"), external_ref="po_stripe_1", status=PayoutStatus.PENDING)
+        self.committed(lambda uow: uow.payouts.add(sent))
+        assert self.read(lambda uow: uow.payouts.by_external_ref("po_stripe_1")) == sent
+
+        arrived = attrs.evolve(sent, status=PayoutStatus.PAID, arrived_at=T0 + timedelta(days=2))
+        self.committed(lambda uow: uow.payouts.save(arrived))
+
+        assert self.read(lambda uow: uow.payouts.by_external_ref("po_stripe_1")) == arrived
+        assert self.read(lambda uow: list(uow.payouts.of_artist("artist-1"))) == [arrived]
+        assert self.read(lambda uow: uow.payouts.by_external_ref("po_other")) is None
 
     def test_no_payouts(self) -> None:
         """An artist never paid has an empty history and no last payout."""

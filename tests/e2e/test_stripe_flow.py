@@ -183,6 +183,21 @@ def _upgrade(flow: Flow, artist: str, fan: str, period_start: datetime, period_e
     return charged
 
 
+def _the_payout_arrives(flow: Flow, artist: str, *, gross: int, net: int) -> None:
+    """The receipt says pending (or in transit) when sent, and paid once payout.paid arrives."""
+    [sent] = flow.http.get(f"/artists/{artist}/payouts", headers=flow.auth(artist)).json()
+    assert sent["status"] in {"pending", "in_transit"}
+    flow.advance(3 * DAY)  # the payout arrives: payout.paid is delivered and acknowledged
+    [arrived] = flow.http.get(f"/artists/{artist}/payouts", headers=flow.auth(artist)).json()
+    assert (arrived["status"], arrived["processor_ref"]) == ("paid", sent["processor_ref"])
+    assert arrived["arrived_at"] is not None
+    assert (arrived["gross_minor"], arrived["platform_fee_minor"], arrived["net_minor"]) == (
+        gross,
+        gross - net,
+        net,
+    )
+
+
 def test_a_month_of_stripe_billing_end_to_end(flow: Flow) -> None:
     """Checkout, webhook, richer playlist; a prorated upgrade; a declined renewal, past_due, free
     after the grace period; the payout is gross minus 10 % to the cent; the ledger balances."""
@@ -254,7 +269,7 @@ def test_a_month_of_stripe_billing_end_to_end(flow: Flow) -> None:
     )
     # Stripe's side agrees: the connected account held exactly that, and now holds nothing.
     assert flow.control.balance(account) == {"usd": 0}
-    flow.advance(3 * DAY)  # the payout arrives: payout.paid is delivered and acknowledged
+    _the_payout_arrives(flow, artist, gross=gross, net=artist_share)
 
     with flow.services.uow() as uow:
         assert uow.ledger.trial_balance() == {"USD": 0}

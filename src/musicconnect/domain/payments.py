@@ -20,10 +20,30 @@ class ChargeResult:
     processor_fee: Money
 
 
+class PayoutStatus(enum.StrEnum):
+    """Where a payout is, after Stripe's payout statuses."""
+
+    PENDING = "pending"
+    IN_TRANSIT = "in_transit"
+    PAID = "paid"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+    @classmethod
+    def parse(cls, value: str) -> PayoutStatus:
+        """A processor's status; one we do not know yet is still on its way."""
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.PENDING
+
+
 @attrs.frozen
 class PayoutResult:
     payout_id: str
     amount: Money
+    status: PayoutStatus = PayoutStatus.PAID
+    arrived_at: datetime | None = None
 
 
 @attrs.frozen
@@ -36,8 +56,17 @@ class Payout:
     amount: Money
     gross: Money
     platform_fee: Money
+    #: When it was sent.
     paid_at: datetime
     external_ref: str | None = None
+    status: PayoutStatus = PayoutStatus.PAID
+    #: When the money reached the artist's bank, once the processor says so.
+    arrived_at: datetime | None = None
+
+    @property
+    def net(self) -> Money:
+        """What the artist receives: the gross less the platform's fee."""
+        return self.amount
 
 
 class IntentKind(enum.StrEnum):

@@ -149,7 +149,8 @@ class GatewayEventKind(enum.StrEnum):
     CHARGE_REFUNDED = "charge.refunded"
     ACCOUNT_UPDATED = "account.updated"
     APPLICATION_FEE_CREATED = "application_fee.created"
-    PAYOUT_PAID = "payout.paid"
+    #: A payout arrived, failed or was canceled: its status is re-read.
+    PAYOUT_UPDATED = "payout.updated"
     #: Anything else the processor sends: recorded, not applied.
     OTHER = "other"
 

@@ -10,7 +10,7 @@ from musicconnect.domain.clocks import parse_period
 from musicconnect.domain.errors import Conflict, InvalidInput, NotFound, PaymentFailed
 from musicconnect.domain.ledger import TransactionKind, artist_account, payout_key, payout_transaction
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import IntentKind, PaymentIntent, Payout
+from musicconnect.domain.payments import IntentKind, PaymentIntent, Payout, PayoutResult
 from musicconnect.ports.payments import ConnectedAccounts, OnboardingLink, PayoutSender
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator
@@ -85,7 +85,7 @@ def _pay_artist(
                 uow.intents.save(intent.failed(clock.now()))
                 uow.commit()
             raise
-        payout = _record(intent, result.payout_id, period, uow=uow, ids=ids, clock=clock)
+        payout = _record(intent, result, period, uow=uow, ids=ids, clock=clock)
         if payout is not None:
             log.info("paid %s to %s for %s", payout.amount, artist_id, period)
             paid.append(payout)
@@ -122,7 +122,13 @@ def _reserve(
 
 
 def _record(
-    intent: PaymentIntent, external_ref: str, period: str, *, uow: UnitOfWork, ids: IdGenerator, clock: Clock
+    intent: PaymentIntent,
+    result: PayoutResult,
+    period: str,
+    *,
+    uow: UnitOfWork,
+    ids: IdGenerator,
+    clock: Clock,
 ) -> Payout | None:
     now = clock.now()
     with uow:
@@ -148,10 +154,12 @@ def _record(
             gross=gross,
             platform_fee=gross - intent.amount,
             paid_at=now,
-            external_ref=external_ref,
+            external_ref=result.payout_id,
+            status=result.status,
+            arrived_at=result.arrived_at,
         )
         uow.payouts.add(payout)
-        uow.intents.save(current.settled(now, external_ref=external_ref))
+        uow.intents.save(current.settled(now, external_ref=result.payout_id))
         uow.commit()
     return payout
 

@@ -21,6 +21,7 @@ import attrs
 
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.money import PLATFORM_FEE_PERCENT
+from musicconnect.domain.payments import PayoutStatus
 from musicconnect.ports.payments import (
     ChargeSnapshot,
     ConnectedAccounts,
@@ -222,18 +223,21 @@ def _account_updated(event: GatewayEvent, context: _Context) -> _Apply:
     return lambda _: WebhookOutcome(event.id, applied=True, detail=f"artist {account.artist_id}: {enabled}")
 
 
-def _payout_paid(event: GatewayEvent, context: _Context) -> _Apply:
+def _payout_updated(event: GatewayEvent, context: _Context) -> _Apply:
     payout = context.reads.fetch_payout(event.object_ref, account_ref=event.account_ref)
 
     def apply(uow: UnitOfWork) -> WebhookOutcome:
-        ours = [p for p in uow.payouts.of_artist(payout.artist_id) if p.external_ref == payout.external_ref]
-        if not ours:
+        ours = uow.payouts.by_external_ref(payout.external_ref)
+        if ours is None:
             return WebhookOutcome(event.id, applied=False, detail=f"payout {payout.external_ref} is not ours")
-        if ours[0].amount != payout.amount:
-            sent = ours[0].amount
-            log.error("payout %s arrived as %s but we sent %s", payout.external_ref, payout.amount, sent)
-        # The payout was booked when it was sent; this confirms it arrived. Nothing stores that yet.
-        return WebhookOutcome(event.id, applied=True, detail=f"payout {payout.external_ref} {payout.status}")
+        if ours.amount != payout.amount:
+            log.error(
+                "payout %s arrived as %s but we sent %s", payout.external_ref, payout.amount, ours.amount
+            )
+        status = PayoutStatus.parse(payout.status)
+        arrived = payout.arrival_at if status is PayoutStatus.PAID else None
+        uow.payouts.save(attrs.evolve(ours, status=status, arrived_at=arrived))
+        return WebhookOutcome(event.id, applied=True, detail=f"payout {payout.external_ref} {status}")
 
     return apply
 
@@ -246,5 +250,5 @@ _READERS: Final[dict[GatewayEventKind, Callable[[GatewayEvent, _Context], _Apply
     GatewayEventKind.CHARGE_REFUNDED: _charge_refunded,
     GatewayEventKind.APPLICATION_FEE_CREATED: _application_fee_created,
     GatewayEventKind.ACCOUNT_UPDATED: _account_updated,
-    GatewayEventKind.PAYOUT_PAID: _payout_paid,
+    GatewayEventKind.PAYOUT_UPDATED: _payout_updated,
 }

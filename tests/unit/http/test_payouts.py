@@ -76,10 +76,18 @@ def test_a_payout_run_pays_the_90_percent_and_is_idempotent(api: Api) -> None:
         "amount_minor",
         "gross_minor",
         "platform_fee_minor",
+        "net_minor",
         "currency",
         "paid_at",
+        "status",
+        "arrived_at",
+        "processor_ref",
     }
     assert (payout["period"], payout["amount_minor"], payout["platform_fee_minor"]) == ("2025-03", 1350, 150)
+    # A receipt: gross = fee + net; offline money arrives the moment it is sent.
+    assert (payout["gross_minor"], payout["net_minor"]) == (1500, 1350)
+    assert (payout["status"], payout["arrived_at"]) == ("paid", payout["paid_at"])
+    assert str(payout["processor_ref"]).startswith("po_offline_")
 
 
 def test_only_an_admin_runs_payouts(api: Api) -> None:

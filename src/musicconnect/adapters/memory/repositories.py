@@ -513,6 +513,12 @@ class InMemoryPayoutRepository(PayoutRepository):
 
         self._access.write(operation)
 
+    def save(self, payout: Payout) -> None:
+        self._access.write(lambda state: state.payouts.put(payout.id, payout))
+
+    def by_external_ref(self, external_ref: str) -> Payout | None:
+        return next((p for p in self._access.view().payouts.values() if p.external_ref == external_ref), None)
+
     def of_artist(self, artist_id: str) -> Sequence[Payout]:
         found = [
             (payout.paid_at, order, payout)

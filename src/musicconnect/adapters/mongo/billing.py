@@ -29,7 +29,7 @@ from musicconnect.adapters.mongo._work import EVENT_PHASE, LEDGER_PHASE, Current
 from musicconnect.adapters.mongo.database import LEDGER, PAYOUTS, PROCESSED_EVENTS, SUBSCRIPTIONS
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import Direction, Entry, Transaction, TransactionKind, artist_account
-from musicconnect.domain.payments import Payout
+from musicconnect.domain.payments import Payout, PayoutStatus
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 
 _OLDEST_FIRST: Final = (("created_at_us", 1), ("seq", 1))
@@ -355,7 +355,20 @@ class MongoPayoutRepository:
             "external_ref": payout.external_ref,
         }
         put_instant(doc, "paid_at", payout.paid_at)
-        work.insert(PAYOUTS, doc, conflict=conflict)
+        work.insert(PAYOUTS, _status_fields(doc, payout), conflict=conflict, versioned=True)
+
+    def save(self, payout: Payout) -> None:
+        work = self._work()
+        found = work.find_one(PAYOUTS, {"_id": payout.id})
+        if found is None:
+            return
+        work.save(
+            PAYOUTS, _status_fields(dict(found), payout), conflict=f"payout {payout.id!r} changed meanwhile"
+        )
+
+    def by_external_ref(self, external_ref: str) -> Payout | None:
+        found = self._work().find_one(PAYOUTS, {"external_ref": external_ref})
+        return None if found is None else _payout(found)
 
     def of_artist(self, artist_id: str) -> Sequence[Payout]:
         return [_payout(doc) for doc in self._newest_first(artist_id, None)]
@@ -379,7 +392,16 @@ def _payout(doc: Doc) -> Payout:
         platform_fee=read_money(doc["platform_fee"]),
         paid_at=read_instant(doc, "paid_at"),
         external_ref=doc.get("external_ref"),
+        status=PayoutStatus(doc.get("status", PayoutStatus.PAID.value)),
+        arrived_at=read_instant_or_none(doc, "arrived_at"),
     )
+
+
+def _status_fields(doc: Doc, payout: Payout) -> Doc:
+    doc["status"] = payout.status.value
+    doc["external_ref"] = payout.external_ref
+    put_instant(doc, "arrived_at", payout.arrived_at)
+    return doc
 
 
 class MongoProcessedEventStore:

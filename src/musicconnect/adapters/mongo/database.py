@@ -65,7 +65,10 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
         IndexModel([("entries.account", ASCENDING)]),
         IndexModel([("artist_id", ASCENDING), ("occurred_at_us", ASCENDING)]),
     ),
-    PAYOUTS: (IndexModel([("artist_id", ASCENDING), ("paid_at_us", DESCENDING)]),),
+    PAYOUTS: (
+        IndexModel([("artist_id", ASCENDING), ("paid_at_us", DESCENDING)]),
+        IndexModel([("external_ref", ASCENDING)]),
+    ),
     PAYMENT_INTENTS: (
         IndexModel([("subscription_id", ASCENDING), ("created_at_us", ASCENDING)]),
         IndexModel([("status", ASCENDING), ("created_at_us", ASCENDING)]),

@@ -144,7 +144,10 @@ class OfflinePaymentGateway:
                 if (earlier.artist_id, earlier.amount) != (artist_id, amount):
                     raise Conflict(f"idempotency key {idempotency_key!r} was used for another payout")
                 return earlier.result
-            result = PayoutResult(payout_id=f"po_offline_{self._ids.new_id()}", amount=amount)
+            # Offline money arrives the moment it is sent.
+            result = PayoutResult(
+                payout_id=f"po_offline_{self._ids.new_id()}", amount=amount, arrived_at=self._clock.now()
+            )
             self._payouts[idempotency_key] = OfflinePayout(
                 idempotency_key=idempotency_key,
                 artist_id=artist_id,

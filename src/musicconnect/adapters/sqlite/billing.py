@@ -23,7 +23,7 @@ from musicconnect.adapters.sqlite._codec import (
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import Direction, Entry, Transaction, TransactionKind, artist_account
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import Payout
+from musicconnect.domain.payments import Payout, PayoutStatus
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 
 #: The subscription's own plan and the one scheduled for period end, in ``plan_columns`` order.
@@ -347,8 +347,9 @@ class SqlitePayoutRepository:
         insert_or_conflict(
             self._connect(),
             "INSERT INTO payouts (id, artist_id, period, amount_minor, currency, gross_minor,"
-            " gross_currency, platform_fee_minor, platform_fee_currency, paid_at, external_ref)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " gross_currency, platform_fee_minor, platform_fee_currency, paid_at, external_ref,"
+            " status, arrived_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 payout.id,
                 payout.artist_id,
@@ -361,9 +362,26 @@ class SqlitePayoutRepository:
                 payout.platform_fee.currency,
                 instant(payout.paid_at),
                 payout.external_ref,
+                payout.status.value,
+                instant_or_none(payout.arrived_at),
             ),
             f"payout {payout.id!r} exists",
         )
+
+    def save(self, payout: Payout) -> None:
+        # Only its news changes: the amounts of a payout sent are history.
+        self._connect().execute(
+            "UPDATE payouts SET status = ?, arrived_at = ?, external_ref = ? WHERE id = ?",
+            (payout.status.value, instant_or_none(payout.arrived_at), payout.external_ref, payout.id),
+        )
+
+    def by_external_ref(self, external_ref: str) -> Payout | None:
+        row = (
+            self._connect()
+            .execute("SELECT * FROM payouts WHERE external_ref = ?", (external_ref,))
+            .fetchone()
+        )
+        return None if row is None else _payout(row)
 
     def of_artist(self, artist_id: str) -> Sequence[Payout]:
         rows = self._connect().execute(
@@ -394,6 +412,8 @@ def _payout(row: sqlite3.Row) -> Payout:
         platform_fee=Money(int(row["platform_fee_minor"]), row["platform_fee_currency"]),
         paid_at=read_instant(row["paid_at"]),
         external_ref=row["external_ref"],
+        status=PayoutStatus(row["status"]),
+        arrived_at=read_instant_or_none(row["arrived_at"]),
     )
 
 

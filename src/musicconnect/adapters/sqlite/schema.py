@@ -233,7 +233,7 @@ _AUDIENCE: Final = (
     "CREATE INDEX messages_from_fan ON messages(fan_id, artist_id, sent_at)",
 )
 
-#: Step 4: payment intents, reserved before the processor is called.
+#: Step 4: payment intents, reserved before the processor is called; payout statuses.
 _INTENTS: Final = (
     """
     CREATE TABLE payment_intents (
@@ -254,6 +254,10 @@ _INTENTS: Final = (
     """,
     "CREATE INDEX payment_intents_by_subscription ON payment_intents(subscription_id, created_at)",
     "CREATE INDEX payment_intents_open ON payment_intents(status, created_at)",
+    # Where each payout is, as the processor reports it.
+    "ALTER TABLE payouts ADD COLUMN status TEXT NOT NULL DEFAULT 'paid'",
+    "ALTER TABLE payouts ADD COLUMN arrived_at TEXT",
+    "CREATE INDEX payouts_by_external_ref ON payouts(external_ref)",
 )
 
 #: Every step in order; the schema version of a file is how many of them it has had.

@@ -65,7 +65,10 @@ _EVENT_KINDS: Final[dict[str, GatewayEventKind]] = {
     "charge.refunded": GatewayEventKind.CHARGE_REFUNDED,
     "account.updated": GatewayEventKind.ACCOUNT_UPDATED,
     "application_fee.created": GatewayEventKind.APPLICATION_FEE_CREATED,
-    "payout.paid": GatewayEventKind.PAYOUT_PAID,
+    "payout.paid": GatewayEventKind.PAYOUT_UPDATED,
+    "payout.failed": GatewayEventKind.PAYOUT_UPDATED,
+    "payout.canceled": GatewayEventKind.PAYOUT_UPDATED,
+    "payout.updated": GatewayEventKind.PAYOUT_UPDATED,
 }
 
 

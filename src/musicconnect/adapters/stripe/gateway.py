@@ -29,7 +29,7 @@ from musicconnect.adapters.stripe.errors import translated
 from musicconnect.adapters.stripe.webhooks import StripeWebhookVerifier
 from musicconnect.domain.errors import Conflict, NotFound, PaymentFailed, ServiceUnavailable
 from musicconnect.domain.money import PLATFORM_FEE_PERCENT, Money, split_revenue
-from musicconnect.domain.payments import ChargeResult, PayoutResult
+from musicconnect.domain.payments import ChargeResult, PayoutResult, PayoutStatus
 from musicconnect.domain.tiers import TierPlan
 from musicconnect.ports.payments import (
     ApplicationFeeSnapshot,
@@ -346,7 +346,11 @@ class StripePaymentGateway:
                 },
                 _options(idempotency_key, account=account.external_ref),
             )
-        return PayoutResult(payout_id=payout.id, amount=convert.money(payout.amount, payout.currency))
+        return PayoutResult(
+            payout_id=payout.id,
+            amount=convert.money(payout.amount, payout.currency),
+            status=PayoutStatus.parse(payout.status),
+        )
 
     # --- subscriptions ----------------------------------------------------------------------------
 

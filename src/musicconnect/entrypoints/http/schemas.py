@@ -362,13 +362,19 @@ class PayoutRunOut(_Out):
 
 
 class PayoutOut(_Out):
+    """A payout receipt: what fans paid, the platform's 10 %, and what the artist receives."""
+
     id: str
     period: str
-    amount_minor: int
-    gross_minor: int
+    amount_minor: int = Field(description="Sent to the artist (the same as net_minor)")
+    gross_minor: int = Field(description="What fans paid, net of refunds, that this payout covers")
     platform_fee_minor: int
+    net_minor: int = Field(description="Gross less the platform's fee: what the artist receives")
     currency: str
-    paid_at: datetime
+    paid_at: datetime = Field(description="When it was sent")
+    status: Literal["pending", "in_transit", "paid", "failed", "canceled"]
+    arrived_at: datetime | None = Field(description="When it reached the artist's bank, once known")
+    processor_ref: str | None = Field(description="The payment processor's id for this payout")
 
     @classmethod
     def of(cls, payout: Payout) -> PayoutOut:
@@ -378,8 +384,12 @@ class PayoutOut(_Out):
             amount_minor=payout.amount.amount_minor,
             gross_minor=payout.gross.amount_minor,
             platform_fee_minor=payout.platform_fee.amount_minor,
+            net_minor=payout.net.amount_minor,
             currency=payout.amount.currency,
             paid_at=payout.paid_at,
+            status=payout.status.value,
+            arrived_at=payout.arrived_at,
+            processor_ref=payout.external_ref,
         )
 
 
