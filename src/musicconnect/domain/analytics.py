@@ -64,11 +64,32 @@ def fill_days(today: date, by_day: Mapping[date, int], days: int = WINDOW_DAYS) 
 
 
 @attrs.frozen
+class Revenue:
+    """Money fans paid an artist in one currency (net of refunds), and the artist's share of it."""
+
+    currency: str
+    gross_minor: int = 0
+    #: What the artist earns: the gross less the platform's 10 %.
+    net_minor: int = 0
+
+    def plus(self, gross_minor: int, net_minor: int) -> Revenue:
+        return attrs.evolve(
+            self, gross_minor=self.gross_minor + gross_minor, net_minor=self.net_minor + net_minor
+        )
+
+
+@attrs.frozen
 class Dashboard:
     artist_id: str
+    #: The currency of the daily series: the artist's current one.
     currency: str
     plays_30d: dict[date, int]
+    #: What fans paid per day (gross), in ``currency``.
     revenue_30d: dict[date, int]
+    #: The artist's share per day (net of the platform's 10 %), in ``currency``.
+    revenue_net_30d: dict[date, int]
+    #: The window's totals in every currency the artist was paid in.
+    revenue_by_currency: tuple[Revenue, ...]
     top_fans_by_plays: tuple[FanScore, ...]
     top_fans_by_spend: tuple[FanScore, ...]
     funnel: tuple[FunnelStep, ...]

@@ -6,8 +6,8 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
 from musicconnect.domain.accounts import Caller
-from musicconnect.domain.analytics import WINDOW_DAYS, Dashboard, FanScore, fill_days, funnel
-from musicconnect.domain.ledger import TransactionKind
+from musicconnect.domain.analytics import WINDOW_DAYS, Dashboard, FanScore, Revenue, fill_days, funnel
+from musicconnect.domain.ledger import TransactionKind, artist_account
 from musicconnect.domain.subscriptions import effective_tier
 from musicconnect.domain.tiers import Tier
 from musicconnect.ports.repositories import UnitOfWork
@@ -29,17 +29,30 @@ def build_dashboard(artist_id: str, *, caller: Caller, uow: UnitOfWork, clock: C
         top_by_plays = uow.plays.top_fans(artist_id, TOP_FANS)
 
         revenue: dict[date, int] = defaultdict(int)
+        net: dict[date, int] = defaultdict(int)
+        totals: dict[str, Revenue] = {}
         spend: dict[str, int] = defaultdict(int)
         window_start = datetime.combine(first_day, time.min, tzinfo=UTC)
+        earnings = artist_account(artist_id)
         for transaction in uow.ledger.of_artist(artist_id):
             if transaction.kind not in {TransactionKind.CHARGE, TransactionKind.REFUND}:
                 continue
-            if transaction.gross is None or transaction.gross.currency != currency:
+            if transaction.gross is None:
+                continue
+            gross = transaction.gross.amount_minor
+            # The artist's account is a liability: what they earn is credited, so negated here.
+            share = -transaction.amount_for(earnings)
+            recent = transaction.occurred_at >= window_start
+            if recent:
+                paid_in = transaction.gross.currency
+                totals[paid_in] = totals.get(paid_in, Revenue(paid_in)).plus(gross, share)
+            if transaction.gross.currency != currency:
                 continue
             if transaction.fan_id:
-                spend[transaction.fan_id] += transaction.gross.amount_minor
-            if transaction.occurred_at >= window_start:
-                revenue[transaction.occurred_at.date()] += transaction.gross.amount_minor
+                spend[transaction.fan_id] += gross
+            if recent:
+                revenue[transaction.occurred_at.date()] += gross
+                net[transaction.occurred_at.date()] += share
 
         live = uow.subscriptions.live_of_artist(artist_id)
         tiers = [effective_tier(s, now) for s in live]
@@ -60,6 +73,8 @@ def build_dashboard(artist_id: str, *, caller: Caller, uow: UnitOfWork, clock: C
         currency=currency,
         plays_30d=fill_days(today, plays),
         revenue_30d=fill_days(today, revenue),
+        revenue_net_30d=fill_days(today, net),
+        revenue_by_currency=tuple(totals[c] for c in sorted(totals)),
         top_fans_by_plays=tuple(FanScore(f, names[f], n) for f, n in top_by_plays),
         top_fans_by_spend=tuple(FanScore(f, names[f], n) for f, n in top_by_spend if n > 0),
         funnel=funnel(counts),

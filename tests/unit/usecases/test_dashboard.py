@@ -9,8 +9,9 @@ import pytest
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.analytics import Dashboard
 from musicconnect.domain.errors import Forbidden
+from musicconnect.domain.money import Money
 from musicconnect.domain.tiers import Tier
-from musicconnect.usecases.artists import view_artist
+from musicconnect.usecases.artists import set_tier, view_artist
 from musicconnect.usecases.dashboard import build_dashboard
 from musicconnect.usecases.engagement import follow, record_play
 from musicconnect.usecases.subscriptions import Subscriptions
@@ -103,6 +104,46 @@ def test_revenue_30d_sums_the_charges_of_each_day(story: Story) -> None:
         MAR_7.date(): story.upgrade_minor,
         T0.date(): 1500,
     }
+
+
+def test_net_revenue_is_the_artists_90_percent_of_each_day(story: Story) -> None:
+    """Each day's net is the gross less the platform's 10 % (split per charge, half-even)."""
+    dashboard = _dashboard(story.world, story.artist)
+
+    assert list(dashboard.revenue_net_30d) == list(dashboard.revenue_30d)
+    for day, gross in dashboard.revenue_30d.items():
+        if gross:
+            assert gross * 0.9 - 1 <= dashboard.revenue_net_30d[day] <= gross * 0.9 + 1
+    assert dashboard.revenue_net_30d[T0.date()] == 1350
+    [usd] = dashboard.revenue_by_currency
+    assert (usd.currency, usd.gross_minor) == ("USD", sum(dashboard.revenue_30d.values()))
+    assert usd.net_minor == sum(dashboard.revenue_net_30d.values())
+
+
+def test_an_artist_paid_in_two_currencies_sees_each_one_apart(world: World) -> None:
+    """After a move to EUR, the daily series is in EUR and the totals keep USD apart, never summed."""
+    artist = world.artist()
+    world.subscribe(world.fan(), artist, Tier.SUPPORTER)  # 5.00 USD
+    for tier, price in ((Tier.SUPPORTER, 400), (Tier.SUPERFAN, 900)):
+        set_tier(
+            artist.id,
+            tier,
+            price=Money(price, "EUR"),
+            features=("perks",),
+            caller=artist,
+            uow=world.uow(),
+            clock=world.clock,
+        )
+    world.subscribe(world.fan(), artist, Tier.SUPERFAN)  # 9.00 EUR
+
+    dashboard = _dashboard(world, artist)
+
+    assert dashboard.currency == "EUR"
+    assert sum(dashboard.revenue_30d.values()) == 900
+    assert [(r.currency, r.gross_minor, r.net_minor) for r in dashboard.revenue_by_currency] == [
+        ("EUR", 900, 810),
+        ("USD", 500, 450),
+    ]
 
 
 def test_top_fans_rank_by_plays_and_by_spend_with_their_names(story: Story) -> None:

@@ -292,10 +292,23 @@ class FunnelOut(_Out):
     superfans: int
 
 
+class RevenueOut(_Out):
+    gross_minor: int = Field(description="What fans paid, net of refunds")
+    net_minor: int = Field(description="The artist's share: the gross less the platform's 10 %")
+
+
 class DashboardOut(_Out):
     plays_30d: dict[str, int] = Field(description="Plays per UTC day, YYYY-MM-DD, oldest first")
-    revenue_30d: dict[str, int] = Field(description="Gross revenue per UTC day in minor units")
-    currency: str
+    revenue_30d: dict[str, int] = Field(
+        description="What fans paid per UTC day (gross, net of refunds), in minor units of `currency`"
+    )
+    revenue_net_30d: dict[str, int] = Field(
+        description="The artist's share per UTC day: the gross less the platform's 10 %"
+    )
+    revenue_by_currency: dict[str, RevenueOut] = Field(
+        description="The 30 days' gross and net in every currency fans paid in"
+    )
+    currency: str = Field(description="The currency of the daily series: the artist's current one")
     top_fans: TopFansOut
     conversion_funnel: FunnelOut
 
@@ -305,6 +318,11 @@ class DashboardOut(_Out):
         return cls(
             plays_30d={day.isoformat(): n for day, n in dashboard.plays_30d.items()},
             revenue_30d={day.isoformat(): n for day, n in dashboard.revenue_30d.items()},
+            revenue_net_30d={day.isoformat(): n for day, n in dashboard.revenue_net_30d.items()},
+            revenue_by_currency={
+                r.currency: RevenueOut(gross_minor=r.gross_minor, net_minor=r.net_minor)
+                for r in dashboard.revenue_by_currency
+            },
             currency=dashboard.currency,
             top_fans=TopFansOut(
                 by_plays=[
