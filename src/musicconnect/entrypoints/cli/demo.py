@@ -264,8 +264,11 @@ def _dashboard(tour: _Tour) -> None:
     board = dashboard.build_dashboard(artist.id, caller=artist, uow=tour.uow(), clock=tour.clock)
     active = ", ".join(f"{day}: {n}" for day, n in board.plays_30d.items() if n)
     console.print(f"plays in the last 30 days: {sum(board.plays_30d.values())} ({active})")
-    revenue = Money(sum(board.revenue_30d.values()), board.currency)
-    console.print(f"revenue in the last 30 days: {revenue.format()}")
+    for revenue in board.revenue_by_currency:
+        gross, net = Money(revenue.gross_minor, revenue.currency), Money(revenue.net_minor, revenue.currency)
+        console.print(
+            f"revenue in the last 30 days: fans paid {gross.format()}, the artist's share {net.format()}"
+        )
     table = Table("top fans by plays", "plays")
     for score in board.top_fans_by_plays:
         table.add_row(score.display_name, str(score.value))
