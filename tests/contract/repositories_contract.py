@@ -36,7 +36,14 @@ from musicconnect.domain.ledger import (
 )
 from musicconnect.domain.messages import DirectMessage
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import IntentKind, PaymentIntent, Payout, PayoutStatus
+from musicconnect.domain.payments import (
+    IntentKind,
+    LinkKind,
+    PaymentIntent,
+    Payout,
+    PayoutStatus,
+    ProcessorLink,
+)
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan, default_plans, revise_plan
 from musicconnect.domain.tracks import Track, TrackStatus
@@ -1117,6 +1124,30 @@ class PaymentIntentRepositoryContract(UnitOfWorkFactory):
         with self.make_uow() as uow:
             uow.intents.add(_intent("forgotten"))
         assert self.read(lambda uow: uow.intents.get("forgotten")) is None
+
+
+class ProcessorLinkRepositoryContract(UnitOfWorkFactory):
+    def test_a_link_is_found_by_its_owner_and_by_the_processors_id(self) -> None:
+        customer = ProcessorLink(LinkKind.CUSTOMER, "fan-1", "cus_1")
+        account = ProcessorLink(LinkKind.CONNECTED_ACCOUNT, "artist-1", "acct_1", ready=False)
+        self.each_committed([customer, account], lambda uow, link: uow.processor_links.save(link))
+
+        assert self.read(lambda uow: uow.processor_links.get(LinkKind.CUSTOMER, "fan-1")) == customer
+        assert self.read(lambda uow: uow.processor_links.get(LinkKind.CUSTOMER, "artist-1")) is None
+        found = self.read(
+            lambda uow: uow.processor_links.by_external_ref(LinkKind.CONNECTED_ACCOUNT, "acct_1")
+        )
+        assert found == account
+        assert self.read(lambda uow: uow.processor_links.by_external_ref(LinkKind.CUSTOMER, "acct_1")) is None
+
+    def test_saving_again_replaces_what_was_known(self) -> None:
+        """An account becoming ready replaces the link: one per kind and owner."""
+        first = ProcessorLink(LinkKind.CONNECTED_ACCOUNT, "artist-1", "acct_1", ready=False)
+        self.committed(lambda uow: uow.processor_links.save(first))
+        self.committed(lambda uow: uow.processor_links.save(attrs.evolve(first, ready=True)))
+
+        found = self.read(lambda uow: uow.processor_links.get(LinkKind.CONNECTED_ACCOUNT, "artist-1"))
+        assert found == attrs.evolve(first, ready=True)
 
 
 class UnitOfWorkContract(UnitOfWorkFactory):

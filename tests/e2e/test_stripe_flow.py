@@ -27,6 +27,7 @@ from musicconnect.adapters.stripe import StripePaymentGateway, stripe_payments
 from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.hls import listed_bandwidths
 from musicconnect.domain.money import Money, split_revenue
+from musicconnect.domain.payments import LinkKind
 from musicconnect.domain.subscriptions import prorate
 from musicconnect.entrypoints.http import create_app
 from musicconnect.settings import Settings
@@ -198,6 +199,17 @@ def _the_payout_arrives(flow: Flow, artist: str, *, gross: int, net: int) -> Non
     )
 
 
+def _stripe_ids_are_kept(flow: Flow, *, fan: tuple[str, str], artist: tuple[str, str]) -> None:
+    """Stripe's ids for the fan and the artist are ours to keep, not a search at Stripe."""
+    with flow.services.uow() as uow:
+        customer = uow.processor_links.get(LinkKind.CUSTOMER, fan[0])
+        account = uow.processor_links.get(LinkKind.CONNECTED_ACCOUNT, artist[0])
+    assert customer is not None
+    assert customer.external_ref == fan[1]
+    assert account is not None
+    assert (account.external_ref, account.ready) == (artist[1], True)
+
+
 def test_a_month_of_stripe_billing_end_to_end(flow: Flow) -> None:
     """Checkout, webhook, richer playlist; a prorated upgrade; a declined renewal, past_due, free
     after the grace period; the payout is gross minus 10 % to the cent; the ledger balances."""
@@ -271,6 +283,7 @@ def test_a_month_of_stripe_billing_end_to_end(flow: Flow) -> None:
     assert flow.control.balance(account) == {"usd": 0}
     _the_payout_arrives(flow, artist, gross=gross, net=artist_share)
 
+    _stripe_ids_are_kept(flow, fan=(fan, customer), artist=(artist, account))
     with flow.services.uow() as uow:
         assert uow.ledger.trial_balance() == {"USD": 0}
         assert uow.ledger.balance(f"artist:{artist}", "USD") == 0

@@ -38,6 +38,7 @@ from tests.contract.repositories_contract import (
     PayoutRepositoryContract,
     PlayEventStoreContract,
     ProcessedEventStoreContract,
+    ProcessorLinkRepositoryContract,
     SubscriptionRepositoryContract,
     TrackRepositoryContract,
     UnitOfWorkContract,
@@ -161,6 +162,10 @@ class TestMongoMessageRepository(OnMongo, MessageRepositoryContract):
 
 
 class TestMongoPaymentIntentRepository(OnMongo, PaymentIntentRepositoryContract):
+    pass
+
+
+class TestMongoProcessorLinkRepository(OnMongo, ProcessorLinkRepositoryContract):
     pass
 
 

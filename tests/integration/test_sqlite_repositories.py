@@ -39,6 +39,7 @@ from tests.contract.repositories_contract import (
     PayoutRepositoryContract,
     PlayEventStoreContract,
     ProcessedEventStoreContract,
+    ProcessorLinkRepositoryContract,
     SubscriptionRepositoryContract,
     TrackRepositoryContract,
     UnitOfWorkContract,
@@ -104,6 +105,10 @@ class TestSqliteMessageRepository(SqliteFile, MessageRepositoryContract):
 
 
 class TestSqlitePaymentIntentRepository(SqliteFile, PaymentIntentRepositoryContract):
+    pass
+
+
+class TestSqliteProcessorLinkRepository(SqliteFile, ProcessorLinkRepositoryContract):
     pass
 
 

@@ -35,6 +35,7 @@ from tests.contract.repositories_contract import (
     PayoutRepositoryContract,
     PlayEventStoreContract,
     ProcessedEventStoreContract,
+    ProcessorLinkRepositoryContract,
     SubscriptionRepositoryContract,
     TrackRepositoryContract,
     UnitOfWorkContract,
@@ -98,6 +99,10 @@ class TestInMemoryMessageRepository(InMemoryUnitsOfWork, MessageRepositoryContra
 
 
 class TestInMemoryPaymentIntentRepository(InMemoryUnitsOfWork, PaymentIntentRepositoryContract):
+    pass
+
+
+class TestInMemoryProcessorLinkRepository(InMemoryUnitsOfWork, ProcessorLinkRepositoryContract):
     pass
 
 

@@ -139,3 +139,23 @@ class PaymentIntent:
 
     def awaiting_fan(self, external_ref: str) -> PaymentIntent:
         return attrs.evolve(self, status=IntentStatus.AWAITING_FAN, external_ref=external_ref)
+
+
+class LinkKind(enum.StrEnum):
+    """Which of our parties a processor's id stands for."""
+
+    #: A fan, as the processor's customer.
+    CUSTOMER = "customer"
+    #: An artist, as the processor's connected account that receives their share.
+    CONNECTED_ACCOUNT = "connected_account"
+
+
+@attrs.frozen
+class ProcessorLink:
+    """The processor's id for one of our parties, kept so no process has to search for it."""
+
+    kind: LinkKind
+    owner_id: str
+    external_ref: str
+    #: For a connected account: whether money may be routed to it yet (onboarding finished).
+    ready: bool = True

@@ -20,7 +20,7 @@ import attrs
 
 from musicconnect.domain.errors import NotFound
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import ChargeResult, PayoutResult
+from musicconnect.domain.payments import ChargeResult, LinkKind, PayoutResult, ProcessorLink
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
 
@@ -52,6 +52,13 @@ class ConnectedAccount:
     transfers_enabled: bool
     payouts_enabled: bool
     details_submitted: bool
+
+    @property
+    def link(self) -> ProcessorLink:
+        """What we keep of it: its id, and whether money may be routed to it yet."""
+        return ProcessorLink(
+            LinkKind.CONNECTED_ACCOUNT, self.artist_id, self.external_ref, self.transfers_enabled
+        )
 
 
 @attrs.frozen
@@ -219,6 +226,8 @@ class BillingRequest:
     artist_name: str
     description: str
     return_urls: ReturnUrls | None = None
+    #: The fan's customer at the processor, when we know it already.
+    customer_ref: str | None = None
 
 
 @attrs.frozen
@@ -234,6 +243,8 @@ class BillingOutcome:
     subscription: SubscriptionSnapshot | None = None
     invoice: InvoiceSnapshot | None = None
     invoice_charge: ChargeSnapshot | None = None
+    #: The fan's customer at the processor, for us to keep.
+    customer_ref: str | None = None
 
 
 class SubscriptionBilling(Protocol):

@@ -11,7 +11,7 @@ from musicconnect.domain.accounts import Account, Artist
 from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.ledger import Transaction
 from musicconnect.domain.messages import DirectMessage
-from musicconnect.domain.payments import PaymentIntent, Payout
+from musicconnect.domain.payments import LinkKind, PaymentIntent, Payout, ProcessorLink
 from musicconnect.domain.subscriptions import Subscription
 from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.domain.tracks import Track
@@ -181,6 +181,18 @@ class PaymentIntentRepository(Protocol):
         ...
 
 
+class ProcessorLinkRepository(Protocol):
+    """The payment processor's ids for our fans and artists (customers, connected accounts)."""
+
+    def save(self, link: ProcessorLink) -> None:
+        """Remember ``link``, replacing what was known for the same kind and owner."""
+        ...
+
+    def get(self, kind: LinkKind, owner_id: str) -> ProcessorLink | None: ...
+
+    def by_external_ref(self, kind: LinkKind, external_ref: str) -> ProcessorLink | None: ...
+
+
 class ProcessedEventStore(Protocol):
     """Remembers which external events (webhooks) were applied, for idempotency."""
 
@@ -205,6 +217,7 @@ class UnitOfWork(Protocol):
     messages: MessageRepository
     processed_events: ProcessedEventStore
     intents: PaymentIntentRepository
+    processor_links: ProcessorLinkRepository
 
     def __enter__(self) -> Self: ...
 

@@ -146,6 +146,7 @@ class InvalidatingUnitOfWork:
         self.messages = inner.messages
         self.processed_events = inner.processed_events
         self.intents = inner.intents
+        self.processor_links = inner.processor_links
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._inner!r})"

@@ -27,7 +27,7 @@ from musicconnect.domain import subscriptions as subs
 from musicconnect.domain.errors import Conflict, DomainError, NotFound, PaymentFailed
 from musicconnect.domain.ledger import charge_transaction
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import IntentKind, PaymentIntent
+from musicconnect.domain.payments import IntentKind, LinkKind, PaymentIntent, ProcessorLink
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.ports.payments import (
     BillingOutcome,
@@ -78,6 +78,7 @@ def complete(
             return Completed(before, Money.zero(intent.amount.currency))
         artist = require_artist(uow, intent.artist_id)
         fan = uow.accounts.get(before.fan_id)
+        customer = uow.processor_links.get(LinkKind.CUSTOMER, before.fan_id)
         try:
             after = _after(intent, before, uow=uow, now=clock.now())
         except Conflict:
@@ -94,6 +95,7 @@ def complete(
         artist_name=artist.display_name,
         description=_DESCRIPTIONS[intent.kind].format(tier=after.tier, artist=artist.display_name),
         return_urls=return_urls,
+        customer_ref=customer.external_ref if customer is not None else None,
     )
     call = _CALLS[intent.kind](billing)
     try:
@@ -170,10 +172,12 @@ def _record(
             if current is None or not current.is_unsettled:
                 # Recorded already (by the processor's event, or a repair that got there first).
                 return Completed(uow.subscriptions.get(after.id) or after, nothing)
+            if outcome.customer_ref is not None:
+                uow.processor_links.save(ProcessorLink(LinkKind.CUSTOMER, after.fan_id, outcome.customer_ref))
             if outcome.checkout is not None:
                 if current.external_ref != outcome.checkout.id:
                     uow.intents.save(current.awaiting_fan(outcome.checkout.id))
-                    uow.commit()
+                uow.commit()
                 # Nothing changes until the fan has paid on the processor's page.
                 unchanged = uow.subscriptions.get(after.id) or after
                 return Completed(unchanged, nothing, outcome.checkout)

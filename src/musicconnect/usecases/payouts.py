@@ -10,8 +10,13 @@ from musicconnect.domain.clocks import parse_period
 from musicconnect.domain.errors import Conflict, InvalidInput, NotFound, PaymentFailed
 from musicconnect.domain.ledger import TransactionKind, artist_account, payout_key, payout_transaction
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import IntentKind, PaymentIntent, Payout, PayoutResult
-from musicconnect.ports.payments import ConnectedAccounts, OnboardingLink, PayoutSender
+from musicconnect.domain.payments import (
+    IntentKind,
+    PaymentIntent,
+    Payout,
+    PayoutResult,
+)
+from musicconnect.ports.payments import ConnectedAccount, ConnectedAccounts, OnboardingLink, PayoutSender
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator
 from musicconnect.usecases.access import require_admin, require_artist, require_owner
@@ -201,10 +206,18 @@ def start_payouts_onboarding(
         account = uow.accounts.get(artist_id)
         if account is None:
             raise NotFound(f"no account {artist_id}")
-    accounts.create_connected_account(artist_id=artist_id, email=account.email)
+    connected = accounts.create_connected_account(artist_id=artist_id, email=account.email)
+    remember_account(connected, uow=uow)
     return accounts.onboarding_link(
         artist_id=artist_id,
         refresh_url=refresh_url,
         return_url=return_url,
         idempotency_key=f"onboarding:{artist_id}:{clock.now().isoformat()}",
     )
+
+
+def remember_account(account: ConnectedAccount, *, uow: UnitOfWork) -> None:
+    """Keep the artist's connected account, and whether money may be routed to it yet."""
+    with uow:
+        uow.processor_links.save(account.link)
+        uow.commit()

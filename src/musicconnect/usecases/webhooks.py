@@ -217,10 +217,14 @@ def _application_fee_created(event: GatewayEvent, context: _Context) -> _Apply:
 
 
 def _account_updated(event: GatewayEvent, context: _Context) -> _Apply:
-    # The gateway remembers the status it reads; there is no repository for it yet.
     account = context.accounts.refresh_account(event.account_ref or event.object_ref)
     enabled = f"transfers {account.transfers_enabled}, payouts {account.payouts_enabled}"
-    return lambda _: WebhookOutcome(event.id, applied=True, detail=f"artist {account.artist_id}: {enabled}")
+
+    def apply(uow: UnitOfWork) -> WebhookOutcome:
+        uow.processor_links.save(account.link)
+        return WebhookOutcome(event.id, applied=True, detail=f"artist {account.artist_id}: {enabled}")
+
+    return apply
 
 
 def _payout_updated(event: GatewayEvent, context: _Context) -> _Apply:

@@ -34,7 +34,7 @@ from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import Transaction, artist_account
 from musicconnect.domain.messages import DirectMessage
-from musicconnect.domain.payments import IntentStatus, PaymentIntent, Payout
+from musicconnect.domain.payments import IntentStatus, LinkKind, PaymentIntent, Payout, ProcessorLink
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.domain.tracks import Track, TrackStatus
@@ -48,6 +48,7 @@ from musicconnect.ports.repositories import (
     PayoutRepository,
     PlayEventStore,
     ProcessedEventStore,
+    ProcessorLinkRepository,
     SubscriptionRepository,
     TrackRepository,
 )
@@ -131,6 +132,7 @@ class _State:
     messages: _Table[str, DirectMessage] = attrs.field(factory=_Table)
     processed_events: _Table[str, datetime] = attrs.field(factory=_Table)
     intents: _Table[str, PaymentIntent] = attrs.field(factory=_Table)
+    processor_links: _Table[tuple[LinkKind, str], ProcessorLink] = attrs.field(factory=_Table)
 
     def fork(self) -> _State:
         return attrs.evolve(
@@ -651,6 +653,21 @@ class InMemoryPaymentIntentRepository(PaymentIntentRepository):
         return sorted(found, key=lambda i: i.created_at)
 
 
+class InMemoryProcessorLinkRepository(ProcessorLinkRepository):
+    def __init__(self, source: InMemoryStore | _Session) -> None:
+        self._access = _access(source)
+
+    def save(self, link: ProcessorLink) -> None:
+        self._access.write(lambda state: state.processor_links.put((link.kind, link.owner_id), link))
+
+    def get(self, kind: LinkKind, owner_id: str) -> ProcessorLink | None:
+        return self._access.view().processor_links.get((kind, owner_id))
+
+    def by_external_ref(self, kind: LinkKind, external_ref: str) -> ProcessorLink | None:
+        links = self._access.view().processor_links.values()
+        return next((k for k in links if k.kind is kind and k.external_ref == external_ref), None)
+
+
 class InMemoryUnitOfWork:
     """Every repository over a private working copy of ``store``; ``commit`` publishes it at once.
 
@@ -671,6 +688,7 @@ class InMemoryUnitOfWork:
         self.messages: MessageRepository = InMemoryMessageRepository(self._session)
         self.processed_events: ProcessedEventStore = InMemoryProcessedEventStore(self._session)
         self.intents: PaymentIntentRepository = InMemoryPaymentIntentRepository(self._session)
+        self.processor_links: ProcessorLinkRepository = InMemoryProcessorLinkRepository(self._session)
 
     def __enter__(self) -> Self:
         self._session.rollback()

@@ -36,6 +36,7 @@ LEDGER: Final = "ledger_transactions"
 PAYOUTS: Final = "payouts"
 PROCESSED_EVENTS: Final = "processed_events"
 PAYMENT_INTENTS: Final = "payment_intents"
+PROCESSOR_LINKS: Final = "processor_links"
 FOLLOWS: Final = "follows"
 LIKES: Final = "likes"
 VISITS: Final = "visits"
@@ -69,6 +70,7 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
         IndexModel([("artist_id", ASCENDING), ("paid_at_us", DESCENDING)]),
         IndexModel([("external_ref", ASCENDING)]),
     ),
+    PROCESSOR_LINKS: (IndexModel([("kind", ASCENDING), ("external_ref", ASCENDING)]),),
     PAYMENT_INTENTS: (
         IndexModel([("subscription_id", ASCENDING), ("created_at_us", ASCENDING)]),
         IndexModel([("status", ASCENDING), ("created_at_us", ASCENDING)]),

@@ -1,4 +1,5 @@
-"""Payment intents: money reserved before the processor is called, one document per key."""
+"""Payment intents (money reserved before the processor is called, one document per key), and
+the processor's ids for our parties."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from musicconnect.adapters.mongo._codec import (
     read_money,
 )
 from musicconnect.adapters.mongo._work import CurrentWork, Doc
-from musicconnect.adapters.mongo.database import PAYMENT_INTENTS
+from musicconnect.adapters.mongo.database import PAYMENT_INTENTS, PROCESSOR_LINKS
 from musicconnect.domain.errors import Conflict
-from musicconnect.domain.payments import IntentKind, IntentStatus, PaymentIntent
+from musicconnect.domain.payments import IntentKind, IntentStatus, LinkKind, PaymentIntent, ProcessorLink
 from musicconnect.domain.tiers import Tier
 
 _OLDEST_FIRST = (("created_at_us", 1), ("seq", 1))
@@ -83,3 +84,32 @@ def _intent(doc: Doc) -> PaymentIntent:
         external_ref=doc.get("external_ref"),
         settled_at=read_instant_or_none(doc, "settled_at"),
     )
+
+
+class MongoProcessorLinkRepository:
+    def __init__(self, work: CurrentWork) -> None:
+        self._work = work
+
+    def save(self, link: ProcessorLink) -> None:
+        doc: Doc = {
+            "_id": f"{link.kind.value}:{link.owner_id}",
+            "kind": link.kind.value,
+            "owner_id": link.owner_id,
+            "external_ref": link.external_ref,
+            "ready": link.ready,
+        }
+        # An idempotent upsert: the last news about a party wins.
+        self._work().upsert(PROCESSOR_LINKS, doc, {"$set": {k: v for k, v in doc.items() if k != "_id"}})
+
+    def get(self, kind: LinkKind, owner_id: str) -> ProcessorLink | None:
+        return _link(self._work().find_one(PROCESSOR_LINKS, {"_id": f"{kind.value}:{owner_id}"}))
+
+    def by_external_ref(self, kind: LinkKind, external_ref: str) -> ProcessorLink | None:
+        query = {"kind": kind.value, "external_ref": external_ref}
+        return _link(self._work().find_one(PROCESSOR_LINKS, query))
+
+
+def _link(doc: Doc | None) -> ProcessorLink | None:
+    if doc is None:
+        return None
+    return ProcessorLink(LinkKind(doc["kind"]), doc["owner_id"], doc["external_ref"], bool(doc["ready"]))

@@ -27,7 +27,7 @@ from musicconnect.adapters.mongo.billing import (
 )
 from musicconnect.adapters.mongo.catalog import MongoTrackRepository
 from musicconnect.adapters.mongo.database import MongoDatabase
-from musicconnect.adapters.mongo.intents import MongoPaymentIntentRepository
+from musicconnect.adapters.mongo.intents import MongoPaymentIntentRepository, MongoProcessorLinkRepository
 from musicconnect.ports.repositories import (
     AccountRepository,
     ArtistRepository,
@@ -38,6 +38,7 @@ from musicconnect.ports.repositories import (
     PayoutRepository,
     PlayEventStore,
     ProcessedEventStore,
+    ProcessorLinkRepository,
     SubscriptionRepository,
     TrackRepository,
 )
@@ -59,6 +60,7 @@ class MongoUnitOfWork:
         self.messages: MessageRepository = MongoMessageRepository(work)
         self.processed_events: ProcessedEventStore = MongoProcessedEventStore(work)
         self.intents: PaymentIntentRepository = MongoPaymentIntentRepository(work)
+        self.processor_links: ProcessorLinkRepository = MongoProcessorLinkRepository(work)
 
     def __enter__(self) -> Self:
         if self._current() is not None:

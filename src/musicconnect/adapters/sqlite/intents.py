@@ -1,4 +1,5 @@
-"""Payment intents: money reserved before the processor is called, one row per idempotency key."""
+"""Payment intents (money reserved before the processor is called, one row per idempotency key),
+and the processor's ids for our parties."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from musicconnect.adapters.sqlite._codec import (
     read_instant_or_none,
 )
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import IntentKind, IntentStatus, PaymentIntent
+from musicconnect.domain.payments import IntentKind, IntentStatus, LinkKind, PaymentIntent, ProcessorLink
 from musicconnect.domain.tiers import Tier
 
 _COLUMNS: Final = (
@@ -108,3 +109,32 @@ def _intent(row: sqlite3.Row) -> PaymentIntent:
         external_ref=row["external_ref"],
         settled_at=read_instant_or_none(row["settled_at"]),
     )
+
+
+class SqliteProcessorLinkRepository:
+    def __init__(self, connect: Connect) -> None:
+        self._connect = connect
+
+    def save(self, link: ProcessorLink) -> None:
+        self._connect().execute(
+            "INSERT INTO processor_links (kind, owner_id, external_ref, ready) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (kind, owner_id) DO UPDATE SET external_ref = excluded.external_ref,"
+            " ready = excluded.ready",
+            (link.kind.value, link.owner_id, link.external_ref, int(link.ready)),
+        )
+
+    def get(self, kind: LinkKind, owner_id: str) -> ProcessorLink | None:
+        return self._one(
+            "SELECT * FROM processor_links WHERE kind = ? AND owner_id = ?", (kind.value, owner_id)
+        )
+
+    def by_external_ref(self, kind: LinkKind, external_ref: str) -> ProcessorLink | None:
+        return self._one(
+            "SELECT * FROM processor_links WHERE kind = ? AND external_ref = ?", (kind.value, external_ref)
+        )
+
+    def _one(self, sql: str, parameters: tuple[str, str]) -> ProcessorLink | None:
+        row = self._connect().execute(sql, parameters).fetchone()
+        if row is None:
+            return None
+        return ProcessorLink(LinkKind(row["kind"]), row["owner_id"], row["external_ref"], bool(row["ready"]))

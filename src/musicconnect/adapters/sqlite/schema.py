@@ -233,7 +233,8 @@ _AUDIENCE: Final = (
     "CREATE INDEX messages_from_fan ON messages(fan_id, artist_id, sent_at)",
 )
 
-#: Step 4: payment intents, reserved before the processor is called; payout statuses.
+#: Step 4: payment intents, reserved before the processor is called; payout statuses; the
+#: processor's ids for our parties.
 _INTENTS: Final = (
     """
     CREATE TABLE payment_intents (
@@ -258,6 +259,17 @@ _INTENTS: Final = (
     "ALTER TABLE payouts ADD COLUMN status TEXT NOT NULL DEFAULT 'paid'",
     "ALTER TABLE payouts ADD COLUMN arrived_at TEXT",
     "CREATE INDEX payouts_by_external_ref ON payouts(external_ref)",
+    # The processor's ids for fans (customers) and artists (connected accounts).
+    """
+    CREATE TABLE processor_links (
+        kind TEXT NOT NULL,
+        owner_id TEXT NOT NULL,
+        external_ref TEXT NOT NULL,
+        ready INTEGER NOT NULL,
+        PRIMARY KEY (kind, owner_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE UNIQUE INDEX processor_links_by_ref ON processor_links(kind, external_ref)",
 )
 
 #: Every step in order; the schema version of a file is how many of them it has had.

@@ -31,7 +31,7 @@ from musicconnect.adapters.sqlite.billing import (
 )
 from musicconnect.adapters.sqlite.catalog import SqliteTrackRepository
 from musicconnect.adapters.sqlite.database import SqliteDatabase
-from musicconnect.adapters.sqlite.intents import SqlitePaymentIntentRepository
+from musicconnect.adapters.sqlite.intents import SqlitePaymentIntentRepository, SqliteProcessorLinkRepository
 from musicconnect.domain.errors import ServiceUnavailable
 from musicconnect.ports.repositories import (
     AccountRepository,
@@ -43,6 +43,7 @@ from musicconnect.ports.repositories import (
     PayoutRepository,
     PlayEventStore,
     ProcessedEventStore,
+    ProcessorLinkRepository,
     SubscriptionRepository,
     TrackRepository,
 )
@@ -74,6 +75,7 @@ class SqliteUnitOfWork:
         self.messages: MessageRepository = SqliteMessageRepository(connect)
         self.processed_events: ProcessedEventStore = SqliteProcessedEventStore(connect)
         self.intents: PaymentIntentRepository = SqlitePaymentIntentRepository(connect)
+        self.processor_links: ProcessorLinkRepository = SqliteProcessorLinkRepository(connect)
 
     def __enter__(self) -> Self:
         if self._current() is not None:

@@ -23,6 +23,8 @@ class StripeSubscriptionBilling:
         if urls is None:
             raise InvalidInput("paying on Stripe needs the pages to return to (success_url, cancel_url)")
         after = request.after
+        if request.customer_ref is not None:
+            self._gateway.remember_customer(fan_id=after.fan_id, customer_ref=request.customer_ref)
         session = self._gateway.start_checkout(
             fan_id=after.fan_id,
             fan_email=request.fan_email,
@@ -34,7 +36,8 @@ class StripeSubscriptionBilling:
             idempotency_key=idempotency_key,
             subscription_id=after.id,
         )
-        return BillingOutcome(checkout=session)
+        customer = self._gateway.ensure_customer(fan_id=after.fan_id, email=request.fan_email)
+        return BillingOutcome(checkout=session, customer_ref=customer)
 
     def change(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
         before, after = request.before, request.after

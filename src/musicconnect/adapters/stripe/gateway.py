@@ -144,6 +144,11 @@ class StripePaymentGateway:
             self._customers[fan_id] = customer.id
         return customer.id
 
+    def remember_customer(self, *, fan_id: str, customer_ref: str) -> None:
+        """The fan's customer as we stored it, so this process need not search Stripe for it."""
+        with self._lock:
+            self._customers.setdefault(fan_id, customer_ref)
+
     def _customer_of(self, fan_id: str) -> str | None:
         with self._lock:
             if fan_id in self._customers:
