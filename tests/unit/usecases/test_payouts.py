@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import attrs
 import pytest
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.errors import Forbidden, InvalidInput, PaymentFailed
 from musicconnect.domain.ledger import CASH, TransactionKind, artist_account
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import Payout, PayoutResult
+from musicconnect.domain.payments import INTENT_LEASE, Payout, PayoutResult
 from musicconnect.domain.tiers import Tier
 from musicconnect.ports.payments import PayoutSender
 from musicconnect.usecases.artists import set_tier
@@ -237,3 +238,45 @@ def test_an_artist_who_cannot_be_paid_keeps_their_balance_and_the_others_are_pai
     assert [p.artist_id for p in paid] == [second.id]
     assert _owed(world, first) == 450
     assert [p.artist_id for p in _run(world, "2025-04")] == [first.id]
+
+
+@attrs.define
+class _DiesAfterPaying:
+    """Pays through ``inner``, then the process dies before the answer is recorded, once."""
+
+    inner: PayoutSender
+    died: bool = False
+
+    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
+        result = self.inner.pay_out(artist_id=artist_id, amount=amount, idempotency_key=idempotency_key)
+        if not self.died:
+            self.died = True
+            raise KeyboardInterrupt  # stands for the process being killed: nothing catches it
+        return result
+
+
+def test_a_run_killed_after_paying_is_recorded_by_the_next_run_without_paying_twice(world: World) -> None:
+    """The payout left, the record did not: a rerun within the lease leaves it to its run; after
+    the lease it records it, asking the processor again with the same key (no second payout)."""
+    artist = world.artist()
+    world.fan_on(artist, Tier.SUPPORTER)
+    world.clock.advance(hours=1)
+    dying = _DiesAfterPaying(world.gateway)
+
+    def run() -> list[Payout]:
+        return run_payouts(
+            "2025-03", caller=world.admin(), uow=world.uow(), gateway=dying, ids=world.ids, clock=world.clock
+        )
+
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    assert (len(world.gateway.payouts), _owed(world, artist)) == (1, 450)
+    assert run() == []
+    world.clock.advance(INTENT_LEASE + timedelta(seconds=1))
+    [payout] = run()
+
+    assert _split(payout) == (500, 50, 450)
+    assert payout.external_ref == world.gateway.payouts[0].result.payout_id
+    assert len(world.gateway.payouts) == 1
+    assert _owed(world, artist) == 0
+    assert run() == []
