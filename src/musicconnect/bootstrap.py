@@ -64,7 +64,8 @@ class Services:
     @property
     def subscriptions(self) -> Subscriptions:
         """The subscription use cases, bound to these ports."""
-        return Subscriptions(self.uow, self.payments.billing, self.ids, self.clock)
+        lease = timedelta(seconds=self.settings.payment_lease_s)
+        return Subscriptions(self.uow, self.payments.billing, self.ids, self.clock, lease)
 
     @property
     def url_ttl(self) -> timedelta:

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     max_duration_s: float = 20 * 60.0
     url_ttl_s: int = 2 * 60 * 60
     payout_minimum_minor: int = 100
+    #: Seconds a reserved payment belongs to its request; after that a crash left it, and the next
+    #: request or billing run finishes it with the same key.
+    payment_lease_s: int = Field(default=120, ge=1)
     transcode_workers: int = 1
 
     # Production adapters: each selected by its setting (see the README's Production section).

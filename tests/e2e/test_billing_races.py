@@ -9,6 +9,9 @@ gets the stored answer. Every request but one is answered 409 (or the same resul
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +22,9 @@ from typing import Final
 
 import attrs
 import httpx
+import pymongo
 import pytest
+from pymongo.collection import Collection
 
 from musicconnect.adapters.sqlite import SqliteDatabase, SqliteUnitOfWork
 from musicconnect.domain.ledger import TransactionKind
@@ -162,3 +167,94 @@ def test_identical_requests_racing_charge_once_on_mongodb_redis_and_stripe(
         _settled(control, lambda: [s["tier"] for s in shop.live()] == ["superfan"])
         assert len(control.objects("charge")) == 2
         assert len(shop.live()) == 1
+
+
+def _onboarded_supporter(shop: Shop, control: DoubleControl) -> None:
+    """The artist finishes Stripe onboarding; the fan pays the supporter tier on the Checkout page."""
+    onboarding = shop.http.post(
+        f"/artists/{shop.artist}/payouts/onboarding",
+        headers=shop.artist_headers,
+        json={"refresh_url": "https://app.example/again", "return_url": "https://app.example/done"},
+    )
+    assert onboarding.status_code == 201, onboarding.text
+    control.onboard(str(onboarding.json()["url"]).rsplit("/", 1)[-1])
+    started = shop.http.post(
+        f"/artists/{shop.artist}/subscription", headers=shop.fan, json={"tier": "supporter"}
+    )
+    assert started.status_code == 201, started.text
+    [session] = control.objects("checkout.session")
+    control.complete_checkout(session["id"])
+    _settled(control, lambda: [s["status"] for s in shop.live()] == ["active"])
+
+
+def test_a_server_killed_after_stripe_upgraded_records_the_upgrade_once_after_a_restart(
+    tmp_path: Path, stripe_env: tuple[dict[str, str], StripeDouble, DoubleControl]
+) -> None:
+    """Stripe has upgraded and invoiced, then the API process is killed before recording it. After
+    a restart and the lease, the next request finishes it with the same key: no second invoice,
+    the upgrade and its money booked once."""
+    env, double, control = stripe_env
+    env = {**ENV, **env, "MUSICCONNECT_PAYMENT_LEASE_S": "2"}
+    processes: list[subprocess.Popen[bytes]] = []
+    with (
+        musicconnect_server(tmp_path / "data", env=env, started=processes) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        shop = Shop(http, base)
+        shop.artist, shop.artist_headers = shop.account("artist@example.com", "artist")
+        _, shop.fan = shop.account("fan@example.com", "fan")
+        control.deliver_webhooks_to(f"{base}/webhooks/stripe", SECRET)
+        _onboarded_supporter(shop, control)
+        [subscription] = control.objects("subscription")
+        control.fault(f"/v1/subscriptions/{subscription['id']}", "delay", delay_s=20)
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(
+                http.patch,
+                f"/artists/{shop.artist}/subscription",
+                headers=shop.fan,
+                json={"tier": "superfan"},
+            )
+            _until(
+                lambda: any(
+                    r[1] == f"/v1/subscriptions/{subscription['id']}" and r[0] == "POST"
+                    for r in double.requests
+                )
+            )
+            os.killpg(processes[0].pid, signal.SIGKILL)
+            with pytest.raises(httpx.HTTPError):
+                pending.result()
+    assert len(control.objects("charge")) == 2  # Stripe charged the prorated difference
+
+    with (
+        musicconnect_server(tmp_path / "data", env=env) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        control.deliver_webhooks_to(f"{base}/webhooks/stripe", SECRET)
+        control.redeliver_failed()
+        restarted = attrs.evolve(shop, http=http, base=base)
+        time.sleep(2.5)  # the lease of the killed request's payment passes
+        again = http.patch(
+            f"/artists/{shop.artist}/subscription", headers=shop.fan, json={"tier": "superfan"}
+        )
+        assert again.status_code in {200, 409}, again.text
+        _settled(control, lambda: [s["tier"] for s in restarted.live()] == ["superfan"])
+        dashboard = http.get(f"/artists/{shop.artist}/dashboard", headers=shop.artist_headers)
+        assert dashboard.status_code == 200, dashboard.text
+    charges = control.objects("charge")
+    assert len(charges) == 2
+    assert dashboard.json()["revenue_by_currency"]["USD"]["gross_minor"] == sum(c["amount"] for c in charges)
+    client: pymongo.MongoClient[dict[str, object]]
+    with pymongo.MongoClient(env["MUSICCONNECT_MONGODB_URI"]) as client:
+        intents: Collection[dict[str, object]] = client[env["MUSICCONNECT_MONGODB_DATABASE"]][
+            "payment_intents"
+        ]
+        statuses = sorted(str(i["status"]) for i in intents.find())
+    # The first month (settled by checkout's event) and the upgrade (by the request after restart).
+    assert statuses == ["settled", "settled"]
+
+
+def _until(done: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, "it did not happen in time"
+        time.sleep(0.05)

@@ -43,8 +43,10 @@ def musicconnect_server(
     *,
     env: Mapping[str, str] | None = None,
     workers: int = 1,
+    started: list[subprocess.Popen[bytes]] | None = None,
 ) -> Iterator[str]:
-    """``musicconnect serve`` on a free port over ``data_dir``; yields its base URL."""
+    """``musicconnect serve`` on a free port over ``data_dir``; yields its base URL. The process
+    is appended to ``started``, for tests that kill it."""
     port = free_port()
     log = data_dir.parent / f"serve-{port}.log"
     command = [
@@ -69,6 +71,8 @@ def musicconnect_server(
             env={**os.environ, **(env or {})},
             start_new_session=True,
         )
+    if started is not None:
+        started.append(process)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/health", process=process, log=log)

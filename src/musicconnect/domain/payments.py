@@ -125,9 +125,9 @@ class PaymentIntent:
     def is_unsettled(self) -> bool:
         return self.status in UNSETTLED
 
-    def in_progress(self, now: datetime) -> bool:
+    def in_progress(self, now: datetime, lease: timedelta = INTENT_LEASE) -> bool:
         """Reserved so recently that its own request may still be talking to the processor."""
-        return self.status is IntentStatus.OPEN and now < self.created_at + INTENT_LEASE
+        return self.status is IntentStatus.OPEN and now < self.created_at + lease
 
     def settled(self, now: datetime, *, external_ref: str | None = None) -> PaymentIntent:
         return attrs.evolve(

@@ -29,6 +29,7 @@ from musicconnect.domain.ledger import charge_transaction
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import IntentKind, LinkKind, PaymentIntent, ProcessorLink
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
+from musicconnect.domain.tiers import Tier
 from musicconnect.ports.payments import (
     BillingOutcome,
     BillingRequest,
@@ -82,11 +83,15 @@ def complete(
         try:
             after = _after(intent, before, uow=uow, now=clock.now())
         except Conflict:
-            # The subscription moved on since the reservation (ended, changed by the processor):
-            # what was reserved no longer applies, and nothing was asked of the processor.
-            uow.intents.save(intent.failed(clock.now()))
-            uow.commit()
-            raise
+            if not _already_done(intent, before):
+                # The subscription moved on since the reservation (it ended, say): what was
+                # reserved no longer applies.
+                uow.intents.save(intent.failed(clock.now()))
+                uow.commit()
+                raise
+            # The processor's own events brought the change already (its request died before
+            # recording it): asking again with the key returns what it did, and it is recorded.
+            after = before
     request = BillingRequest(
         before=before,
         after=after,
@@ -137,6 +142,16 @@ def _after(intent: PaymentIntent, before: Subscription, *, uow: UnitOfWork, now:
     if plan is None:
         raise NotFound(f"no {intent.tier} plan version {intent.plan_version}")
     return subs.change_tier(before, plan, now).subscription
+
+
+def _already_done(intent: PaymentIntent, subscription: Subscription) -> bool:
+    """Whether a tier change's target is what the subscription already has or has scheduled."""
+    if intent.kind is not IntentKind.CHANGE:
+        return False
+    if intent.tier is Tier.FREE:
+        return subscription.cancel_at_period_end
+    plans = [subscription.plan, subscription.scheduled_plan]
+    return any(p is not None and (p.tier, p.version) == (intent.tier, intent.plan_version) for p in plans)
 
 
 def _record_refusal(intent: PaymentIntent, after: Subscription, *, uow: UnitOfWork, now: datetime) -> None:

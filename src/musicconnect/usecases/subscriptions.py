@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -51,6 +51,8 @@ class Subscriptions:
     billing: SubscriptionBilling
     ids: IdGenerator
     clock: Clock
+    #: How long a reserved payment belongs to its request before others may finish it.
+    lease: timedelta = INTENT_LEASE
 
     def subscribe(
         self, artist_id: str, tier: Tier, *, caller: Caller, return_urls: ReturnUrls | None = None
@@ -90,7 +92,7 @@ class Subscriptions:
                 uow.commit()
             elif unfinished is not None and unfinished.kind is IntentKind.START:
                 # The same subscription asked for again before its first payment was recorded.
-                _refuse_if_in_progress(unfinished, now)
+                _refuse_if_in_progress(unfinished, now, self.lease)
         # Outside any transaction: the processor is asked with the intent's key.
         if unfinished is not None and unfinished.kind is IntentKind.START:
             return self._complete(unfinished.key, return_urls)
@@ -125,7 +127,7 @@ class Subscriptions:
             earlier = uow.intents.of_subscription(current.id)
             pending = _unfinished(earlier)
             if pending is not None:
-                _refuse_if_in_progress(pending, now)
+                _refuse_if_in_progress(pending, now, self.lease)
             if pending is not None and _same_page(pending, plan):
                 # Asked again before paying on the processor's page: the same page, after this block.
                 intent = pending
@@ -209,7 +211,7 @@ class Subscriptions:
             unfinished = _unfinished(uow.intents.of_subscription(live.id)) if live is not None else None
         if unfinished is None or unfinished.kind is IntentKind.START:
             return
-        _refuse_if_in_progress(unfinished, self.clock.now())
+        _refuse_if_in_progress(unfinished, self.clock.now(), self.lease)
         if unfinished.external_ref is None:
             self._complete(unfinished.key)
 
@@ -217,7 +219,7 @@ class Subscriptions:
         with self.uow() as uow:
             stranded = [
                 i.key
-                for i in uow.intents.open_before(self.clock.now() - INTENT_LEASE)
+                for i in uow.intents.open_before(self.clock.now() - self.lease)
                 if i.kind is not IntentKind.PAYOUT
             ]
         repaired = 0
@@ -268,8 +270,8 @@ def _same_page(pending: PaymentIntent, plan: TierPlan) -> bool:
     )
 
 
-def _refuse_if_in_progress(intent: PaymentIntent, now: datetime) -> None:
-    if intent.in_progress(now):
+def _refuse_if_in_progress(intent: PaymentIntent, now: datetime, lease: timedelta) -> None:
+    if intent.in_progress(now, lease):
         raise Conflict("a payment for this subscription is under way; try again in a moment")
 
 
