@@ -13,7 +13,7 @@ import attrs
 from musicconnect.domain.errors import InvalidInput, MediaRejected
 from musicconnect.domain.media import UploadPolicy
 from musicconnect.ports.media import MediaProbe, MediaStorage, Transcoder, UrlSigner
-from musicconnect.ports.payments import Payments
+from musicconnect.ports.payments import Payments, ReturnUrls
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import (
     Cache,
@@ -64,8 +64,12 @@ class Services:
     @property
     def subscriptions(self) -> Subscriptions:
         """The subscription use cases, bound to these ports."""
-        lease = timedelta(seconds=self.settings.payment_lease_s)
-        return Subscriptions(self.uow, self.payments.billing, self.ids, self.clock, lease)
+        return Subscriptions(self.uow, self.payments.billing, self.ids, self.clock, self.payment_lease)
+
+    @property
+    def payment_lease(self) -> timedelta:
+        """How long a reserved payment belongs to its request (see ``PaymentIntent``)."""
+        return timedelta(seconds=self.settings.payment_lease_s)
 
     @property
     def url_ttl(self) -> timedelta:
@@ -144,14 +148,20 @@ def _payments(settings: Settings, ids: IdGenerator, clock: Clock) -> Payments:
     if settings.stripe_api_key:
         if not settings.stripe_webhook_secret:
             raise InvalidInput("MUSICCONNECT_STRIPE_WEBHOOK_SECRET is needed with a Stripe key")
+        if not settings.public_base_url:
+            raise InvalidInput(
+                "MUSICCONNECT_PUBLIC_BASE_URL is needed with a Stripe key: Checkout returns there"
+            )
         from musicconnect.adapters.stripe import StripePaymentGateway, stripe_payments
 
+        base = settings.public_base_url.rstrip("/")
         return stripe_payments(
             StripePaymentGateway(
                 settings.stripe_api_key,
                 api_base=settings.stripe_api_base,
                 webhook_secret=settings.stripe_webhook_secret,
-            )
+            ),
+            return_urls=ReturnUrls(f"{base}/checkout/success", f"{base}/checkout/canceled"),
         )
     from musicconnect.adapters.offline import OfflinePaymentGateway, offline_payments
 

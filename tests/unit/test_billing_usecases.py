@@ -26,10 +26,10 @@ from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.errors import Conflict, DomainError
 from musicconnect.domain.ledger import TransactionKind
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import INTENT_LEASE, ChargeResult, IntentStatus
+from musicconnect.domain.payments import CHECKOUT_LIFETIME, INTENT_LEASE, ChargeResult, IntentStatus
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
-from musicconnect.ports.payments import Charges
+from musicconnect.ports.payments import BillingOutcome, BillingRequest, Charges, CheckoutSession
 from musicconnect.usecases import accounts, subscriptions
 from musicconnect.usecases.subscriptions import Subscriptions
 from tests.unit.usecases.conftest import LostAfterCharging
@@ -245,3 +245,99 @@ def test_a_free_fan_taking_a_paid_tier_through_checkout_is_upgraded(shop: Shop) 
     assert upgraded.subscription.tier is Tier.SUPPORTER
     assert 0 < upgraded.charged.amount_minor < 500
     assert shop.booked() == [upgraded.charged.amount_minor]
+
+
+def test_cancelling_a_free_subscription_ends_it_at_its_period_end(shop: Shop) -> None:
+    """DELETE on a free subscription is answered like any other cancellation, not refused."""
+    shop.subscribe(Tier.FREE)
+
+    canceled = shop.desk().cancel(shop.artist.id, caller=shop.fan)
+
+    assert (canceled.tier, canceled.cancel_at_period_end) == (Tier.FREE, True)
+    assert shop.gateway.charges == ()
+
+
+@attrs.define
+class PagesToPay:
+    """A processor that hosts payment: every start (and every change that takes money) answers a
+    page to pay, one per key; ``refuse`` makes it refuse before doing anything."""
+
+    pages: dict[str, CheckoutSession] = attrs.field(factory=dict)
+    refuse: DomainError | None = None
+
+    def _page(self, key: str) -> BillingOutcome:
+        if self.refuse is not None:
+            raise self.refuse
+        page = self.pages.setdefault(
+            key, CheckoutSession(f"cs_{len(self.pages)}", f"https://pay.example/{key}")
+        )
+        return BillingOutcome(checkout=page)
+
+    def start(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
+        return self._page(idempotency_key)
+
+    def change(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
+        return self._page(idempotency_key) if request.amount.amount_minor else BillingOutcome()
+
+    def renew(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
+        raise AssertionError("a processor that bills itself renews by itself")
+
+
+def _hosted(shop: Shop, pages: PagesToPay) -> Subscriptions:
+    return Subscriptions(shop.uow, pages, shop.ids, shop.clock)
+
+
+def test_a_page_left_unpaid_is_the_same_page_until_it_expires_then_lets_go(shop: Shop) -> None:
+    """Asked again: the same page. Another tier meanwhile: 409, two payable pages could both be
+    paid. After the page's lifetime the reserved subscription ends and a new start is possible."""
+    pages = PagesToPay()
+    desk = _hosted(shop, pages)
+    first = desk.subscribe(shop.artist.id, Tier.SUPPORTER, caller=shop.fan)
+    assert first.checkout is not None
+    assert first.subscription.status is SubscriptionStatus.INCOMPLETE
+    assert desk.subscribe(shop.artist.id, Tier.SUPPORTER, caller=shop.fan).checkout == first.checkout
+    with pytest.raises(Conflict, match="waiting to be paid"):
+        desk.subscribe(shop.artist.id, Tier.SUPERFAN, caller=shop.fan)
+    with pytest.raises(Conflict):
+        desk.change_tier(shop.artist.id, Tier.SUPERFAN, caller=shop.fan)
+
+    shop.clock.advance(CHECKOUT_LIFETIME)
+    again = desk.subscribe(shop.artist.id, Tier.SUPERFAN, caller=shop.fan)
+
+    assert again.checkout is not None
+    assert again.checkout != first.checkout
+    with shop.uow() as uow:
+        statuses = {s.id: s.status for s in uow.subscriptions.of_fan(shop.fan.id)}
+        old_intents = [i.status for i in uow.intents.of_subscription(first.subscription.id)]
+    assert statuses[first.subscription.id] is SubscriptionStatus.CANCELED
+    assert old_intents == [IntentStatus.FAILED]
+
+
+def test_a_free_fan_gets_one_payable_page_at_a_time(shop: Shop) -> None:
+    shop.subscribe(Tier.FREE)
+    desk = _hosted(shop, PagesToPay())
+
+    supporter = desk.change_tier(shop.artist.id, Tier.SUPPORTER, caller=shop.fan)
+
+    assert supporter.checkout is not None
+    assert desk.change_tier(shop.artist.id, Tier.SUPPORTER, caller=shop.fan).checkout == supporter.checkout
+    with pytest.raises(Conflict, match="waiting to be paid"):
+        desk.change_tier(shop.artist.id, Tier.SUPERFAN, caller=shop.fan)
+
+
+def test_a_processor_refusing_before_acting_lets_the_reservation_go(shop: Shop) -> None:
+    """The artist cannot take payments yet: 409 for the fan, the reserved subscription ends, and
+    neither a retry nor the billing run is stuck behind it."""
+    pages = PagesToPay(
+        refuse=Conflict("the artist cannot take payments until they finish setting up payouts")
+    )
+    desk = _hosted(shop, pages)
+    with pytest.raises(Conflict, match="setting up payouts"):
+        desk.subscribe(shop.artist.id, Tier.SUPPORTER, caller=shop.fan)
+
+    with shop.uow() as uow:
+        assert uow.subscriptions.live_for(shop.fan.id, shop.artist.id) is None
+    shop.clock.advance(INTENT_LEASE + timedelta(seconds=1))
+    assert desk.run_billing().repaired == 0
+    pages.refuse = None
+    assert desk.subscribe(shop.artist.id, Tier.SUPPORTER, caller=shop.fan).checkout is not None

@@ -37,6 +37,8 @@ class TransactionKind(enum.StrEnum):
     CHARGE = "charge"
     REFUND = "refund"
     PAYOUT = "payout"
+    #: A payout that failed or was canceled on its way: the artist is owed it again.
+    PAYOUT_REVERSAL = "payout_reversal"
     PROCESSING_FEE = "processing_fee"
 
 
@@ -188,6 +190,14 @@ def payout_key(artist_id: str, period: str, currency: str = "USD") -> str:
     return base if currency == "USD" else f"{base}:{currency}"
 
 
+def payout_period(key: str) -> str:
+    """The period a ``payout_key`` pays."""
+    parts = key.split(":")
+    if len(parts) not in {3, 4} or parts[0] != "payout":
+        raise ValueError(f"not a payout key: {key!r}")
+    return parts[2]
+
+
 def payout_transaction(
     *,
     transaction_id: str,
@@ -212,6 +222,25 @@ def payout_transaction(
         artist_id=artist_id,
         gross=amount,
         memo=f"payout for {period}",
+    )
+
+
+def payout_reversal_transaction(
+    *, transaction_id: str, artist_id: str, payout_ref: str, amount: Money, occurred_at: datetime
+) -> Transaction:
+    """Give back to the artist's balance a payout that never arrived; once per payout."""
+    return Transaction(
+        id=transaction_id,
+        kind=TransactionKind.PAYOUT_REVERSAL,
+        idempotency_key=f"payout_reversal:{payout_ref}",
+        occurred_at=occurred_at,
+        entries=(
+            Entry(CASH, Direction.DEBIT, amount),
+            Entry(artist_account(artist_id), Direction.CREDIT, amount),
+        ),
+        artist_id=artist_id,
+        gross=amount,
+        memo=f"payout {payout_ref} did not arrive",
     )
 
 

@@ -29,6 +29,11 @@ class PayoutStatus(enum.StrEnum):
     FAILED = "failed"
     CANCELED = "canceled"
 
+    @property
+    def undelivered(self) -> bool:
+        """The money did not reach the artist and is theirs to be paid again."""
+        return self in {PayoutStatus.FAILED, PayoutStatus.CANCELED}
+
     @classmethod
     def parse(cls, value: str) -> PayoutStatus:
         """A processor's status; one we do not know yet is still on its way."""
@@ -96,6 +101,11 @@ UNSETTLED: Final = frozenset({IntentStatus.OPEN, IntentStatus.AWAITING_FAN})
 INTENT_LEASE: Final = timedelta(minutes=2)
 
 
+#: How long a processor's payment page stays payable (Stripe Checkout's default); a checkout not
+#: paid by then is abandoned, and what it reserved is let go.
+CHECKOUT_LIFETIME: Final = timedelta(hours=24)
+
+
 @attrs.frozen
 class PaymentIntent:
     """Money about to move, committed before the processor is called.
@@ -128,6 +138,10 @@ class PaymentIntent:
     def in_progress(self, now: datetime, lease: timedelta = INTENT_LEASE) -> bool:
         """Reserved so recently that its own request may still be talking to the processor."""
         return self.status is IntentStatus.OPEN and now < self.created_at + lease
+
+    def abandoned(self, now: datetime) -> bool:
+        """A payment page the fan never paid, past its lifetime."""
+        return self.status is IntentStatus.AWAITING_FAN and now >= self.created_at + CHECKOUT_LIFETIME
 
     def settled(self, now: datetime, *, external_ref: str | None = None) -> PaymentIntent:
         return attrs.evolve(

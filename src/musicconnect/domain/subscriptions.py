@@ -188,6 +188,11 @@ def change_tier(subscription: Subscription, plan: TierPlan, now: datetime) -> Ti
     if plan.price.currency != subscription.price.currency and plan.tier is not Tier.FREE:
         raise InvalidInput("cannot change currency mid-subscription")
     current = subscription.tier
+    if plan.tier is Tier.FREE:
+        # The one place where moving to free means cancelling: nobody is billed for a free tier,
+        # so the subscription (paid or free) runs to the end of its period and then ends.
+        ending = cancel_at_period_end(subscription)
+        return TierChange(ending, Money.zero(subscription.price.currency), upgraded=False)
     if plan.tier.rank > current.rank:
         charge = prorate(
             old_price=subscription.price,
@@ -209,11 +214,6 @@ def change_tier(subscription: Subscription, plan: TierPlan, now: datetime) -> Ti
         # Changing back to the current tier undoes a scheduled downgrade or cancellation.
         kept = attrs.evolve(subscription, scheduled_plan=None, cancel_at_period_end=False)
         return TierChange(kept, Money.zero(subscription.price.currency), upgraded=False)
-    if plan.tier is Tier.FREE:
-        # The one place where moving to free means cancelling: nobody is billed for a free tier,
-        # so the paid subscription runs to the end of its period and then ends.
-        ending = cancel_at_period_end(subscription)
-        return TierChange(ending, Money.zero(subscription.price.currency), upgraded=False)
     scheduled = attrs.evolve(subscription, scheduled_plan=plan, cancel_at_period_end=False)
     return TierChange(scheduled, Money.zero(subscription.price.currency), upgraded=False)
 

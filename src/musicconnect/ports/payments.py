@@ -197,8 +197,11 @@ class Charges(Protocol):
 
 
 class PayoutSender(Protocol):
-    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
-        """Send ``amount`` to the artist's bank or connected account, once per key."""
+    def pay_out(
+        self, *, artist_id: str, amount: Money, idempotency_key: str, account_ref: str | None = None
+    ) -> PayoutResult:
+        """Send ``amount`` to the artist's bank or connected account (``account_ref`` when we know
+        it), once per key."""
         ...
 
 
@@ -228,6 +231,8 @@ class BillingRequest:
     return_urls: ReturnUrls | None = None
     #: The fan's customer at the processor, when we know it already.
     customer_ref: str | None = None
+    #: The artist's connected account, when we know it already.
+    account: ProcessorLink | None = None
 
 
 @attrs.frozen

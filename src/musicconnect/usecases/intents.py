@@ -24,7 +24,7 @@ from datetime import datetime
 import attrs
 
 from musicconnect.domain import subscriptions as subs
-from musicconnect.domain.errors import Conflict, DomainError, NotFound, PaymentFailed
+from musicconnect.domain.errors import Conflict, DomainError, InvalidInput, NotFound, PaymentFailed
 from musicconnect.domain.ledger import charge_transaction
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import IntentKind, LinkKind, PaymentIntent, ProcessorLink
@@ -80,6 +80,7 @@ def complete(
         artist = require_artist(uow, intent.artist_id)
         fan = uow.accounts.get(before.fan_id)
         customer = uow.processor_links.get(LinkKind.CUSTOMER, before.fan_id)
+        account = uow.processor_links.get(LinkKind.CONNECTED_ACCOUNT, before.artist_id)
         try:
             after = _after(intent, before, uow=uow, now=clock.now())
         except Conflict:
@@ -101,8 +102,11 @@ def complete(
         description=_DESCRIPTIONS[intent.kind].format(tier=after.tier, artist=artist.display_name),
         return_urls=return_urls,
         customer_ref=customer.external_ref if customer is not None else None,
+        account=account,
     )
     call = _CALLS[intent.kind](billing)
+    # Taken before asking: a processor event read meanwhile is newer than this answer.
+    asked_at = clock.now()
     try:
         outcome = call(request, idempotency_key=intent.key)
     except PaymentFailed:
@@ -110,7 +114,13 @@ def complete(
         if intent.kind is IntentKind.RENEWAL:
             return Completed(subs.mark_past_due(after, clock.now()), Money.zero(intent.amount.currency))
         raise
-    return _record(intent, after, outcome, uow=uow, ids=ids, clock=clock)
+    except (InvalidInput, Conflict, NotFound):
+        # Refused before anything was done (the artist cannot take payments yet, say): what was
+        # reserved will not happen. A renewal stays open for the next run to try again.
+        if intent.kind is not IntentKind.RENEWAL:
+            _record_refusal(intent, after, uow=uow, now=clock.now())
+        raise
+    return _record(intent, after, outcome, uow=uow, ids=ids, now=asked_at)
 
 
 _DESCRIPTIONS = {
@@ -177,9 +187,8 @@ def _record(
     *,
     uow: UnitOfWork,
     ids: IdGenerator,
-    clock: Clock,
+    now: datetime,
 ) -> Completed:
-    now = clock.now()
     nothing = Money.zero(intent.amount.currency)
     try:
         with uow:

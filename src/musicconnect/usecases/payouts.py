@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.clocks import parse_period
 from musicconnect.domain.errors import Conflict, InvalidInput, NotFound, PaymentFailed
-from musicconnect.domain.ledger import TransactionKind, artist_account, payout_key, payout_transaction
+from musicconnect.domain.ledger import (
+    TransactionKind,
+    artist_account,
+    payout_key,
+    payout_period,
+    payout_transaction,
+)
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import (
+    INTENT_LEASE,
     IntentKind,
+    LinkKind,
     PaymentIntent,
     Payout,
     PayoutResult,
@@ -33,6 +42,7 @@ def run_payouts(
     ids: IdGenerator,
     clock: Clock,
     minimum_minor: int = 0,
+    lease: timedelta = INTENT_LEASE,
 ) -> list[Payout]:
     """Pay every artist their whole available balance for ``period``, idempotently.
 
@@ -43,9 +53,11 @@ def run_payouts(
     parse_period(period)
     if minimum_minor < 0:
         raise InvalidInput("the payout minimum cannot be negative")
+    # What a killed run paid but never recorded comes first, whatever its period: otherwise the
+    # balance would still hold it, and this run would pay it again.
+    paid = _finish_stranded(uow=uow, gateway=gateway, ids=ids, clock=clock, lease=lease)
     with uow:
         artists = list(uow.ledger.artists_with_balance())
-    paid: list[Payout] = []
     for artist_id in artists:
         try:
             paid += _pay_artist(
@@ -56,6 +68,7 @@ def run_payouts(
                 ids=ids,
                 clock=clock,
                 minimum=minimum_minor,
+                lease=lease,
             )
         except PaymentFailed as failure:
             # One artist who cannot be paid yet (no payout account, say) keeps their balance for the
@@ -73,32 +86,72 @@ def _pay_artist(
     ids: IdGenerator,
     clock: Clock,
     minimum: int,
+    lease: timedelta,
 ) -> list[Payout]:
-    account = artist_account(artist_id)
-    paid = []
     with uow:
-        currencies = list(uow.ledger.currencies_of(account))
+        currencies = list(uow.ledger.currencies_of(artist_account(artist_id)))
+    paid = []
     for currency in currencies:
-        intent = _reserve(artist_id, period, currency, uow=uow, clock=clock, minimum=minimum)
+        intent = _reserve(artist_id, period, currency, uow=uow, clock=clock, minimum=minimum, lease=lease)
         if intent is None:
             continue
-        # Outside any transaction: the key makes a repeat of this call pay nothing more.
-        try:
-            result = gateway.pay_out(artist_id=artist_id, amount=intent.amount, idempotency_key=intent.key)
-        except PaymentFailed:
-            with uow:
-                uow.intents.save(intent.failed(clock.now()))
-                uow.commit()
-            raise
-        payout = _record(intent, result, period, uow=uow, ids=ids, clock=clock)
+        payout = _pay(intent, uow=uow, gateway=gateway, ids=ids, clock=clock)
         if payout is not None:
-            log.info("paid %s to %s for %s", payout.amount, artist_id, period)
             paid.append(payout)
     return paid
 
 
+def _finish_stranded(
+    *, uow: UnitOfWork, gateway: PayoutSender, ids: IdGenerator, clock: Clock, lease: timedelta
+) -> list[Payout]:
+    with uow:
+        stranded = [i for i in uow.intents.open_before(clock.now() - lease) if i.kind is IntentKind.PAYOUT]
+    paid = []
+    for intent in stranded:
+        try:
+            payout = _pay(intent, uow=uow, gateway=gateway, ids=ids, clock=clock)
+        except PaymentFailed as failure:
+            log.warning("stranded payout %s refused: %s", intent.key, failure.detail)
+            continue
+        if payout is not None:
+            paid.append(payout)
+    return paid
+
+
+def _pay(
+    intent: PaymentIntent, *, uow: UnitOfWork, gateway: PayoutSender, ids: IdGenerator, clock: Clock
+) -> Payout | None:
+    """Send the reserved payout (outside any transaction: the key makes a repeat pay nothing
+    more), then record it; a refusal fails the intent and the balance stays owed."""
+    with uow:
+        link = uow.processor_links.get(LinkKind.CONNECTED_ACCOUNT, intent.artist_id)
+    try:
+        result = gateway.pay_out(
+            artist_id=intent.artist_id,
+            amount=intent.amount,
+            idempotency_key=intent.key,
+            account_ref=link.external_ref if link is not None else None,
+        )
+    except PaymentFailed:
+        with uow:
+            uow.intents.save(intent.failed(clock.now()))
+            uow.commit()
+        raise
+    payout = _record(intent, result, payout_period(intent.key), uow=uow, ids=ids, clock=clock)
+    if payout is not None:
+        log.info("paid %s to %s for %s", payout.amount, payout.artist_id, payout.period)
+    return payout
+
+
 def _reserve(
-    artist_id: str, period: str, currency: str, *, uow: UnitOfWork, clock: Clock, minimum: int
+    artist_id: str,
+    period: str,
+    currency: str,
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    minimum: int,
+    lease: timedelta,
 ) -> PaymentIntent | None:
     """The payout to make now, committed before the processor is asked: a new one for the whole
     available balance, or one a crash left unrecorded. None when there is nothing to pay."""
@@ -108,7 +161,7 @@ def _reserve(
         earlier = uow.intents.get(key)
         if earlier is not None:
             # A run that crashed after reserving is finished with the same amount and key.
-            return earlier if earlier.is_unsettled and not earlier.in_progress(now) else None
+            return earlier if earlier.is_unsettled and not earlier.in_progress(now, lease) else None
         if uow.ledger.by_key(key) is not None:
             return None  # paid before payouts had intents
         # Liabilities carry credit balances: what we owe is credits minus debits.
@@ -172,7 +225,11 @@ def _record(
 def _gross_not_yet_paid(uow: UnitOfWork, artist_id: str, currency: str) -> Money:
     """What fans paid the artist, net of refunds, that no earlier payout covered: the gross behind
     this payout. Counted from totals rather than time windows, so equal timestamps can't double it."""
-    paid = sum(p.gross.amount_minor for p in uow.payouts.of_artist(artist_id) if p.gross.currency == currency)
+    paid = sum(
+        p.gross.amount_minor
+        for p in uow.payouts.of_artist(artist_id)
+        if p.gross.currency == currency and not p.status.undelivered
+    )
     earned = sum(
         t.gross.amount_minor
         for t in uow.ledger.of_artist(artist_id)

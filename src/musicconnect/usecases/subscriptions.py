@@ -20,7 +20,7 @@ import attrs
 
 from musicconnect.domain import subscriptions as subs
 from musicconnect.domain.accounts import Caller
-from musicconnect.domain.errors import Conflict, NotFound, PaymentFailed, ServiceUnavailable
+from musicconnect.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import INTENT_LEASE, IntentKind, IntentStatus, PaymentIntent
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
@@ -60,6 +60,7 @@ class Subscriptions:
         """Start a subscription: free at once; a paid tier once its first month is paid (at once
         offline, after the processor's checkout page on Stripe)."""
         require_fan(caller)
+        self._let_go_of_abandoned_checkouts(artist_id, caller)
         now = self.clock.now()
         with self.uow() as uow:
             artist = require_artist(uow, artist_id)
@@ -93,6 +94,8 @@ class Subscriptions:
             elif unfinished is not None and unfinished.kind is IntentKind.START:
                 # The same subscription asked for again before its first payment was recorded.
                 _refuse_if_in_progress(unfinished, now, self.lease)
+                if unfinished.status is IntentStatus.AWAITING_FAN and unfinished.tier is not tier:
+                    raise _waiting_for(unfinished)
         # Outside any transaction: the processor is asked with the intent's key.
         if unfinished is not None and unfinished.kind is IntentKind.START:
             return self._complete(unfinished.key, return_urls)
@@ -102,9 +105,11 @@ class Subscriptions:
         self, artist_id: str, tier: Tier, *, caller: Caller, return_urls: ReturnUrls | None = None
     ) -> TierChangeResult:
         """A paid tier, for a fan with no subscription or on the free tier (a checkout page's way in)."""
+        if tier is Tier.FREE:
+            raise InvalidInput("the free tier needs no payment page; subscribe to it instead")
         with self.uow() as uow:
             live = uow.subscriptions.live_for(caller.id, artist_id)
-        upgrade = live is not None and live.tier is Tier.FREE and tier is not Tier.FREE
+        upgrade = live is not None and live.tier is Tier.FREE
         use = self.change_tier if upgrade else self.subscribe
         return use(artist_id, tier, caller=caller, return_urls=return_urls)
 
@@ -114,6 +119,7 @@ class Subscriptions:
         """Upgrade at once, charging the prorated difference; downgrade or cancel (the free tier) at
         the end of the paid period."""
         require_fan(caller)
+        self._let_go_of_abandoned_checkouts(artist_id, caller)
         self._repair_unfinished(artist_id, caller)
         now = self.clock.now()
         with self.uow() as uow:
@@ -131,6 +137,9 @@ class Subscriptions:
             if pending is not None and _same_page(pending, plan):
                 # Asked again before paying on the processor's page: the same page, after this block.
                 intent = pending
+            elif pending is not None and pending.status is IntentStatus.AWAITING_FAN:
+                # One payable page at a time: two could both be paid.
+                raise _waiting_for(pending)
             else:
                 change = subs.change_tier(current, plan, now)
                 if change.subscription == current:
@@ -204,6 +213,21 @@ class Subscriptions:
         )
         return TierChangeResult(done.subscription, done.charged, done.checkout)
 
+    def _let_go_of_abandoned_checkouts(self, artist_id: str, caller: Caller) -> None:
+        """A payment page left unpaid past its lifetime reserves nothing any more: its intent
+        fails, and a subscription that was waiting for its first payment ends."""
+        now = self.clock.now()
+        with self.uow() as uow:
+            live = uow.subscriptions.live_for(caller.id, artist_id)
+            abandoned = [i for i in uow.intents.of_subscription(live.id) if i.abandoned(now)] if live else []
+            if live is None or not abandoned:
+                return
+            for intent in abandoned:
+                uow.intents.save(intent.failed(now))
+            if live.status is SubscriptionStatus.INCOMPLETE:
+                uow.subscriptions.save(subs.end_now(live, now))
+            uow.commit()
+
     def _repair_unfinished(self, artist_id: str, caller: Caller) -> None:
         """Finish what a crash left of this fan's last change before making a new one."""
         with self.uow() as uow:
@@ -227,8 +251,10 @@ class Subscriptions:
             try:
                 self._complete(key)
                 repaired += 1
-            except (PaymentFailed, Conflict, NotFound, ServiceUnavailable) as failure:
+            except DomainError as failure:
+                # One payment that cannot be finished now never stops the others or the run.
                 log.warning("could not complete payment %s: %s", key, failure.detail)
+                continue
         return repaired
 
 
@@ -267,6 +293,13 @@ def _same_page(pending: PaymentIntent, plan: TierPlan) -> bool:
     return pending.status is IntentStatus.AWAITING_FAN and (pending.tier, pending.plan_version) == (
         plan.tier,
         plan.version,
+    )
+
+
+def _waiting_for(intent: PaymentIntent) -> Conflict:
+    return Conflict(
+        f"a payment page for the {intent.tier} tier is waiting to be paid; pay it there, "
+        "or ask again once it has expired"
     )
 
 

@@ -20,6 +20,7 @@ from typing import Final
 import attrs
 
 from musicconnect.domain.errors import Conflict
+from musicconnect.domain.ledger import payout_reversal_transaction
 from musicconnect.domain.money import PLATFORM_FEE_PERCENT
 from musicconnect.domain.payments import PayoutStatus
 from musicconnect.ports.payments import (
@@ -241,6 +242,17 @@ def _payout_updated(event: GatewayEvent, context: _Context) -> _Apply:
         status = PayoutStatus.parse(payout.status)
         arrived = payout.arrival_at if status is PayoutStatus.PAID else None
         uow.payouts.save(attrs.evolve(ours, status=status, arrived_at=arrived))
+        if status.undelivered:
+            # Booked as paid when it was sent: owed to the artist again, and paid by the next run.
+            uow.ledger.record(
+                payout_reversal_transaction(
+                    transaction_id=context.ids.new_id(),
+                    artist_id=ours.artist_id,
+                    payout_ref=payout.external_ref,
+                    amount=ours.amount,
+                    occurred_at=context.clock.now(),
+                ),
+            )
         return WebhookOutcome(event.id, applied=True, detail=f"payout {payout.external_ref} {status}")
 
     return apply

@@ -221,8 +221,12 @@ class LostAfterCharging:
             raise self.error()
         return result
 
-    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
-        return self.inner.pay_out(artist_id=artist_id, amount=amount, idempotency_key=idempotency_key)
+    def pay_out(
+        self, *, artist_id: str, amount: Money, idempotency_key: str, account_ref: str | None = None
+    ) -> PayoutResult:
+        return self.inner.pay_out(
+            artist_id=artist_id, amount=amount, idempotency_key=idempotency_key, account_ref=account_ref
+        )
 
 
 class DecliningPaymentGateway:
@@ -243,7 +247,9 @@ class DecliningPaymentGateway:
         self.attempts.append(idempotency_key)
         raise PaymentFailed("card declined")
 
-    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
+    def pay_out(
+        self, *, artist_id: str, amount: Money, idempotency_key: str, account_ref: str | None = None
+    ) -> PayoutResult:
         raise PaymentFailed("payouts are disabled")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import attrs
 import pytest
@@ -11,11 +12,12 @@ from musicconnect.domain.accounts import Caller
 from musicconnect.domain.errors import Forbidden, InvalidInput, PaymentFailed
 from musicconnect.domain.ledger import CASH, TransactionKind, artist_account
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import INTENT_LEASE, Payout, PayoutResult
+from musicconnect.domain.payments import INTENT_LEASE, Payout, PayoutResult, PayoutStatus
 from musicconnect.domain.tiers import Tier
-from musicconnect.ports.payments import PayoutSender
+from musicconnect.ports.payments import GatewayEvent, GatewayEventKind, PayoutSender, PayoutSnapshot
 from musicconnect.usecases.artists import set_tier
 from musicconnect.usecases.payouts import payouts_of, run_payouts
+from musicconnect.usecases.webhooks import handle_stripe_event
 from tests.unit.usecases.conftest import World
 
 
@@ -213,10 +215,14 @@ class _RefusesOneArtist:
     def __init__(self, inner: PayoutSender, refused: str) -> None:
         self._inner, self._refused = inner, refused
 
-    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
+    def pay_out(
+        self, *, artist_id: str, amount: Money, idempotency_key: str, account_ref: str | None = None
+    ) -> PayoutResult:
         if artist_id == self._refused:
             raise PaymentFailed("the artist has no payout account yet")
-        return self._inner.pay_out(artist_id=artist_id, amount=amount, idempotency_key=idempotency_key)
+        return self._inner.pay_out(
+            artist_id=artist_id, amount=amount, idempotency_key=idempotency_key, account_ref=account_ref
+        )
 
 
 def test_an_artist_who_cannot_be_paid_keeps_their_balance_and_the_others_are_paid(world: World) -> None:
@@ -247,8 +253,12 @@ class _DiesAfterPaying:
     inner: PayoutSender
     died: bool = False
 
-    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
-        result = self.inner.pay_out(artist_id=artist_id, amount=amount, idempotency_key=idempotency_key)
+    def pay_out(
+        self, *, artist_id: str, amount: Money, idempotency_key: str, account_ref: str | None = None
+    ) -> PayoutResult:
+        result = self.inner.pay_out(
+            artist_id=artist_id, amount=amount, idempotency_key=idempotency_key, account_ref=account_ref
+        )
         if not self.died:
             self.died = True
             raise KeyboardInterrupt  # stands for the process being killed: nothing catches it
@@ -273,10 +283,63 @@ def test_a_run_killed_after_paying_is_recorded_by_the_next_run_without_paying_tw
     assert (len(world.gateway.payouts), _owed(world, artist)) == (1, 450)
     assert run() == []
     world.clock.advance(INTENT_LEASE + timedelta(seconds=1))
-    [payout] = run()
+    # Even the next month's run finishes it first, so the balance it still shows is not paid again.
+    [payout] = run_payouts(
+        "2025-04", caller=world.admin(), uow=world.uow(), gateway=dying, ids=world.ids, clock=world.clock
+    )
 
     assert _split(payout) == (500, 50, 450)
+    assert payout.period == "2025-03"
     assert payout.external_ref == world.gateway.payouts[0].result.payout_id
     assert len(world.gateway.payouts) == 1
     assert _owed(world, artist) == 0
     assert run() == []
+
+
+@attrs.define
+class _PayoutNews:
+    """The processor's reads, knowing only what became of one payout."""
+
+    payout: PayoutSnapshot
+
+    def fetch_payout(self, external_ref: str, *, account_ref: str | None = None) -> PayoutSnapshot:
+        assert external_ref == self.payout.external_ref
+        return self.payout
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"{name} is not read for a payout event")
+
+
+def test_a_payout_that_fails_on_its_way_is_owed_again_and_paid_by_the_next_run(world: World) -> None:
+    """payout.failed: the receipt says failed, the ledger gives the money back to the artist's
+    balance (once, however often the event comes), and the next run pays it with its gross."""
+    artist = world.artist()
+    world.fan_on(artist, Tier.SUPPORTER)
+    world.clock.advance(hours=1)
+    [sent] = _run(world, "2025-03")
+    news = _PayoutNews(PayoutSnapshot(sent.external_ref or "", artist.id, sent.amount, "failed", None))
+    event = GatewayEvent(
+        id="evt_failed",
+        kind=GatewayEventKind.PAYOUT_UPDATED,
+        type="payout.failed",
+        created=world.clock.now(),
+        object_ref=sent.external_ref or "",
+    )
+
+    for _ in range(2):
+        handle_stripe_event(
+            event,
+            uow=world.uow(),
+            reads=news,
+            accounts=news,
+            ids=world.ids,
+            clock=world.clock,
+        )
+
+    with world.uow() as uow:
+        [receipt] = uow.payouts.of_artist(artist.id)
+    assert receipt.status is PayoutStatus.FAILED
+    assert _owed(world, artist) == 450
+    [again] = _run(world, "2025-04")
+    assert _split(again) == (500, 50, 450)
+    assert _owed(world, artist) == 0

@@ -371,8 +371,12 @@ class DecliningFor:
             idempotency_key=idempotency_key,
         )
 
-    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
-        return self.inner.pay_out(artist_id=artist_id, amount=amount, idempotency_key=idempotency_key)
+    def pay_out(
+        self, *, artist_id: str, amount: Money, idempotency_key: str, account_ref: str | None = None
+    ) -> PayoutResult:
+        return self.inner.pay_out(
+            artist_id=artist_id, amount=amount, idempotency_key=idempotency_key, account_ref=account_ref
+        )
 
 
 def test_one_declined_card_never_blocks_the_other_renewals(world: World) -> None:

@@ -136,7 +136,10 @@ class OfflinePaymentGateway:
         )
         return result
 
-    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
+    def pay_out(
+        self, *, artist_id: str, amount: Money, idempotency_key: str, account_ref: str | None = None
+    ) -> PayoutResult:
+        del account_ref  # offline artists have no account anywhere
         _check_request(amount, idempotency_key)
         with self._lock:
             earlier = self._payouts.get(idempotency_key)

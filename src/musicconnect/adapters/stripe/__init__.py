@@ -3,13 +3,14 @@
 from musicconnect.adapters.stripe.billing import StripeSubscriptionBilling
 from musicconnect.adapters.stripe.gateway import StripePaymentGateway
 from musicconnect.adapters.stripe.webhooks import StripeWebhookVerifier
-from musicconnect.ports.payments import Payments
+from musicconnect.ports.payments import Payments, ReturnUrls
 
 
-def stripe_payments(gateway: StripePaymentGateway) -> Payments:
-    """Every payment role on Stripe; subscriptions billed by Stripe Billing."""
+def stripe_payments(gateway: StripePaymentGateway, *, return_urls: ReturnUrls | None = None) -> Payments:
+    """Every payment role on Stripe; subscriptions billed by Stripe Billing, whose Checkout sends
+    fans back to ``return_urls`` unless a client names its own pages."""
     return Payments(
-        billing=StripeSubscriptionBilling(gateway),
+        billing=StripeSubscriptionBilling(gateway, return_urls=return_urls),
         charges=gateway,
         payouts=gateway,
         accounts=gateway,

@@ -11,20 +11,23 @@ from __future__ import annotations
 
 from musicconnect.adapters.stripe.gateway import StripePaymentGateway
 from musicconnect.domain.errors import InvalidInput
-from musicconnect.ports.payments import BillingOutcome, BillingRequest
+from musicconnect.ports.payments import BillingOutcome, BillingRequest, ReturnUrls
 
 
 class StripeSubscriptionBilling:
-    def __init__(self, gateway: StripePaymentGateway) -> None:
+    """``return_urls`` are the platform's own pages, for checkouts whose client named none (and
+    for finishing, after a crash, a checkout whose request is gone)."""
+
+    def __init__(self, gateway: StripePaymentGateway, *, return_urls: ReturnUrls | None = None) -> None:
         self._gateway = gateway
+        self._return_urls = return_urls
 
     def start(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
-        urls = request.return_urls
+        urls = request.return_urls or self._return_urls
         if urls is None:
             raise InvalidInput("paying on Stripe needs the pages to return to (success_url, cancel_url)")
         after = request.after
-        if request.customer_ref is not None:
-            self._gateway.remember_customer(fan_id=after.fan_id, customer_ref=request.customer_ref)
+        self._remember(request)
         session = self._gateway.start_checkout(
             fan_id=after.fan_id,
             fan_email=request.fan_email,
@@ -38,6 +41,13 @@ class StripeSubscriptionBilling:
         )
         customer = self._gateway.ensure_customer(fan_id=after.fan_id, email=request.fan_email)
         return BillingOutcome(checkout=session, customer_ref=customer)
+
+    def _remember(self, request: BillingRequest) -> None:
+        """What we stored of the fan's and the artist's ids, so this process need not look."""
+        if request.customer_ref is not None:
+            self._gateway.remember_customer(fan_id=request.after.fan_id, customer_ref=request.customer_ref)
+        if request.account is not None:
+            self._gateway.remember_account(request.account)
 
     def change(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
         before, after = request.before, request.after

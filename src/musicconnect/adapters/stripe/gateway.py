@@ -29,7 +29,7 @@ from musicconnect.adapters.stripe.errors import translated
 from musicconnect.adapters.stripe.webhooks import StripeWebhookVerifier
 from musicconnect.domain.errors import Conflict, NotFound, PaymentFailed, ServiceUnavailable
 from musicconnect.domain.money import PLATFORM_FEE_PERCENT, Money, split_revenue
-from musicconnect.domain.payments import ChargeResult, PayoutResult, PayoutStatus
+from musicconnect.domain.payments import ChargeResult, PayoutResult, PayoutStatus, ProcessorLink
 from musicconnect.domain.tiers import TierPlan
 from musicconnect.ports.payments import (
     ApplicationFeeSnapshot,
@@ -143,6 +143,21 @@ class StripePaymentGateway:
         with self._lock:
             self._customers[fan_id] = customer.id
         return customer.id
+
+    def remember_account(self, link: ProcessorLink) -> None:
+        """The artist's connected account as we stored it; one not ready yet is re-read when used."""
+        with self._lock:
+            known = link.owner_id in self._accounts
+        if not known:
+            self._remember(
+                ConnectedAccount(
+                    artist_id=link.owner_id,
+                    external_ref=link.external_ref,
+                    transfers_enabled=link.ready,
+                    payouts_enabled=link.ready,
+                    details_submitted=link.ready,
+                )
+            )
 
     def remember_customer(self, *, fan_id: str, customer_ref: str) -> None:
         """The fan's customer as we stored it, so this process need not search Stripe for it."""
@@ -338,10 +353,15 @@ class StripePaymentGateway:
             processor_fee=convert.money(transaction.get("fee", 0), amount.currency),
         )
 
-    def pay_out(self, *, artist_id: str, amount: Money, idempotency_key: str) -> PayoutResult:
-        account = self.connected_account(artist_id)
-        if account is None:
-            raise PaymentFailed("the artist has no connected account to pay out to")
+    def pay_out(
+        self, *, artist_id: str, amount: Money, idempotency_key: str, account_ref: str | None = None
+    ) -> PayoutResult:
+        destination = account_ref
+        if destination is None:
+            account = self.connected_account(artist_id)
+            if account is None:
+                raise PaymentFailed("the artist has no connected account to pay out to")
+            destination = account.external_ref
         with translated("paying the artist out"):
             payout = self._client.v1.payouts.create(
                 {
@@ -349,7 +369,7 @@ class StripePaymentGateway:
                     "currency": amount.currency.lower(),
                     "metadata": {convert.ARTIST_ID: artist_id},
                 },
-                _options(idempotency_key, account=account.external_ref),
+                _options(idempotency_key, account=destination),
             )
         return PayoutResult(
             payout_id=payout.id,

@@ -107,6 +107,7 @@ def payouts_run(period: str | None, data_dir: Path | None) -> None:
             ids=services.ids,
             clock=services.clock,
             minimum_minor=services.settings.payout_minimum_minor,
+            lease=services.payment_lease,
         )
     except DomainError as error:
         raise click.ClickException(error.detail) from error

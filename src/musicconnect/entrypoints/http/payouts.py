@@ -60,6 +60,7 @@ class AdminController(Controller):
             ids=services.ids,
             clock=services.clock,
             minimum_minor=services.settings.payout_minimum_minor,
+            lease=services.payment_lease,
         )
         return PayoutRunOut.of(data.period, paid)
 

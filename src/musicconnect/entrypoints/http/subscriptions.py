@@ -8,8 +8,8 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from musicconnect.bootstrap import Services
 from musicconnect.domain.accounts import Caller
+from musicconnect.domain.errors import InvalidInput
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.auth import BEARER
 from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep
@@ -19,21 +19,20 @@ from musicconnect.ports.payments import ReturnUrls
 from musicconnect.usecases.subscriptions import TierChangeResult
 
 
-def return_urls(data: TierIn, artist_id: str, services: Services) -> ReturnUrls | None:
-    """The pages a processor's checkout returns to: the client's, or the artist's page here."""
-    base = services.settings.public_base_url.rstrip("/")
-    success = data.success_url or (f"{base}/artists/{artist_id}?checkout=success" if base else None)
-    cancel = data.cancel_url or (f"{base}/artists/{artist_id}?checkout=canceled" if base else None)
-    return ReturnUrls(success, cancel) if success and cancel else None
+def return_urls(data: TierIn) -> ReturnUrls | None:
+    """The client's own pages for a processor's checkout to return to, if it names them."""
+    if data.success_url is None and data.cancel_url is None:
+        return None
+    if data.success_url is None or data.cancel_url is None:
+        raise InvalidInput("send both success_url and cancel_url, or neither")
+    return ReturnUrls(data.success_url, data.cancel_url)
 
 
 def _change(
-    use: Callable[..., TierChangeResult], artist_id: str, data: TierIn, caller: Caller, services: Services
+    use: Callable[..., TierChangeResult], artist_id: str, data: TierIn, caller: Caller
 ) -> TierChangeOut:
     """Run a subscribe or tier change for the body's tier, answering the subscription and its money."""
-    result = use(
-        artist_id, Tier.parse(data.tier), caller=caller, return_urls=return_urls(data, artist_id, services)
-    )
+    result = use(artist_id, Tier.parse(data.tier), caller=caller, return_urls=return_urls(data))
     return TierChangeOut.model_validate(
         {
             **SubscriptionOut.fields_of(result.subscription),
@@ -64,7 +63,7 @@ class SubscriptionController(Controller):
     ) -> TierChangeOut:
         """Subscribe to the artist. A paid tier is charged for its first month at once, or, where
         the processor hosts payment, answers with a `checkout_url` to send the fan to."""
-        return _change(services.subscriptions.subscribe, artist_id, data, caller, services)
+        return _change(services.subscriptions.subscribe, artist_id, data, caller)
 
     @patch(
         "/",
@@ -81,7 +80,7 @@ class SubscriptionController(Controller):
         services: ServicesDep,
     ) -> TierChangeOut:
         """Upgrade at once with a prorated charge, or downgrade at the end of the paid period."""
-        return _change(services.subscriptions.change_tier, artist_id, data, caller, services)
+        return _change(services.subscriptions.change_tier, artist_id, data, caller)
 
     @delete(
         "/", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401, 403, 404, 409, 503)
