@@ -142,13 +142,7 @@ def test_identical_requests_racing_charge_once_on_mongodb_redis_and_stripe(
     env, double, control = stripe_env
     with _served(tmp_path, env) as shop:
         control.deliver_webhooks_to(f"{shop.base}/webhooks/stripe", SECRET)
-        onboarding = shop.http.post(
-            f"/artists/{shop.artist}/payouts/onboarding",
-            headers=shop.artist_headers,
-            json={"refresh_url": "https://app.example/again", "return_url": "https://app.example/done"},
-        )
-        assert onboarding.status_code == 201, onboarding.text
-        control.onboard(str(onboarding.json()["url"]).rsplit("/", 1)[-1])
+        _onboard(shop, control)
 
         # Twenty subscribes at once: one Checkout page; nothing charged until the fan pays there.
         started = _one_winner(shop.race("POST", "supporter"), 201)
@@ -169,8 +163,8 @@ def test_identical_requests_racing_charge_once_on_mongodb_redis_and_stripe(
         assert len(shop.live()) == 1
 
 
-def _onboarded_supporter(shop: Shop, control: DoubleControl) -> None:
-    """The artist finishes Stripe onboarding; the fan pays the supporter tier on the Checkout page."""
+def _onboard(shop: Shop, control: DoubleControl) -> None:
+    """The artist finishes Stripe onboarding, so they can take payments."""
     onboarding = shop.http.post(
         f"/artists/{shop.artist}/payouts/onboarding",
         headers=shop.artist_headers,
@@ -178,6 +172,11 @@ def _onboarded_supporter(shop: Shop, control: DoubleControl) -> None:
     )
     assert onboarding.status_code == 201, onboarding.text
     control.onboard(str(onboarding.json()["url"]).rsplit("/", 1)[-1])
+
+
+def _onboarded_supporter(shop: Shop, control: DoubleControl) -> None:
+    """The artist finishes Stripe onboarding; the fan pays the supporter tier on the Checkout page."""
+    _onboard(shop, control)
     started = shop.http.post(
         f"/artists/{shop.artist}/subscription", headers=shop.fan, json={"tier": "supporter"}
     )
