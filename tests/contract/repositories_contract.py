@@ -292,6 +292,46 @@ class AccountRepositoryContract(UnitOfWorkFactory):
         winner = [f"acc-{i}" for i, o in enumerate(outcomes) if not isinstance(o, Conflict)]
         assert [found.id] == winner
 
+    def test_a_saved_account_reads_back_changed(self) -> None:
+        """save stores a new email, hash, role, name and verification; the old email is free again."""
+        self.committed(lambda uow: uow.accounts.add(an_account()))
+        changed = attrs.evolve(
+            an_account(),
+            email="New@Example.com",
+            password_hash="$argon2id$other",
+            role=Role.ADMIN,
+            display_name="Ada Renamed",
+            email_verified=True,
+        )
+
+        self.committed(lambda uow: uow.accounts.save(changed))
+
+        assert self.read(lambda uow: uow.accounts.get("acc-1")) == changed
+        assert self.read(lambda uow: uow.accounts.by_email("new@example.com")) == changed
+        assert self.read(lambda uow: uow.accounts.by_email("fan@example.com")) is None
+        self.committed(lambda uow: uow.accounts.add(an_account("acc-2")))
+
+    def test_saving_another_accounts_email_is_a_conflict(self) -> None:
+        """Two accounts never share an email, whatever its case; the refused save changes nothing."""
+        self.committed(lambda uow: uow.accounts.add(an_account()))
+        self.committed(lambda uow: uow.accounts.add(an_account("acc-2", "other@example.com")))
+
+        with pytest.raises(Conflict):
+            self.committed(
+                lambda uow: uow.accounts.save(attrs.evolve(an_account("acc-2"), email="FAN@example.com"))
+            )
+
+        found = self.read(lambda uow: uow.accounts.get("acc-2"))
+        assert found is not None
+        assert found.email == "other@example.com"
+
+    def test_an_account_is_unverified_until_saved_verified(self) -> None:
+        """email_verified round-trips both ways."""
+        self.committed(lambda uow: uow.accounts.add(an_account()))
+        loaded = self.read(lambda uow: uow.accounts.get("acc-1"))
+        assert loaded is not None
+        assert not loaded.email_verified
+
 
 class ArtistRepositoryContract(UnitOfWorkFactory):
     def test_artist_round_trips_with_plans(self) -> None:

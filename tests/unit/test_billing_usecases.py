@@ -21,6 +21,7 @@ from musicconnect.domain.tiers import Tier
 from musicconnect.ports.payments import GatewayEvent, GatewayEventKind
 from musicconnect.usecases import accounts, checkout, subscriptions
 from musicconnect.usecases.webhooks import handle_stripe_event
+from tests.support.accounts import memory_mail
 
 T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -46,6 +47,7 @@ class Shop:
             hasher=ScryptPasswordHasher(n=2, r=1, p=1),
             ids=self.ids,
             clock=self.clock,
+            mail=memory_mail(self.clock),
         )
         return Caller(account.id, account.role)
 

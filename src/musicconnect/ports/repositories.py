@@ -26,6 +26,11 @@ class AccountRepository(Protocol):
 
     def by_email(self, email: str) -> Account | None: ...
 
+    def save(self, account: Account) -> None:
+        """Store a changed account (email, password hash, role, name, verification); raise
+        Conflict when its new email belongs to another account."""
+        ...
+
 
 class ArtistRepository(Protocol):
     def add(self, artist: Artist) -> None: ...

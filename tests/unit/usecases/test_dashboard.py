@@ -75,8 +75,16 @@ class Story:
             follow(self.artist.id, caller=fan, uow=world.uow(), clock=world.clock)
 
     def play(self, *fans: Caller) -> None:
+        """Each fan plays the track once, a minute apart (a play counts once per 30 s)."""
         for fan in fans:
-            record_play(self.track.id, caller=fan, uow=self.world.uow(), clock=self.world.clock)
+            record_play(
+                self.track.id,
+                caller=fan,
+                uow=self.world.uow(),
+                quota=self.world.quota,
+                clock=self.world.clock,
+            )
+            self.world.clock.advance(minutes=1)
 
     def bill(self) -> None:
         world = self.world

@@ -254,6 +254,20 @@ class InMemoryAccountRepository(AccountRepository):
     def get(self, account_id: str) -> Account | None:
         return self._access.view().accounts.get(account_id)
 
+    def save(self, account: Account) -> None:
+        def operation(state: _State) -> None:
+            before = state.accounts.get(account.id)
+            if before is None:
+                raise Conflict(f"account {account.id!r} does not exist")
+            owner = state.account_ids_by_email.get(_email_key(account.email))
+            if owner is not None and owner != account.id:
+                raise Conflict("an account with this email already exists")
+            state.account_ids_by_email.discard(_email_key(before.email))
+            state.account_ids_by_email.put(_email_key(account.email), account.id)
+            state.accounts.put(account.id, account)
+
+        self._access.write(operation)
+
     def by_email(self, email: str) -> Account | None:
         state = self._access.view()
         account_id = state.account_ids_by_email.get(_email_key(email))

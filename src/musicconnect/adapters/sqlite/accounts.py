@@ -30,17 +30,19 @@ class SqliteAccountRepository:
         insert_or_conflict(
             self._connect(),
             "INSERT INTO accounts (id, email, email_normalised, password_hash, role, display_name,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                account.id,
-                account.email,
-                _email_key(account.email),
-                account.password_hash,
-                account.role.value,
-                account.display_name,
-                instant(account.created_at),
-            ),
+            " created_at, email_verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (*_columns(account), instant(account.created_at), int(account.email_verified)),
             f"an account with the email {account.email!r} or id {account.id!r} exists already",
+        )
+
+    def save(self, account: Account) -> None:
+        # An UPDATE breaking the unique email is turned into Conflict like an INSERT would be.
+        insert_or_conflict(
+            self._connect(),
+            "UPDATE accounts SET email = ?2, email_normalised = ?3, password_hash = ?4, role = ?5,"
+            " display_name = ?6, email_verified = ?7 WHERE id = ?1",
+            (*_columns(account), int(account.email_verified)),
+            f"an account with the email {account.email!r} exists already",
         )
 
     def get(self, account_id: str) -> Account | None:
@@ -56,6 +58,17 @@ class SqliteAccountRepository:
         return None if row is None else _account(row)
 
 
+def _columns(account: Account) -> tuple[str, str, str, str, str, str]:
+    return (
+        account.id,
+        account.email,
+        _email_key(account.email),
+        account.password_hash,
+        account.role.value,
+        account.display_name,
+    )
+
+
 def _account(row: sqlite3.Row) -> Account:
     return Account(
         id=row["id"],
@@ -64,6 +77,7 @@ def _account(row: sqlite3.Row) -> Account:
         role=Role(row["role"]),
         display_name=row["display_name"],
         created_at=read_instant(row["created_at"]),
+        email_verified=bool(row["email_verified"]),
     )
 
 

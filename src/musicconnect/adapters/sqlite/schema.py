@@ -233,8 +233,16 @@ _AUDIENCE: Final = (
     "CREATE INDEX messages_from_fan ON messages(fan_id, artist_id, sent_at)",
 )
 
+#: Step 4: whether an account proved its email (existing accounts have not yet).
+_EMAIL_VERIFICATION: Final = ("ALTER TABLE accounts ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0",)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
-MIGRATIONS: Final[tuple[Sequence[str], ...]] = (_ACCOUNTS_AND_CATALOG, _BILLING, _AUDIENCE)
+MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
+    _ACCOUNTS_AND_CATALOG,
+    _BILLING,
+    _AUDIENCE,
+    _EMAIL_VERIFICATION,
+)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
