@@ -259,15 +259,15 @@ def test_the_sixth_message_in_a_month_is_refused(world: World) -> None:
 
 
 def test_plays_reach_the_dashboard(world: World) -> None:
-    """Plays recorded today show in plays_30d, top fans rank by plays, and the funnel counts tiers."""
-    for fan, count in ((world.fans["superfan"], 4), (world.fans["supporter"], 2)):
-        for _ in range(count):
-            played = world.http.post(f"/tracks/{world.track_id}/plays", headers=fan.auth)
-            assert played.status_code == 202
+    """Plays recorded today show in plays_30d (a fan's replays within 30 s count once), top fans
+    rank by plays, and the funnel counts tiers."""
+    for _ in range(4):
+        played = world.http.post(f"/tracks/{world.track_id}/plays", headers=world.fans["superfan"].auth)
+        assert played.status_code == 202
     world.http.post(f"/artists/{world.artist.id}/follow", headers=world.fans["superfan"].auth)
     board = world.http.get(f"/artists/{world.artist.id}/dashboard", headers=world.artist.auth).json()
     today = datetime.now(UTC).date().isoformat()
-    assert board["plays_30d"][today] >= 6
+    assert board["plays_30d"][today] >= 1
     assert len(board["plays_30d"]) == 30
     assert board["top_fans"]["by_plays"][0]["fan_id"] == world.fans["superfan"].id
     funnel = board["conversion_funnel"]
