@@ -950,6 +950,28 @@ class PayoutRepositoryContract(UnitOfWorkFactory):
 
 
 class PlayEventStoreContract(UnitOfWorkFactory):
+    def test_listeners_are_distinct_fans_over_the_window(self) -> None:
+        """A fan playing on several days, or twice a day, is one listener; days outside the window,
+        other artists' fans and uncommitted plays in the same unit of work are counted right."""
+        plays = [
+            a_play(at=datetime(2024, 3, 1, 9, tzinfo=UTC)),
+            a_play(at=datetime(2024, 3, 1, 10, tzinfo=UTC)),
+            a_play(at=datetime(2024, 3, 2, 9, tzinfo=UTC)),
+            a_play(at=datetime(2024, 3, 2, 9, tzinfo=UTC), fan_id="fan-2"),
+            a_play(at=datetime(2024, 3, 9, 9, tzinfo=UTC), fan_id="fan-3"),
+            a_play(at=datetime(2024, 3, 2, 9, tzinfo=UTC), fan_id="fan-4", artist_id="artist-2"),
+        ]
+        self.each_committed(plays, lambda uow, p: uow.plays.record(p))
+
+        def with_a_pending_play(uow: UnitOfWork) -> int:
+            uow.plays.record(a_play(at=datetime(2024, 3, 3, 9, tzinfo=UTC), fan_id="fan-5"))
+            return uow.plays.listeners("artist-1", date(2024, 3, 1), date(2024, 3, 8))
+
+        assert self.read(lambda uow: uow.plays.listeners("artist-1", date(2024, 3, 1), date(2024, 3, 8))) == 2
+        assert self.read(lambda uow: uow.plays.listeners("artist-1", date(2024, 3, 1), date(2024, 3, 9))) == 3
+        assert self.read(lambda uow: uow.plays.listeners("artist-2", date(2024, 3, 1), date(2024, 3, 9))) == 1
+        assert self.read(with_a_pending_play) == 3
+
     def test_plays_are_counted_per_utc_day(self) -> None:
         """daily_counts buckets plays by their UTC calendar day."""
         new_york = timezone(timedelta(hours=-5))

@@ -151,6 +151,10 @@ class PlayEventStore(Protocol):
         """(fan_id, plays), most plays first, ties by fan id."""
         ...
 
+    def listeners(self, artist_id: str, first: date, last: date) -> int:
+        """Distinct fans who played the artist on a UTC day from ``first`` to ``last``."""
+        ...
+
 
 class MessageRepository(Protocol):
     def add(self, message: DirectMessage) -> None: ...

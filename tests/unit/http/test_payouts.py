@@ -14,7 +14,14 @@ def test_the_dashboard_has_every_section(api: Api) -> None:
     response = api.client.get(f"/artists/{artist.id}/dashboard", headers=artist.headers)
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"plays_30d", "revenue_30d", "currency", "top_fans", "conversion_funnel"}
+    assert set(body) == {
+        "plays_30d",
+        "revenue_30d",
+        "unique_listeners_30d",
+        "currency",
+        "top_fans",
+        "conversion_funnel",
+    }
     assert len(body["plays_30d"]) == 30
     assert list(body["plays_30d"])[-1] == api.clock.now().date().isoformat()
     assert body["revenue_30d"][api.clock.now().date().isoformat()] == 1500

@@ -107,6 +107,12 @@ def test_plays_30d_has_every_one_of_the_last_30_days(story: Story) -> None:
     assert _nonzero(dashboard.plays_30d) == {FEB_9.date(): 3, T0.date(): 2}
 
 
+def test_unique_listeners_count_each_fan_once_over_the_30_days(story: Story) -> None:
+    """Alice played on two days in the window and Bob and Eve once: three listeners (Alice's
+    play from 40 days ago adds nobody)."""
+    assert _dashboard(story.world, story.artist).unique_listeners_30d == 3
+
+
 def test_revenue_30d_sums_the_charges_of_each_day(story: Story) -> None:
     """Two subscriptions on Feb 9, a renewal, the prorated upgrade, two renewals today; not Jan 29."""
     dashboard = _dashboard(story.world, story.artist)

@@ -127,6 +127,8 @@ class _State:
     payouts: _Table[str, Payout] = attrs.field(factory=_Table)
     plays_by_day: _Table[tuple[str, date], int] = attrs.field(factory=_Table)  # (artist, day)
     plays_by_fan: _Table[tuple[str, str], int] = attrs.field(factory=_Table)  # (artist, fan)
+    #: Who played an artist on which day, as (artist, day) -> fans.
+    listener_days: _Table[tuple[str, date], frozenset[str]] = attrs.field(factory=_Table)
     messages: _Table[str, DirectMessage] = attrs.field(factory=_Table)
     processed_events: _Table[str, datetime] = attrs.field(factory=_Table)
 
@@ -551,6 +553,8 @@ class InMemoryPlayEventStore(PlayEventStore):
         def operation(state: _State) -> None:
             _add(state.plays_by_day, (play.artist_id, day), 1)
             _add(state.plays_by_fan, (play.artist_id, play.fan_id), 1)
+            fans = state.listener_days.get((play.artist_id, day)) or frozenset()
+            state.listener_days.put((play.artist_id, day), fans | {play.fan_id})
 
         self._access.write(operation)
 
@@ -565,6 +569,15 @@ class InMemoryPlayEventStore(PlayEventStore):
                 counts[day] = count
             day += timedelta(days=1)
         return counts
+
+    def listeners(self, artist_id: str, first: date, last: date) -> int:
+        days = self._access.view().listener_days
+        fans: set[str] = set()
+        day = first
+        while day <= last:
+            fans |= days.get((artist_id, day)) or frozenset()
+            day += timedelta(days=1)
+        return len(fans)
 
     def top_fans(self, artist_id: str, limit: int) -> Sequence[tuple[str, int]]:
         if limit <= 0:

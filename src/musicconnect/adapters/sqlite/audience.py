@@ -75,6 +75,22 @@ class SqlitePlayEventStore:
             " ON CONFLICT (artist_id, fan_id) DO UPDATE SET count = count + 1",
             (play.artist_id, play.fan_id),
         )
+        connection.execute(
+            "INSERT OR IGNORE INTO listener_days (artist_id, day, fan_id) VALUES (?, ?, ?)",
+            (play.artist_id, played_on, play.fan_id),
+        )
+
+    def listeners(self, artist_id: str, first: date, last: date) -> int:
+        row = (
+            self._connect()
+            .execute(
+                "SELECT COUNT(DISTINCT fan_id) FROM listener_days"
+                " WHERE artist_id = ? AND day BETWEEN ? AND ?",
+                (artist_id, day(first), day(last)),
+            )
+            .fetchone()
+        )
+        return int(row[0])
 
     def daily_counts(self, artist_id: str, first: date, last: date) -> dict[date, int]:
         rows = self._connect().execute(

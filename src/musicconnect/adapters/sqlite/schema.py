@@ -233,15 +233,26 @@ _AUDIENCE: Final = (
     "CREATE INDEX messages_from_fan ON messages(fan_id, artist_id, sent_at)",
 )
 
-#: Step 4: whether an account proved its email (existing accounts have not yet).
-_EMAIL_VERIFICATION: Final = ("ALTER TABLE accounts ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0",)
+#: Step 4: whether an account proved its email (existing accounts have not yet), and who listened
+#: to an artist on which day (a row per artist, day and fan: unique listeners over any window).
+_ACCOUNTS_AND_LISTENERS: Final = (
+    "ALTER TABLE accounts ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0",
+    """
+    CREATE TABLE listener_days (
+        artist_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        fan_id TEXT NOT NULL,
+        PRIMARY KEY (artist_id, day, fan_id)
+    ) WITHOUT ROWID
+    """,
+)
 
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
     _BILLING,
     _AUDIENCE,
-    _EMAIL_VERIFICATION,
+    _ACCOUNTS_AND_LISTENERS,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

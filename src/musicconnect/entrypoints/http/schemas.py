@@ -325,6 +325,7 @@ class FunnelOut(_Out):
 class DashboardOut(_Out):
     plays_30d: dict[str, int] = Field(description="Plays per UTC day, YYYY-MM-DD, oldest first")
     revenue_30d: dict[str, int] = Field(description="Gross revenue per UTC day in minor units")
+    unique_listeners_30d: int = Field(description="Distinct fans who played the artist in those 30 days")
     currency: str
     top_fans: TopFansOut
     conversion_funnel: FunnelOut
@@ -335,6 +336,7 @@ class DashboardOut(_Out):
         return cls(
             plays_30d={day.isoformat(): n for day, n in dashboard.plays_30d.items()},
             revenue_30d={day.isoformat(): n for day, n in dashboard.revenue_30d.items()},
+            unique_listeners_30d=dashboard.unique_listeners_30d,
             currency=dashboard.currency,
             top_fans=TopFansOut(
                 by_plays=[
