@@ -293,7 +293,8 @@ class AccountRepositoryContract(UnitOfWorkFactory):
         assert [found.id] == winner
 
     def test_a_saved_account_reads_back_changed(self) -> None:
-        """save stores a new email, hash, role, name and verification; the old email is free again."""
+        """save stores a new email, hash, role, name, verification and session start; the old
+        email is free again."""
         self.committed(lambda uow: uow.accounts.add(an_account()))
         changed = attrs.evolve(
             an_account(),
@@ -302,6 +303,7 @@ class AccountRepositoryContract(UnitOfWorkFactory):
             role=Role.ADMIN,
             display_name="Ada Renamed",
             email_verified=True,
+            sessions_valid_from=T0 + timedelta(days=1),
         )
 
         self.committed(lambda uow: uow.accounts.save(changed))

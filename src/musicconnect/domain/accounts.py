@@ -66,6 +66,18 @@ class Account:
     created_at: datetime
     #: Set once the owner followed a link sent to ``email``.
     email_verified: bool = False
+    #: Logins (token families) started before this instant are over: set by a password change,
+    #: a reset and an erasure, so whoever else held a session loses it at their next refresh.
+    sessions_valid_from: datetime | None = None
+
+    def ending_sessions(self, now: datetime) -> Account:
+        # Whole seconds, as tokens carry their issue time: a login in the same second survives.
+        return attrs.evolve(self, sessions_valid_from=now.replace(microsecond=0))
+
+    def admits_session_from(self, issued_at: datetime) -> bool:
+        return not self.is_erased and (
+            self.sessions_valid_from is None or issued_at >= self.sessions_valid_from
+        )
 
     @property
     def is_erased(self) -> bool:

@@ -91,6 +91,7 @@ class TokenClaims:
     kind: str
     expires_at: datetime
     family: TokenFamily
+    issued_at: datetime
 
 
 class TokenIssuer(Protocol):

@@ -173,8 +173,8 @@ def refresh(
         raise AuthenticationFailed("refresh token used twice: every token of this login is revoked")
     with uow:
         account = uow.accounts.get(claims.subject)
-    if account is None or account.is_erased:
-        raise AuthenticationFailed("the account no longer exists")
+    if account is None or not account.admits_session_from(claims.issued_at):
+        raise AuthenticationFailed("this login has ended: sign in again")
     return tokens.issue(subject=account.id, role=account.role, family=claims.family)
 
 

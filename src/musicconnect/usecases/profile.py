@@ -10,7 +10,7 @@ from musicconnect.domain.accounts import Account, Caller, check_display_name, no
 from musicconnect.domain.errors import AuthenticationFailed, Conflict
 from musicconnect.domain.passwords import check_password
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.ports.services import PasswordHasher
+from musicconnect.ports.services import Clock, PasswordHasher
 from musicconnect.usecases.account_mail import RESET, VERIFY, AccountMail
 
 
@@ -38,6 +38,7 @@ def change_account(
     uow: UnitOfWork,
     hasher: PasswordHasher,
     mail: AccountMail,
+    clock: Clock,
 ) -> Account:
     """Rename at once; a new password after the current one is checked; a new email only once
     a link sent to it is followed (until then the old one stays)."""
@@ -53,7 +54,9 @@ def change_account(
         raise AuthenticationFailed("the current password is wrong")
     if command.password is not None:
         check_password(command.password, email=account.email)
-        changed = attrs.evolve(changed, password_hash=hasher.hash(command.password))
+        changed = attrs.evolve(changed, password_hash=hasher.hash(command.password)).ending_sessions(
+            clock.now()
+        )
     if changed != account:
         with uow:
             uow.accounts.save(changed)
@@ -91,9 +94,10 @@ def request_password_reset(email: str, *, uow: UnitOfWork, mail: AccountMail) ->
 
 
 def reset_password(
-    token: str, password: str, *, uow: UnitOfWork, hasher: PasswordHasher, mail: AccountMail
+    token: str, password: str, *, uow: UnitOfWork, hasher: PasswordHasher, mail: AccountMail, clock: Clock
 ) -> None:
-    """Follow a reset link with a new password; the link proved the address too."""
+    """Follow a reset link with a new password; the link proved the address too. Every login of
+    the account ends: whoever resets it may be taking it back from someone."""
     target = mail.redeem(token, RESET)
     with uow:
         account = uow.accounts.get(target.account_id)
@@ -102,7 +106,8 @@ def reset_password(
         raise AuthenticationFailed("this link is invalid, used or expired")
     check_password(password, email=account.email)
     with uow:
-        uow.accounts.save(attrs.evolve(account, password_hash=hasher.hash(password), email_verified=True))
+        reset = attrs.evolve(account, password_hash=hasher.hash(password), email_verified=True)
+        uow.accounts.save(reset.ending_sessions(clock.now()))
         uow.commit()
 
 

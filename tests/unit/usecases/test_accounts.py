@@ -336,16 +336,62 @@ def test_a_reset_link_sets_a_new_password_once_and_expires(world: World) -> None
     assert world.outbox.sent("nobody@example.com") == []
     token = link_token(world.outbox.sent("someone@example.com")[-1])
 
-    reset_password(token, "a brand new secret", uow=world.uow(), hasher=world.hasher, mail=world.mail)
+    reset_password(
+        token, "a brand new secret", uow=world.uow(), hasher=world.hasher, mail=world.mail, clock=world.clock
+    )
 
     _login(world, password="a brand new secret")
     with pytest.raises(AuthenticationFailed):
-        reset_password(token, "another new secret", uow=world.uow(), hasher=world.hasher, mail=world.mail)
+        reset_password(
+            token,
+            "another new secret",
+            uow=world.uow(),
+            hasher=world.hasher,
+            mail=world.mail,
+            clock=world.clock,
+        )
     request_password_reset("someone@example.com", uow=world.uow(), mail=world.mail)
     late = link_token(world.outbox.sent("someone@example.com")[-1])
     world.clock.advance(RESET_TTL)
     with pytest.raises(AuthenticationFailed):
-        reset_password(late, "too late a secret", uow=world.uow(), hasher=world.hasher, mail=world.mail)
+        reset_password(
+            late,
+            "too late a secret",
+            uow=world.uow(),
+            hasher=world.hasher,
+            mail=world.mail,
+            clock=world.clock,
+        )
+
+
+def test_a_password_reset_or_change_ends_every_other_login(world: World) -> None:
+    """Whoever else holds a refresh token of the account cannot refresh after a reset or a
+    change; a login made afterwards works."""
+    caller = _register(world)
+    thief = _login(world)
+    request_password_reset("someone@example.com", uow=world.uow(), mail=world.mail)
+    world.clock.advance(seconds=5)
+    token = link_token(world.outbox.sent("someone@example.com")[-1])
+
+    reset_password(
+        token, "taken back secret", uow=world.uow(), hasher=world.hasher, mail=world.mail, clock=world.clock
+    )
+
+    with pytest.raises(AuthenticationFailed, match="ended"):
+        _refresh(world, thief.refresh_token)
+    mine = _login(world, password="taken back secret")
+    world.clock.advance(seconds=5)
+    change_account(
+        ChangeAccount(password="changed again secret", current_password="taken back secret"),
+        caller=caller,
+        uow=world.uow(),
+        hasher=world.hasher,
+        mail=world.mail,
+        clock=world.clock,
+    )
+    with pytest.raises(AuthenticationFailed, match="ended"):
+        _refresh(world, mine.refresh_token)
+    _refresh(world, _login(world, password="changed again secret").refresh_token)
 
 
 def test_an_email_change_takes_effect_when_the_new_address_is_proven(world: World) -> None:
@@ -359,9 +405,12 @@ def test_an_email_change_takes_effect_when_the_new_address_is_proven(world: Worl
             uow=world.uow(),
             hasher=world.hasher,
             mail=world.mail,
+            clock=world.clock,
         )
 
-    change_account(change, caller=caller, uow=world.uow(), hasher=world.hasher, mail=world.mail)
+    change_account(
+        change, caller=caller, uow=world.uow(), hasher=world.hasher, mail=world.mail, clock=world.clock
+    )
     assert my_account(caller, uow=world.uow()).email == "someone@example.com"
     confirm_email(link_token(world.outbox.sent("new@example.com")[-1]), uow=world.uow(), mail=world.mail)
 
@@ -379,6 +428,7 @@ def test_an_email_change_to_a_taken_address_is_refused_when_confirmed(world: Wor
         uow=world.uow(),
         hasher=world.hasher,
         mail=world.mail,
+        clock=world.clock,
     )
 
     with pytest.raises(Conflict):

@@ -82,6 +82,7 @@ class PyJwtTokenIssuer:
             token_id=payload["jti"],
             kind=payload["typ"],
             expires_at=datetime.fromtimestamp(payload["exp"], tz=UTC),
+            issued_at=datetime.fromtimestamp(payload["iat"], tz=UTC),
             family=TokenFamily(id=payload["fam"], expires_at=datetime.fromtimestamp(payload["fxp"], tz=UTC)),
         )
 

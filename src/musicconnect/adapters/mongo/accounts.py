@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from musicconnect.adapters.mongo._codec import Doc, key, plan_doc, put_instant, read_instant, read_plan
+from musicconnect.adapters.mongo._codec import (
+    Doc,
+    key,
+    plan_doc,
+    put_instant,
+    read_instant,
+    read_instant_or_none,
+    read_plan,
+)
 from musicconnect.adapters.mongo._work import CurrentWork, Work
 from musicconnect.adapters.mongo.database import ACCOUNTS, ARTISTS, TIER_PLANS
 from musicconnect.domain.accounts import Account, Artist, Role
@@ -61,6 +69,7 @@ def _account_doc(account: Account) -> Doc:
         "email_verified": account.email_verified,
     }
     put_instant(doc, "created_at", account.created_at)
+    put_instant(doc, "sessions_valid_from", account.sessions_valid_from)
     return doc
 
 
@@ -73,6 +82,7 @@ def _account(doc: Doc) -> Account:
         display_name=doc["display_name"],
         created_at=read_instant(doc, "created_at"),
         email_verified=bool(doc.get("email_verified", False)),
+        sessions_valid_from=read_instant_or_none(doc, "sessions_valid_from"),
     )
 
 

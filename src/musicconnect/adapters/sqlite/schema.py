@@ -233,10 +233,12 @@ _AUDIENCE: Final = (
     "CREATE INDEX messages_from_fan ON messages(fan_id, artist_id, sent_at)",
 )
 
-#: Step 4: whether an account proved its email (existing accounts have not yet), and who listened
+#: Step 4: whether an account proved its email (existing accounts have not yet), from when its
+#: logins count (a password change ends the ones before), and who listened
 #: to an artist on which day (a row per artist, day and fan: unique listeners over any window).
 _ACCOUNTS_AND_LISTENERS: Final = (
     "ALTER TABLE accounts ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE accounts ADD COLUMN sessions_valid_from TEXT",
     """
     CREATE TABLE listener_days (
         artist_id TEXT NOT NULL,

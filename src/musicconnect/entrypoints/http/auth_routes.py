@@ -159,4 +159,11 @@ class AuthController(Controller):
     )
     def confirm_reset(self, *, data: JSONBody[PasswordResetIn], services: ServicesDep, uow: UowDep) -> None:
         """Set a new password with the token of a reset email; the token works once, for an hour."""
-        profile.reset_password(data.token, data.password, uow=uow, hasher=services.hasher, mail=services.mail)
+        profile.reset_password(
+            data.token,
+            data.password,
+            uow=uow,
+            hasher=services.hasher,
+            mail=services.mail,
+            clock=services.clock,
+        )

@@ -44,6 +44,7 @@ class MeController(Controller):
             uow=uow,
             hasher=services.hasher,
             mail=services.mail,
+            clock=services.clock,
         )
         return AccountOut.of(account)
 
