@@ -1054,6 +1054,31 @@ class PlayEventStoreContract(UnitOfWorkFactory):
 
 
 class MessageRepositoryContract(UnitOfWorkFactory):
+    def test_a_fans_messages_to_every_artist_oldest_first(self) -> None:
+        """from_fan returns what one fan sent to any artist, in the order sent."""
+        late = a_message("m-late", artist_id="artist-2", sent_at=T0 + timedelta(minutes=5))
+        early = a_message("m-early")
+        self.each_committed(
+            [late, early, a_message("m-other", fan_id="fan-2")], lambda uow, m: uow.messages.add(m)
+        )
+
+        assert self.read(lambda uow: list(uow.messages.from_fan("fan-1"))) == [early, late]
+        assert self.read(lambda uow: list(uow.messages.from_fan("nobody"))) == []
+
+    def test_erasing_a_fans_messages_replaces_their_bodies_only(self) -> None:
+        """The fan's bodies are replaced in every thread; ids, times, counts and others stay."""
+        mine = [a_message("m-1"), a_message("m-2", artist_id="artist-2", sent_at=T0 + timedelta(minutes=1))]
+        other = a_message("m-other", fan_id="fan-2")
+        self.each_committed([*mine, other], lambda uow, m: uow.messages.add(m))
+
+        self.committed(lambda uow: uow.messages.erase_from("fan-1", body="(erased)"))
+
+        assert self.read(lambda uow: list(uow.messages.from_fan("fan-1"))) == [
+            attrs.evolve(m, body="(erased)") for m in mine
+        ]
+        assert self.read(lambda uow: list(uow.messages.from_fan("fan-2"))) == [other]
+        assert self.read(lambda uow: uow.messages.count_from("fan-1", "artist-1", T0)) == 1
+
     def test_messages_to_an_artist_oldest_first(self) -> None:
         """to_artist returns the artist's messages, every field intact, in the order sent."""
         late = a_message("m-late", sent_at=T0 + timedelta(minutes=5))

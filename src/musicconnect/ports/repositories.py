@@ -163,6 +163,14 @@ class MessageRepository(Protocol):
 
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int: ...
 
+    def from_fan(self, fan_id: str) -> Sequence[DirectMessage]:
+        """Every message the fan sent, to any artist, oldest first."""
+        ...
+
+    def erase_from(self, fan_id: str, *, body: str) -> None:
+        """Replace the body of every message the fan sent (the thread and its count stay)."""
+        ...
+
 
 class ProcessedEventStore(Protocol):
     """Remembers which external events (webhooks) were applied, for idempotency."""

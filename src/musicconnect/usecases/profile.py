@@ -120,6 +120,7 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
         tracks = uow.tracks.by_artist(account.id) if artist is not None else ()
         payouts = uow.payouts.of_artist(account.id) if artist is not None else ()
         inbox = uow.messages.to_artist(account.id) if artist is not None else ()
+        sent = uow.messages.from_fan(account.id)
     return {
         "account": {
             "id": account.id,
@@ -139,6 +140,7 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
             "messages_received": [_plain(message) for message in inbox],
         },
         "subscriptions": [_plain(subscription) for subscription in subscriptions],
+        "messages_sent": [_plain(message) for message in sent],
     }
 
 
@@ -156,14 +158,15 @@ def _plain(value: object) -> Any:
 
 
 def erase_account(caller: Caller, password: str, *, uow: UnitOfWork, hasher: PasswordHasher) -> None:
-    """Forget the person: email, name and password go; the id stays, naming nobody, because
-    ledger rows and payouts must be kept and point at it."""
+    """Forget the person: email, name, password and the words of their messages go; the id
+    stays, naming nobody, because ledger rows and payouts must be kept and point at it."""
     account = my_account(caller, uow=uow)
     if not hasher.verify(password, account.password_hash):
         raise AuthenticationFailed("the current password is wrong")
     erased = account.erased()
     with uow:
         uow.accounts.save(erased)
+        uow.messages.erase_from(account.id, body=erased.display_name)
         artist = uow.artists.get(account.id)
         if artist is not None:
             uow.artists.save(attrs.evolve(artist, display_name=erased.display_name))

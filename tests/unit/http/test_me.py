@@ -110,6 +110,22 @@ def test_ledger_rows_of_an_erased_fan_stay_and_name_nobody(api: Api) -> None:
     assert [f["display_name"] for f in after["top_fans"]["by_spend"]] == ["(erased)"]
 
 
+def test_a_superfans_messages_are_exported_and_erased_with_them(api: Api) -> None:
+    """The export lists the messages a fan sent; after erasure the artist's inbox keeps the
+    thread but not the words."""
+    artist = api.artist()
+    fan = api.fan_on(artist, "superfan")
+    api.client.post(f"/artists/{artist.id}/messages", json={"body": "my private words"}, headers=fan.headers)
+
+    exported = api.client.get("/me/export", headers=fan.headers).json()
+    assert [m["body"] for m in exported["messages_sent"]] == ["my private words"]
+    api.client.request("DELETE", "/me", json={"password": PASSWORD}, headers=fan.headers)
+
+    inbox = api.client.get(f"/artists/{artist.id}/messages", headers=artist.headers).json()
+    assert len(inbox) == 1
+    assert "my private words" not in str(inbox)
+
+
 def test_the_verification_email_can_be_sent_again(api: Api) -> None:
     """POST /me/verification mails a fresh link to an unverified address."""
     body = {"email": "again@example.com", "password": PASSWORD, "role": "fan", "display_name": "A"}

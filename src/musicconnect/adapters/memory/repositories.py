@@ -615,6 +615,17 @@ class InMemoryMessageRepository(MessageRepository):
             if m.fan_id == fan_id and m.artist_id == artist_id and m.sent_at >= since
         )
 
+    def from_fan(self, fan_id: str) -> Sequence[DirectMessage]:
+        found = [m for m in self._access.view().messages.values() if m.fan_id == fan_id]
+        return sorted(found, key=lambda m: m.sent_at)
+
+    def erase_from(self, fan_id: str, *, body: str) -> None:
+        def operation(state: _State) -> None:
+            for message in [m for m in state.messages.values() if m.fan_id == fan_id]:
+                state.messages.put(message.id, attrs.evolve(message, body=body))
+
+        self._access.write(operation)
+
 
 class InMemoryProcessedEventStore(ProcessedEventStore):
     def __init__(self, source: InMemoryStore | _Session) -> None:

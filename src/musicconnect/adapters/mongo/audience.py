@@ -173,18 +173,30 @@ class MongoMessageRepository:
         work.insert(MESSAGES, doc, conflict=conflict)
 
     def to_artist(self, artist_id: str) -> Sequence[DirectMessage]:
-        docs = self._work().find(MESSAGES, {"artist_id": artist_id}, sort=(("sent_at_us", 1), ("seq", 1)))
-        return [
-            DirectMessage(
-                id=doc["_id"],
-                fan_id=doc["fan_id"],
-                artist_id=doc["artist_id"],
-                body=doc["body"],
-                sent_at=read_instant(doc, "sent_at"),
-            )
-            for doc in docs
-        ]
+        docs = self._work().find(MESSAGES, {"artist_id": artist_id}, sort=_OLDEST_FIRST)
+        return [_message(doc) for doc in docs]
+
+    def from_fan(self, fan_id: str) -> Sequence[DirectMessage]:
+        return [_message(doc) for doc in self._work().find(MESSAGES, {"fan_id": fan_id}, sort=_OLDEST_FIRST)]
+
+    def erase_from(self, fan_id: str, *, body: str) -> None:
+        work = self._work()
+        for doc in work.find(MESSAGES, {"fan_id": fan_id}):
+            work.save(MESSAGES, {**doc, "body": body}, conflict=f"message {doc['_id']!r} changed meanwhile")
 
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int:
         query = {"fan_id": fan_id, "artist_id": artist_id, "sent_at_us": {"$gte": micros(since)}}
         return self._work().count(MESSAGES, query)
+
+
+_OLDEST_FIRST: Final = (("sent_at_us", 1), ("seq", 1))
+
+
+def _message(doc: Doc) -> DirectMessage:
+    return DirectMessage(
+        id=doc["_id"],
+        fan_id=doc["fan_id"],
+        artist_id=doc["artist_id"],
+        body=doc["body"],
+        sent_at=read_instant(doc, "sent_at"),
+    )
