@@ -62,6 +62,10 @@ def _authenticate(world: World, token: str) -> Caller:
     return authenticate(token, tokens=world.tokens, denylist=world.denylist)
 
 
+def _reset(world: World, token: str, password: str) -> None:
+    reset_password(token, password, uow=world.uow(), hasher=world.hasher, mail=world.mail, clock=world.clock)
+
+
 def _account(world: World, caller: Caller) -> object:
     with world.uow() as uow:
         return uow.accounts.get(caller.id)
@@ -336,32 +340,16 @@ def test_a_reset_link_sets_a_new_password_once_and_expires(world: World) -> None
     assert world.outbox.sent("nobody@example.com") == []
     token = link_token(world.outbox.sent("someone@example.com")[-1])
 
-    reset_password(
-        token, "a brand new secret", uow=world.uow(), hasher=world.hasher, mail=world.mail, clock=world.clock
-    )
+    _reset(world, token, "a brand new secret")
 
     _login(world, password="a brand new secret")
     with pytest.raises(AuthenticationFailed):
-        reset_password(
-            token,
-            "another new secret",
-            uow=world.uow(),
-            hasher=world.hasher,
-            mail=world.mail,
-            clock=world.clock,
-        )
+        _reset(world, token, "another new secret")
     request_password_reset("someone@example.com", uow=world.uow(), mail=world.mail)
     late = link_token(world.outbox.sent("someone@example.com")[-1])
     world.clock.advance(RESET_TTL)
     with pytest.raises(AuthenticationFailed):
-        reset_password(
-            late,
-            "too late a secret",
-            uow=world.uow(),
-            hasher=world.hasher,
-            mail=world.mail,
-            clock=world.clock,
-        )
+        _reset(world, late, "too late a secret")
 
 
 def test_a_password_reset_or_change_ends_every_other_login(world: World) -> None:
@@ -373,9 +361,7 @@ def test_a_password_reset_or_change_ends_every_other_login(world: World) -> None
     world.clock.advance(seconds=5)
     token = link_token(world.outbox.sent("someone@example.com")[-1])
 
-    reset_password(
-        token, "taken back secret", uow=world.uow(), hasher=world.hasher, mail=world.mail, clock=world.clock
-    )
+    _reset(world, token, "taken back secret")
 
     with pytest.raises(AuthenticationFailed, match="ended"):
         _refresh(world, thief.refresh_token)
