@@ -89,6 +89,7 @@ def our_pipeline(source: Path, data_dir: Path) -> float:
             hasher=services.hasher,
             ids=services.ids,
             clock=services.clock,
+            mail=services.mail,
         )
         artist = Caller(account.id, Role.ARTIST)
         start = time.perf_counter()

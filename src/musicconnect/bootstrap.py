@@ -12,20 +12,24 @@ import attrs
 
 from musicconnect.domain.errors import InvalidInput, MediaRejected
 from musicconnect.domain.media import UploadPolicy
+from musicconnect.domain.throttling import ThrottlePolicy
 from musicconnect.ports.media import MediaProbe, MediaStorage, Transcoder, UrlSigner
 from musicconnect.ports.payments import Payments, ReturnUrls
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import (
     Cache,
     Clock,
+    EmailSender,
     IdGenerator,
     JobQueue,
+    OneTimeTokens,
     PasswordHasher,
     QuotaCounter,
     TokenDenylist,
     TokenIssuer,
 )
 from musicconnect.settings import Settings
+from musicconnect.usecases.account_mail import AccountMail
 from musicconnect.usecases.caching import InvalidatingUnitOfWork
 from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
@@ -57,6 +61,9 @@ class Services:
     payments: Payments
     jobs: JobQueue
     policy: UploadPolicy
+    email: EmailSender
+    one_time_tokens: OneTimeTokens
+    throttle: ThrottlePolicy
     closers: list[Callable[[], None]] = attrs.field(factory=list)
     #: Run once before serving: index creation and the like. Nothing connects before it.
     startup: list[Callable[[], None]] = attrs.field(factory=list)
@@ -70,6 +77,11 @@ class Services:
     def payment_lease(self) -> timedelta:
         """How long a reserved payment belongs to its request (see ``PaymentIntent``)."""
         return timedelta(seconds=self.settings.payment_lease_s)
+    @property
+    def mail(self) -> AccountMail:
+        return AccountMail(
+            self.email, self.one_time_tokens, self.clock, base_url=self.settings.public_base_url
+        )
 
     @property
     def url_ttl(self) -> timedelta:
@@ -168,11 +180,28 @@ def _payments(settings: Settings, ids: IdGenerator, clock: Clock) -> Payments:
     return offline_payments(OfflinePaymentGateway(ids, clock=clock))
 
 
+def _email(settings: Settings) -> EmailSender:
+    """An SMTP relay when a host is set, else the outbox folder (``musicconnect outbox``)."""
+    from musicconnect.adapters.email import OutboxEmailSender, SmtpEmailSender, SmtpSecurity
+
+    if settings.smtp_host:
+        return SmtpEmailSender(
+            settings.smtp_host,
+            settings.smtp_port,
+            sender=settings.email_from,
+            security=SmtpSecurity(settings.smtp_security),
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+        )
+    return OutboxEmailSender(settings.data_dir / "outbox", sender=settings.email_from)
+
+
 def _redis_parts(settings: Settings) -> dict[str, Any]:
     """Quotas, revocations, caches and the transcode queue on Redis, shared by every process."""
     from musicconnect.adapters.redis import (
         RedisCache,
         RedisConnection,
+        RedisOneTimeTokens,
         RedisQuotaCounter,
         RedisTokenDenylist,
         SaqJobQueue,
@@ -183,6 +212,7 @@ def _redis_parts(settings: Settings) -> dict[str, Any]:
     return {
         "quota": RedisQuotaCounter(connection),
         "denylist": RedisTokenDenylist(connection),
+        "one_time_tokens": RedisOneTimeTokens(connection),
         "cache": RedisCache(connection),
         # The API only enqueues; `musicconnect worker` processes run the transcodes.
         "jobs": SaqJobQueue(url, known_jobs={TRANSCODE_JOB}),
@@ -196,15 +226,15 @@ def bootstrap(
     **overrides: Any,
 ) -> Services:
     """Build every adapter from ``settings``; keyword ``overrides`` replace any one by name."""
-    from musicconnect.adapters.crypto import ScryptPasswordHasher
+    from musicconnect.adapters.crypto import Argon2PasswordHasher
     from musicconnect.adapters.ffmpeg import FfmpegMediaProbe, FfmpegTranscoder
     from musicconnect.adapters.inprocess import ThreadJobQueue
     from musicconnect.adapters.jwt import PyJwtTokenIssuer
     from musicconnect.adapters.memory import NoCache, SystemClock, UuidIdGenerator
-    from musicconnect.adapters.sqlite import SqliteQuotaCounter, SqliteTokenDenylist
+    from musicconnect.adapters.sqlite import SqliteOneTimeTokens, SqliteQuotaCounter, SqliteTokenDenylist
 
     data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     secret = _secret_key(settings)
     clock: Clock = overrides.pop("clock", None) or SystemClock()
     ids: IdGenerator = overrides.pop("ids", None) or UuidIdGenerator()
@@ -212,11 +242,14 @@ def bootstrap(
     parts: dict[str, Any] = {
         "clock": clock,
         "ids": ids,
-        "hasher": ScryptPasswordHasher(),
+        "hasher": Argon2PasswordHasher(),
         "tokens": PyJwtTokenIssuer(secret, clock=clock),
         # On files, not in memory: `serve --workers N` runs N processes that must share them.
         "denylist": SqliteTokenDenylist(data_dir / "counters.sqlite3", clock),
         "quota": SqliteQuotaCounter(data_dir / "counters.sqlite3", clock),
+        "one_time_tokens": SqliteOneTimeTokens(data_dir / "counters.sqlite3", clock),
+        "email": _email(settings),
+        "throttle": ThrottlePolicy().scaled(settings.throttle_scale),
         "cache": NoCache(),
         "probe": FfmpegMediaProbe(),
         "transcoder": FfmpegTranscoder(),

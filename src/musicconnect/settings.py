@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,7 +20,6 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     secret_key: str | None = None
-    admin_emails: str = ""
     public_base_url: str = ""
 
     max_upload_bytes: int = 200 * 1024 * 1024
@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
 
-    @property
-    def admin_email_set(self) -> frozenset[str]:
-        return frozenset(e.strip().lower() for e in self.admin_emails.split(",") if e.strip())
+    # Email: an SMTP relay when a host is set, else .eml files in the data folder's outbox.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    email_from: str = "Music Connect <no-reply@localhost>"
+    #: Multiplies every login, registration, reset and play limit (load tests; never below 1 each).
+    throttle_scale: float = Field(default=1.0, gt=0)

@@ -187,3 +187,45 @@ class PasswordHasherContract:
         """A stored value that is not a hash is false for every password, not an error."""
         assert not hasher.verify("anything", stored)
         assert not hasher.verify("", stored)
+
+    def test_a_fresh_hash_needs_no_rehash(self, hasher: PasswordHasher) -> None:
+        """What hash makes today is current; anything unrecognisable needs a new hash."""
+        assert not hasher.needs_rehash(hasher.hash("correct horse battery"))
+        assert hasher.needs_rehash("")
+        assert hasher.needs_rehash("md5$x$y")
+
+
+class TokenFamilyContract:
+    """Rotation keeps a login's family: same id, same end, never later."""
+
+    def make_issuer(self, clock: Clock) -> TokenIssuer:
+        raise NotImplementedError
+
+    def test_a_login_starts_a_family_that_both_tokens_share(self) -> None:
+        """Access and refresh tokens of a pair carry one family, ending when the refresh token does."""
+        issuer = self.make_issuer(FrozenClock(START))
+        pair = issuer.issue(subject="acct-1", role="fan")
+        access = issuer.decode(pair.access_token, kind="access")
+        refresh = issuer.decode(pair.refresh_token, kind="refresh")
+        assert access.family == refresh.family
+        assert refresh.family.expires_at == refresh.expires_at
+        assert (
+            issuer.decode(issuer.issue(subject="acct-1", role="fan").access_token, kind="access").family
+            != access.family
+        )
+
+    def test_a_rotated_pair_stays_in_its_family_and_never_outlives_it(self) -> None:
+        """Issued into a family, the refresh token ends with it, and so does an access token near its end."""
+        clock = FrozenClock(START)
+        issuer = self.make_issuer(clock)
+        family = issuer.decode(
+            issuer.issue(subject="acct-1", role="fan").refresh_token, kind="refresh"
+        ).family
+        clock.set(family.expires_at - timedelta(seconds=60))
+
+        pair = issuer.issue(subject="acct-1", role="fan", family=family)
+
+        assert issuer.decode(pair.refresh_token, kind="refresh").family == family
+        assert issuer.decode(pair.refresh_token, kind="refresh").expires_at == family.expires_at
+        assert issuer.decode(pair.access_token, kind="access").expires_at == family.expires_at
+        assert pair.expires_in == 60

@@ -299,6 +299,48 @@ class AccountRepositoryContract(UnitOfWorkFactory):
         winner = [f"acc-{i}" for i, o in enumerate(outcomes) if not isinstance(o, Conflict)]
         assert [found.id] == winner
 
+    def test_a_saved_account_reads_back_changed(self) -> None:
+        """save stores a new email, hash, role, name, verification and session start; the old
+        email is free again."""
+        self.committed(lambda uow: uow.accounts.add(an_account()))
+        changed = attrs.evolve(
+            an_account(),
+            email="New@Example.com",
+            password_hash="$argon2id$other",
+            role=Role.ADMIN,
+            display_name="Ada Renamed",
+            email_verified=True,
+            sessions_valid_from=T0 + timedelta(days=1),
+        )
+
+        self.committed(lambda uow: uow.accounts.save(changed))
+
+        assert self.read(lambda uow: uow.accounts.get("acc-1")) == changed
+        assert self.read(lambda uow: uow.accounts.by_email("new@example.com")) == changed
+        assert self.read(lambda uow: uow.accounts.by_email("fan@example.com")) is None
+        self.committed(lambda uow: uow.accounts.add(an_account("acc-2")))
+
+    def test_saving_another_accounts_email_is_a_conflict(self) -> None:
+        """Two accounts never share an email, whatever its case; the refused save changes nothing."""
+        self.committed(lambda uow: uow.accounts.add(an_account()))
+        self.committed(lambda uow: uow.accounts.add(an_account("acc-2", "other@example.com")))
+
+        with pytest.raises(Conflict):
+            self.committed(
+                lambda uow: uow.accounts.save(attrs.evolve(an_account("acc-2"), email="FAN@example.com"))
+            )
+
+        found = self.read(lambda uow: uow.accounts.get("acc-2"))
+        assert found is not None
+        assert found.email == "other@example.com"
+
+    def test_an_account_is_unverified_until_saved_verified(self) -> None:
+        """email_verified round-trips both ways."""
+        self.committed(lambda uow: uow.accounts.add(an_account()))
+        loaded = self.read(lambda uow: uow.accounts.get("acc-1"))
+        assert loaded is not None
+        assert not loaded.email_verified
+
 
 class ArtistRepositoryContract(UnitOfWorkFactory):
     def test_artist_round_trips_with_plans(self) -> None:
@@ -930,6 +972,28 @@ class PayoutRepositoryContract(UnitOfWorkFactory):
 
 
 class PlayEventStoreContract(UnitOfWorkFactory):
+    def test_listeners_are_distinct_fans_over_the_window(self) -> None:
+        """A fan playing on several days, or twice a day, is one listener; days outside the window,
+        other artists' fans and uncommitted plays in the same unit of work are counted right."""
+        plays = [
+            a_play(at=datetime(2024, 3, 1, 9, tzinfo=UTC)),
+            a_play(at=datetime(2024, 3, 1, 10, tzinfo=UTC)),
+            a_play(at=datetime(2024, 3, 2, 9, tzinfo=UTC)),
+            a_play(at=datetime(2024, 3, 2, 9, tzinfo=UTC), fan_id="fan-2"),
+            a_play(at=datetime(2024, 3, 9, 9, tzinfo=UTC), fan_id="fan-3"),
+            a_play(at=datetime(2024, 3, 2, 9, tzinfo=UTC), fan_id="fan-4", artist_id="artist-2"),
+        ]
+        self.each_committed(plays, lambda uow, p: uow.plays.record(p))
+
+        def with_a_pending_play(uow: UnitOfWork) -> int:
+            uow.plays.record(a_play(at=datetime(2024, 3, 3, 9, tzinfo=UTC), fan_id="fan-5"))
+            return uow.plays.listeners("artist-1", date(2024, 3, 1), date(2024, 3, 8))
+
+        assert self.read(lambda uow: uow.plays.listeners("artist-1", date(2024, 3, 1), date(2024, 3, 8))) == 2
+        assert self.read(lambda uow: uow.plays.listeners("artist-1", date(2024, 3, 1), date(2024, 3, 9))) == 3
+        assert self.read(lambda uow: uow.plays.listeners("artist-2", date(2024, 3, 1), date(2024, 3, 9))) == 1
+        assert self.read(with_a_pending_play) == 3
+
     def test_plays_are_counted_per_utc_day(self) -> None:
         """daily_counts buckets plays by their UTC calendar day."""
         new_york = timezone(timedelta(hours=-5))
@@ -1010,6 +1074,31 @@ class PlayEventStoreContract(UnitOfWorkFactory):
 
 
 class MessageRepositoryContract(UnitOfWorkFactory):
+    def test_a_fans_messages_to_every_artist_oldest_first(self) -> None:
+        """from_fan returns what one fan sent to any artist, in the order sent."""
+        late = a_message("m-late", artist_id="artist-2", sent_at=T0 + timedelta(minutes=5))
+        early = a_message("m-early")
+        self.each_committed(
+            [late, early, a_message("m-other", fan_id="fan-2")], lambda uow, m: uow.messages.add(m)
+        )
+
+        assert self.read(lambda uow: list(uow.messages.from_fan("fan-1"))) == [early, late]
+        assert self.read(lambda uow: list(uow.messages.from_fan("nobody"))) == []
+
+    def test_erasing_a_fans_messages_replaces_their_bodies_only(self) -> None:
+        """The fan's bodies are replaced in every thread; ids, times, counts and others stay."""
+        mine = [a_message("m-1"), a_message("m-2", artist_id="artist-2", sent_at=T0 + timedelta(minutes=1))]
+        other = a_message("m-other", fan_id="fan-2")
+        self.each_committed([*mine, other], lambda uow, m: uow.messages.add(m))
+
+        self.committed(lambda uow: uow.messages.erase_from("fan-1", body="(erased)"))
+
+        assert self.read(lambda uow: list(uow.messages.from_fan("fan-1"))) == [
+            attrs.evolve(m, body="(erased)") for m in mine
+        ]
+        assert self.read(lambda uow: list(uow.messages.from_fan("fan-2"))) == [other]
+        assert self.read(lambda uow: uow.messages.count_from("fan-1", "artist-1", T0)) == 1
+
     def test_messages_to_an_artist_oldest_first(self) -> None:
         """to_artist returns the artist's messages, every field intact, in the order sent."""
         late = a_message("m-late", sent_at=T0 + timedelta(minutes=5))

@@ -16,7 +16,14 @@ from datetime import timedelta
 import pytest
 
 from musicconnect.adapters.memory.services import FrozenClock, SystemClock
-from musicconnect.ports.services import Cache, Clock, IdGenerator, QuotaCounter, TokenDenylist
+from musicconnect.ports.services import (
+    Cache,
+    Clock,
+    IdGenerator,
+    OneTimeTokens,
+    QuotaCounter,
+    TokenDenylist,
+)
 
 #: Ids end up in storage keys, URLs and file paths.
 _URL_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -241,6 +248,16 @@ class TokenDenylistContract(TimeControl):
 
         assert [denylist.is_revoked(t) for t in ("jti-1", "jti-2", "jti-3")] == [True, False, False]
 
+    def test_several_ids_are_revoked_when_any_one_is(self) -> None:
+        """is_revoked(token, family) is one look: true if either id is revoked, false for none."""
+        denylist = self.make_denylist(self.clock)
+        denylist.revoke("family-1", until=self.clock.now() + timedelta(minutes=15))
+
+        assert denylist.is_revoked("jti-1", "family-1") is True
+        assert denylist.is_revoked("family-1", "jti-1") is True
+        assert denylist.is_revoked("jti-1", "family-2") is False
+        assert denylist.is_revoked() is False
+
     def test_a_single_use_token_is_spent_once(self) -> None:
         """The first spend says True and revokes it; every later spend says False."""
         denylist = self.make_denylist(self.clock)
@@ -276,3 +293,53 @@ class TokenDenylistContract(TimeControl):
             outcomes = list(pool.map(spend, range(16)))
 
         assert outcomes.count(True) == 1
+
+
+class OneTimeTokensContract(TimeControl):
+    def make_one_time_tokens(self, clock: FrozenClock) -> OneTimeTokens:
+        """An empty store whose entries lapse by ``clock``."""
+        raise NotImplementedError
+
+    def test_a_value_is_taken_once(self) -> None:
+        """take returns the value the first time and None from then on."""
+        tokens = self.make_one_time_tokens(self.clock)
+        tokens.put("digest-1", "verify\nacct-1\nada@example.com", until=self.clock.now() + timedelta(hours=1))
+
+        taken = [tokens.take("digest-1") for _ in range(3)]
+
+        assert taken == ["verify\nacct-1\nada@example.com", None, None]
+        assert tokens.take("digest-2") is None
+
+    def test_a_value_lapses_at_until(self) -> None:
+        """A value not taken before ``until`` is gone."""
+        tokens = self.make_one_time_tokens(self.clock)
+        tokens.put("digest-1", "v", until=self.clock.now() + timedelta(seconds=1))
+
+        self.pass_time(self.clock, timedelta(seconds=1.2))
+
+        assert tokens.take("digest-1") is None
+
+    def test_values_are_independent_and_any_text(self) -> None:
+        """Each digest keeps its own value, non-ASCII included."""
+        tokens = self.make_one_time_tokens(self.clock)
+        until = self.clock.now() + timedelta(hours=1)
+        tokens.put("a", "première", until=until)
+        tokens.put("b", "second", until=until)
+
+        assert (tokens.take("b"), tokens.take("a")) == ("second", "première")
+
+    def test_concurrent_takers_get_the_value_once(self) -> None:
+        """Of 16 threads taking one digest at once, exactly one gets the value."""
+        tokens = self.make_one_time_tokens(self.clock)
+        tokens.put("digest-1", "v", until=self.clock.now() + timedelta(hours=1))
+        start = threading.Barrier(16)
+
+        def take() -> str | None:
+            start.wait()
+            return tokens.take("digest-1")
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            results = list(pool.map(lambda _: take(), range(16)))
+
+        assert results.count("v") == 1
+        assert results.count(None) == 15

@@ -47,6 +47,7 @@ def _account(services: Services, email: str, role: Role) -> Account:
         hasher=services.hasher,
         ids=services.ids,
         clock=services.clock,
+        mail=services.mail,
     )
 
 

@@ -19,6 +19,7 @@ from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.filesystem import HmacUrlSigner
 from musicconnect.domain.hls import listed_bandwidths
 from tests.e2e.backends import BACKENDS, backend_env
+from tests.support.accounts import grant_admin, verify_from_outbox
 from tests.support.servers import musicconnect_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -77,7 +78,7 @@ def _wait_ready(
     raise AssertionError(f"track {track_id} still processing after {timeout_s} s")
 
 
-ENV = {"MUSICCONNECT_SECRET_KEY": SECRET, "MUSICCONNECT_ADMIN_EMAILS": ADMIN}
+ENV = {"MUSICCONNECT_SECRET_KEY": SECRET}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -90,11 +91,14 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         httpx.Client(base_url=base, timeout=30) as http,
     ):
         artist = _register(http, "nova@example.com", "artist", "Nova")
+        verify_from_outbox(http, data_dir, "nova@example.com")  # an artist is paid once verified
         fans = {
             tier: _register(http, f"{tier}@example.com", "fan", tier.title())
             for tier in ("free", "supporter", "superfan")
         }
-        admin = _register(http, ADMIN, "fan", "Admin")
+        _register(http, ADMIN, "fan", "Admin")
+        grant_admin(data_dir, ADMIN, env={**ENV, **backend})
+        admin = _login(http, ADMIN, "admin")
         for tier, price in (("supporter", 500), ("superfan", 1000)):
             put = http.put(
                 f"/artists/{artist.id}/tiers/{tier}",
@@ -255,15 +259,15 @@ def test_the_sixth_message_in_a_month_is_refused(world: World) -> None:
 
 
 def test_plays_reach_the_dashboard(world: World) -> None:
-    """Plays recorded today show in plays_30d, top fans rank by plays, and the funnel counts tiers."""
-    for fan, count in ((world.fans["superfan"], 4), (world.fans["supporter"], 2)):
-        for _ in range(count):
-            played = world.http.post(f"/tracks/{world.track_id}/plays", headers=fan.auth)
-            assert played.status_code == 202
+    """Plays recorded today show in plays_30d (a fan's replays within 30 s count once), top fans
+    rank by plays, and the funnel counts tiers."""
+    for _ in range(4):
+        played = world.http.post(f"/tracks/{world.track_id}/plays", headers=world.fans["superfan"].auth)
+        assert played.status_code == 202
     world.http.post(f"/artists/{world.artist.id}/follow", headers=world.fans["superfan"].auth)
     board = world.http.get(f"/artists/{world.artist.id}/dashboard", headers=world.artist.auth).json()
     today = datetime.now(UTC).date().isoformat()
-    assert board["plays_30d"][today] >= 6
+    assert board["plays_30d"][today] >= 1
     assert len(board["plays_30d"]) == 30
     assert board["top_fans"]["by_plays"][0]["fan_id"] == world.fans["superfan"].id
     funnel = board["conversion_funnel"]

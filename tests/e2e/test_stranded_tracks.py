@@ -53,6 +53,7 @@ def test_a_worker_queues_and_publishes_a_track_whose_job_was_lost(tmp_path: Path
                 hasher=services.hasher,
                 ids=services.ids,
                 clock=services.clock,
+                mail=services.mail,
             )
             audio = tmp_path / "short.wav"
             generate_demo_audio(audio, 4.0)

@@ -31,6 +31,8 @@ from musicconnect.domain.payments import LinkKind
 from musicconnect.domain.subscriptions import prorate
 from musicconnect.entrypoints.http import create_app
 from musicconnect.settings import Settings
+from musicconnect.usecases.accounts import set_admin
+from tests.support.accounts import verify_email
 from tests.support.servers import free_port
 from tests.support.stripe_double import DoubleControl, StripeDouble
 
@@ -78,6 +80,7 @@ class Flow:
             "/auth/register", json={"email": email, "password": PASSWORD, "role": role, "display_name": email}
         )
         assert created.status_code == 201, created.text
+        verify_email(self.http, self.services.email, email)  # an artist is paid once verified
         user_id = str(created.json()["id"])
         self.emails[user_id] = email
         return user_id
@@ -119,7 +122,8 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
         settings = Settings(
             data_dir=root / "data",
             secret_key="e2e-secret-key-that-is-long-enough-for-hs256",
-            admin_emails=ADMIN,
+            # A fresh login per call (access tokens expire as the frozen clock moves on by weeks).
+            throttle_scale=100,
             stripe_webhook_secret=SECRET,
             payout_minimum_minor=100,
         )
@@ -217,6 +221,7 @@ def test_a_month_of_stripe_billing_end_to_end(flow: Flow) -> None:
     artist = flow.register("nova@example.com", "artist")
     fan = flow.register("fan@example.com", "fan")
     admin = flow.register(ADMIN, "fan")
+    set_admin(ADMIN, admin=True, uow=flow.services.uow())  # what `musicconnect admin grant` does
     revised = http.put(
         f"/artists/{artist}/tiers/superfan",
         headers=flow.auth(artist),

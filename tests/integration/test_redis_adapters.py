@@ -28,6 +28,7 @@ from musicconnect.adapters.memory.services import FrozenClock
 from musicconnect.adapters.redis import (
     RedisCache,
     RedisConnection,
+    RedisOneTimeTokens,
     RedisQuotaCounter,
     RedisTokenDenylist,
     RedisUniqueListeners,
@@ -35,9 +36,22 @@ from musicconnect.adapters.redis import (
     run_worker,
 )
 from musicconnect.domain.errors import ServiceUnavailable
-from musicconnect.ports.services import Cache, Job, JobHandler, JobQueue, QuotaCounter, TokenDenylist
+from musicconnect.ports.services import (
+    Cache,
+    Job,
+    JobHandler,
+    JobQueue,
+    OneTimeTokens,
+    QuotaCounter,
+    TokenDenylist,
+)
 from tests.contract.jobs_contract import JobQueueContract
-from tests.contract.services_contract import CacheContract, QuotaCounterContract, TokenDenylistContract
+from tests.contract.services_contract import (
+    CacheContract,
+    OneTimeTokensContract,
+    QuotaCounterContract,
+    TokenDenylistContract,
+)
 from tests.support.processes import ServerProcess
 from tests.support.redis_server import redis_server, redis_url
 from tests.support.servers import free_port
@@ -128,6 +142,11 @@ class TestRedisCache(OnSharedRedis, CacheContract):
 
         with pytest.raises(ValueError, match="ttl_s"):
             cache.set("k", b"v", ttl_s=0)
+
+
+class TestRedisOneTimeTokens(OnSharedRedis, OneTimeTokensContract):
+    def make_one_time_tokens(self, clock: FrozenClock) -> OneTimeTokens:
+        return RedisOneTimeTokens(self.url, prefix=self.prefix)
 
 
 class TestRedisTokenDenylist(OnSharedRedis, TokenDenylistContract):

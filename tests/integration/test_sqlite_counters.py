@@ -16,10 +16,14 @@ from typing import Any
 import pytest
 
 from musicconnect.adapters.memory.services import FrozenClock, SystemClock
-from musicconnect.adapters.sqlite import SqliteQuotaCounter, SqliteTokenDenylist
+from musicconnect.adapters.sqlite import SqliteOneTimeTokens, SqliteQuotaCounter, SqliteTokenDenylist
 from musicconnect.domain.errors import ServiceUnavailable
-from musicconnect.ports.services import QuotaCounter, TokenDenylist
-from tests.contract.services_contract import QuotaCounterContract, TokenDenylistContract
+from musicconnect.ports.services import OneTimeTokens, QuotaCounter, TokenDenylist
+from tests.contract.services_contract import (
+    OneTimeTokensContract,
+    QuotaCounterContract,
+    TokenDenylistContract,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +45,17 @@ class CountersFile:
 class TestSqliteQuotaCounter(CountersFile, QuotaCounterContract):
     def make_quota_counter(self, clock: FrozenClock) -> QuotaCounter:
         return SqliteQuotaCounter(self.tmp_path / "counters.sqlite3", clock)
+
+
+class TestSqliteOneTimeTokens(CountersFile, OneTimeTokensContract):
+    def make_one_time_tokens(self, clock: FrozenClock) -> OneTimeTokens:
+        return SqliteOneTimeTokens(self.tmp_path / "counters.sqlite3", clock)
+
+
+def test_the_counters_file_is_readable_by_the_owner_only(tmp_path: Path) -> None:
+    """Revocations and reset tokens are nobody else's business: the file is created 0600."""
+    SqliteOneTimeTokens(tmp_path / "counters.sqlite3", SystemClock()).take("x")
+    assert (tmp_path / "counters.sqlite3").stat().st_mode & 0o777 == 0o600
 
 
 class TestSqliteTokenDenylist(CountersFile, TokenDenylistContract):

@@ -16,10 +16,10 @@ import pytest
 from musicconnect.adapters.sqlite import (
     SCHEMA_VERSION,
     SchemaVersionError,
-    SqliteAccountRepository,
     SqliteDatabase,
     SqliteUnitOfWork,
 )
+from musicconnect.adapters.sqlite._codec import instant
 from musicconnect.adapters.sqlite.schema import migrate, schema_version
 from musicconnect.domain.accounts import Account, Artist, Role
 from musicconnect.domain.analytics import PlayEvent
@@ -176,14 +176,29 @@ def test_an_old_file_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     old = sqlite3.connect(path, isolation_level=None)
     migrate(old, target=1)
-    SqliteAccountRepository(lambda: old).add(an_account())
+    account = an_account()
+    # Written as the first release wrote it: the columns of step 1 only.
+    old.execute(
+        "INSERT INTO accounts (id, email, email_normalised, password_hash, role, display_name, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            account.id,
+            account.email,
+            account.email.lower(),
+            account.password_hash,
+            account.role.value,
+            account.display_name,
+            instant(account.created_at),
+        ),
+    )
     assert schema_version(old) == 1
     assert "ledger_transactions" not in _tables(old)
     old.close()
 
     uow = SqliteUnitOfWork(SqliteDatabase(path))
     with uow:
-        assert uow.accounts.get("acc-1") == an_account()
+        # Accounts from before email verification existed have not verified yet.
+        assert uow.accounts.get("acc-1") == attrs.evolve(an_account(), email_verified=False)
         # Tables from the later steps exist and work.
         assert uow.ledger.record(a_charge("key-1"))
         assert uow.processed_events.mark("evt-1", NOW)

@@ -32,6 +32,7 @@ from musicconnect.domain.tiers import Tier
 from musicconnect.ports.payments import BillingOutcome, BillingRequest, Charges, CheckoutSession
 from musicconnect.usecases import accounts, subscriptions
 from musicconnect.usecases.subscriptions import Subscriptions
+from tests.support.accounts import memory_mail
 from tests.unit.usecases.conftest import LostAfterCharging
 
 T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -85,6 +86,7 @@ class Shop:
             hasher=ScryptPasswordHasher(n=2, r=1, p=1),
             ids=self.ids,
             clock=self.clock,
+            mail=memory_mail(self.clock),
         )
         return Caller(account.id, account.role)
 

@@ -17,18 +17,34 @@ from urllib.parse import parse_qsl, urlsplit
 import jwt
 import pytest
 
-from musicconnect.adapters.crypto import ScryptPasswordHasher
+from musicconnect.adapters.crypto import Argon2PasswordHasher, ScryptPasswordHasher
+from musicconnect.adapters.email import OutboxEmailSender, read_outbox
 from musicconnect.adapters.filesystem import FilesystemMediaStorage, HmacUrlSigner
 from musicconnect.adapters.inprocess import InlineJobQueue, ThreadJobQueue
 from musicconnect.adapters.jwt import PyJwtTokenIssuer
 from musicconnect.adapters.memory.media import InMemoryMediaStorage
-from musicconnect.adapters.memory.services import FrozenClock, SequentialIdGenerator
+from musicconnect.adapters.memory.services import FrozenClock, InMemoryEmailSender, SequentialIdGenerator
 from musicconnect.adapters.offline import OfflinePaymentGateway
 from musicconnect.domain.errors import AuthenticationFailed, Conflict, InvalidInput, SignatureInvalid
 from musicconnect.domain.money import Money
 from musicconnect.ports.media import MediaStorage, UrlSigner
-from musicconnect.ports.services import Clock, Job, JobHandler, JobQueue, PasswordHasher, TokenIssuer
-from tests.contract.auth_contract import START, PasswordHasherContract, TokenIssuerContract
+from musicconnect.ports.services import (
+    Clock,
+    EmailMessage,
+    EmailSender,
+    Job,
+    JobHandler,
+    JobQueue,
+    PasswordHasher,
+    TokenIssuer,
+)
+from tests.contract.auth_contract import (
+    START,
+    PasswordHasherContract,
+    TokenFamilyContract,
+    TokenIssuerContract,
+)
+from tests.contract.email_contract import EmailSenderContract
 from tests.contract.jobs_contract import JobQueueContract
 from tests.contract.media_contract import EXPIRES_AT, PATH, MediaStorageContract, UrlSignerContract
 from tests.contract.payments_contract import Gateway, PaymentGatewayContract
@@ -225,6 +241,8 @@ def _claims(**overrides: Any) -> dict[str, Any]:
         "sub": "acct-1",
         "role": "admin",
         "jti": "0" * 32,
+        "fam": "1" * 32,
+        "fxp": issued_at + 3600,
         "typ": "access",
         "iat": issued_at,
         "nbf": issued_at,
@@ -234,6 +252,11 @@ def _claims(**overrides: Any) -> dict[str, Any]:
     }
     claims.update(overrides)
     return claims
+
+
+class TestPyJwtTokenFamilies(TokenFamilyContract):
+    def make_issuer(self, clock: Clock) -> TokenIssuer:
+        return PyJwtTokenIssuer(SECRET, clock=clock)
 
 
 class TestPyJwtTokenIssuer(TokenIssuerContract):
@@ -258,14 +281,16 @@ class TestPyJwtTokenIssuer(TokenIssuerContract):
         )
 
     def test_issued_claims(self, pyjwt_issuer: PyJwtTokenIssuer) -> None:
-        """Tokens carry sub, role, jti, typ, iat, nbf, exp, iss and aud, signed HS256."""
+        """Tokens carry sub, role, jti, the family and its end, typ, iat, nbf, exp, iss and aud,
+        signed HS256; the refresh token expires with its family."""
         pair = pyjwt_issuer.issue(subject="acct-1", role="fan")
         assert jwt.get_unverified_header(pair.access_token)["alg"] == "HS256"
         claims = jwt.decode(pair.access_token, options={"verify_signature": False})
-        assert set(claims) == {"sub", "role", "jti", "typ", "iat", "nbf", "exp", "iss", "aud"}
+        assert set(claims) == {"sub", "role", "jti", "fam", "fxp", "typ", "iat", "nbf", "exp", "iss", "aud"}
         assert claims["exp"] - claims["iat"] == 900 == pair.expires_in
         refresh = jwt.decode(pair.refresh_token, options={"verify_signature": False})
-        assert refresh["exp"] - refresh["iat"] == 30 * 24 * 3600
+        assert refresh["exp"] - refresh["iat"] == 30 * 24 * 3600 == refresh["fxp"] - refresh["iat"]
+        assert refresh["fam"] == claims["fam"]
 
     @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
     def test_alg_none_is_refused(self, pyjwt_issuer: PyJwtTokenIssuer, alg: str) -> None:
@@ -403,6 +428,67 @@ class TestScryptPasswordHasher(PasswordHasherContract):
         """n must be a power of two above 1; r and p at least 1."""
         with pytest.raises(ValueError, match="scrypt"):
             ScryptPasswordHasher(**params)
+
+
+class TestArgon2PasswordHasher(PasswordHasherContract):
+    def make_hasher(self) -> PasswordHasher:
+        return Argon2PasswordHasher(time_cost=1, memory_cost_kib=64, parallelism=1)
+
+    def test_hashes_are_argon2id(self) -> None:
+        """The PHC string names argon2id with its parameters."""
+        hashed = Argon2PasswordHasher(time_cost=1, memory_cost_kib=64, parallelism=1).hash("pw-123456")
+        assert hashed.startswith("$argon2id$v=19$m=64,t=1,p=1$")
+
+    def test_scrypt_hashes_of_earlier_releases_verify_and_need_a_rehash(self) -> None:
+        """An old scrypt hash still signs its owner in, and is marked for the upgrade."""
+        hasher = Argon2PasswordHasher(time_cost=1, memory_cost_kib=64, parallelism=1)
+        old = ScryptPasswordHasher(n=16, r=1, p=1).hash("pw-123456")
+        assert hasher.verify("pw-123456", old)
+        assert not hasher.verify("pw-1234567", old)
+        assert hasher.needs_rehash(old)
+
+    def test_weaker_parameters_need_a_rehash(self) -> None:
+        """Raising the cost marks hashes made at the old cost."""
+        cheap = Argon2PasswordHasher(time_cost=1, memory_cost_kib=64, parallelism=1).hash("pw-123456")
+        assert Argon2PasswordHasher(time_cost=2, memory_cost_kib=64, parallelism=1).needs_rehash(cheap)
+
+    def test_the_default_cost_is_rfc_9106s_low_memory_profile(self) -> None:
+        """By default 64 MiB, 3 passes, 4 lanes."""
+        assert Argon2PasswordHasher().hash("pw-123456").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+# --- email ---------------------------------------------------------------------------------------
+
+
+class TestInMemoryEmailSender(EmailSenderContract):
+    @pytest.fixture(autouse=True)
+    def _sender(self) -> None:
+        self.sender = InMemoryEmailSender()
+
+    def make_sender(self) -> EmailSender:
+        return self.sender
+
+    def delivered(self, to: str) -> list[EmailMessage]:
+        return self.sender.sent(to)
+
+
+class TestOutboxEmailSender(EmailSenderContract):
+    @pytest.fixture(autouse=True)
+    def _folder(self, tmp_path: Path) -> None:
+        self.folder = tmp_path / "outbox"
+
+    def make_sender(self) -> EmailSender:
+        return OutboxEmailSender(self.folder)
+
+    def delivered(self, to: str) -> list[EmailMessage]:
+        return [message for _, message in read_outbox(self.folder) if message.to == to]
+
+    def test_messages_are_readable_by_the_owner_only(self) -> None:
+        """Emails carry sign-in links: the files are 0600 and the folder 0700."""
+        OutboxEmailSender(self.folder).send(EmailMessage(to="a@example.com", subject="s", body="b"))
+        [path] = self.folder.glob("*.eml")
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert self.folder.stat().st_mode & 0o777 == 0o700
 
 
 # --- payments ------------------------------------------------------------------------------------

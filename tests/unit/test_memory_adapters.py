@@ -11,6 +11,7 @@ import pytest
 from musicconnect.adapters.memory import (
     FrozenClock,
     InMemoryCache,
+    InMemoryOneTimeTokens,
     InMemoryPlayEventStore,
     InMemoryQuotaCounter,
     InMemoryStore,
@@ -23,7 +24,7 @@ from musicconnect.adapters.memory import (
 )
 from musicconnect.domain.errors import Conflict, InvalidInput
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.ports.services import Cache, Clock, IdGenerator, QuotaCounter, TokenDenylist
+from musicconnect.ports.services import Cache, Clock, IdGenerator, OneTimeTokens, QuotaCounter, TokenDenylist
 from tests.contract.repositories_contract import (
     T0,
     AccountRepositoryContract,
@@ -48,6 +49,7 @@ from tests.contract.services_contract import (
     CacheContract,
     ClockContract,
     IdGeneratorContract,
+    OneTimeTokensContract,
     QuotaCounterContract,
     TokenDenylistContract,
 )
@@ -264,6 +266,11 @@ class TestInMemoryCache(CacheContract):
         """A zero ttl is a mistake, not an instant expiry."""
         with pytest.raises(ValueError, match="ttl_s"):
             InMemoryCache(FrozenClock(T0)).set("k", b"v", ttl_s=0)
+
+
+class TestInMemoryOneTimeTokens(OneTimeTokensContract):
+    def make_one_time_tokens(self, clock: FrozenClock) -> OneTimeTokens:
+        return InMemoryOneTimeTokens(clock)
 
 
 class TestInMemoryTokenDenylist(TokenDenylistContract):

@@ -43,6 +43,7 @@ from musicconnect.entrypoints.http import create_app
 from musicconnect.ports.payments import SubscriptionSnapshot
 from musicconnect.settings import Settings
 from musicconnect.usecases.payouts import run_payouts
+from tests.support.accounts import verify_email
 from tests.support.stripe_double import DoubleControl, StripeDouble, sign
 from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder
 
@@ -135,6 +136,7 @@ class Scene:
             "/auth/register", json={"email": email, "password": PASSWORD, "role": role, "display_name": role}
         )
         assert created.status_code == 201, created.text
+        verify_email(self.client, self.services.email, email)  # artists are paid once verified
         login = self.client.post("/auth/login", json={"email": email, "password": PASSWORD})
         return str(created.json()["id"]), str(login.json()["access_token"])
 

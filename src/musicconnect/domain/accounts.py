@@ -3,24 +3,46 @@
 from __future__ import annotations
 
 import enum
+import itertools
 import re
 from datetime import datetime
 from typing import Final
 
 import attrs
 
-from musicconnect.domain.errors import InvalidInput
+from musicconnect.domain.errors import AuthenticationFailed, InvalidInput
+from musicconnect.domain.text import clean_text
 from musicconnect.domain.tiers import Tier, TierPlan
 
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-MIN_PASSWORD_LENGTH: Final = 8
 DEFAULT_GRACE_DAYS: Final = 7
+MAX_DISPLAY_NAME: Final = 100
+ERASED_NAME: Final = "(erased)"
 
 
 class Role(enum.StrEnum):
     ARTIST = "artist"
     FAN = "fan"
     ADMIN = "admin"
+
+
+#: What a client may ask for at registration. Admin is granted only by an operator on the server.
+SELF_SERVICE_ROLES: Final = frozenset({Role.ARTIST, Role.FAN})
+
+
+def registrable_role(value: str) -> Role:
+    """The role a registration asks for; InvalidInput for admin or anything unknown."""
+    if value not in SELF_SERVICE_ROLES:
+        raise InvalidInput("role must be 'artist' or 'fan'")
+    return Role(value)
+
+
+def role_of_token(value: str) -> Role:
+    """The role a signed token claims; a role this release does not know is a bad token (401)."""
+    try:
+        return Role(value)
+    except ValueError:
+        raise AuthenticationFailed("the token names an unknown role") from None
 
 
 def normalise_email(email: str) -> str:
@@ -30,16 +52,8 @@ def normalise_email(email: str) -> str:
     return cleaned
 
 
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
-
-
 def check_display_name(name: str) -> str:
-    cleaned = name.strip()
-    if not cleaned or len(cleaned) > 100:  # noqa: PLR2004
-        raise InvalidInput("display_name must be 1 to 100 characters")
-    return cleaned
+    return clean_text(name, field="display_name", max_chars=MAX_DISPLAY_NAME)
 
 
 @attrs.frozen
@@ -50,6 +64,35 @@ class Account:
     role: Role
     display_name: str
     created_at: datetime
+    #: Set once the owner followed a link sent to ``email``.
+    email_verified: bool = False
+    #: Logins (token families) started before this instant are over: set by a password change,
+    #: a reset and an erasure, so whoever else held a session loses it at their next refresh.
+    sessions_valid_from: datetime | None = None
+
+    def ending_sessions(self, now: datetime) -> Account:
+        # Whole seconds, as tokens carry their issue time: a login in the same second survives.
+        return attrs.evolve(self, sessions_valid_from=now.replace(microsecond=0))
+
+    def admits_session_from(self, issued_at: datetime) -> bool:
+        return not self.is_erased and (
+            self.sessions_valid_from is None or issued_at >= self.sessions_valid_from
+        )
+
+    @property
+    def is_erased(self) -> bool:
+        return not self.password_hash
+
+    def erased(self) -> Account:
+        """What is left after the person asked to be forgotten: the id (which ledger rows and
+        payouts point at, and which names nobody), nothing personal, no way to sign in."""
+        return attrs.evolve(
+            self,
+            email=f"erased-{self.id}@erased.invalid",
+            password_hash="",
+            display_name=ERASED_NAME,
+            email_verified=False,
+        )
 
 
 @attrs.frozen
@@ -68,8 +111,17 @@ class Artist:
         raise InvalidInput(f"artist has no {tier} tier")
 
     def with_plan(self, plan: TierPlan) -> Artist:
+        """The profile with ``plan`` in place of its tier's; each tier must cost more than the one
+        below it (in the same currency), or the upgrade path would be a downgrade in price."""
         others = tuple(p for p in self.plans if p.tier is not plan.tier)
         ordered = tuple(sorted((*others, plan), key=lambda p: p.tier.rank))
+        for lower, higher in itertools.pairwise(ordered):
+            same_currency = lower.price.currency == higher.price.currency
+            if same_currency and higher.price.amount_minor <= lower.price.amount_minor:
+                raise InvalidInput(
+                    f"the {higher.tier} tier must cost more than the {lower.tier} tier"
+                    f" ({lower.price.amount_minor} {lower.price.currency})"
+                )
         return attrs.evolve(self, plans=ordered)
 
 

@@ -93,3 +93,5 @@ class Dashboard:
     top_fans_by_plays: tuple[FanScore, ...]
     top_fans_by_spend: tuple[FanScore, ...]
     funnel: tuple[FunnelStep, ...]
+    #: Distinct fans who played the artist over the same 30 days.
+    unique_listeners_30d: int = 0

@@ -38,6 +38,11 @@ class Forbidden(DomainError):  # noqa: N818
 class QuotaExceeded(DomainError):  # noqa: N818
     code = "quota_exceeded"
 
+    def __init__(self, detail: str, *, retry_after_s: int | None = None) -> None:
+        super().__init__(detail)
+        #: Seconds until the quota frees up, when known (sent as Retry-After).
+        self.retry_after_s = retry_after_s
+
 
 class MediaRejected(DomainError):  # noqa: N818
     """An upload that is not acceptable audio: wrong format, damaged, too long, hostile."""

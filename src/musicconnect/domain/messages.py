@@ -7,7 +7,7 @@ from typing import Final
 
 import attrs
 
-from musicconnect.domain.errors import InvalidInput
+from musicconnect.domain.text import clean_text
 
 MAX_MESSAGE_LENGTH: Final = 2000
 
@@ -22,12 +22,7 @@ class DirectMessage:
 
 
 def check_body(body: str) -> str:
-    cleaned = body.strip()
-    if not cleaned:
-        raise InvalidInput("a message needs a body")
-    if len(cleaned) > MAX_MESSAGE_LENGTH:
-        raise InvalidInput(f"a message is at most {MAX_MESSAGE_LENGTH} characters")
-    return cleaned
+    return clean_text(body, field="body", max_chars=MAX_MESSAGE_LENGTH, multiline=True)
 
 
 def dm_quota_key(fan_id: str, artist_id: str, month: str) -> str:

@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import attrs
 
+from musicconnect.domain.errors import InvalidInput
 from musicconnect.domain.tiers import Tier
 
 EARLY_ACCESS: Final = timedelta(hours=24)
+MAX_TITLE: Final = 200
+#: Release dates are compared after moving them by a day (early access) and into UTC; years past
+#: these leave room for both, where 9999-12-31 with a negative offset overflows datetime.
+_FIRST_RELEASE_YEAR: Final = 1970
+_LAST_RELEASE_YEAR: Final = 9000
+
+
+def check_release_at(release_at: datetime | None) -> datetime | None:
+    """A release instant that every comparison can use: timezone-aware and well inside datetime."""
+    if release_at is None:
+        return None
+    if release_at.tzinfo is None or release_at.utcoffset() is None:
+        raise InvalidInput("release_at must include a timezone")
+    try:
+        in_utc = release_at.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput("release_at is out of range") from None
+    if not _FIRST_RELEASE_YEAR <= in_utc.year <= _LAST_RELEASE_YEAR:
+        raise InvalidInput("release_at is out of range")
+    return release_at
 
 
 class TrackStatus(enum.StrEnum):

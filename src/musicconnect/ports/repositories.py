@@ -26,6 +26,11 @@ class AccountRepository(Protocol):
 
     def by_email(self, email: str) -> Account | None: ...
 
+    def save(self, account: Account) -> None:
+        """Store a changed account (email, password hash, role, name, verification); raise
+        Conflict when its new email belongs to another account."""
+        ...
+
 
 class ArtistRepository(Protocol):
     def add(self, artist: Artist) -> None: ...
@@ -152,6 +157,10 @@ class PlayEventStore(Protocol):
         """(fan_id, plays), most plays first, ties by fan id."""
         ...
 
+    def listeners(self, artist_id: str, first: date, last: date) -> int:
+        """Distinct fans who played the artist on a UTC day from ``first`` to ``last``."""
+        ...
+
 
 class MessageRepository(Protocol):
     def add(self, message: DirectMessage) -> None: ...
@@ -159,6 +168,14 @@ class MessageRepository(Protocol):
     def to_artist(self, artist_id: str) -> Sequence[DirectMessage]: ...
 
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int: ...
+
+    def from_fan(self, fan_id: str) -> Sequence[DirectMessage]:
+        """Every message the fan sent, to any artist, oldest first."""
+        ...
+
+    def erase_from(self, fan_id: str, *, body: str) -> None:
+        """Replace the body of every message the fan sent (the thread and its count stay)."""
+        ...
 
 
 class PaymentIntentRepository(Protocol):

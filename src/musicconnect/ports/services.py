@@ -62,6 +62,10 @@ class PasswordHasher(Protocol):
 
     def verify(self, password: str, hashed: str) -> bool: ...
 
+    def needs_rehash(self, hashed: str) -> bool:
+        """True when ``hashed`` is in an older scheme or weaker parameters than ``hash`` makes."""
+        ...
+
 
 @attrs.frozen
 class TokenPair:
@@ -71,16 +75,30 @@ class TokenPair:
 
 
 @attrs.frozen
+class TokenFamily:
+    """The tokens descending from one login. Rotation keeps the family and its end, so a login
+    lives at most one refresh lifetime, and revoking the family id until then revokes them all."""
+
+    id: str
+    expires_at: datetime
+
+
+@attrs.frozen
 class TokenClaims:
     subject: str
     role: str
     token_id: str
     kind: str
     expires_at: datetime
+    family: TokenFamily
+    issued_at: datetime
 
 
 class TokenIssuer(Protocol):
-    def issue(self, *, subject: str, role: str) -> TokenPair: ...
+    def issue(self, *, subject: str, role: str, family: TokenFamily | None = None) -> TokenPair:
+        """A new pair: in a new family (a login), or in ``family`` (a rotation), whose end no
+        token of the pair outlives."""
+        ...
 
     def decode(self, token: str, *, kind: str) -> TokenClaims:
         """Raise AuthenticationFailed for anything but a valid, unexpired token of ``kind``."""
@@ -100,6 +118,34 @@ class TokenDenylist(Protocol):
         """
         ...
 
-    def is_revoked(self, token_id: str) -> bool:
-        """Raise ServiceUnavailable when the store cannot answer: revocation fails closed."""
+    def is_revoked(self, *token_ids: str) -> bool:
+        """Whether any of ``token_ids`` (a token's own id, its family's) is revoked, in one look.
+
+        Raise ServiceUnavailable when the store cannot answer: revocation fails closed."""
+        ...
+
+
+@attrs.frozen
+class EmailMessage:
+    to: str
+    subject: str
+    body: str
+
+
+class EmailSender(Protocol):
+    def send(self, message: EmailMessage) -> None:
+        """Hand the message to the mail system; ServiceUnavailable when it cannot take it."""
+        ...
+
+
+class OneTimeTokens(Protocol):
+    """Single-use secrets (email verification, password reset), stored by their hash only."""
+
+    def put(self, digest: str, value: str, *, until: datetime) -> None:
+        """Keep ``value`` under ``digest`` until ``until``."""
+        ...
+
+    def take(self, digest: str) -> str | None:
+        """The value under ``digest``, removed in the same atomic step: of any number of calls
+        at once exactly one gets it. None when unknown, taken already or expired."""
         ...

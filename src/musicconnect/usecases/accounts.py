@@ -1,8 +1,9 @@
-"""Registering, logging in, refreshing and revoking tokens."""
+"""Registering, logging in, refreshing and revoking tokens, and the operator's admin grants."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import logging
+import secrets
 
 import attrs
 
@@ -12,10 +13,12 @@ from musicconnect.domain.accounts import (
     Caller,
     Role,
     check_display_name,
-    check_password,
     normalise_email,
+    registrable_role,
+    role_of_token,
 )
-from musicconnect.domain.errors import AuthenticationFailed, Conflict, InvalidInput
+from musicconnect.domain.errors import AuthenticationFailed, Conflict, NotFound
+from musicconnect.domain.passwords import check_password
 from musicconnect.domain.tiers import default_plans
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import (
@@ -27,6 +30,9 @@ from musicconnect.ports.services import (
     TokenIssuer,
     TokenPair,
 )
+from musicconnect.usecases.account_mail import AccountMail
+
+log = logging.getLogger(__name__)
 
 
 @attrs.frozen
@@ -44,31 +50,70 @@ def register(
     hasher: PasswordHasher,
     ids: IdGenerator,
     clock: Clock,
-    admin_emails: Collection[str] = (),
+    mail: AccountMail,
 ) -> Account:
-    """Create an account; an artist also gets a profile with the default three tiers."""
+    """Create a fan or artist account (an artist also gets a profile with the three default tiers)
+    and send a verification email.
+
+    The answer is the same whether or not the email is known, so registration cannot be used to
+    find out who has an account: for a known email the owner is told by email instead, and the
+    caller gets back a look-alike account that was never stored.
+    """
     email = normalise_email(command.email)
-    check_password(command.password)
+    role = registrable_role(command.role)
     name = check_display_name(command.display_name)
-    if command.role not in {Role.ARTIST, Role.FAN}:
-        raise InvalidInput("role must be 'artist' or 'fan'")
-    role = Role.ADMIN if email in {e.strip().lower() for e in admin_emails} else Role(command.role)
-    with uow:
-        if uow.accounts.by_email(email) is not None:
-            raise Conflict("an account with this email exists")
-        account = Account(
-            id=ids.new_id(),
-            email=email,
-            password_hash=hasher.hash(command.password),
-            role=role,
-            display_name=name,
-            created_at=clock.now(),
-        )
-        uow.accounts.add(account)
-        if role is Role.ARTIST:
-            uow.artists.add(Artist(id=account.id, display_name=name, plans=default_plans()))
-        uow.commit()
-    return account
+    check_password(command.password, email=email)
+    candidate = Account(
+        id=ids.new_id(),
+        email=email,
+        # Hashed on both paths: the work dominates the time, so the time says nothing either.
+        password_hash=hasher.hash(command.password),
+        role=role,
+        display_name=name,
+        created_at=clock.now(),
+    )
+    existing = _add_account(candidate, uow=uow)
+    if existing is not None:
+        mail.send_already_registered(existing)
+        return attrs.evolve(candidate, password_hash="")
+    mail.send_verification(candidate, candidate.email)
+    return candidate
+
+
+def _add_account(account: Account, *, uow: UnitOfWork) -> Account | None:
+    """Store ``account``; the account already holding its email instead, if there is one."""
+    try:
+        with uow:
+            existing = uow.accounts.by_email(account.email)
+            if existing is not None:
+                return existing
+            uow.accounts.add(account)
+            if account.role is Role.ARTIST:
+                uow.artists.add(
+                    Artist(id=account.id, display_name=account.display_name, plans=default_plans())
+                )
+            uow.commit()
+    except Conflict:
+        # A registration racing ours took the email between our look and our write.
+        with uow:
+            existing = uow.accounts.by_email(account.email)
+        if existing is None:
+            raise
+        return existing
+    return None
+
+
+#: One decoy per hasher, by identity (hashers need not be hashable); made on first use.
+_DECOYS: dict[int, tuple[PasswordHasher, str]] = {}
+
+
+def _decoy_hash(hasher: PasswordHasher) -> str:
+    """A hash no password matches, verified when the email is unknown so that a login costs the
+    same whether or not the account exists."""
+    found = _DECOYS.get(id(hasher))
+    if found is None or found[0] is not hasher:
+        found = _DECOYS[id(hasher)] = (hasher, hasher.hash(secrets.token_urlsafe(32)))
+    return found[1]
 
 
 def login(
@@ -79,38 +124,84 @@ def login(
     hasher: PasswordHasher,
     tokens: TokenIssuer,
 ) -> TokenPair:
+    """A new token family for the right email and password; a hash in an older scheme is
+    upgraded on the way, while the password is at hand."""
     with uow:
         account = uow.accounts.by_email(email.strip().lower())
-    # Same answer for an unknown email and a wrong password: no account enumeration.
-    if account is None or not hasher.verify(password, account.password_hash):
+    stored = account.password_hash if account is not None else _decoy_hash(hasher)
+    # Same answer and same work for an unknown email and a wrong password: no enumeration.
+    if not hasher.verify(password, stored) or account is None:
         raise AuthenticationFailed("wrong email or password")
+    if hasher.needs_rehash(stored):
+        _upgrade_hash(account, password, uow=uow, hasher=hasher)
     return tokens.issue(subject=account.id, role=account.role)
 
 
+def _upgrade_hash(account: Account, password: str, *, uow: UnitOfWork, hasher: PasswordHasher) -> None:
+    with uow:
+        current = uow.accounts.get(account.id)
+        # Only if nothing changed the password meanwhile (a reset racing this login).
+        if current is not None and current.password_hash == account.password_hash:
+            uow.accounts.save(attrs.evolve(current, password_hash=hasher.hash(password)))
+            uow.commit()
+
+
 def authenticate(access_token: str, *, tokens: TokenIssuer, denylist: TokenDenylist) -> Caller:
-    """The caller behind a bearer token; revoked or invalid tokens are refused."""
+    """The caller behind a bearer token; revoked tokens, revoked families and unknown roles are refused."""
     claims = tokens.decode(access_token, kind="access")
-    if denylist.is_revoked(claims.token_id):
+    role = role_of_token(claims.role)
+    if denylist.is_revoked(claims.token_id, claims.family.id):
         raise AuthenticationFailed("token revoked")
-    return Caller(id=claims.subject, role=Role(claims.role))
+    return Caller(id=claims.subject, role=role)
 
 
-def refresh(refresh_token: str, *, tokens: TokenIssuer, denylist: TokenDenylist) -> TokenPair:
-    """Trade a refresh token for a new pair; the old refresh token is spent (rotation)."""
+def refresh(
+    refresh_token: str, *, tokens: TokenIssuer, denylist: TokenDenylist, uow: UnitOfWork
+) -> TokenPair:
+    """Trade a refresh token for a new pair in the same family; the old refresh token is spent.
+
+    A refresh token spent already is a stolen copy or a replay: its whole family is revoked, so
+    the thief's successor tokens die with the victim's. The role is read again from the account,
+    so a granted or revoked admin role takes effect at the next refresh.
+    """
     claims = tokens.decode(refresh_token, kind="refresh")
+    if denylist.is_revoked(claims.family.id):
+        raise AuthenticationFailed("token revoked")
     # One atomic step: two requests racing with one refresh token get one new pair between them.
     if not denylist.spend(claims.token_id, until=claims.expires_at):
-        raise AuthenticationFailed("token revoked")
-    return tokens.issue(subject=claims.subject, role=claims.role)
+        revoke_family(claims, denylist=denylist)
+        raise AuthenticationFailed("refresh token used twice: every token of this login is revoked")
+    with uow:
+        account = uow.accounts.get(claims.subject)
+    if account is None or not account.admits_session_from(claims.issued_at):
+        raise AuthenticationFailed("this login has ended: sign in again")
+    return tokens.issue(subject=account.id, role=account.role, family=claims.family)
 
 
-def logout(
-    access: TokenClaims,
-    *,
-    denylist: TokenDenylist,
-    refresh_claims: TokenClaims | None = None,
-) -> None:
-    """Revoke the access token (and the refresh token, when given) until they would expire."""
+def revoke_family(claims: TokenClaims, *, denylist: TokenDenylist) -> None:
+    """Revoke every token descending from the login ``claims`` belongs to."""
+    denylist.revoke(claims.family.id, until=claims.family.expires_at)
+
+
+def logout(access: TokenClaims, *, denylist: TokenDenylist) -> None:
+    """End the login: the access token and its whole family, refresh tokens included."""
     denylist.revoke(access.token_id, until=access.expires_at)
-    if refresh_claims is not None and refresh_claims.subject == access.subject:
-        denylist.revoke(refresh_claims.token_id, until=refresh_claims.expires_at)
+    revoke_family(access, denylist=denylist)
+
+
+def set_admin(email: str, *, admin: bool, uow: UnitOfWork) -> Account:
+    """The operator's grant or revocation of the admin role (from the server's CLI only).
+
+    Revoking gives back the role the account registered with: artist if it has an artist profile.
+    """
+    with uow:
+        account = uow.accounts.by_email(normalise_email(email))
+        if account is None:
+            raise NotFound(f"no account with the email {email!r}")
+        role = Role.ADMIN if admin else Role.ARTIST if uow.artists.get(account.id) is not None else Role.FAN
+        if account.role is not role:
+            account = attrs.evolve(account, role=role)
+            uow.accounts.save(account)
+            uow.commit()
+    log.warning("the admin role of %s is now %s", account.id, "granted" if admin else "revoked")
+    return account

@@ -26,6 +26,7 @@ def build_dashboard(artist_id: str, *, caller: Caller, uow: UnitOfWork, clock: C
         artist = require_artist(uow, artist_id)
         currency = artist.plans[-1].price.currency
         plays = uow.plays.daily_counts(artist_id, first_day, today)
+        listeners = uow.plays.listeners(artist_id, first_day, today)
         top_by_plays = uow.plays.top_fans(artist_id, TOP_FANS)
 
         revenue: dict[date, int] = defaultdict(int)
@@ -78,4 +79,5 @@ def build_dashboard(artist_id: str, *, caller: Caller, uow: UnitOfWork, clock: C
         top_fans_by_plays=tuple(FanScore(f, names[f], n) for f, n in top_by_plays),
         top_fans_by_spend=tuple(FanScore(f, names[f], n) for f, n in top_by_spend if n > 0),
         funnel=funnel(counts),
+        unique_listeners_30d=listeners,
     )

@@ -8,9 +8,11 @@ from musicconnect.domain.accounts import Caller
 from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.clocks import month_key, next_month_start
 from musicconnect.domain.entitlements import DM_PER_MONTH, entitlements
-from musicconnect.domain.errors import Forbidden, QuotaExceeded
+from musicconnect.domain.errors import Conflict, Forbidden, QuotaExceeded
 from musicconnect.domain.messages import DirectMessage, check_body, dm_quota_key
+from musicconnect.domain.throttling import PLAY_REPEAT
 from musicconnect.domain.tiers import Feature
+from musicconnect.domain.tracks import TrackStatus
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, QuotaCounter
 from musicconnect.usecases.access import require_artist, require_fan, require_owner
@@ -33,15 +35,21 @@ def like(track_id: str, *, caller: Caller, uow: UnitOfWork, clock: Clock) -> Non
         uow.commit()
 
 
-def record_play(track_id: str, *, caller: Caller, uow: UnitOfWork, clock: Clock) -> None:
-    """Count one play of a track the caller may see, in the artist's daily bucket."""
+def record_play(track_id: str, *, caller: Caller, uow: UnitOfWork, quota: QuotaCounter, clock: Clock) -> bool:
+    """Count a play of a track the caller can stream now, in the artist's daily bucket: at most
+    one per fan and track every 30 s (the player reports a play, not every seek). False when the
+    play was not counted for that reason."""
     require_fan(caller)
     track = view_track(track_id, caller=caller, uow=uow, clock=clock)
+    if track.status is not TrackStatus.READY:
+        raise Conflict("only a track that can be streamed can be played")
+    now = clock.now()
+    if not quota.acquire(f"play-once:{caller.id}:{track.id}", limit=1, resets_at=now + PLAY_REPEAT):
+        return False
     with uow:
-        uow.plays.record(
-            PlayEvent(artist_id=track.artist_id, track_id=track.id, fan_id=caller.id, at=clock.now())
-        )
+        uow.plays.record(PlayEvent(artist_id=track.artist_id, track_id=track.id, fan_id=caller.id, at=now))
         uow.commit()
+    return True
 
 
 def send_message(

@@ -58,7 +58,12 @@ def run_payouts(
     paid = _finish_stranded(uow=uow, gateway=gateway, ids=ids, clock=clock, lease=lease)
     with uow:
         artists = list(uow.ledger.artists_with_balance())
+        # Money goes only to an artist who proved their email; the balance waits for them.
+        unverified = {a for a in artists if not _email_verified(uow, a)}
     for artist_id in artists:
+        if artist_id in unverified:
+            log.warning("payout to %s for %s skipped: the artist's email is not verified", artist_id, period)
+            continue
         try:
             paid += _pay_artist(
                 artist_id,
@@ -75,6 +80,11 @@ def run_payouts(
             # next run; the others are still paid.
             log.warning("payout to %s for %s failed: %s", artist_id, period, failure.detail)
     return paid
+
+
+def _email_verified(uow: UnitOfWork, artist_id: str) -> bool:
+    account = uow.accounts.get(artist_id)
+    return account is not None and account.email_verified
 
 
 def _pay_artist(

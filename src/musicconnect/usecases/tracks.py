@@ -11,12 +11,13 @@ from typing import Final
 import attrs
 
 from musicconnect.domain.accounts import Caller, Role
-from musicconnect.domain.errors import InvalidInput, MediaRejected, NotFound, ServiceUnavailable
+from musicconnect.domain.errors import MediaRejected, NotFound, ServiceUnavailable
 from musicconnect.domain.events import TrackPublished
 from musicconnect.domain.media import LADDER_KBPS, UploadPolicy, content_type_for
 from musicconnect.domain.subscriptions import effective_tier
+from musicconnect.domain.text import clean_text
 from musicconnect.domain.tiers import Tier
-from musicconnect.domain.tracks import Track, TrackStatus, can_see
+from musicconnect.domain.tracks import MAX_TITLE, Track, TrackStatus, can_see, check_release_at
 from musicconnect.ports.media import MediaProbe, MediaStorage, ProgressCallback, Transcoder
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, Job, JobQueue
@@ -63,11 +64,11 @@ def ingest_track(
 ) -> Track:
     """Validate an upload, keep the original, and queue its transcode. Rejected input stores nothing."""
     require_owner(caller, command.artist_id)
-    title = command.title.strip()
-    if not title or len(title) > 200:  # noqa: PLR2004
-        raise InvalidInput("title must be 1 to 200 characters")
-    if command.release_at is not None and command.release_at.tzinfo is None:
-        raise InvalidInput("release_at must include a timezone")
+    title = clean_text(command.title, field="title", max_chars=MAX_TITLE)
+    release_at = check_release_at(command.release_at)
+    # Who may upload is settled before ffprobe spends a process on the file.
+    with uow:
+        require_artist(uow, command.artist_id)
     probe.probe(command.upload, policy)
     with uow:
         require_artist(uow, command.artist_id)
@@ -76,7 +77,7 @@ def ingest_track(
             artist_id=command.artist_id,
             title=title,
             created_at=clock.now(),
-            release_at=command.release_at,
+            release_at=release_at,
             exclusive=command.exclusive,
         )
         try:

@@ -17,12 +17,14 @@ from litestar.testing import TestClient
 
 from musicconnect.adapters.crypto import ScryptPasswordHasher
 from musicconnect.adapters.inprocess import InlineJobQueue
-from musicconnect.adapters.memory import FrozenClock, InMemoryStore, InMemoryUnitOfWork
+from musicconnect.adapters.memory import FrozenClock, InMemoryEmailSender, InMemoryStore, InMemoryUnitOfWork
 from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.errors import MediaRejected
 from musicconnect.entrypoints.http import create_app
 from musicconnect.settings import Settings
+from musicconnect.usecases.accounts import set_admin
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
+from tests.support.accounts import verify_email
 from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder, fake_audio
 
 T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -66,6 +68,8 @@ class Api:
             },
         )
         assert response.status_code == 201, response.text
+        # Everyone follows their verification link, as an artist must before being paid.
+        verify_email(self.client, self.services.email, email)
         return self.login(User(id=response.json()["id"], role=response.json()["role"], email=email))
 
     def login(self, user: User) -> User:
@@ -75,6 +79,11 @@ class Api:
         tokens = login.json()
         return attrs.evolve(user, access_token=tokens["access_token"], refresh_token=tokens["refresh_token"])
 
+    def outbox(self) -> InMemoryEmailSender:
+        sender = self.services.email
+        assert isinstance(sender, InMemoryEmailSender)
+        return sender
+
     def artist(self) -> User:
         return self.register("artist")
 
@@ -82,7 +91,10 @@ class Api:
         return self.register("fan")
 
     def admin(self) -> User:
-        return self.register("fan", email=ADMIN_EMAIL)
+        """A fan the operator made admin (``musicconnect admin grant``), signed in again."""
+        user = self.register("fan", email=ADMIN_EMAIL)
+        set_admin(ADMIN_EMAIL, admin=True, uow=self.services.uow())
+        return self.login(attrs.evolve(user, role="admin"))
 
     def upload(
         self,
@@ -160,7 +172,7 @@ def _bootstrap(data_dir: Path, clock: FrozenClock, store: InMemoryStore) -> Serv
     settings = Settings(
         data_dir=data_dir,
         secret_key="x" * 32,
-        admin_emails=ADMIN_EMAIL,
+        throttle_scale=1000,
         max_upload_bytes=MAX_UPLOAD_BYTES,
     )
     return bootstrap(
@@ -168,6 +180,7 @@ def _bootstrap(data_dir: Path, clock: FrozenClock, store: InMemoryStore) -> Serv
         uow=lambda: InMemoryUnitOfWork(store),
         clock=clock,
         hasher=ScryptPasswordHasher(n=2, r=1, p=1),
+        email=InMemoryEmailSender(),
         probe=FakeMediaProbe(),
         transcoder=FakeTranscoder(),
         jobs=InlineJobQueue({}),

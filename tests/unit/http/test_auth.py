@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.unit.http.conftest import ADMIN_EMAIL, PASSWORD, Api, assert_error
+from musicconnect.usecases.accounts import set_admin
+from tests.unit.http.conftest import ADMIN_EMAIL, PASSWORD, Api, User, assert_error
 
 
 def test_register_answers_201_with_id_and_role(api: Api) -> None:
@@ -18,14 +19,23 @@ def test_register_answers_201_with_id_and_role(api: Api) -> None:
     assert api.client.get(f"/artists/{body['id']}").status_code == 200
 
 
-def test_registering_an_email_twice_conflicts(api: Api) -> None:
-    """The same email (in any case) cannot register twice."""
+def test_registering_a_known_email_answers_like_a_new_one(api: Api) -> None:
+    """No enumeration: a taken email (in any case) gets the same status and body shape as a new
+    one; its owner is told by email instead, and no second account appears."""
     api.register("fan", email="twice@example.com")
-    response = api.client.post(
-        "/auth/register",
-        json={"email": "TWICE@example.com", "password": PASSWORD, "role": "fan", "display_name": "Again"},
-    )
-    assert_error(response, 409, "conflict")
+    body = {"password": PASSWORD, "role": "fan", "display_name": "Again"}
+    known = api.client.post("/auth/register", json={**body, "email": "TWICE@example.com"})
+    new = api.client.post("/auth/register", json={**body, "email": "fresh@example.com"})
+    assert known.status_code == new.status_code == 201
+    assert set(known.json()) == set(new.json()) == {"id", "role"}
+    assert known.json()["role"] == new.json()["role"] == "fan"
+    outbox = api.outbox()
+    assert [m.subject for m in outbox.sent("twice@example.com")][
+        -1
+    ] == "You already have a Music Connect account"
+    assert "Confirm your email" in outbox.sent("fresh@example.com")[-1].subject
+    with api.services.uow() as uow:
+        assert uow.accounts.get(known.json()["id"]) is None
 
 
 def test_register_refuses_an_unknown_role(api: Api) -> None:
@@ -58,10 +68,20 @@ def test_register_refuses_unknown_fields(api: Api) -> None:
     assert_error(api.client.post("/auth/register", json=body), 422, "invalid_input")
 
 
-def test_an_admin_email_registers_as_admin(api: Api) -> None:
-    """Accounts whose email is in MUSICCONNECT_ADMIN_EMAILS get the admin role."""
-    assert api.admin().role == "admin"
-    assert api.register("fan", email=f"not-{ADMIN_EMAIL}").role == "fan"
+def test_no_email_registers_as_admin_only_the_operator_grants_it(api: Api) -> None:
+    """Registering the operator's own address (any case or spacing) gives a fan; only
+    `admin grant` on the server makes it admin, seen at the next sign-in."""
+    response = api.client.post(
+        "/auth/register",
+        json={"email": f" {ADMIN_EMAIL.upper()} ", "password": PASSWORD, "role": "fan", "display_name": "A"},
+    )
+    assert response.json()["role"] == "fan"
+    fan = api.login(User(id=response.json()["id"], role="fan", email=ADMIN_EMAIL))
+    assert api.client.get("/me", headers=fan.headers).json()["role"] == "fan"
+    assert api.client.post("/payouts/run", json={"period": "2025-03"}, headers=fan.headers).status_code == 403
+    set_admin(ADMIN_EMAIL, admin=True, uow=api.services.uow())
+    admin = api.login(fan)
+    assert api.client.get("/me", headers=admin.headers).json()["role"] == "admin"
 
 
 def test_login_returns_a_bearer_pair(api: Api) -> None:
@@ -99,6 +119,7 @@ def test_refresh_returns_a_new_pair_and_spends_the_old_refresh_token(api: Api) -
     ).is_success
     again = api.client.post("/auth/refresh", json={"refresh_token": fan.refresh_token})
     assert_error(again, 401, "authentication_failed")
+    assert api.client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]}).status_code == 401
 
 
 def test_refresh_refuses_an_access_token(api: Api) -> None:
@@ -118,19 +139,41 @@ def test_logout_revokes_the_access_token(api: Api) -> None:
     assert_error(api.client.post("/auth/logout", headers=fan.headers), 401)
 
 
-def test_logout_with_the_refresh_token_revokes_it_too(api: Api) -> None:
-    """Sending the refresh token on logout ends the whole session."""
+def test_logout_revokes_the_refresh_token_of_the_login(api: Api) -> None:
+    """Logout ends the whole login: the refresh token issued with the access token is refused,
+    sent along or not."""
     fan = api.fan()
-    response = api.client.post("/auth/logout", json={"refresh_token": fan.refresh_token}, headers=fan.headers)
-    assert response.status_code == 204
+    assert api.client.post("/auth/logout", headers=fan.headers).status_code == 204
     assert_error(api.client.post("/auth/refresh", json={"refresh_token": fan.refresh_token}), 401)
 
 
-def test_logout_without_the_refresh_token_leaves_it_usable(api: Api) -> None:
-    """Logging out one access token does not end other sessions' refresh tokens."""
+def test_logout_revokes_tokens_refreshed_from_the_login(api: Api) -> None:
+    """Access and refresh tokens rotated from the login die with it."""
     fan = api.fan()
+    rotated = api.client.post("/auth/refresh", json={"refresh_token": fan.refresh_token}).json()
     assert api.client.post("/auth/logout", headers=fan.headers).status_code == 204
-    assert api.client.post("/auth/refresh", json={"refresh_token": fan.refresh_token}).status_code == 200
+    rotated_headers = {"Authorization": f"Bearer {rotated['access_token']}"}
+    assert_error(api.client.get("/me/subscriptions", headers=rotated_headers), 401)
+    assert_error(api.client.post("/auth/refresh", json={"refresh_token": rotated["refresh_token"]}), 401)
+
+
+def test_logout_leaves_other_logins_alone(api: Api) -> None:
+    """Another login of the same account (another device) keeps working."""
+    fan = api.fan()
+    other = api.login(fan)
+    assert api.client.post("/auth/logout", headers=fan.headers).status_code == 204
+    assert api.client.get("/me/subscriptions", headers=other.headers).status_code == 200
+    assert api.client.post("/auth/refresh", json={"refresh_token": other.refresh_token}).status_code == 200
+
+
+def test_reusing_a_rotated_refresh_token_revokes_its_successors(api: Api) -> None:
+    """A refresh token used twice is a stolen copy: the pair its first use made dies too."""
+    fan = api.fan()
+    successor = api.client.post("/auth/refresh", json={"refresh_token": fan.refresh_token}).json()
+    assert_error(api.client.post("/auth/refresh", json={"refresh_token": fan.refresh_token}), 401)
+    assert_error(api.client.post("/auth/refresh", json={"refresh_token": successor["refresh_token"]}), 401)
+    headers = {"Authorization": f"Bearer {successor['access_token']}"}
+    assert_error(api.client.get("/me/subscriptions", headers=headers), 401)
 
 
 def test_a_missing_token_is_401_with_www_authenticate(api: Api) -> None:

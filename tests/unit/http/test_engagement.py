@@ -48,8 +48,10 @@ def test_plays_are_accepted_and_counted_per_day(api: Api) -> None:
     for fan, plays in ((keen, 3), (casual, 1)):
         for _ in range(plays):
             assert api.client.post(f"/tracks/{track_id}/plays", headers=fan.headers).status_code == 202
+            api.clock.advance(seconds=30)  # a play counts once per 30 s
     dashboard = api.client.get(f"/artists/{artist.id}/dashboard", headers=artist.headers).json()
     assert dashboard["plays_30d"][api.clock.now().date().isoformat()] == 4
+    assert dashboard["unique_listeners_30d"] == 2
     assert [(f["fan_id"], f["plays"]) for f in dashboard["top_fans"]["by_plays"]] == [
         (keen.id, 3),
         (casual.id, 1),

@@ -19,6 +19,7 @@ def test_the_dashboard_has_every_section(api: Api) -> None:
         "revenue_30d",
         "revenue_net_30d",
         "revenue_by_currency",
+        "unique_listeners_30d",
         "currency",
         "top_fans",
         "conversion_funnel",

@@ -23,7 +23,9 @@ from musicconnect.adapters.jwt import PyJwtTokenIssuer
 from musicconnect.adapters.memory import (
     FrozenClock,
     InMemoryCache,
+    InMemoryEmailSender,
     InMemoryMediaStorage,
+    InMemoryOneTimeTokens,
     InMemoryQuotaCounter,
     InMemoryStore,
     InMemoryTokenDenylist,
@@ -42,10 +44,12 @@ from musicconnect.domain.tracks import Track
 from musicconnect.ports.media import ProgressCallback
 from musicconnect.ports.payments import Charges
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.usecases import accounts
+from musicconnect.usecases import accounts, profile
 from musicconnect.usecases import tracks as track_cases
+from musicconnect.usecases.account_mail import AccountMail
 from musicconnect.usecases.caching import InvalidatingUnitOfWork
 from musicconnect.usecases.subscriptions import Subscriptions
+from tests.support.accounts import link_token
 
 T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 PASSWORD: Final = "correct horse battery"
@@ -297,6 +301,9 @@ class World:
         self._admin: Caller | None = None
         #: What streaming reads through; every unit of work below invalidates it, as in production.
         self.cache = InMemoryCache(clock)
+        self.outbox = InMemoryEmailSender()
+        self.one_time_tokens = InMemoryOneTimeTokens(clock)
+        self.mail = AccountMail(self.outbox, self.one_time_tokens, clock)
 
     def uow(self) -> UnitOfWork:
         return InvalidatingUnitOfWork(InMemoryUnitOfWork(self.store), self.cache)
@@ -331,8 +338,10 @@ class World:
             hasher=self.hasher,
             ids=self.ids,
             clock=self.clock,
-            admin_emails=(ADMIN_EMAIL,),
+            mail=self.mail,
         )
+        # Everyone follows their verification link, as an artist must before being paid.
+        profile.confirm_email(link_token(self.outbox.sent(account.email)[-1]), uow=self.uow(), mail=self.mail)
         return Caller(account.id, account.role)
 
     def artist(self, name: str | None = None) -> Caller:
@@ -344,7 +353,9 @@ class World:
     def admin(self) -> Caller:
         """The one admin (registered on first use)."""
         if self._admin is None:
-            self._admin = self.register(Role.FAN, email=ADMIN_EMAIL, name="the admin")
+            fan = self.register(Role.FAN, email=ADMIN_EMAIL, name="the admin")
+            accounts.set_admin(ADMIN_EMAIL, admin=True, uow=self.uow())
+            self._admin = Caller(fan.id, Role.ADMIN)
         return self._admin
 
     def subscribe(self, fan: Caller, artist: Caller, tier: Tier) -> Subscription:

@@ -68,8 +68,16 @@ class Story:
             follow(self.artist.id, caller=fan, uow=world.uow(), clock=world.clock)
 
     def play(self, *fans: Caller) -> None:
+        """Each fan plays the track once, a minute apart (a play counts once per 30 s)."""
         for fan in fans:
-            record_play(self.track.id, caller=fan, uow=self.world.uow(), clock=self.world.clock)
+            record_play(
+                self.track.id,
+                caller=fan,
+                uow=self.world.uow(),
+                quota=self.world.quota,
+                clock=self.world.clock,
+            )
+            self.world.clock.advance(minutes=1)
 
     def bill(self) -> None:
         world = self.world
@@ -90,6 +98,12 @@ def test_plays_30d_has_every_one_of_the_last_30_days(story: Story) -> None:
     assert (days[0], days[-1]) == (FEB_9.date(), T0.date())
     assert days == sorted(days)
     assert _nonzero(dashboard.plays_30d) == {FEB_9.date(): 3, T0.date(): 2}
+
+
+def test_unique_listeners_count_each_fan_once_over_the_30_days(story: Story) -> None:
+    """Alice played on two days in the window and Bob and Eve once: three listeners (Alice's
+    play from 40 days ago adds nobody)."""
+    assert _dashboard(story.world, story.artist).unique_listeners_30d == 3
 
 
 def test_revenue_30d_sums_the_charges_of_each_day(story: Story) -> None:

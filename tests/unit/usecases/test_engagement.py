@@ -9,6 +9,7 @@ import pytest
 from musicconnect.adapters.memory import InMemoryUnitOfWork
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.errors import (
+    Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -179,10 +180,10 @@ def test_plays_are_counted_in_the_artists_daily_buckets(world: World) -> None:
     alice, bob = world.fan(), world.fan()
     today = world.clock.now().date()
 
-    record_play(first.id, caller=alice, uow=world.uow(), clock=world.clock)
-    record_play(second.id, caller=bob, uow=world.uow(), clock=world.clock)
+    record_play(first.id, caller=alice, uow=world.uow(), quota=world.quota, clock=world.clock)
+    record_play(second.id, caller=bob, uow=world.uow(), quota=world.quota, clock=world.clock)
     world.clock.advance(timedelta(days=1))
-    record_play(first.id, caller=alice, uow=world.uow(), clock=world.clock)
+    record_play(first.id, caller=alice, uow=world.uow(), quota=world.quota, clock=world.clock)
 
     with world.uow() as uow:
         days = uow.plays.daily_counts(artist.id, today, today + timedelta(days=1))
@@ -197,10 +198,41 @@ def test_a_play_of_a_track_the_fan_may_not_see_is_not_counted(world: World) -> N
     track = world.ingest(artist, exclusive=True)
 
     with pytest.raises(NotFound):
-        record_play(track.id, caller=world.fan(), uow=world.uow(), clock=world.clock)
+        record_play(track.id, caller=world.fan(), uow=world.uow(), quota=world.quota, clock=world.clock)
     with pytest.raises(Forbidden):
-        record_play(track.id, caller=artist, uow=world.uow(), clock=world.clock)
+        record_play(track.id, caller=artist, uow=world.uow(), quota=world.quota, clock=world.clock)
 
+    with world.uow() as uow:
+        assert uow.plays.top_fans(artist.id, 10) == []
+
+
+def test_a_fan_replaying_a_track_counts_once_per_30_seconds(world: World) -> None:
+    """200 plays in a burst count once; the next play 30 s later counts again."""
+    artist = world.artist()
+    track = world.ingest(artist)
+    fan = world.fan()
+
+    counted = [
+        record_play(track.id, caller=fan, uow=world.uow(), quota=world.quota, clock=world.clock)
+        for _ in range(200)
+    ]
+    world.clock.advance(seconds=30)
+    counted.append(record_play(track.id, caller=fan, uow=world.uow(), quota=world.quota, clock=world.clock))
+
+    assert counted.count(True) == 2
+    with world.uow() as uow:
+        assert uow.plays.top_fans(artist.id, 10) == [(fan.id, 2)]
+
+
+def test_a_play_of_a_track_that_cannot_be_streamed_is_refused(world: World) -> None:
+    """A failed (or still processing) track counts no plays."""
+    artist = world.artist()
+    world.auto_transcode = False
+    waiting = world.ingest(artist)
+    fan = world.fan()
+
+    with pytest.raises(Conflict):
+        record_play(waiting.id, caller=fan, uow=world.uow(), quota=world.quota, clock=world.clock)
     with world.uow() as uow:
         assert uow.plays.top_fans(artist.id, 10) == []
 

@@ -1,5 +1,5 @@
-"""Password hashing with the standard library's scrypt."""
+"""Password hashing: argon2id (argon2-cffi), and the scrypt format of earlier releases."""
 
-from musicconnect.adapters.crypto.passwords import ScryptPasswordHasher
+from musicconnect.adapters.crypto.passwords import Argon2PasswordHasher, ScryptPasswordHasher
 
-__all__ = ["ScryptPasswordHasher"]
+__all__ = ["Argon2PasswordHasher", "ScryptPasswordHasher"]

@@ -1,4 +1,5 @@
-"""Passwords hashed with scrypt (memory-hard, in the standard library), salted per password."""
+"""Passwords hashed with argon2id (argon2-cffi); scrypt hashes of earlier releases still verify
+and are upgraded at the next login."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import hashlib
 import hmac
 import secrets
 from typing import Final
+
+import argon2
 
 _SCHEME: Final = "scrypt"
 _FIELDS: Final = 6
@@ -34,8 +37,7 @@ def _check_parameters(n: int, r: int, p: int) -> None:
 
 def _derive(password: str, salt: bytes, *, n: int, r: int, p: int, length: int) -> bytes:
     return hashlib.scrypt(
-        # surrogatepass: JSON can carry lone surrogates, and hashing them must not crash.
-        password.encode("utf-8", "surrogatepass"),
+        _utf8(password),
         salt=salt,
         n=n,
         r=r,
@@ -61,6 +63,9 @@ class ScryptPasswordHasher:
         digest = _derive(password, salt, n=self._n, r=self._r, p=self._p, length=_HASH_BYTES)
         return f"{_SCHEME}${self._n}${self._r}${self._p}${_b64(salt)}${_b64(digest)}"
 
+    def needs_rehash(self, hashed: str) -> bool:
+        return not hashed.startswith(f"{_SCHEME}${self._n}${self._r}${self._p}$")
+
     def verify(self, password: str, hashed: str) -> bool:
         """False for a wrong password and for anything that is not one of our hashes."""
         fields = hashed.split("$")
@@ -77,3 +82,40 @@ class ScryptPasswordHasher:
             return False
         actual = _derive(password, salt, n=n, r=r, p=p, length=len(expected))
         return hmac.compare_digest(actual, expected)
+
+
+class Argon2PasswordHasher:
+    """argon2id with argon2-cffi's RFC 9106 low-memory profile; reads the legacy scrypt format."""
+
+    def __init__(self, *, time_cost: int = 3, memory_cost_kib: int = 64 * 1024, parallelism: int = 4) -> None:
+        self._argon2 = argon2.PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_cost_kib,
+            parallelism=parallelism,
+            type=argon2.Type.ID,
+        )
+        self._legacy = ScryptPasswordHasher()
+
+    def hash(self, password: str) -> str:
+        return self._argon2.hash(_utf8(password))
+
+    def verify(self, password: str, hashed: str) -> bool:
+        if hashed.startswith(f"{_SCHEME}$"):
+            return self._legacy.verify(password, hashed)
+        try:
+            return self._argon2.verify(hashed, _utf8(password))
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+
+    def needs_rehash(self, hashed: str) -> bool:
+        if not hashed.startswith("$argon2id$"):
+            return True
+        try:
+            return self._argon2.check_needs_rehash(hashed)
+        except argon2.exceptions.InvalidHashError:
+            return True
+
+
+def _utf8(password: str) -> bytes:
+    # surrogatepass: JSON can carry lone surrogates, and hashing them must not crash.
+    return password.encode("utf-8", "surrogatepass")

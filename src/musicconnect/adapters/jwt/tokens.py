@@ -9,7 +9,7 @@ from typing import Any, Final
 import jwt
 
 from musicconnect.domain.errors import AuthenticationFailed, InvalidInput
-from musicconnect.ports.services import Clock, TokenClaims, TokenPair
+from musicconnect.ports.services import Clock, TokenClaims, TokenFamily, TokenPair
 
 ACCESS: Final = "access"
 REFRESH: Final = "refresh"
@@ -18,9 +18,10 @@ _KINDS: Final = frozenset({ACCESS, REFRESH})
 _ALGORITHM: Final = "HS256"
 #: RFC 7518 section 3.2: an HS256 key MUST be at least as long as the hash output.
 MIN_SECRET_BYTES: Final = 32
-_REQUIRED: Final = ["sub", "role", "jti", "typ", "iat", "nbf", "exp", "iss", "aud"]
-_STRING_CLAIMS: Final = ("sub", "role", "jti", "typ")
-_TIME_CLAIMS: Final = ("iat", "nbf", "exp")
+_REQUIRED: Final = ["sub", "role", "jti", "fam", "fxp", "typ", "iat", "nbf", "exp", "iss", "aud"]
+_STRING_CLAIMS: Final = ("sub", "role", "jti", "fam", "typ")
+#: fxp: when the token's family (its login) ends; refresh tokens expire then, access tokens earlier.
+_TIME_CLAIMS: Final = ("iat", "nbf", "exp", "fxp")
 DEFAULT_ACCESS_TTL_S: Final = 15 * 60
 DEFAULT_REFRESH_TTL_S: Final = 30 * 24 * 3600
 
@@ -46,14 +47,21 @@ class PyJwtTokenIssuer:
         self._ttl_s = {ACCESS: access_ttl_s, REFRESH: refresh_ttl_s}
         self._clock = clock
 
-    def issue(self, *, subject: str, role: str) -> TokenPair:
+    def issue(self, *, subject: str, role: str, family: TokenFamily | None = None) -> TokenPair:
         if not subject or not role:
             raise InvalidInput("a token needs a subject and a role")
         issued_at = int(self._clock.now().timestamp())
+        if family is None:
+            family = TokenFamily(
+                id=uuid.uuid4().hex,
+                expires_at=datetime.fromtimestamp(issued_at + self._ttl_s[REFRESH], tz=UTC),
+            )
+        family_ends = int(family.expires_at.timestamp())
+        access_ends = min(issued_at + self._ttl_s[ACCESS], family_ends)
         return TokenPair(
-            access_token=self._encode(subject, role, ACCESS, issued_at),
-            refresh_token=self._encode(subject, role, REFRESH, issued_at),
-            expires_in=self._ttl_s[ACCESS],
+            access_token=self._encode(subject, role, ACCESS, issued_at, access_ends, family),
+            refresh_token=self._encode(subject, role, REFRESH, issued_at, family_ends, family),
+            expires_in=access_ends - issued_at,
         )
 
     def decode(self, token: str, *, kind: str) -> TokenClaims:
@@ -74,17 +82,23 @@ class PyJwtTokenIssuer:
             token_id=payload["jti"],
             kind=payload["typ"],
             expires_at=datetime.fromtimestamp(payload["exp"], tz=UTC),
+            issued_at=datetime.fromtimestamp(payload["iat"], tz=UTC),
+            family=TokenFamily(id=payload["fam"], expires_at=datetime.fromtimestamp(payload["fxp"], tz=UTC)),
         )
 
-    def _encode(self, subject: str, role: str, kind: str, issued_at: int) -> str:
+    def _encode(  # noqa: PLR0917 - private, called with every claim in order
+        self, subject: str, role: str, kind: str, issued_at: int, expires_at: int, family: TokenFamily
+    ) -> str:
         claims = {
             "sub": subject,
             "role": role,
             "jti": uuid.uuid4().hex,
+            "fam": family.id,
+            "fxp": int(family.expires_at.timestamp()),
             "typ": kind,
             "iat": issued_at,
             "nbf": issued_at,
-            "exp": issued_at + self._ttl_s[kind],
+            "exp": expires_at,
             "iss": self._issuer,
             "aud": self._audience,
         }

@@ -129,6 +129,8 @@ class _State:
     payouts: _Table[str, Payout] = attrs.field(factory=_Table)
     plays_by_day: _Table[tuple[str, date], int] = attrs.field(factory=_Table)  # (artist, day)
     plays_by_fan: _Table[tuple[str, str], int] = attrs.field(factory=_Table)  # (artist, fan)
+    #: Who played an artist on which day, as (artist, day) -> fans.
+    listener_days: _Table[tuple[str, date], frozenset[str]] = attrs.field(factory=_Table)
     messages: _Table[str, DirectMessage] = attrs.field(factory=_Table)
     processed_events: _Table[str, datetime] = attrs.field(factory=_Table)
     intents: _Table[str, PaymentIntent] = attrs.field(factory=_Table)
@@ -257,6 +259,20 @@ class InMemoryAccountRepository(AccountRepository):
 
     def get(self, account_id: str) -> Account | None:
         return self._access.view().accounts.get(account_id)
+
+    def save(self, account: Account) -> None:
+        def operation(state: _State) -> None:
+            before = state.accounts.get(account.id)
+            if before is None:
+                raise Conflict(f"account {account.id!r} does not exist")
+            owner = state.account_ids_by_email.get(_email_key(account.email))
+            if owner is not None and owner != account.id:
+                raise Conflict("an account with this email already exists")
+            state.account_ids_by_email.discard(_email_key(before.email))
+            state.account_ids_by_email.put(_email_key(account.email), account.id)
+            state.accounts.put(account.id, account)
+
+        self._access.write(operation)
 
     def by_email(self, email: str) -> Account | None:
         state = self._access.view()
@@ -547,6 +563,8 @@ class InMemoryPlayEventStore(PlayEventStore):
         def operation(state: _State) -> None:
             _add(state.plays_by_day, (play.artist_id, day), 1)
             _add(state.plays_by_fan, (play.artist_id, play.fan_id), 1)
+            fans = state.listener_days.get((play.artist_id, day)) or frozenset()
+            state.listener_days.put((play.artist_id, day), fans | {play.fan_id})
 
         self._access.write(operation)
 
@@ -561,6 +579,15 @@ class InMemoryPlayEventStore(PlayEventStore):
                 counts[day] = count
             day += timedelta(days=1)
         return counts
+
+    def listeners(self, artist_id: str, first: date, last: date) -> int:
+        days = self._access.view().listener_days
+        fans: set[str] = set()
+        day = first
+        while day <= last:
+            fans |= days.get((artist_id, day)) or frozenset()
+            day += timedelta(days=1)
+        return len(fans)
 
     def top_fans(self, artist_id: str, limit: int) -> Sequence[tuple[str, int]]:
         if limit <= 0:
@@ -597,6 +624,17 @@ class InMemoryMessageRepository(MessageRepository):
             for m in self._access.view().messages.values()
             if m.fan_id == fan_id and m.artist_id == artist_id and m.sent_at >= since
         )
+
+    def from_fan(self, fan_id: str) -> Sequence[DirectMessage]:
+        found = [m for m in self._access.view().messages.values() if m.fan_id == fan_id]
+        return sorted(found, key=lambda m: m.sent_at)
+
+    def erase_from(self, fan_id: str, *, body: str) -> None:
+        def operation(state: _State) -> None:
+            for message in [m for m in state.messages.values() if m.fan_id == fan_id]:
+                state.messages.put(message.id, attrs.evolve(message, body=body))
+
+        self._access.write(operation)
 
 
 class InMemoryProcessedEventStore(ProcessedEventStore):

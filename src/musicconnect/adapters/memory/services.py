@@ -15,7 +15,7 @@ from typing import Final
 import attrs
 
 from musicconnect.domain.clocks import require_aware
-from musicconnect.ports.services import Clock
+from musicconnect.ports.services import Clock, EmailMessage
 
 
 class SystemClock:
@@ -217,12 +217,50 @@ class InMemoryTokenDenylist:
             self._forget_expired()
             return True
 
-    def is_revoked(self, token_id: str) -> bool:
+    def is_revoked(self, *token_ids: str) -> bool:
         with self._lock:
-            until = self._until.get(token_id)
-            return until is not None and self._clock.now() < until
+            now = self._clock.now()
+            return any(now < self._until.get(token_id, now) for token_id in token_ids)
 
     def _forget_expired(self) -> None:
         now = self._clock.now()
         for token_id in [t for t, until in self._until.items() if until <= now]:
             del self._until[token_id]
+
+
+class InMemoryOneTimeTokens:
+    """Values by digest until they expire or are taken."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[str, datetime]] = {}
+
+    def put(self, digest: str, value: str, *, until: datetime) -> None:
+        until = require_aware(until)
+        with self._lock:
+            self._values[digest] = (value, until)
+
+    def take(self, digest: str) -> str | None:
+        with self._lock:
+            found = self._values.pop(digest, None)
+        if found is None or self._clock.now() >= found[1]:
+            return None
+        return found[0]
+
+
+class InMemoryEmailSender:
+    """Keeps every message sent, in order: an outbox for tests and single-process tools."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent: list[EmailMessage] = []
+
+    def send(self, message: EmailMessage) -> None:
+        with self._lock:
+            self._sent.append(message)
+
+    def sent(self, to: str | None = None) -> list[EmailMessage]:
+        """The messages sent so far, oldest first (only those to ``to`` when given)."""
+        with self._lock:
+            return [m for m in self._sent if to is None or m.to == to]

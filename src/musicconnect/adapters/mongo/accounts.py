@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from musicconnect.adapters.mongo._codec import Doc, key, plan_doc, put_instant, read_instant, read_plan
+from musicconnect.adapters.mongo._codec import (
+    Doc,
+    key,
+    plan_doc,
+    put_instant,
+    read_instant,
+    read_instant_or_none,
+    read_plan,
+)
 from musicconnect.adapters.mongo._work import CurrentWork, Work
 from musicconnect.adapters.mongo.database import ACCOUNTS, ARTISTS, TIER_PLANS
 from musicconnect.domain.accounts import Account, Artist, Role
@@ -38,6 +46,17 @@ class MongoAccountRepository:
         doc = self._work().find_one(ACCOUNTS, {"email_key": _email_key(email)})
         return None if doc is None else _account(doc)
 
+    def save(self, account: Account) -> None:
+        work = self._work()
+        conflict = f"an account with the email {account.email!r} exists already"
+        owner = work.find_one(ACCOUNTS, {"email_key": _email_key(account.email)})
+        if owner is not None and owner["_id"] != account.id:
+            raise Conflict(conflict)
+        if work.find_one(ACCOUNTS, {"_id": account.id}) is None:
+            raise Conflict(f"account {account.id!r} does not exist")
+        # A racing change to the same email is caught at commit by the unique index on email_key.
+        work.save(ACCOUNTS, _account_doc(account), conflict=conflict)
+
 
 def _account_doc(account: Account) -> Doc:
     doc: Doc = {
@@ -47,8 +66,10 @@ def _account_doc(account: Account) -> Doc:
         "password_hash": account.password_hash,
         "role": account.role.value,
         "display_name": account.display_name,
+        "email_verified": account.email_verified,
     }
     put_instant(doc, "created_at", account.created_at)
+    put_instant(doc, "sessions_valid_from", account.sessions_valid_from)
     return doc
 
 
@@ -60,6 +81,8 @@ def _account(doc: Doc) -> Account:
         role=Role(doc["role"]),
         display_name=doc["display_name"],
         created_at=read_instant(doc, "created_at"),
+        email_verified=bool(doc.get("email_verified", False)),
+        sessions_valid_from=read_instant_or_none(doc, "sessions_valid_from"),
     )
 
 

@@ -14,8 +14,16 @@ from musicconnect.adapters.mongo._codec import (
     put_instant,
     read_instant,
 )
-from musicconnect.adapters.mongo._work import CurrentWork
-from musicconnect.adapters.mongo.database import FAN_PLAYS, FOLLOWS, LIKES, MESSAGES, PLAY_BUCKETS, VISITS
+from musicconnect.adapters.mongo._work import CurrentWork, Work
+from musicconnect.adapters.mongo.database import (
+    FAN_PLAYS,
+    FOLLOWS,
+    LIKES,
+    LISTENER_DAYS,
+    MESSAGES,
+    PLAY_BUCKETS,
+    VISITS,
+)
 from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import Conflict
@@ -68,11 +76,14 @@ class MongoFanRepository:
         return self._work().count(LIKES, {"track_id": track_id})
 
     def _once(self, collection: str, doc: Doc) -> None:
-        """Insert unless present: the first follow or like keeps its time, as a set would."""
-        work = self._work()
-        if work.written(collection, doc["_id"]) is None:
-            fields = {k: v for k, v in doc.items() if k != "_id"}
-            work.upsert(collection, doc, {"$setOnInsert": fields})
+        _insert_once(self._work(), collection, doc)
+
+
+def _insert_once(work: Work, collection: str, doc: Doc) -> None:
+    """Insert unless present: the first follow or like keeps its time, as a set would."""
+    if work.written(collection, doc["_id"]) is None:
+        fields = {k: v for k, v in doc.items() if k != "_id"}
+        work.upsert(collection, doc, {"$setOnInsert": fields})
 
 
 class MongoPlayEventStore:
@@ -89,6 +100,14 @@ class MongoPlayEventStore:
         work.increment(PLAY_BUCKETS, key(play.artist_id, played_on), bucket)
         fan = {"artist_id": play.artist_id, "fan_id": play.fan_id}
         work.increment(FAN_PLAYS, key(play.artist_id, play.fan_id), fan)
+        _insert_once(
+            work, LISTENER_DAYS, {"_id": key(play.artist_id, played_on, play.fan_id), **fan, "day": played_on}
+        )
+
+    def listeners(self, artist_id: str, first: date, last: date) -> int:
+        window = {"$gte": first.isoformat(), "$lte": last.isoformat()}
+        days = self._work().find(LISTENER_DAYS, {"artist_id": artist_id, "day": window})
+        return len({doc["fan_id"] for doc in days})
 
     def daily_counts(self, artist_id: str, first: date, last: date) -> dict[date, int]:
         work = self._work()
@@ -154,18 +173,30 @@ class MongoMessageRepository:
         work.insert(MESSAGES, doc, conflict=conflict)
 
     def to_artist(self, artist_id: str) -> Sequence[DirectMessage]:
-        docs = self._work().find(MESSAGES, {"artist_id": artist_id}, sort=(("sent_at_us", 1), ("seq", 1)))
-        return [
-            DirectMessage(
-                id=doc["_id"],
-                fan_id=doc["fan_id"],
-                artist_id=doc["artist_id"],
-                body=doc["body"],
-                sent_at=read_instant(doc, "sent_at"),
-            )
-            for doc in docs
-        ]
+        docs = self._work().find(MESSAGES, {"artist_id": artist_id}, sort=_OLDEST_FIRST)
+        return [_message(doc) for doc in docs]
+
+    def from_fan(self, fan_id: str) -> Sequence[DirectMessage]:
+        return [_message(doc) for doc in self._work().find(MESSAGES, {"fan_id": fan_id}, sort=_OLDEST_FIRST)]
+
+    def erase_from(self, fan_id: str, *, body: str) -> None:
+        work = self._work()
+        for doc in work.find(MESSAGES, {"fan_id": fan_id}):
+            work.save(MESSAGES, {**doc, "body": body}, conflict=f"message {doc['_id']!r} changed meanwhile")
 
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int:
         query = {"fan_id": fan_id, "artist_id": artist_id, "sent_at_us": {"$gte": micros(since)}}
         return self._work().count(MESSAGES, query)
+
+
+_OLDEST_FIRST: Final = (("sent_at_us", 1), ("seq", 1))
+
+
+def _message(doc: Doc) -> DirectMessage:
+    return DirectMessage(
+        id=doc["_id"],
+        fan_id=doc["fan_id"],
+        artist_id=doc["artist_id"],
+        body=doc["body"],
+        sent_at=read_instant(doc, "sent_at"),
+    )

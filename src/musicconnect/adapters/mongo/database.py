@@ -42,6 +42,7 @@ LIKES: Final = "likes"
 VISITS: Final = "visits"
 PLAY_BUCKETS: Final = "play_buckets"
 FAN_PLAYS: Final = "fan_plays"
+LISTENER_DAYS: Final = "listener_days"
 MESSAGES: Final = "messages"
 
 #: Every index the repositories rely on. Unnamed, so that MongoDB derives the names: creating them
@@ -80,6 +81,7 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
     VISITS: (IndexModel([("artist_id", ASCENDING)]),),
     PLAY_BUCKETS: (IndexModel([("artist_id", ASCENDING), ("day", ASCENDING)]),),
     FAN_PLAYS: (IndexModel([("artist_id", ASCENDING), ("count", DESCENDING), ("fan_id", ASCENDING)]),),
+    LISTENER_DAYS: (IndexModel([("artist_id", ASCENDING), ("day", ASCENDING)]),),
     MESSAGES: (
         IndexModel([("artist_id", ASCENDING), ("sent_at_us", ASCENDING)]),
         IndexModel([("fan_id", ASCENDING), ("artist_id", ASCENDING), ("sent_at_us", ASCENDING)]),

@@ -120,9 +120,34 @@ class RedisTokenDenylist:
         )
         return found is None or found == mine.encode("ascii")
 
-    def is_revoked(self, token_id: str) -> bool:
-        found = self._redis.command("EXISTS", self._prefix + token_id, what="token check")
+    def is_revoked(self, *token_ids: str) -> bool:
+        if not token_ids:
+            return False
+        keys = [self._prefix + token_id for token_id in token_ids]
+        found = self._redis.command("EXISTS", *keys, what="token check")
         return int(found) > 0
+
+
+class RedisOneTimeTokens:
+    """A key per digest (``{prefix}once:{digest}``) expiring with the token; GETDEL takes it."""
+
+    def __init__(self, redis_or_url: RedisConnection | str, *, prefix: str = DEFAULT_PREFIX) -> None:
+        self._redis = as_connection(redis_or_url)
+        self._prefix = f"{prefix}once:"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._redis!r}, prefix={self._prefix!r})"
+
+    def put(self, digest: str, value: str, *, until: datetime) -> None:
+        until_ms = _epoch_ms(until)
+        if until_ms <= _epoch_ms(datetime.now(UTC)):
+            return
+        self._redis.command("SET", self._prefix + digest, value, "PXAT", until_ms, what="one-time token put")
+
+    def take(self, digest: str) -> str | None:
+        # Never resent: a resend after a lost reply would find the key gone and lose the value.
+        found = self._redis.command("GETDEL", self._prefix + digest, what="one-time token take", resend=False)
+        return None if found is None else bytes(found).decode("utf-8")
 
 
 class RedisUniqueListeners:

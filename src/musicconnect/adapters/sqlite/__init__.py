@@ -13,7 +13,7 @@ from musicconnect.adapters.sqlite.billing import (
     SqliteSubscriptionRepository,
 )
 from musicconnect.adapters.sqlite.catalog import SqliteTrackRepository
-from musicconnect.adapters.sqlite.counters import SqliteQuotaCounter, SqliteTokenDenylist
+from musicconnect.adapters.sqlite.counters import SqliteOneTimeTokens, SqliteQuotaCounter, SqliteTokenDenylist
 from musicconnect.adapters.sqlite.database import SqliteDatabase
 from musicconnect.adapters.sqlite.schema import SCHEMA_VERSION, SchemaVersionError
 from musicconnect.adapters.sqlite.uow import SqliteUnitOfWork
@@ -27,6 +27,7 @@ __all__ = [
     "SqliteFanRepository",
     "SqliteLedgerRepository",
     "SqliteMessageRepository",
+    "SqliteOneTimeTokens",
     "SqlitePayoutRepository",
     "SqlitePlayEventStore",
     "SqliteProcessedEventStore",

@@ -9,8 +9,10 @@ from musicconnect.adapters.sqlite._codec import (
     atomic,
     insert_or_conflict,
     instant,
+    instant_or_none,
     plan_columns,
     read_instant,
+    read_instant_or_none,
     read_plan,
 )
 from musicconnect.domain.accounts import Account, Artist, Role
@@ -30,17 +32,19 @@ class SqliteAccountRepository:
         insert_or_conflict(
             self._connect(),
             "INSERT INTO accounts (id, email, email_normalised, password_hash, role, display_name,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                account.id,
-                account.email,
-                _email_key(account.email),
-                account.password_hash,
-                account.role.value,
-                account.display_name,
-                instant(account.created_at),
-            ),
+            " email_verified, sessions_valid_from, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*_columns(account), instant(account.created_at)),
             f"an account with the email {account.email!r} or id {account.id!r} exists already",
+        )
+
+    def save(self, account: Account) -> None:
+        # An UPDATE breaking the unique email is turned into Conflict like an INSERT would be.
+        insert_or_conflict(
+            self._connect(),
+            "UPDATE accounts SET email = ?2, email_normalised = ?3, password_hash = ?4, role = ?5,"
+            " display_name = ?6, email_verified = ?7, sessions_valid_from = ?8 WHERE id = ?1",
+            _columns(account),
+            f"an account with the email {account.email!r} exists already",
         )
 
     def get(self, account_id: str) -> Account | None:
@@ -56,6 +60,20 @@ class SqliteAccountRepository:
         return None if row is None else _account(row)
 
 
+def _columns(account: Account) -> tuple[str, str, str, str, str, str, int, str | None]:
+    """Every column but created_at (written once), in the order of the statements above."""
+    return (
+        account.id,
+        account.email,
+        _email_key(account.email),
+        account.password_hash,
+        account.role.value,
+        account.display_name,
+        int(account.email_verified),
+        instant_or_none(account.sessions_valid_from),
+    )
+
+
 def _account(row: sqlite3.Row) -> Account:
     return Account(
         id=row["id"],
@@ -64,6 +82,8 @@ def _account(row: sqlite3.Row) -> Account:
         role=Role(row["role"]),
         display_name=row["display_name"],
         created_at=read_instant(row["created_at"]),
+        email_verified=bool(row["email_verified"]),
+        sessions_valid_from=read_instant_or_none(row["sessions_valid_from"]),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -75,6 +76,22 @@ class SqlitePlayEventStore:
             " ON CONFLICT (artist_id, fan_id) DO UPDATE SET count = count + 1",
             (play.artist_id, play.fan_id),
         )
+        connection.execute(
+            "INSERT OR IGNORE INTO listener_days (artist_id, day, fan_id) VALUES (?, ?, ?)",
+            (play.artist_id, played_on, play.fan_id),
+        )
+
+    def listeners(self, artist_id: str, first: date, last: date) -> int:
+        row = (
+            self._connect()
+            .execute(
+                "SELECT COUNT(DISTINCT fan_id) FROM listener_days"
+                " WHERE artist_id = ? AND day BETWEEN ? AND ?",
+                (artist_id, day(first), day(last)),
+            )
+            .fetchone()
+        )
+        return int(row[0])
 
     def daily_counts(self, artist_id: str, first: date, last: date) -> dict[date, int]:
         rows = self._connect().execute(
@@ -108,16 +125,17 @@ class SqliteMessageRepository:
             "SELECT * FROM messages WHERE artist_id = ? ORDER BY sent_at, rowid",
             (artist_id,),
         )
-        return [
-            DirectMessage(
-                id=row["id"],
-                fan_id=row["fan_id"],
-                artist_id=row["artist_id"],
-                body=row["body"],
-                sent_at=read_instant(row["sent_at"]),
-            )
-            for row in rows
-        ]
+        return [_message(row) for row in rows]
+
+    def from_fan(self, fan_id: str) -> Sequence[DirectMessage]:
+        rows = self._connect().execute(
+            "SELECT * FROM messages WHERE fan_id = ? ORDER BY sent_at, rowid",
+            (fan_id,),
+        )
+        return [_message(row) for row in rows]
+
+    def erase_from(self, fan_id: str, *, body: str) -> None:
+        self._connect().execute("UPDATE messages SET body = ? WHERE fan_id = ?", (body, fan_id))
 
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int:
         row = (
@@ -129,3 +147,13 @@ class SqliteMessageRepository:
             .fetchone()
         )
         return int(row[0])
+
+
+def _message(row: sqlite3.Row) -> DirectMessage:
+    return DirectMessage(
+        id=row["id"],
+        fan_id=row["fan_id"],
+        artist_id=row["artist_id"],
+        body=row["body"],
+        sent_at=read_instant(row["sent_at"]),
+    )

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, TypeVar
 
-from musicconnect.adapters.sqlite.database import BUSY_TIMEOUT_MS
+from musicconnect.adapters.sqlite.database import BUSY_TIMEOUT_MS, create_private
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import ServiceUnavailable
 from musicconnect.ports.services import Clock
@@ -87,7 +87,7 @@ class _CounterFile:
         held: tuple[int, sqlite3.Connection] | None = getattr(self._local, "held", None)
         if held is not None and held[0] == os.getpid():
             return held[1]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)
         # Switching a brand-new file to WAL needs it to itself, and SQLite reports that as "locked"
         # at once, without waiting out the busy timeout, when several processes open it together.
         # So the setup is retried until the busy timeout, as a busy write would have waited.
@@ -234,12 +234,57 @@ class SqliteTokenDenylist(_CounterFile):
 
         return self._run(take, write=True)
 
-    def is_revoked(self, token_id: str) -> bool:
+    def is_revoked(self, *token_ids: str) -> bool:
+        if not token_ids:
+            return False
+        marks = ", ".join("?" * len(token_ids))
+
         def read(connection: sqlite3.Connection) -> bool:
             row = connection.execute(
-                "SELECT 1 FROM revoked_tokens WHERE token_id = ? AND until > ?",
-                (token_id, self._now()),
+                f"SELECT 1 FROM revoked_tokens WHERE token_id IN ({marks}) AND until > ?",  # noqa: S608 - placeholders only
+                (*token_ids, self._now()),
             ).fetchone()
             return row is not None
 
         return self._run(read)
+
+
+class SqliteOneTimeTokens(_CounterFile):
+    """A row per digest: the value and the instant it lapses; taking deletes the row."""
+
+    _schema = (
+        (
+            "CREATE TABLE IF NOT EXISTS one_time_tokens ("
+            " digest TEXT PRIMARY KEY, value TEXT NOT NULL, until INTEGER NOT NULL"
+            ") WITHOUT ROWID"
+        ),
+        "CREATE INDEX IF NOT EXISTS one_time_tokens_by_end ON one_time_tokens (until)",
+    )
+
+    def put(self, digest: str, value: str, *, until: datetime) -> None:
+        lapses = _micros(until)
+
+        def store(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "DELETE FROM one_time_tokens WHERE digest IN"
+                " (SELECT digest FROM one_time_tokens WHERE until <= ? LIMIT ?)",
+                (self._now(), _PURGE_BATCH),
+            )
+            connection.execute(
+                "INSERT OR REPLACE INTO one_time_tokens (digest, value, until) VALUES (?, ?, ?)",
+                (digest, value, lapses),
+            )
+
+        self._run(store, write=True)
+
+    def take(self, digest: str) -> str | None:
+        def spend(connection: sqlite3.Connection) -> str | None:
+            # DELETE ... RETURNING is one statement: of two takers, one deletes and one finds nothing.
+            row = connection.execute(
+                "DELETE FROM one_time_tokens WHERE digest = ? RETURNING value, until", (digest,)
+            ).fetchone()
+            if row is None or int(row[1]) <= self._now():
+                return None
+            return str(row[0])
+
+        return self._run(spend, write=True)

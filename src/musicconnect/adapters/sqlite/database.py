@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -67,7 +69,7 @@ class SqliteDatabase:
             connection.close()
 
     def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)
         # isolation_level=None: the unit of work issues BEGIN IMMEDIATE / COMMIT itself.
         connection = sqlite3.connect(
             self.path,
@@ -105,3 +107,14 @@ class SqliteDatabase:
             if not self._ready:
                 migrate(connection)
                 self._ready = True
+
+
+def create_private(path: Path) -> None:
+    """Create the file (and its folder) readable by the owner only, unless it exists.
+
+    SQLite gives its -wal and -shm files the permissions of the database file, so this covers
+    them too: password hashes and revocations are nobody else's business on a shared machine.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

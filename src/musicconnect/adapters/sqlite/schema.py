@@ -272,8 +272,30 @@ _INTENTS: Final = (
     "CREATE UNIQUE INDEX processor_links_by_ref ON processor_links(kind, external_ref)",
 )
 
+#: Step 5: whether an account proved its email (existing accounts have not yet), from when its
+#: logins count (a password change ends the ones before), and who listened
+#: to an artist on which day (a row per artist, day and fan: unique listeners over any window).
+_ACCOUNTS_AND_LISTENERS: Final = (
+    "ALTER TABLE accounts ADD COLUMN email_verified INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE accounts ADD COLUMN sessions_valid_from TEXT",
+    """
+    CREATE TABLE listener_days (
+        artist_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        fan_id TEXT NOT NULL,
+        PRIMARY KEY (artist_id, day, fan_id)
+    ) WITHOUT ROWID
+    """,
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
-MIGRATIONS: Final[tuple[Sequence[str], ...]] = (_ACCOUNTS_AND_CATALOG, _BILLING, _AUDIENCE, _INTENTS)
+MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
+    _ACCOUNTS_AND_CATALOG,
+    _BILLING,
+    _AUDIENCE,
+    _INTENTS,
+    _ACCOUNTS_AND_LISTENERS,
+)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 

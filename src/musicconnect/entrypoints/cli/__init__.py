@@ -1,9 +1,10 @@
-"""The ``musicconnect`` command line: serve, demo, ingest, payouts, worker."""
+"""The ``musicconnect`` command line: serve, demo, ingest, payouts, worker, admin, outbox."""
 
 from __future__ import annotations
 
 import click
 
+from musicconnect.entrypoints.cli.accounts import admin, outbox
 from musicconnect.entrypoints.cli.aws import aws
 from musicconnect.entrypoints.cli.demo import demo
 from musicconnect.entrypoints.cli.operations import ingest, payouts, worker
@@ -22,3 +23,5 @@ main.add_command(ingest)
 main.add_command(payouts)
 main.add_command(worker)
 main.add_command(aws)
+main.add_command(admin)
+main.add_command(outbox)

@@ -19,6 +19,8 @@ from musicconnect.entrypoints.http.auth import SECURITY_SCHEMES, provide_caller,
 from musicconnect.entrypoints.http.auth_routes import AuthController
 from musicconnect.entrypoints.http.engagement import EngagementController
 from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS
+from musicconnect.entrypoints.http.hardening import add_security_headers, refuse_deep_json
+from musicconnect.entrypoints.http.me import MeController
 from musicconnect.entrypoints.http.media import MediaController
 from musicconnect.entrypoints.http.openapi import complete_openapi
 from musicconnect.entrypoints.http.payouts import AdminController, ArtistMoneyController
@@ -74,6 +76,7 @@ def create_app(services: Services) -> Litestar:
         route_handlers=[
             health,
             AuthController,
+            MeController,
             ArtistController,
             ArtistMoneyController,
             TrackController,
@@ -96,6 +99,8 @@ def create_app(services: Services) -> Litestar:
         # Strict validation: a float where an integer amount belongs is refused, not truncated.
         plugins=[PydanticPlugin(validate_strict=True)],
         request_max_body_size=MAX_JSON_BODY_BYTES,
+        before_request=refuse_deep_json,
+        before_send=[add_security_headers],
         on_startup=[complete_openapi],
         on_shutdown=[close_services],
         debug=False,

@@ -1,34 +1,77 @@
-"""Registering, logging in, refreshing and revoking tokens."""
+"""Registering, logging in, refreshing and revoking tokens, proving an email, resetting a password."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from litestar import Controller, Request, post
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from musicconnect.domain.accounts import normalise_email
+from musicconnect.domain.errors import InvalidInput
+from musicconnect.domain.throttling import Action
 from musicconnect.entrypoints.http.auth import BEARER, bearer_token
 from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import (
+    EmailIn,
     LoginIn,
     LogoutIn,
+    PasswordResetIn,
     RefreshIn,
     RegisteredOut,
     RegisterIn,
+    TokenIn,
     TokenOut,
 )
-from musicconnect.usecases import accounts
+from musicconnect.usecases import accounts, profile
+from musicconnect.usecases.throttling import throttle
+
+#: Tokens and account data must not be kept by browsers or proxies.
+NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The peer's address. Behind a proxy, run uvicorn with --proxy-headers so this is the client's."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def throttled(
+    action: Action, request: Request[Any, Any, Any], services: ServicesDep, email: str | None
+) -> None:
+    """Count one attempt at ``action`` by this address and (when the email is valid) account."""
+    try:
+        account = normalise_email(email) if email is not None else None
+    except InvalidInput:
+        account = None  # the use case refuses it; the address limit still counts the attempt
+    throttle(
+        action,
+        account=account,
+        address=client_address(request),
+        policy=services.throttle,
+        quota=services.quota,
+        clock=services.clock,
+    )
 
 
 class AuthController(Controller):
     path = "/auth"
     tags = ("auth",)
+    response_headers = NO_STORE
 
-    @post("/register", status_code=HTTP_201_CREATED, sync_to_thread=True, responses=error_responses(409))
-    def register(self, *, data: JSONBody[RegisterIn], services: ServicesDep, uow: UowDep) -> RegisteredOut:
-        """Create a fan or artist account (an artist gets the three default tiers)."""
+    @post("/register", status_code=HTTP_201_CREATED, sync_to_thread=True, responses=error_responses(429))
+    def register(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        data: JSONBody[RegisterIn],
+        services: ServicesDep,
+        uow: UowDep,
+    ) -> RegisteredOut:
+        """Create a fan or artist account and email a verification link. The answer is the same
+        for an email that has an account already (its owner is emailed instead)."""
+        throttled(Action.REGISTER, request, services, data.email)
         account = accounts.register(
             accounts.Register(
                 email=data.email, password=data.password, role=data.role, display_name=data.display_name
@@ -37,22 +80,28 @@ class AuthController(Controller):
             hasher=services.hasher,
             ids=services.ids,
             clock=services.clock,
-            admin_emails=services.settings.admin_email_set,
+            mail=services.mail,
         )
         return RegisteredOut.of(account)
 
-    @post("/login", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401))
-    def login(self, *, data: JSONBody[LoginIn], services: ServicesDep, uow: UowDep) -> TokenOut:
-        """Trade an email and password for an access and a refresh token."""
+    @post("/login", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401, 429))
+    def login(
+        self, *, request: Request[Any, Any, Any], data: JSONBody[LoginIn], services: ServicesDep, uow: UowDep
+    ) -> TokenOut:
+        """Trade an email and password for an access and a refresh token (a new login)."""
+        throttled(Action.LOGIN, request, services, data.email)
         pair = accounts.login(
             data.email, data.password, uow=uow, hasher=services.hasher, tokens=services.tokens
         )
         return TokenOut.of(pair)
 
     @post("/refresh", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401))
-    def refresh(self, *, data: JSONBody[RefreshIn], services: ServicesDep) -> TokenOut:
-        """Trade a refresh token for a new pair; the old refresh token is spent."""
-        pair = accounts.refresh(data.refresh_token, tokens=services.tokens, denylist=services.denylist)
+    def refresh(self, *, data: JSONBody[RefreshIn], services: ServicesDep, uow: UowDep) -> TokenOut:
+        """Trade a refresh token for a new pair; the old one is spent, and spending it twice
+        revokes every token of the login."""
+        pair = accounts.refresh(
+            data.refresh_token, tokens=services.tokens, denylist=services.denylist, uow=uow
+        )
         return TokenOut.of(pair)
 
     @post(
@@ -70,14 +119,51 @@ class AuthController(Controller):
         services: ServicesDep,
         data: JSONBody[LogoutIn | None] = None,
     ) -> None:
-        """Revoke the bearer token, and the refresh token when one is sent."""
+        """End the login: the bearer token and every token of its family, refresh tokens included.
+        A refresh token sent along (of another login of the same account) is ended too."""
         token = bearer_token(request)
         if token is None:  # pragma: no cover - the caller dependency has already refused this
             return
         access = services.tokens.decode(token, kind="access")
-        refresh_claims = (
-            services.tokens.decode(data.refresh_token, kind="refresh")
-            if data and data.refresh_token
-            else None
+        accounts.logout(access, denylist=services.denylist)
+        if data is not None and data.refresh_token:
+            other = services.tokens.decode(data.refresh_token, kind="refresh")
+            if other.subject == access.subject:  # never someone else's login
+                accounts.revoke_family(other, denylist=services.denylist)
+
+    @post(
+        "/verify-email",
+        status_code=HTTP_204_NO_CONTENT,
+        sync_to_thread=True,
+        responses=error_responses(401, 409),
+    )
+    def verify_email(self, *, data: JSONBody[TokenIn], services: ServicesDep, uow: UowDep) -> None:
+        """Follow the link of a verification email: the address it was sent to is proven."""
+        profile.confirm_email(data.token, uow=uow, mail=services.mail)
+
+    @post(
+        "/password-reset", status_code=HTTP_202_ACCEPTED, sync_to_thread=True, responses=error_responses(429)
+    )
+    def request_reset(
+        self, *, request: Request[Any, Any, Any], data: JSONBody[EmailIn], services: ServicesDep, uow: UowDep
+    ) -> None:
+        """Email a single-use reset link if the account exists; the answer is the same if not."""
+        throttled(Action.RESET, request, services, data.email)
+        profile.request_password_reset(data.email, uow=uow, mail=services.mail)
+
+    @post(
+        "/password-reset/confirm",
+        status_code=HTTP_204_NO_CONTENT,
+        sync_to_thread=True,
+        responses=error_responses(401),
+    )
+    def confirm_reset(self, *, data: JSONBody[PasswordResetIn], services: ServicesDep, uow: UowDep) -> None:
+        """Set a new password with the token of a reset email; the token works once, for an hour."""
+        profile.reset_password(
+            data.token,
+            data.password,
+            uow=uow,
+            hasher=services.hasher,
+            mail=services.mail,
+            clock=services.clock,
         )
-        accounts.logout(access, denylist=services.denylist, refresh_claims=refresh_claims)

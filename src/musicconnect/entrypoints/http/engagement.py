@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post
+from typing import Any
+
+from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from musicconnect.domain.throttling import Action
 from musicconnect.entrypoints.http.auth import BEARER
+from musicconnect.entrypoints.http.auth_routes import client_address
 from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import InboxMessageOut, MessageIn, MessageOut
 from musicconnect.usecases import engagement
+from musicconnect.usecases.throttling import throttle
 
 
 class EngagementController(Controller):
@@ -44,11 +49,28 @@ class EngagementController(Controller):
         "/tracks/{track_id:str}/plays",
         status_code=HTTP_202_ACCEPTED,
         sync_to_thread=True,
-        responses=error_responses(401, 403, 404),
+        responses=error_responses(401, 403, 404, 409, 429),
     )
-    def play(self, *, track_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep) -> None:
-        """Count one play of the track in the artist's daily statistics."""
-        engagement.record_play(track_id, caller=caller, uow=uow, clock=services.clock)
+    def play(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        track_id: FromPath[str],
+        caller: CallerDep,
+        services: ServicesDep,
+        uow: UowDep,
+    ) -> None:
+        """Count a play of a ready track in the artist's daily statistics (once per 30 s per fan
+        and track; plays are rate-limited per account and address)."""
+        throttle(
+            Action.PLAY,
+            account=caller.id,
+            address=client_address(request),
+            policy=services.throttle,
+            quota=services.quota,
+            clock=services.clock,
+        )
+        engagement.record_play(track_id, caller=caller, uow=uow, quota=services.quota, clock=services.clock)
 
     @post(
         "/artists/{artist_id:str}/messages",

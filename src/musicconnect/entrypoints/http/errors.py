@@ -60,6 +60,8 @@ def domain_error_handler(_: Request[Any, Any, Any], exc: errors.DomainError) -> 
         headers["WWW-Authenticate"] = "Bearer"
     elif isinstance(exc, errors.ServiceUnavailable):
         headers["Retry-After"] = str(RETRY_AFTER_S)
+    elif isinstance(exc, errors.QuotaExceeded) and exc.retry_after_s is not None:
+        headers["Retry-After"] = str(exc.retry_after_s)
     if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         log.error("request failed: %s: %s", exc.code, exc.detail)
     return error_response(status, exc.code, exc.detail, headers or None)
@@ -89,7 +91,9 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
         return error_response(
             HTTPStatus.UNPROCESSABLE_ENTITY, errors.InvalidInput.code, _validation_detail(exc)
         )
-    if isinstance(exc, ClientException) and isinstance(exc.__cause__, SerializationException):
+    if isinstance(exc, ClientException) and isinstance(
+        exc.__cause__, (SerializationException, RecursionError)
+    ):
         return error_response(HTTPStatus.BAD_REQUEST, "malformed_json", str(exc.detail))
     if exc.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE:
         return error_response(exc.status_code, "payload_too_large", str(exc.detail))

@@ -67,6 +67,50 @@ class RegisteredOut(_Out):
         return cls(id=account.id, role=account.role.value)
 
 
+class TokenIn(_In):
+    token: Annotated[str, Field(max_length=200)]
+
+
+class EmailIn(_In):
+    email: ShortText
+
+
+class PasswordResetIn(_In):
+    token: Annotated[str, Field(max_length=200)]
+    password: ShortText
+
+
+class AccountOut(_Out):
+    id: str
+    email: str
+    email_verified: bool
+    role: str
+    display_name: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, account: Account) -> AccountOut:
+        return cls(
+            id=account.id,
+            email=account.email,
+            email_verified=account.email_verified,
+            role=account.role.value,
+            display_name=account.display_name,
+            created_at=account.created_at,
+        )
+
+
+class AccountChangeIn(_In):
+    display_name: ShortText | None = None
+    email: ShortText | None = None
+    password: ShortText | None = None
+    current_password: ShortText | None = None
+
+
+class AccountEraseIn(_In):
+    password: ShortText
+
+
 class LoginIn(_In):
     email: ShortText
     password: ShortText
@@ -308,6 +352,7 @@ class DashboardOut(_Out):
     revenue_by_currency: dict[str, RevenueOut] = Field(
         description="The 30 days' gross and net in every currency fans paid in"
     )
+    unique_listeners_30d: int = Field(description="Distinct fans who played the artist in those 30 days")
     currency: str = Field(description="The currency of the daily series: the artist's current one")
     top_fans: TopFansOut
     conversion_funnel: FunnelOut
@@ -323,6 +368,7 @@ class DashboardOut(_Out):
                 r.currency: RevenueOut(gross_minor=r.gross_minor, net_minor=r.net_minor)
                 for r in dashboard.revenue_by_currency
             },
+            unique_listeners_30d=dashboard.unique_listeners_30d,
             currency=dashboard.currency,
             top_fans=TopFansOut(
                 by_plays=[

@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import InvalidInput
+from musicconnect.domain.tracks import check_release_at
 from musicconnect.entrypoints.http.auth import BEARER, OPTIONAL_BEARER
 from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep, ViewerDep
 from musicconnect.entrypoints.http.errors import error_responses
@@ -63,9 +64,8 @@ def _parse_release_at(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput("release_at must be an ISO 8601 date and time") from None
-    if moment.tzinfo is None:
-        raise InvalidInput("release_at must include a timezone")
-    return require_aware(moment)
+    checked = check_release_at(moment)  # the domain's range, before any conversion can overflow
+    return require_aware(checked) if checked is not None else None
 
 
 def _parse_flag(value: str | None) -> bool:

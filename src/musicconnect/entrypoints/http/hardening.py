@@ -1,0 +1,56 @@
+"""What every response and request goes through: security headers, and a JSON nesting limit."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from litestar import Request
+from litestar.datastructures import MutableScopeHeaders
+from litestar.exceptions import ClientException
+from litestar.types import Message, Scope
+
+#: Deeper JSON is refused before any parser recurses into it (a 1,000-deep body overflowed the stack).
+MAX_JSON_DEPTH: Final = 32
+_STRINGS: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS: Final = re.compile(rb"[\[\]{}]")
+_HEADERS: Final = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
+}
+_HSTS: Final = "max-age=63072000; includeSubDomains"
+
+
+def json_depth(body: bytes) -> int:
+    """How deep arrays and objects nest in ``body`` (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.finditer(_STRINGS.sub(b"", body)):
+        if bracket.group() in {b"[", b"{"}:
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+async def refuse_deep_json(request: Request[Any, Any, Any]) -> None:
+    """A before-request hook: 400 for a JSON body nested deeper than MAX_JSON_DEPTH."""
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    if json_depth(await request.body()) > MAX_JSON_DEPTH:
+        raise ClientException(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """A before-send hook: on every response, errors and media included."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    for name, value in _HEADERS.items():
+        if name not in headers:
+            headers[name] = value
+    # Only over TLS: HSTS on plain HTTP is ignored by browsers and would be wrong on a laptop.
+    if scope.get("scheme") == "https" and "Strict-Transport-Security" not in headers:
+        headers["Strict-Transport-Security"] = _HSTS

@@ -1,0 +1,173 @@
+"""The signed-in person's own account: read, change, export, erase; email proofs and resets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from musicconnect.domain.accounts import Account, Caller, check_display_name, normalise_email
+from musicconnect.domain.errors import AuthenticationFailed, Conflict
+from musicconnect.domain.passwords import check_password
+from musicconnect.ports.repositories import UnitOfWork
+from musicconnect.ports.services import Clock, PasswordHasher
+from musicconnect.usecases.account_mail import RESET, VERIFY, AccountMail
+
+
+def my_account(caller: Caller, *, uow: UnitOfWork) -> Account:
+    with uow:
+        account = uow.accounts.get(caller.id)
+    if account is None or account.is_erased:
+        raise AuthenticationFailed("the account no longer exists")
+    return account
+
+
+@attrs.frozen
+class ChangeAccount:
+    display_name: str | None = None
+    email: str | None = None
+    password: str | None = None
+    #: Needed to change the email or the password: a stolen access token alone is not enough.
+    current_password: str | None = None
+
+
+def change_account(
+    command: ChangeAccount,
+    *,
+    caller: Caller,
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    mail: AccountMail,
+    clock: Clock,
+) -> Account:
+    """Rename at once; a new password after the current one is checked; a new email only once
+    a link sent to it is followed (until then the old one stays)."""
+    account = my_account(caller, uow=uow)
+    changed = account
+    if command.display_name is not None:
+        changed = attrs.evolve(changed, display_name=check_display_name(command.display_name))
+    new_email = normalise_email(command.email) if command.email is not None else None
+    if new_email == account.email:
+        new_email = None
+    sensitive = command.password is not None or new_email is not None
+    if sensitive and not hasher.verify(command.current_password or "", account.password_hash):
+        raise AuthenticationFailed("the current password is wrong")
+    if command.password is not None:
+        check_password(command.password, email=account.email)
+        changed = attrs.evolve(changed, password_hash=hasher.hash(command.password)).ending_sessions(
+            clock.now()
+        )
+    if changed != account:
+        with uow:
+            uow.accounts.save(changed)
+            artist = uow.artists.get(account.id)
+            if artist is not None and artist.display_name != changed.display_name:
+                uow.artists.save(attrs.evolve(artist, display_name=changed.display_name))
+            uow.commit()
+    if new_email is not None:
+        mail.send_verification(changed, new_email)
+    return changed
+
+
+def confirm_email(token: str, *, uow: UnitOfWork, mail: AccountMail) -> Account:
+    """Follow a verification link: the address it was sent to becomes the account's, verified."""
+    target = mail.redeem(token, VERIFY)
+    with uow:
+        account = uow.accounts.get(target.account_id)
+        if account is None or account.is_erased:
+            raise AuthenticationFailed("this link is invalid, used or expired")
+        owner = uow.accounts.by_email(target.email)
+        if owner is not None and owner.id != account.id:
+            raise Conflict("another account has taken this email meanwhile")
+        account = attrs.evolve(account, email=target.email, email_verified=True)
+        uow.accounts.save(account)
+        uow.commit()
+    return account
+
+
+def request_password_reset(email: str, *, uow: UnitOfWork, mail: AccountMail) -> None:
+    """Email a reset link if the account exists; the caller learns nothing either way."""
+    with uow:
+        account = uow.accounts.by_email(normalise_email(email))
+    if account is not None:
+        mail.send_reset(account)
+
+
+def reset_password(
+    token: str, password: str, *, uow: UnitOfWork, hasher: PasswordHasher, mail: AccountMail, clock: Clock
+) -> None:
+    """Follow a reset link with a new password; the link proved the address too. Every login of
+    the account ends: whoever resets it may be taking it back from someone."""
+    target = mail.redeem(token, RESET)
+    with uow:
+        account = uow.accounts.get(target.account_id)
+    # A link sent to an address the account has left since is refused.
+    if account is None or account.is_erased or account.email != target.email:
+        raise AuthenticationFailed("this link is invalid, used or expired")
+    check_password(password, email=account.email)
+    with uow:
+        reset = attrs.evolve(account, password_hash=hasher.hash(password), email_verified=True)
+        uow.accounts.save(reset.ending_sessions(clock.now()))
+        uow.commit()
+
+
+def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
+    """Everything kept about the caller, as JSON-ready data."""
+    account = my_account(caller, uow=uow)
+    with uow:
+        artist = uow.artists.get(account.id)
+        subscriptions = uow.subscriptions.of_fan(account.id)
+        tracks = uow.tracks.by_artist(account.id) if artist is not None else ()
+        payouts = uow.payouts.of_artist(account.id) if artist is not None else ()
+        inbox = uow.messages.to_artist(account.id) if artist is not None else ()
+        sent = uow.messages.from_fan(account.id)
+    return {
+        "account": {
+            "id": account.id,
+            "email": account.email,
+            "email_verified": account.email_verified,
+            "role": account.role.value,
+            "display_name": account.display_name,
+            "created_at": account.created_at.isoformat(),
+        },
+        "artist": None
+        if artist is None
+        else {
+            "display_name": artist.display_name,
+            "tiers": [_plain(plan) for plan in artist.plans],
+            "tracks": [_plain(track) for track in tracks],
+            "payouts": [_plain(payout) for payout in payouts],
+            "messages_received": [_plain(message) for message in inbox],
+        },
+        "subscriptions": [_plain(subscription) for subscription in subscriptions],
+        "messages_sent": [_plain(message) for message in sent],
+    }
+
+
+def _plain(value: object) -> Any:
+    """An attrs object as JSON-ready data: enums by value, instants in ISO 8601."""
+
+    def serialise(_: object, __: object, item: Any) -> Any:
+        if hasattr(item, "isoformat"):
+            return item.isoformat()
+        if hasattr(item, "value") and not attrs.has(type(item)):
+            return item.value
+        return item
+
+    return attrs.asdict(value, value_serializer=serialise)  # type: ignore[arg-type]
+
+
+def erase_account(caller: Caller, password: str, *, uow: UnitOfWork, hasher: PasswordHasher) -> None:
+    """Forget the person: email, name, password and the words of their messages go; the id
+    stays, naming nobody, because ledger rows and payouts must be kept and point at it."""
+    account = my_account(caller, uow=uow)
+    if not hasher.verify(password, account.password_hash):
+        raise AuthenticationFailed("the current password is wrong")
+    erased = account.erased()
+    with uow:
+        uow.accounts.save(erased)
+        uow.messages.erase_from(account.id, body=erased.display_name)
+        artist = uow.artists.get(account.id)
+        if artist is not None:
+            uow.artists.save(attrs.evolve(artist, display_name=erased.display_name))
+        uow.commit()
