@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from musicconnect.domain.errors import MediaRejected, MediaTooLarge
-from musicconnect.domain.hls import listed_bandwidths, referenced_uris
+from musicconnect.domain.hls import listed_rungs, referenced_uris
 from musicconnect.domain.media import LADDER_KBPS, UploadPolicy
 from musicconnect.ports.media import MediaProbe, Transcoder
 
@@ -100,7 +100,7 @@ class TranscoderContract:
             folder = Path(playlist).parent
             for uri in referenced_uris((out / playlist).read_text(encoding="utf-8")):
                 assert ladder.files.index(str(folder / uri)) < ladder.files.index(playlist)
-        assert listed_bandwidths((out / ladder.master).read_text(encoding="utf-8")) == list(LADDER_KBPS)
+        assert listed_rungs((out / ladder.master).read_text(encoding="utf-8")) == list(LADDER_KBPS)
         assert seen
         assert seen[-1] == 1.0
         assert seen == sorted(seen)

@@ -82,6 +82,7 @@ def authorise_stream(
                 subject=caller.id,
                 expires_at=expires,
             ),
+            track.rate_of(kbps),
         )
         for kbps in rights.allowed_rungs(track.rungs_kbps)
     ]

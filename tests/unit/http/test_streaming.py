@@ -6,7 +6,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from musicconnect.bootstrap import Services
-from musicconnect.domain.hls import listed_bandwidths, referenced_uris
+from musicconnect.domain.hls import listed_rungs, referenced_uris
 from musicconnect.usecases.streaming import media_path
 from tests.unit.http.conftest import Api, User, assert_error
 from tests.unit.http.fakes import INIT, SEGMENT
@@ -33,14 +33,14 @@ def test_each_tier_gets_its_rungs(api: Api) -> None:
     track_id = api.ready_track(artist)
     expected = {"free": [128], "supporter": [128, 256], "superfan": [128, 256, 320]}
     for tier, rungs in expected.items():
-        assert listed_bandwidths(_master(api, track_id, api.fan_on(artist, tier))) == rungs, tier
+        assert listed_rungs(_master(api, track_id, api.fan_on(artist, tier))) == rungs, tier
 
 
 def test_the_artist_hears_the_whole_ladder(api: Api) -> None:
     """The owner's master lists every rung."""
     artist = api.artist()
     track_id = api.ready_track(artist)
-    assert listed_bandwidths(_master(api, track_id, artist)) == [128, 256, 320]
+    assert listed_rungs(_master(api, track_id, artist)) == [128, 256, 320]
 
 
 def test_streaming_needs_a_signed_in_caller(api: Api) -> None:
@@ -166,10 +166,10 @@ def test_an_upgrade_mid_session_returns_a_richer_master(api: Api) -> None:
     artist = api.artist()
     track_id = api.ready_track(artist)
     fan = api.fan_on(artist, "supporter")
-    assert listed_bandwidths(_master(api, track_id, fan)) == [128, 256]
+    assert listed_rungs(_master(api, track_id, fan)) == [128, 256]
     upgrade = api.client.patch(
         f"/artists/{artist.id}/subscription", json={"tier": "superfan"}, headers=fan.headers
     )
     assert upgrade.status_code == 200
-    assert listed_bandwidths(_master(api, track_id, fan)) == [128, 256, 320]
+    assert listed_rungs(_master(api, track_id, fan)) == [128, 256, 320]
     assert api.client.get(_variant_url(api, track_id, fan, 320)).status_code == 200

@@ -233,8 +233,11 @@ _AUDIENCE: Final = (
     "CREATE INDEX messages_from_fan ON messages(fan_id, artist_id, sent_at)",
 )
 
+#: Step 4: the measured average and peak bitrate of each published rung (JSON; empty before).
+_RUNG_RATES: Final[Sequence[str]] = ("ALTER TABLE tracks ADD COLUMN rates TEXT NOT NULL DEFAULT '[]'",)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
-MIGRATIONS: Final[tuple[Sequence[str], ...]] = (_ACCOUNTS_AND_CATALOG, _BILLING, _AUDIENCE)
+MIGRATIONS: Final[tuple[Sequence[str], ...]] = (_ACCOUNTS_AND_CATALOG, _BILLING, _AUDIENCE, _RUNG_RATES)
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
 
