@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     admin_emails: str = ""
     public_base_url: str = ""
+    #: Web origins whose pages may call the API and play streams (comma-separated).
+    cors_origins: str = ""
 
     max_upload_bytes: int = 200 * 1024 * 1024
     max_duration_s: float = 20 * 60.0
@@ -40,6 +42,10 @@ class Settings(BaseSettings):
     stripe_api_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def admin_email_set(self) -> frozenset[str]:

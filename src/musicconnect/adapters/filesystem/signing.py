@@ -11,7 +11,7 @@ from typing import Final
 from urllib.parse import quote, urlencode
 
 from musicconnect.domain.clocks import require_aware
-from musicconnect.domain.errors import InvalidInput, SignatureInvalid
+from musicconnect.domain.errors import InvalidInput, SignatureInvalid, UrlExpired
 
 #: RFC 2104 advises a key at least as long as the hash output.
 MIN_SECRET_BYTES: Final = 32
@@ -48,7 +48,7 @@ class HmacUrlSigner:
         if not signature.isascii() or not hmac.compare_digest(expected.encode(), signature.encode()):
             raise SignatureInvalid("the URL's signature does not match")
         if require_aware(now).timestamp() >= expires:
-            raise SignatureInvalid("the URL has expired")
+            raise UrlExpired("the URL has expired: fetch a fresh master playlist")
         return subject
 
     def _signature(self, path: str, expires: int, subject: str) -> str:
