@@ -41,6 +41,8 @@ class Services:
 
     settings: Settings
     uow: Callable[[], UnitOfWork]
+    #: Units of work for hot read-only paths (opening a stream): they never take a write lock.
+    reader: Callable[[], UnitOfWork]
     clock: Clock
     ids: IdGenerator
     hasher: PasswordHasher
@@ -81,18 +83,27 @@ def _secret_key(settings: Settings) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _unit_of_work(settings: Settings, services_hooks: list[Callable[[], None]]) -> Callable[[], UnitOfWork]:
-    """MongoDB when a URI is set (Atlas in production), else the SQLite file in the data folder."""
+_UowFactory = Callable[[], UnitOfWork]
+
+
+def _unit_of_work(
+    settings: Settings, services_hooks: list[Callable[[], None]]
+) -> tuple[_UowFactory, _UowFactory]:
+    """MongoDB when a URI is set (Atlas in production), else the SQLite file in the data folder.
+
+    Returns the factories of units of work that may write and of those that only read.
+    """
     if settings.mongodb_uri:
         from musicconnect.adapters.mongo import MongoDatabase, MongoUnitOfWork
 
         mongo = MongoDatabase(settings.mongodb_uri, database=settings.mongodb_database)
         services_hooks.append(mongo.ready)  # indexes, created idempotently at start-up
-        return lambda: MongoUnitOfWork(mongo)
+        # Mongo units of work buffer writes until commit: reading takes no lock either way.
+        return (lambda: MongoUnitOfWork(mongo)), (lambda: MongoUnitOfWork(mongo))
     from musicconnect.adapters.sqlite import SqliteDatabase, SqliteUnitOfWork
 
     sqlite = SqliteDatabase(settings.data_dir / "musicconnect.sqlite3")
-    return lambda: SqliteUnitOfWork(sqlite)
+    return (lambda: SqliteUnitOfWork(sqlite)), (lambda: SqliteUnitOfWork(sqlite, read_only=True))
 
 
 def _invalidating(uow: Callable[[], UnitOfWork], cache: Cache) -> Callable[[], UnitOfWork]:
@@ -180,7 +191,7 @@ def bootstrap(
     from musicconnect.adapters.ffmpeg import FfmpegMediaProbe, FfmpegTranscoder
     from musicconnect.adapters.inprocess import ThreadJobQueue
     from musicconnect.adapters.jwt import PyJwtTokenIssuer
-    from musicconnect.adapters.memory import NoCache, SystemClock, UuidIdGenerator
+    from musicconnect.adapters.memory import MemoizedTokenIssuer, NoCache, SystemClock, UuidIdGenerator
     from musicconnect.adapters.sqlite import SqliteQuotaCounter, SqliteTokenDenylist
 
     data_dir = settings.data_dir
@@ -193,7 +204,7 @@ def bootstrap(
         "clock": clock,
         "ids": ids,
         "hasher": ScryptPasswordHasher(),
-        "tokens": PyJwtTokenIssuer(secret, clock=clock),
+        "tokens": MemoizedTokenIssuer(PyJwtTokenIssuer(secret, clock=clock), clock=clock),
         # On files, not in memory: `serve --workers N` runs N processes that must share them.
         "denylist": SqliteTokenDenylist(data_dir / "counters.sqlite3", clock),
         "quota": SqliteQuotaCounter(data_dir / "counters.sqlite3", clock),
@@ -209,8 +220,9 @@ def bootstrap(
         parts["storage"], parts["signer"] = _media(settings, secret)
     startup: list[Callable[[], None]] = []
     if "uow" not in overrides:
-        parts["uow"] = _unit_of_work(settings, startup)
+        parts["uow"], parts["reader"] = _unit_of_work(settings, startup)
     parts.update(overrides)
+    parts.setdefault("reader", parts["uow"])
     parts["uow"] = _invalidating(parts["uow"], parts["cache"])
 
     # The job handlers need the finished Services; they look it up when a job runs.

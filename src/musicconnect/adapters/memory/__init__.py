@@ -26,6 +26,7 @@ from musicconnect.adapters.memory.services import (
     SystemClock,
     UuidIdGenerator,
 )
+from musicconnect.adapters.memory.tokens import MemoizedTokenIssuer
 
 __all__ = [
     "FrozenClock",
@@ -47,6 +48,7 @@ __all__ = [
     "InMemoryTrackRepository",
     "InMemoryTranscoder",
     "InMemoryUnitOfWork",
+    "MemoizedTokenIssuer",
     "NoCache",
     "SequentialIdGenerator",
     "SystemClock",

@@ -9,7 +9,7 @@ from typing import Annotated, Final
 from litestar import Controller, Response, get
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 
-from musicconnect.entrypoints.http.deps import ServicesDep, UowDep
+from musicconnect.entrypoints.http.deps import ServicesDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.usecases import streaming
 
@@ -61,7 +61,6 @@ class MediaController(Controller):
         rung: FromPath[str],
         filename: FromPath[str],
         services: ServicesDep,
-        uow: UowDep,
         exp: Annotated[str | None, QueryParameter(description="Expiry, Unix seconds")] = None,
         sub: Annotated[str | None, QueryParameter(description="Whom the URL was signed for")] = None,
         sig: Annotated[str | None, QueryParameter(description="HMAC signature")] = None,
@@ -80,7 +79,8 @@ class MediaController(Controller):
             rung,
             filename,
             query,
-            uow=uow,
+            # Read-only: players fetch segments often, and none of it writes.
+            uow=services.reader(),
             cache=services.cache,
             storage=services.storage,
             signer=services.signer,

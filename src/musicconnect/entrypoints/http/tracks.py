@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import InvalidInput
-from musicconnect.entrypoints.http.auth import BEARER, OPTIONAL_BEARER
+from musicconnect.entrypoints.http.auth import BEARER, OPTIONAL_BEARER, provide_caller
 from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep, ViewerDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import TrackAcceptedOut, TrackOut
@@ -170,13 +170,16 @@ class TrackController(Controller):
         responses=error_responses(401, 403, 404, 409),
     )
     def stream(
-        self, *, track_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep
+        self, *, track_id: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
     ) -> Response[str]:
         """The caller's master playlist: only the rungs their tier allows, each URI signed and expiring."""
+        # The hottest route: the caller is read in this handler's thread (one hop to a worker
+        # thread per request, not one for the dependency and one for the handler), and a
+        # read-only unit of work never queues for the database's write lock.
         playlist = streaming.authorise_stream(
             track_id,
-            caller=caller,
-            uow=uow,
+            caller=provide_caller(request, services),
+            uow=services.reader(),
             cache=services.cache,
             signer=services.signer,
             clock=services.clock,
