@@ -57,6 +57,9 @@ class Services:
     gateway: PaymentGateway
     jobs: JobQueue
     policy: UploadPolicy
+    #: Whether the hot read path (tokens, tracks, standings) stays on this machine, on files that
+    #: answer in microseconds and never wait for a lock: the embedded defaults.
+    local_reads: bool = False
     closers: list[Callable[[], None]] = attrs.field(factory=list)
     #: Run once before serving: index creation and the like. Nothing connects before it.
     startup: list[Callable[[], None]] = attrs.field(factory=list)
@@ -103,7 +106,9 @@ def _unit_of_work(
     from musicconnect.adapters.sqlite import SqliteDatabase, SqliteUnitOfWork
 
     sqlite = SqliteDatabase(settings.data_dir / "musicconnect.sqlite3")
-    return (lambda: SqliteUnitOfWork(sqlite)), (lambda: SqliteUnitOfWork(sqlite, read_only=True))
+    # Its state is per thread, so one reader serves every request rather than one built per request.
+    reader = SqliteUnitOfWork(sqlite, read_only=True)
+    return (lambda: SqliteUnitOfWork(sqlite)), (lambda: reader)
 
 
 def _invalidating(uow: Callable[[], UnitOfWork], cache: Cache) -> Callable[[], UnitOfWork]:
@@ -139,7 +144,9 @@ def _media(settings: Settings, secret: str) -> tuple[MediaStorage, UrlSigner]:
         )
         # Variant playlists from the API (which signs each segment URI in them), segments from the CDN.
         signer = PlaylistsHereSegmentsOnCdn(playlists=signer, segments=cdn)
-    return storage, signer
+    from musicconnect.adapters.memory import MemoizedUrlSigner
+
+    return storage, MemoizedUrlSigner(signer)
 
 
 def _gateway(settings: Settings, ids: IdGenerator, clock: Clock) -> PaymentGateway:
@@ -232,7 +239,8 @@ def bootstrap(
             _job_handlers(lambda: built[0], on_transcode_progress),
             workers=settings.transcode_workers,
         )
-    services = Services(settings=settings, startup=startup, **parts)
+    local = not (settings.mongodb_uri or settings.redis_url) and "uow" not in overrides
+    services = Services(settings=settings, startup=startup, local_reads=local, **parts)
     built.append(services)
     close_jobs = getattr(services.jobs, "close", None)
     if close_jobs is not None and "jobs" not in overrides:

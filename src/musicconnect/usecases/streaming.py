@@ -8,7 +8,7 @@ Serving re-checks the caller's tier, so a signed URL for a rung above it (or a g
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import attrs
@@ -27,6 +27,17 @@ from musicconnect.usecases.access import require_track
 from musicconnect.usecases.caching import standing_with, variant_playlist
 
 DEFAULT_URL_TTL: Final = timedelta(hours=2)
+#: Expiries fall on a grid of this many steps per lifetime (2 minutes for the default 2 hours):
+#: a listener re-opening a stream within a step gets the very same URLs, which caches keep and
+#: signers need not sign again. A URL then lives between ``ttl - ttl / steps`` and ``ttl``.
+EXPIRY_STEPS: Final = 60
+
+
+def url_expiry(now: datetime, ttl: timedelta) -> datetime:
+    """When URLs signed at ``now`` expire: ``now + ttl``, rounded down to the grid (whole seconds)."""
+    step = max(1, int(ttl.total_seconds()) // EXPIRY_STEPS)
+    latest = int((now + ttl).timestamp())
+    return datetime.fromtimestamp(latest - latest % step, tz=UTC)
 
 
 def media_path(artist_id: str, track_id: str, kbps: int, filename: str) -> str:
@@ -73,7 +84,7 @@ def authorise_stream(
 ) -> str:
     """The caller's master playlist: only the rungs their tier allows, each URI signed for them."""
     track, rights = _playable(track_id, caller, uow=uow, cache=cache, clock=clock)
-    expires = clock.now() + ttl
+    expires = url_expiry(clock.now(), ttl)
     variants = [
         Variant(
             kbps,
@@ -137,7 +148,7 @@ def serve_media(
     else:
         body = storage.get_bytes(f"{track.hls_prefix}/{rung_folder(kbps)}/{filename}")
     if filename.endswith(".m3u8"):
-        body = _sign_variant(body, track, kbps, subject=subject, expires=now + ttl, signer=signer)
+        body = _sign_variant(body, track, kbps, subject=subject, expires=url_expiry(now, ttl), signer=signer)
     return MediaFile(body=body, content_type=content_type_for(filename))
 
 

@@ -26,6 +26,7 @@ from musicconnect.adapters.memory.services import (
     SystemClock,
     UuidIdGenerator,
 )
+from musicconnect.adapters.memory.signing import MemoizedUrlSigner
 from musicconnect.adapters.memory.tokens import MemoizedTokenIssuer
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "InMemoryTranscoder",
     "InMemoryUnitOfWork",
     "MemoizedTokenIssuer",
+    "MemoizedUrlSigner",
     "NoCache",
     "SequentialIdGenerator",
     "SystemClock",

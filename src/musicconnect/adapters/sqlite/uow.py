@@ -8,8 +8,9 @@ One exception: a unit of work opened by a thread that already holds the file's w
 another unit of work cannot wait for that lock (the wait would deadlock), so it reads a snapshot
 of what is committed and refuses to write.
 
-A unit of work made with ``read_only=True`` always reads that way: hot read paths (a fan opening
-a stream) then never queue for the write lock behind each other or behind a writer.
+A unit of work made with ``read_only=True`` only reads, each statement on its own (no snapshot
+across statements): hot read paths (a fan opening a stream) then never queue for the write lock
+behind each other or behind a writer.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ class SqliteUnitOfWork:
         read_only = self._always_read_only or any(writer.in_transaction for writer in writers)
         connection = self.db.lend(read_only=read_only)
         try:
-            _begin(connection, read_only=read_only)
+            if not self._always_read_only:
+                _begin(connection, read_only=read_only)
         except BaseException:
             connection.close()
             raise
@@ -135,7 +137,9 @@ class SqliteUnitOfWork:
     def _connection(self) -> sqlite3.Connection:
         """The connection for a repository call, in a transaction (a new one after a commit)."""
         connection = self._open_connection()
-        if not connection.in_transaction:
+        # A reader's statements each see the latest commit on their own: no BEGIN and ROLLBACK
+        # around them, as each statement is a hand-over of the GIL that a busy server pays for.
+        if not connection.in_transaction and not self._always_read_only:
             _begin(connection, read_only=self._local.read_only)
         return connection
 
