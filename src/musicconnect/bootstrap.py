@@ -26,7 +26,7 @@ from musicconnect.ports.services import (
     TokenIssuer,
 )
 from musicconnect.settings import Settings
-from musicconnect.usecases.caching import InvalidatingUnitOfWork
+from musicconnect.usecases.caching import InvalidatingUnitOfWork, ReadyTracks
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ class Services:
     #: Whether the hot read path (tokens, tracks, standings) stays on this machine, on files that
     #: answer in microseconds and never wait for a lock: the embedded defaults.
     local_reads: bool = False
+    #: Published tracks remembered for the streaming path (exact: a ready track never changes).
+    ready_tracks: ReadyTracks = attrs.field(factory=ReadyTracks)
     closers: list[Callable[[], None]] = attrs.field(factory=list)
     #: Run once before serving: index creation and the like. Nothing connects before it.
     startup: list[Callable[[], None]] = attrs.field(factory=list)

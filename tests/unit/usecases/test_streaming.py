@@ -12,6 +12,7 @@ from musicconnect.domain.errors import Conflict, NotFound, SignatureInvalid
 from musicconnect.domain.hls import listed_rungs, referenced_uris
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track
+from musicconnect.usecases.caching import ReadyTracks
 from musicconnect.usecases.streaming import MediaFile, authorise_stream, media_path, serve_media
 from musicconnect.usecases.subscriptions import cancel, change_tier, run_billing
 from tests.unit.usecases.conftest import INIT, SEGMENTS, VARIANT, DecliningPaymentGateway, World
@@ -24,6 +25,7 @@ def _master(world: World, caller: Caller, track: Track, ttl: timedelta = timedel
         track.id,
         caller=caller,
         uow=world.uow(),
+        tracks=ReadyTracks(),
         cache=world.cache,
         signer=world.signer,
         clock=world.clock,
@@ -52,6 +54,7 @@ def _serve(world: World, url: str) -> MediaFile:
         filename,
         query,
         uow=world.uow(),
+        tracks=ReadyTracks(),
         cache=world.cache,
         storage=world.storage,
         signer=world.signer,
@@ -248,6 +251,7 @@ def test_a_rung_the_track_does_not_have_is_refused(world: World) -> None:
             VARIANT,
             {},
             uow=world.uow(),
+            tracks=ReadyTracks(),
             cache=world.cache,
             storage=world.storage,
             signer=world.signer,

@@ -196,6 +196,7 @@ def _fans(tour: _Tour) -> None:
             tour.track_id,
             caller=fan,
             uow=tour.uow(),
+            tracks=services.ready_tracks,
             cache=services.cache,
             signer=services.signer,
             clock=clock,

@@ -81,6 +81,7 @@ class MediaController(Controller):
             query,
             # Read-only: players fetch segments often, and none of it writes.
             uow=services.reader(),
+            tracks=services.ready_tracks,
             cache=services.cache,
             storage=services.storage,
             signer=services.signer,

@@ -180,6 +180,7 @@ class TrackController(Controller):
                 track_id,
                 caller=provide_caller(request, services),
                 uow=services.reader(),
+                tracks=services.ready_tracks,
                 cache=services.cache,
                 signer=services.signer,
                 clock=services.clock,
