@@ -35,9 +35,10 @@ def input_args(source: Path) -> list[str]:
     return [*(arg for key, value in _INPUT_OPTIONS.items() for arg in (f"-{key}", value)), "-i", _url(source)]
 
 
-def open_input(source: Path) -> ffmpeg.nodes.FilterableStream:
-    """``source`` as an ffmpeg-python input node, confined as ``input_args`` confines it."""
-    return ffmpeg.input(_url(source), **_INPUT_OPTIONS)
+def open_input(source: Path, **options: str) -> ffmpeg.nodes.FilterableStream:
+    """``source`` as an ffmpeg-python input node, confined as ``input_args`` confines it;
+    ``options`` are more input options (``t="60"`` reads at most a minute)."""
+    return ffmpeg.input(_url(source), **options, **_INPUT_OPTIONS)
 
 
 def compile_command(binary: str, output: ffmpeg.nodes.OutputStream, *global_args: str) -> list[str]:
