@@ -11,6 +11,11 @@ command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 if [ "${MUSICCONNECT_WITH_SERVERS:-0}" = 1 ]; then
   command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+  # The stream bench drives the API with wrk; the browser test plays streams in chromium with
+  # hls.js, installed by npm from package-lock.json.
+  command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+  command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""
@@ -34,4 +39,8 @@ echo "==> installing Music Connect${1:+ with groups: $*}"
 groups=()
 for g in "$@"; do groups+=(--group "$g"); done
 "$venv/bin/python" -m pip install -q -e "$repo" "${groups[@]}"
+if [ "${MUSICCONNECT_WITH_SERVERS:-0}" = 1 ] && [ ! -f "$repo/node_modules/hls.js/package.json" ]; then
+  echo "==> installing browser packages (npm ci)"
+  (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error)
+fi
 export PATH="$venv/bin:$PATH"

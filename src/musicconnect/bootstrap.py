@@ -30,7 +30,7 @@ from musicconnect.ports.services import (
 )
 from musicconnect.settings import Settings
 from musicconnect.usecases.account_mail import AccountMail
-from musicconnect.usecases.caching import InvalidatingUnitOfWork
+from musicconnect.usecases.caching import InvalidatingUnitOfWork, ReadyTracks
 from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 
@@ -46,6 +46,8 @@ class Services:
 
     settings: Settings
     uow: Callable[[], UnitOfWork]
+    #: Units of work for hot read-only paths (opening a stream): they never take a write lock.
+    reader: Callable[[], UnitOfWork]
     clock: Clock
     ids: IdGenerator
     hasher: PasswordHasher
@@ -64,6 +66,11 @@ class Services:
     email: EmailSender
     one_time_tokens: OneTimeTokens
     throttle: ThrottlePolicy
+    #: Whether the hot read path (tokens, tracks, standings) stays on this machine, on files that
+    #: answer in microseconds and never wait for a lock: the embedded defaults.
+    local_reads: bool = False
+    #: Published tracks remembered for the streaming path (exact: a ready track never changes).
+    ready_tracks: ReadyTracks = attrs.field(factory=ReadyTracks)
     closers: list[Callable[[], None]] = attrs.field(factory=list)
     #: Run once before serving: index creation and the like. Nothing connects before it.
     startup: list[Callable[[], None]] = attrs.field(factory=list)
@@ -105,18 +112,29 @@ def _secret_key(settings: Settings) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-def _unit_of_work(settings: Settings, services_hooks: list[Callable[[], None]]) -> Callable[[], UnitOfWork]:
-    """MongoDB when a URI is set (Atlas in production), else the SQLite file in the data folder."""
+_UowFactory = Callable[[], UnitOfWork]
+
+
+def _unit_of_work(
+    settings: Settings, services_hooks: list[Callable[[], None]]
+) -> tuple[_UowFactory, _UowFactory]:
+    """MongoDB when a URI is set (Atlas in production), else the SQLite file in the data folder.
+
+    Returns the factories of units of work that may write and of those that only read.
+    """
     if settings.mongodb_uri:
         from musicconnect.adapters.mongo import MongoDatabase, MongoUnitOfWork
 
         mongo = MongoDatabase(settings.mongodb_uri, database=settings.mongodb_database)
         services_hooks.append(mongo.ready)  # indexes, created idempotently at start-up
-        return lambda: MongoUnitOfWork(mongo)
+        # Mongo units of work buffer writes until commit: reading takes no lock either way.
+        return (lambda: MongoUnitOfWork(mongo)), (lambda: MongoUnitOfWork(mongo))
     from musicconnect.adapters.sqlite import SqliteDatabase, SqliteUnitOfWork
 
     sqlite = SqliteDatabase(settings.data_dir / "musicconnect.sqlite3")
-    return lambda: SqliteUnitOfWork(sqlite)
+    # Its state is per thread, so one reader serves every request rather than one built per request.
+    reader = SqliteUnitOfWork(sqlite, read_only=True)
+    return (lambda: SqliteUnitOfWork(sqlite)), (lambda: reader)
 
 
 def _invalidating(uow: Callable[[], UnitOfWork], cache: Cache) -> Callable[[], UnitOfWork]:
@@ -152,7 +170,9 @@ def _media(settings: Settings, secret: str) -> tuple[MediaStorage, UrlSigner]:
         )
         # Variant playlists from the API (which signs each segment URI in them), segments from the CDN.
         signer = PlaylistsHereSegmentsOnCdn(playlists=signer, segments=cdn)
-    return storage, signer
+    from musicconnect.adapters.memory import MemoizedUrlSigner
+
+    return storage, MemoizedUrlSigner(signer)
 
 
 def _payments(settings: Settings, ids: IdGenerator, clock: Clock) -> Payments:
@@ -230,7 +250,7 @@ def bootstrap(
     from musicconnect.adapters.ffmpeg import FfmpegMediaProbe, FfmpegTranscoder
     from musicconnect.adapters.inprocess import ThreadJobQueue
     from musicconnect.adapters.jwt import PyJwtTokenIssuer
-    from musicconnect.adapters.memory import NoCache, SystemClock, UuidIdGenerator
+    from musicconnect.adapters.memory import MemoizedTokenIssuer, NoCache, SystemClock, UuidIdGenerator
     from musicconnect.adapters.sqlite import SqliteOneTimeTokens, SqliteQuotaCounter, SqliteTokenDenylist
 
     data_dir = settings.data_dir
@@ -243,7 +263,7 @@ def bootstrap(
         "clock": clock,
         "ids": ids,
         "hasher": Argon2PasswordHasher(),
-        "tokens": PyJwtTokenIssuer(secret, clock=clock),
+        "tokens": MemoizedTokenIssuer(PyJwtTokenIssuer(secret, clock=clock), clock=clock),
         # On files, not in memory: `serve --workers N` runs N processes that must share them.
         "denylist": SqliteTokenDenylist(data_dir / "counters.sqlite3", clock),
         "quota": SqliteQuotaCounter(data_dir / "counters.sqlite3", clock),
@@ -262,8 +282,9 @@ def bootstrap(
         parts["storage"], parts["signer"] = _media(settings, secret)
     startup: list[Callable[[], None]] = []
     if "uow" not in overrides:
-        parts["uow"] = _unit_of_work(settings, startup)
+        parts["uow"], parts["reader"] = _unit_of_work(settings, startup)
     parts.update(overrides)
+    parts.setdefault("reader", parts["uow"])
     parts["uow"] = _invalidating(parts["uow"], parts["cache"])
 
     # The job handlers need the finished Services; they look it up when a job runs.
@@ -273,7 +294,8 @@ def bootstrap(
             _job_handlers(lambda: built[0], on_transcode_progress),
             workers=settings.transcode_workers,
         )
-    services = Services(settings=settings, startup=startup, **parts)
+    local = not (settings.mongodb_uri or settings.redis_url) and "uow" not in overrides
+    services = Services(settings=settings, startup=startup, local_reads=local, **parts)
     built.append(services)
     close_jobs = getattr(services.jobs, "close", None)
     if close_jobs is not None and "jobs" not in overrides:

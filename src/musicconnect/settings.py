@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir)
     secret_key: str | None = None
     public_base_url: str = ""
+    #: Web origins whose pages may call the API and play streams (comma-separated).
+    cors_origins: str = ""
 
     max_upload_bytes: int = 200 * 1024 * 1024
     max_duration_s: float = 20 * 60.0
@@ -53,3 +55,7 @@ class Settings(BaseSettings):
     email_from: str = "Music Connect <no-reply@localhost>"
     #: Multiplies every login, registration, reset and play limit (load tests; never below 1 each).
     throttle_scale: float = Field(default=1.0, gt=0)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pytest
 
-from musicconnect.domain.errors import InvalidInput, NotFound, SignatureInvalid
+from musicconnect.domain.errors import InvalidInput, NotFound, SignatureInvalid, UrlExpired
 from musicconnect.ports.media import MediaStorage, UrlSigner
 
 UNSAFE_KEYS = [
@@ -286,12 +286,12 @@ class UrlSignerContract:
                 with pytest.raises(SignatureInvalid):
                     signer.verify(PATH, mixed, now=before_expiry)
 
-    def test_expired_url_is_refused(self, signer: UrlSigner) -> None:
-        """After its expiry the same URL is refused."""
+    def test_expired_url_is_refused_as_expired(self, signer: UrlSigner) -> None:
+        """After its expiry the same URL is refused with UrlExpired (a player fetches a new master)."""
         query = _query(signer.sign(PATH, subject="fan-1", expires_at=EXPIRES_AT))
-        with pytest.raises(SignatureInvalid):
+        with pytest.raises(UrlExpired):
             signer.verify(PATH, query, now=EXPIRES_AT + timedelta(seconds=1))
-        with pytest.raises(SignatureInvalid):
+        with pytest.raises(UrlExpired):
             signer.verify(PATH, query, now=EXPIRES_AT + timedelta(days=365))
 
     def test_another_keys_signature_is_refused(self, signer: UrlSigner, before_expiry: datetime) -> None:

@@ -34,6 +34,7 @@ from musicconnect.domain.ledger import (
     artist_account,
     charge_transaction,
 )
+from musicconnect.domain.media import RungRate
 from musicconnect.domain.messages import DirectMessage
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import (
@@ -469,7 +470,8 @@ class TrackRepositoryContract(UnitOfWorkFactory):
             release_at=T0 + timedelta(days=2, microseconds=7),
             exclusive=True,
             duration_s=241.37,
-            rungs_kbps=(128, 256, 320),
+            rungs_kbps=(128, 256),
+            rates=(RungRate(128, 129.3, 131.25), RungRate(256, 203.4, 268.7)),
         )
         self.committed(lambda uow: uow.tracks.add(track))
 
@@ -478,7 +480,8 @@ class TrackRepositoryContract(UnitOfWorkFactory):
         assert loaded == track
         assert loaded is not None
         assert loaded.status is TrackStatus.READY
-        assert loaded.rungs_kbps == (128, 256, 320)
+        assert loaded.rungs_kbps == (128, 256)
+        assert loaded.rate_of(256) == RungRate(256, 203.4, 268.7)
 
     def test_a_new_track_keeps_its_defaults(self) -> None:
         """A processing track's empty fields read back empty, not as zeros or strings."""

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.s3 import CloudFrontUrlSigner
 from musicconnect.domain.errors import SignatureInvalid
-from musicconnect.domain.hls import listed_bandwidths, referenced_uris
+from musicconnect.domain.hls import listed_rungs, referenced_uris
 from tests.e2e.backends import AWS_ENV
 from tests.support.moto_s3 import endpoint_url, moto_server
 from tests.support.servers import musicconnect_server
@@ -162,7 +162,7 @@ def test_masters_list_the_tier_s_rungs_as_playlists_the_api_serves(cdn: Cdn) -> 
     checks the tier on each fetch, never from the CDN (where segment URIs could not be signed)."""
     for tier, rungs in (("free", [128]), ("supporter", [128, 256]), ("superfan", [128, 256, 320])):
         master = cdn.http.get(f"/tracks/{cdn.track_id}/stream", headers=cdn.fans[tier]).text
-        assert listed_bandwidths(master) == rungs
+        assert listed_rungs(master) == rungs
         for url in _variant_urls(cdn, tier):
             parts = urlsplit(url)
             assert parts.netloc != CDN

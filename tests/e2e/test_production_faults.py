@@ -38,7 +38,7 @@ import redis
 
 from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.domain.clocks import month_key
-from musicconnect.domain.hls import listed_bandwidths
+from musicconnect.domain.hls import listed_rungs
 from musicconnect.domain.messages import dm_quota_key
 from musicconnect.usecases.caching import playlist_key, standing_key
 from tests.e2e.backends import AWS_ENV
@@ -313,7 +313,7 @@ def _variant_urls(stack: Stack, user: User) -> dict[int, str]:
     master = stack.http.get(f"/tracks/{stack.track_id}/stream", headers=user.auth)
     assert master.status_code == 200, master.text
     uris = [line for line in master.text.splitlines() if line and not line.startswith("#")]
-    return dict(zip(listed_bandwidths(master.text), uris, strict=True))
+    return dict(zip(listed_rungs(master.text), uris, strict=True))
 
 
 def _unsigned(playlist: str) -> list[str]:
@@ -439,9 +439,9 @@ def test_a_worker_killed_mid_transcode_is_retried_and_never_publishes_a_partial_
         time.sleep(0.5)
     assert stream.status_code == 200, stream.text
     assert track["status"] == "ready", track
-    assert listed_bandwidths(stream.text) == [128, 256, 320]
+    assert listed_rungs(stream.text) == [128, 256, 320]
     master_key = f"media/artists/{stack.artist.id}/tracks/{track_id}/hls/master.m3u8"
     stored = stack.s3.get_object(Bucket=BUCKET, Key=master_key)["Body"].read().decode("utf-8")
-    assert listed_bandwidths(stored) == [128, 256, 320]
+    assert listed_rungs(stored) == [128, 256, 320]
     log = (stack.root / "worker.log").read_text(errors="replace")
     assert "sweeping abandoned job" in log, log[-3000:]

@@ -17,7 +17,7 @@ import pytest
 
 from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.filesystem import HmacUrlSigner
-from musicconnect.domain.hls import listed_bandwidths
+from musicconnect.domain.hls import listed_rungs
 from tests.e2e.backends import BACKENDS, backend_env
 from tests.support.accounts import grant_admin, verify_from_outbox
 from tests.support.servers import musicconnect_server
@@ -140,7 +140,7 @@ def _uris(playlist: str) -> list[str]:
 
 def test_each_tier_gets_its_own_rungs(world: World) -> None:
     """Free, supporter and superfan fans see 1, 2 and 3 rungs, capped at 128, 256 and 320 kbps."""
-    listed = {tier: listed_bandwidths(_master(world, fan)) for tier, fan in world.fans.items()}
+    listed = {tier: listed_rungs(_master(world, fan)) for tier, fan in world.fans.items()}
     assert listed == {"free": [128], "supporter": [128, 256], "superfan": [128, 256, 320]}
 
 
@@ -231,7 +231,7 @@ def test_upgrade_charges_the_prorated_difference_and_adds_the_rung(world: World)
     assert body["tier"] == "supporter"
     assert 0 < body["charged_minor"] <= 500
     assert _revenue(world) - before == body["charged_minor"]
-    assert listed_bandwidths(_master(world, fan)) == [128, 256]
+    assert listed_rungs(_master(world, fan)) == [128, 256]
 
 
 def _revenue(world: World) -> int:
@@ -312,7 +312,7 @@ def test_data_survives_a_restart(world: World) -> None:
         track = http.get(f"/tracks/{world.track_id}", headers=fan.auth).json()
         assert track["status"] == "ready"
         master = http.get(f"/tracks/{world.track_id}/stream", headers=fan.auth)
-        assert listed_bandwidths(master.text) == [128, 256, 320]
+        assert listed_rungs(master.text) == [128, 256, 320]
         subscriptions = http.get("/me/subscriptions", headers=fan.auth).json()
         assert [s["tier"] for s in subscriptions] == ["superfan"]
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from musicconnect.adapters.ffmpeg import generate_demo_audio
-from musicconnect.domain.hls import listed_bandwidths
+from musicconnect.domain.hls import listed_rungs
 from tests.e2e.backends import backend_env
 from tests.support.audio import require_ffmpeg
 from tests.support.servers import musicconnect_server
@@ -111,7 +111,7 @@ def test_a_tier_change_is_heard_by_every_process_at_once(tmp_path: Path, backend
                 with httpx.Client(base_url=base, timeout=60) as fresh:
                     master = fresh.get(f"/tracks/{track_id}/stream", headers=fan)
                     assert master.status_code == 200, master.text
-                    seen.add(tuple(listed_bandwidths(master.text)))
+                    seen.add(tuple(listed_rungs(master.text)))
             return seen
 
         before = rungs_everywhere()

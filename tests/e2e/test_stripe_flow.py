@@ -25,7 +25,7 @@ from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.memory import FrozenClock
 from musicconnect.adapters.stripe import StripePaymentGateway, stripe_payments
 from musicconnect.bootstrap import Services, bootstrap
-from musicconnect.domain.hls import listed_bandwidths
+from musicconnect.domain.hls import listed_rungs
 from musicconnect.domain.money import Money, split_revenue
 from musicconnect.domain.payments import LinkKind
 from musicconnect.domain.subscriptions import prorate
@@ -103,7 +103,7 @@ class Flow:
     def rungs(self, fan_id: str, track_id: str) -> list[int]:
         master = self.http.get(f"/tracks/{track_id}/stream", headers=self.auth(fan_id))
         assert master.status_code == 200, master.text
-        return listed_bandwidths(master.text)
+        return listed_rungs(master.text)
 
     def subscription(self, fan_id: str) -> dict[str, Any]:
         mine = self.http.get("/me/subscriptions", headers=self.auth(fan_id))

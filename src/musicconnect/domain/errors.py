@@ -60,6 +60,12 @@ class SignatureInvalid(DomainError):  # noqa: N818
     code = "signature_invalid"
 
 
+class UrlExpired(SignatureInvalid):
+    """A genuine signed URL past its expiry: the player should fetch a fresh master playlist."""
+
+    code = "url_expired"
+
+
 class InsufficientBalance(DomainError):  # noqa: N818
     code = "insufficient_balance"
 

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import attrs
+
+from musicconnect.domain.media import RungRate
 
 AAC_LC_CODEC = "mp4a.40.2"
 
 
 @attrs.frozen
 class Variant:
+    """One rung in a master playlist; without a measured ``rate`` the nominal one is declared."""
+
     kbps: int
     uri: str
+    rate: RungRate | None = None
+
+    @property
+    def bandwidth(self) -> int:
+        """Peak bits per second, rounded up: a player must never find a segment above it."""
+        return self.kbps * 1000 if self.rate is None else math.ceil(self.rate.peak_kbps * 1000)
+
+    @property
+    def average_bandwidth(self) -> int:
+        return self.kbps * 1000 if self.rate is None else math.ceil(self.rate.average_kbps * 1000)
 
 
 def master_playlist(variants: Sequence[Variant]) -> str:
@@ -20,20 +35,24 @@ def master_playlist(variants: Sequence[Variant]) -> str:
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
     for variant in sorted(variants, key=lambda v: v.kbps):
         lines.append(
-            f"#EXT-X-STREAM-INF:BANDWIDTH={variant.kbps * 1000},"
-            f'AVERAGE-BANDWIDTH={variant.kbps * 1000},CODECS="{AAC_LC_CODEC}"',
+            f"#EXT-X-STREAM-INF:BANDWIDTH={variant.bandwidth},"
+            f'AVERAGE-BANDWIDTH={variant.average_bandwidth},CODECS="{AAC_LC_CODEC}"',
         )
         lines.append(variant.uri)
     return "\n".join(lines) + "\n"
 
 
-def listed_bandwidths(playlist: str) -> list[int]:
-    """The BANDWIDTH of every variant a master playlist lists, in kbps."""
+def listed_rungs(playlist: str) -> list[int]:
+    """The nominal rung (kbps) of every variant a master playlist lists, read from its URI.
+
+    ``BANDWIDTH`` is the measured peak, so the rung is the one named by the variant's folder.
+    """
     found = []
-    for line in playlist.splitlines():
-        if line.startswith("#EXT-X-STREAM-INF:"):
-            attributes = dict(part.split("=", 1) for part in line.split(":", 1)[1].split(",") if "=" in part)
-            found.append(int(attributes["BANDWIDTH"]) // 1000)
+    for uri in referenced_uris(playlist):
+        parts = uri.split("?", 1)[0].rsplit("/", 2)
+        folder = parts[-2] if len(parts) > 1 else ""
+        if folder.endswith("k") and folder[:-1].isdigit():
+            found.append(int(folder[:-1]))
     return found
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import attrs
@@ -10,6 +11,10 @@ from musicconnect.domain.errors import InvalidInput
 
 #: The HLS ladder every track is encoded into, in kbps, lowest first.
 LADDER_KBPS: Final[tuple[int, ...]] = (128, 256, 320)
+#: A rung must carry this much more than the published rung below it to be worth a switch:
+#: on band-limited material the encoder cannot spend the upper budgets and a "320k" rung comes
+#: out at the 256k rung's rate (e.g. 234 against 235 kbps), which would sell the same sound twice.
+MIN_RUNG_STEP: Final = 1.05
 #: A variant playlist's name inside its rung folder.
 VARIANT_PLAYLIST: Final = "index.m3u8"
 
@@ -74,12 +79,34 @@ class AudioInfo:
 
 
 @attrs.frozen
+class RungRate:
+    """A published rung's bitrate as measured on its segments, next to its nominal rate.
+
+    ``peak_kbps`` is the highest rate of any segment (a short tail counted with the segment
+    before it); a master playlist declares it as ``BANDWIDTH`` so players' ABR is right.
+    """
+
+    kbps: int
+    average_kbps: float
+    peak_kbps: float
+
+
+@attrs.frozen
 class RungResult:
     """One encoded rung: its nominal and measured bitrate, and its variant playlist's name."""
 
     kbps: int
     measured_kbps: float
     playlist: str
+    peak_kbps: float | None = None
+
+    @property
+    def rate(self) -> RungRate:
+        return RungRate(
+            kbps=self.kbps,
+            average_kbps=self.measured_kbps,
+            peak_kbps=self.measured_kbps if self.peak_kbps is None else self.peak_kbps,
+        )
 
 
 @attrs.frozen
@@ -99,6 +126,23 @@ class Ladder:
     @property
     def rungs_kbps(self) -> tuple[int, ...]:
         return tuple(r.kbps for r in self.rungs)
+
+    @property
+    def rates(self) -> tuple[RungRate, ...]:
+        return tuple(r.rate for r in self.rungs)
+
+
+def rising_rungs(rates: Sequence[RungRate]) -> tuple[RungRate, ...]:
+    """The rungs worth publishing: the lowest, then each that beats the last one kept.
+
+    A rung that does not rise by ``MIN_RUNG_STEP`` over the rung below it is dropped, never the
+    track: a fan whose cap is above it gets the best rung at or below their cap instead.
+    """
+    kept: list[RungRate] = []
+    for rate in sorted(rates, key=lambda r: r.kbps):
+        if not kept or rate.average_kbps >= kept[-1].average_kbps * MIN_RUNG_STEP:
+            kept.append(rate)
+    return tuple(kept)
 
 
 def rung_folder(kbps: int) -> str:

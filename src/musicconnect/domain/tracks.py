@@ -9,6 +9,7 @@ from typing import Final
 import attrs
 
 from musicconnect.domain.errors import InvalidInput
+from musicconnect.domain.media import RungRate
 from musicconnect.domain.tiers import Tier
 
 EARLY_ACCESS: Final = timedelta(hours=24)
@@ -52,6 +53,12 @@ class Track:
     duration_s: float | None = None
     rungs_kbps: tuple[int, ...] = ()
     failure_reason: str | None = None
+    #: The measured rate of each published rung, lowest first; empty for tracks published
+    #: before rates were kept (their playlists then declare the nominal rates).
+    rates: tuple[RungRate, ...] = ()
+
+    def rate_of(self, kbps: int) -> RungRate | None:
+        return next((r for r in self.rates if r.kbps == kbps), None)
 
     @property
     def media_prefix(self) -> str:
@@ -66,12 +73,21 @@ class Track:
     def hls_prefix(self) -> str:
         return f"{self.media_prefix}/hls"
 
-    def published(self, *, duration_s: float, rungs_kbps: tuple[int, ...]) -> Track:
+    def published(
+        self,
+        *,
+        duration_s: float,
+        rungs_kbps: tuple[int, ...],
+        rates: tuple[RungRate, ...] = (),
+    ) -> Track:
+        if rates and tuple(r.kbps for r in rates) != rungs_kbps:
+            raise ValueError(f"measured rates {rates} do not match the rungs {rungs_kbps}")
         return attrs.evolve(
             self,
             status=TrackStatus.READY,
             duration_s=duration_s,
             rungs_kbps=rungs_kbps,
+            rates=rates,
             failure_reason=None,
         )
 

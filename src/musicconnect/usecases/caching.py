@@ -21,6 +21,8 @@ after the writer's delete. The same bound covers a delete lost while the cache w
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -29,10 +31,11 @@ from typing import Any, Final, Self
 from musicconnect.domain.media import LADDER_KBPS, VARIANT_PLAYLIST, rung_folder
 from musicconnect.domain.subscriptions import Standing, Subscription, SubscriptionStatus, standing_of
 from musicconnect.domain.tiers import Tier
-from musicconnect.domain.tracks import Track
+from musicconnect.domain.tracks import Track, TrackStatus
 from musicconnect.ports.media import MediaStorage
 from musicconnect.ports.repositories import SubscriptionRepository, TrackRepository, UnitOfWork
 from musicconnect.ports.services import Cache
+from musicconnect.usecases.access import require_track
 
 #: Invalidation makes changes visible at once; the TTL only bounds the race described above.
 STANDING_TTL_S: Final = 30
@@ -121,6 +124,37 @@ def variant_playlist(track: Track, kbps: int, *, storage: MediaStorage, cache: C
     body = storage.get_bytes(f"{track.hls_prefix}/{rung_folder(kbps)}/{VARIANT_PLAYLIST}")
     cache.set(key, body, ttl_s=PLAYLIST_TTL_S)
     return body
+
+
+class ReadyTracks:
+    """Published tracks, remembered per process for the streaming path.
+
+    A ready track never changes: only a processing track is saved again (published or failed),
+    and a transcode of a ready track does nothing. So a remembered ready track is exact, in
+    every process, without invalidation; tracks not yet ready are read from the database each
+    time. Bounded: the least recently streamed are forgotten first.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._tracks: OrderedDict[str, Track] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, track_id: str, *, uow: UnitOfWork) -> Track:
+        """The track (NotFound if there is none); ``uow`` must not be open, it is used on a miss."""
+        with self._lock:
+            track = self._tracks.get(track_id)
+            if track is not None:
+                self._tracks.move_to_end(track_id)
+                return track
+        with uow:
+            track = require_track(uow, track_id)
+        if track.status is TrackStatus.READY:
+            with self._lock:
+                self._tracks[track_id] = track
+                while len(self._tracks) > self._capacity:
+                    self._tracks.popitem(last=False)
+        return track
 
 
 class InvalidatingUnitOfWork:

@@ -8,7 +8,7 @@ Serving re-checks the caller's tier, so a signed URL for a rung above it (or a g
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import attrs
@@ -23,10 +23,20 @@ from musicconnect.domain.tracks import Track, TrackStatus, can_see
 from musicconnect.ports.media import MediaStorage, UrlSigner
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Cache, Clock
-from musicconnect.usecases.access import require_track
-from musicconnect.usecases.caching import standing_with, variant_playlist
+from musicconnect.usecases.caching import ReadyTracks, standing_with, variant_playlist
 
 DEFAULT_URL_TTL: Final = timedelta(hours=2)
+#: Expiries fall on a grid of this many steps per lifetime (2 minutes for the default 2 hours):
+#: a listener re-opening a stream within a step gets the very same URLs, which caches keep and
+#: signers need not sign again. A URL then lives between ``ttl - ttl / steps`` and ``ttl``.
+EXPIRY_STEPS: Final = 60
+
+
+def url_expiry(now: datetime, ttl: timedelta) -> datetime:
+    """When URLs signed at ``now`` expire: ``now + ttl``, rounded down to the grid (whole seconds)."""
+    step = max(1, int(ttl.total_seconds()) // EXPIRY_STEPS)
+    latest = int((now + ttl).timestamp())
+    return datetime.fromtimestamp(latest - latest % step, tz=UTC)
 
 
 def media_path(artist_id: str, track_id: str, kbps: int, filename: str) -> str:
@@ -49,12 +59,11 @@ def _listener_entitlements(  # outside any open unit of work: the cache is read 
 
 
 def _playable(
-    track_id: str, caller: Caller, *, uow: UnitOfWork, cache: Cache, clock: Clock
+    track_id: str, caller: Caller, *, uow: UnitOfWork, tracks: ReadyTracks, cache: Cache, clock: Clock
 ) -> tuple[Track, Entitlements]:
     if caller.role not in {Role.FAN, Role.ARTIST, Role.ADMIN}:
         raise Forbidden("sign in to stream")
-    with uow:
-        track = require_track(uow, track_id)
+    track = tracks.get(track_id, uow=uow)
     rights = _listener_entitlements(caller, track, uow=uow, cache=cache, clock=clock)
     if track.status is not TrackStatus.READY:
         raise Conflict(f"track {track_id} is {track.status}, not ready")
@@ -66,14 +75,15 @@ def authorise_stream(
     *,
     caller: Caller,
     uow: UnitOfWork,
+    tracks: ReadyTracks,
     cache: Cache,
     signer: UrlSigner,
     clock: Clock,
     ttl: timedelta = DEFAULT_URL_TTL,
 ) -> str:
     """The caller's master playlist: only the rungs their tier allows, each URI signed for them."""
-    track, rights = _playable(track_id, caller, uow=uow, cache=cache, clock=clock)
-    expires = clock.now() + ttl
+    track, rights = _playable(track_id, caller, uow=uow, tracks=tracks, cache=cache, clock=clock)
+    expires = url_expiry(clock.now(), ttl)
     variants = [
         Variant(
             kbps,
@@ -82,6 +92,7 @@ def authorise_stream(
                 subject=caller.id,
                 expires_at=expires,
             ),
+            track.rate_of(kbps),
         )
         for kbps in rights.allowed_rungs(track.rungs_kbps)
     ]
@@ -108,6 +119,7 @@ def serve_media(
     query: Mapping[str, str],
     *,
     uow: UnitOfWork,
+    tracks: ReadyTracks,
     cache: Cache,
     storage: MediaStorage,
     signer: UrlSigner,
@@ -118,10 +130,10 @@ def serve_media(
     kbps = _parse_rung(rung)
     now = clock.now()
     subject = signer.verify(media_path(artist_id, track_id, kbps, filename), dict(query), now=now)
+    track = tracks.get(track_id, uow=uow)
+    if track.artist_id != artist_id:
+        raise NotFound(f"no track {track_id} by artist {artist_id}")
     with uow:
-        track = require_track(uow, track_id)
-        if track.artist_id != artist_id:
-            raise NotFound(f"no track {track_id} by artist {artist_id}")
         listener = uow.accounts.get(subject)
     if listener is None:
         raise SignatureInvalid("the signature's holder no longer exists")
@@ -136,7 +148,7 @@ def serve_media(
     else:
         body = storage.get_bytes(f"{track.hls_prefix}/{rung_folder(kbps)}/{filename}")
     if filename.endswith(".m3u8"):
-        body = _sign_variant(body, track, kbps, subject=subject, expires=now + ttl, signer=signer)
+        body = _sign_variant(body, track, kbps, subject=subject, expires=url_expiry(now, ttl), signer=signer)
     return MediaFile(body=body, content_type=content_type_for(filename))
 
 

@@ -128,7 +128,9 @@ def transcode_track(
             storage.put_file(f"{track.hls_prefix}/{name}", work / "hls" / name, content_type_for(name))
     with uow:
         current = require_track(uow, track_id)
-        uow.tracks.save(current.published(duration_s=ladder.duration_s, rungs_kbps=ladder.rungs_kbps))
+        uow.tracks.save(
+            current.published(duration_s=ladder.duration_s, rungs_kbps=ladder.rungs_kbps, rates=ladder.rates)
+        )
         uow.commit()
     log.info("published track %s with rungs %s", track_id, ladder.rungs_kbps)
     return TrackPublished(track_id=track_id, artist_id=track.artist_id, rungs_kbps=ladder.rungs_kbps)

@@ -9,11 +9,12 @@ from musicconnect.domain.entitlements import entitlements_for_tier
 from musicconnect.domain.hls import (
     AAC_LC_CODEC,
     Variant,
-    listed_bandwidths,
+    listed_rungs,
     master_playlist,
     referenced_uris,
     rewrite_uris,
 )
+from musicconnect.domain.media import RungRate
 from musicconnect.domain.tiers import Tier
 
 #: The design's table, restated so a changed constant in the code is caught, not mirrored.
@@ -47,16 +48,29 @@ def test_master_playlist_lists_variants_lowest_first_with_their_bandwidth() -> N
     assert playlist.endswith("\n")
 
 
-def test_listed_bandwidths_reads_back_what_the_master_lists() -> None:
-    """kbps in, kbps out, in playlist order."""
-    playlist = master_playlist([Variant(256, "b"), Variant(128, "a")])
+def test_listed_rungs_reads_back_what_the_master_lists() -> None:
+    """kbps in, kbps out, in playlist order, read from the rung folders even when signed."""
+    playlist = master_playlist(
+        [Variant(256, "/media/x/256k/index.m3u8?sig=1"), Variant(128, "/media/x/128k/index.m3u8?sig=2")]
+    )
 
-    assert listed_bandwidths(playlist) == [128, 256]
+    assert listed_rungs(playlist) == [128, 256]
+
+
+def test_a_measured_rung_declares_its_peak_and_average_rounded_up() -> None:
+    """BANDWIDTH is the measured peak and AVERAGE-BANDWIDTH the measured average, in bit/s."""
+    rate = RungRate(kbps=256, average_kbps=203.25, peak_kbps=268.7001)
+    playlist = master_playlist([Variant(256, "256k/index.m3u8", rate)])
+
+    assert playlist.splitlines()[3] == (
+        f'#EXT-X-STREAM-INF:BANDWIDTH=268701,AVERAGE-BANDWIDTH=203250,CODECS="{AAC_LC_CODEC}"'
+    )
+    assert listed_rungs(playlist) == [256]
 
 
 def test_an_empty_master_lists_nothing() -> None:
     """No allowed rung, no variant."""
-    assert listed_bandwidths(master_playlist([])) == []
+    assert listed_rungs(master_playlist([])) == []
 
 
 def test_rewrite_uris_rewrites_segment_lines_and_uri_attributes() -> None:
@@ -119,7 +133,7 @@ def test_a_master_playlist_never_lists_a_rung_above_the_callers_tier(
     allowed = entitlements_for_tier(tier).allowed_rungs(available)
 
     playlist = master_playlist([Variant(kbps, f"{kbps}k/index.m3u8") for kbps in allowed])
-    listed = listed_bandwidths(playlist)
+    listed = listed_rungs(playlist)
 
     assert all(kbps <= DESIGN_MAX_KBPS[tier] for kbps in listed)
     assert listed == sorted(kbps for kbps in available if kbps <= DESIGN_MAX_KBPS[tier])

@@ -70,7 +70,10 @@ class FakeTranscoder:
             )
             media += [f"{rung_folder(kbps)}/{INIT}", f"{rung_folder(kbps)}/{SEGMENT}"]
             playlists.append(f"{rung_folder(kbps)}/index.m3u8")
-            rungs.append(RungResult(kbps=kbps, measured_kbps=float(kbps), playlist=playlists[-1]))
+            # Measured a little under nominal, peaking a little over, as real rungs do.
+            rungs.append(
+                RungResult(kbps=kbps, measured_kbps=kbps * 0.9, playlist=playlists[-1], peak_kbps=kbps * 1.05)
+            )
         (out_dir / "master.m3u8").write_text("#EXTM3U\n", encoding="utf-8")
         if progress is not None:
             progress(1.0)

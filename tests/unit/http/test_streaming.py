@@ -6,7 +6,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from musicconnect.bootstrap import Services
-from musicconnect.domain.hls import listed_bandwidths, referenced_uris
+from musicconnect.domain.hls import listed_rungs, referenced_uris
 from musicconnect.usecases.streaming import media_path
 from tests.unit.http.conftest import Api, User, assert_error
 from tests.unit.http.fakes import INIT, SEGMENT
@@ -33,14 +33,14 @@ def test_each_tier_gets_its_rungs(api: Api) -> None:
     track_id = api.ready_track(artist)
     expected = {"free": [128], "supporter": [128, 256], "superfan": [128, 256, 320]}
     for tier, rungs in expected.items():
-        assert listed_bandwidths(_master(api, track_id, api.fan_on(artist, tier))) == rungs, tier
+        assert listed_rungs(_master(api, track_id, api.fan_on(artist, tier))) == rungs, tier
 
 
 def test_the_artist_hears_the_whole_ladder(api: Api) -> None:
     """The owner's master lists every rung."""
     artist = api.artist()
     track_id = api.ready_track(artist)
-    assert listed_bandwidths(_master(api, track_id, artist)) == [128, 256, 320]
+    assert listed_rungs(_master(api, track_id, artist)) == [128, 256, 320]
 
 
 def test_streaming_needs_a_signed_in_caller(api: Api) -> None:
@@ -128,13 +128,45 @@ def test_a_tampered_url_is_403(api: Api) -> None:
         assert_error(api.client.get(candidate), 403, "signature_invalid")
 
 
-def test_an_expired_url_is_403(api: Api, services: Services) -> None:
-    """Once the signature's time is up, the URL stops working."""
+def test_an_expired_url_is_403_url_expired(api: Api, services: Services) -> None:
+    """Once the signature's time is up, the URL stops working, with a code telling the player to
+    fetch a fresh master; the fresh master's URLs work again."""
     artist = api.artist()
     track_id = api.ready_track(artist)
-    url = _variant_url(api, track_id, api.fan_on(artist, "free"), 128)
+    fan = api.fan_on(artist, "free")
+    url = _variant_url(api, track_id, fan, 128)
     api.clock.advance(seconds=services.settings.url_ttl_s)
-    assert_error(api.client.get(url), 403, "signature_invalid")
+    assert_error(api.client.get(url), 403, "url_expired")
+    assert api.client.get(_variant_url(api, track_id, api.login(fan), 128)).status_code == 200
+
+
+def _segment_url(api: Api, track_id: str, user: User, kbps: int) -> str:
+    variant = api.client.get(_variant_url(api, track_id, user, kbps))
+    return referenced_uris(variant.text)[1]
+
+
+def test_a_range_request_gets_206_with_those_bytes(api: Api) -> None:
+    """Players that read segments in pieces get exactly the bytes asked for, and where they sit."""
+    artist = api.artist()
+    track_id = api.ready_track(artist)
+    url = _segment_url(api, track_id, artist, 128)
+    whole = b"segment-128"
+    for header, first, last in (("bytes=0-6", 0, 6), ("bytes=8-", 8, 10), ("bytes=-3", 8, 10)):
+        response = api.client.get(url, headers={"range": header})
+        assert response.status_code == 206, header
+        assert response.content == whole[first : last + 1]
+        assert response.headers["content-range"] == f"bytes {first}-{last}/{len(whole)}"
+    plain = api.client.get(url)
+    assert (plain.status_code, plain.content, plain.headers["accept-ranges"]) == (200, whole, "bytes")
+
+
+def test_a_range_past_the_end_is_416(api: Api) -> None:
+    """A range that starts after the last byte cannot be satisfied; the size is given instead."""
+    artist = api.artist()
+    track_id = api.ready_track(artist)
+    response = api.client.get(_segment_url(api, track_id, artist, 128), headers={"range": "bytes=500-"})
+    assert response.status_code == 416
+    assert response.headers["content-range"] == "bytes */11"
 
 
 def test_a_validly_signed_url_above_the_tier_is_403(api: Api, services: Services) -> None:
@@ -166,10 +198,10 @@ def test_an_upgrade_mid_session_returns_a_richer_master(api: Api) -> None:
     artist = api.artist()
     track_id = api.ready_track(artist)
     fan = api.fan_on(artist, "supporter")
-    assert listed_bandwidths(_master(api, track_id, fan)) == [128, 256]
+    assert listed_rungs(_master(api, track_id, fan)) == [128, 256]
     upgrade = api.client.patch(
         f"/artists/{artist.id}/subscription", json={"tier": "superfan"}, headers=fan.headers
     )
     assert upgrade.status_code == 200
-    assert listed_bandwidths(_master(api, track_id, fan)) == [128, 256, 320]
+    assert listed_rungs(_master(api, track_id, fan)) == [128, 256, 320]
     assert api.client.get(_variant_url(api, track_id, fan, 320)).status_code == 200

@@ -15,7 +15,7 @@ def _stored_keys(services: Services) -> list[str]:
 
 
 def test_an_upload_is_accepted_and_published(api: Api, services: Services) -> None:
-    """202 processing; the (inline) transcode then publishes every rung of the ladder."""
+    """202 processing; the (inline) transcode then publishes every rung, with its measured rates."""
     artist = api.artist()
     response = api.upload(artist, title="  Morning  ", exclusive="false")
     assert response.status_code == 202
@@ -29,6 +29,9 @@ def test_an_upload_is_accepted_and_published(api: Api, services: Services) -> No
         "status": "ready",
         "duration_s": 6.0,
         "rungs_kbps": [128, 256, 320],
+        "rungs": [
+            {"kbps": kbps, "average_kbps": kbps * 0.9, "peak_kbps": kbps * 1.05} for kbps in (128, 256, 320)
+        ],
         "release_at": None,
         "exclusive": False,
         "failure_reason": None,

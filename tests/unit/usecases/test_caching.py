@@ -16,6 +16,7 @@ from musicconnect.adapters.memory import (
     InMemoryUnitOfWork,
     NoCache,
 )
+from musicconnect.domain.errors import NotFound
 from musicconnect.domain.subscriptions import (
     NO_STANDING,
     Standing,
@@ -25,9 +26,11 @@ from musicconnect.domain.subscriptions import (
     standing_of,
 )
 from musicconnect.domain.tiers import Tier
+from musicconnect.domain.tracks import Track, TrackStatus
 from musicconnect.usecases.caching import (
     STANDING_TTL_S,
     InvalidatingUnitOfWork,
+    ReadyTracks,
     decode_standing,
     encode_standing,
     playlist_key,
@@ -261,3 +264,24 @@ def test_no_cache_keeps_nothing() -> None:
 def test_standing_of_nothing_is_free_forever() -> None:
     assert standing_of(None) is NO_STANDING
     assert NO_STANDING.tier_at(datetime(2999, 1, 1, tzinfo=UTC)) is Tier.FREE
+
+
+def test_ready_tracks_remembers_a_published_track_and_rereads_one_still_processing() -> None:
+    """A ready track is read once; a processing one is read each time, so its publication shows."""
+    store = InMemoryStore()
+    processing = Track("t-1", "artist-1", "Song", datetime(2026, 1, 1, tzinfo=UTC))
+    with InMemoryUnitOfWork(store) as uow:
+        uow.tracks.add(processing)
+        uow.commit()
+    tracks = ReadyTracks()
+    assert tracks.get("t-1", uow=InMemoryUnitOfWork(store)).status is TrackStatus.PROCESSING
+    with InMemoryUnitOfWork(store) as uow:
+        uow.tracks.save(processing.published(duration_s=3.0, rungs_kbps=(128,)))
+        uow.commit()
+    assert tracks.get("t-1", uow=InMemoryUnitOfWork(store)).status is TrackStatus.READY
+    with InMemoryUnitOfWork(store) as uow:
+        uow.tracks.save(processing)  # never happens to a ready track; shows the memory is used
+        uow.commit()
+    assert tracks.get("t-1", uow=InMemoryUnitOfWork(store)).status is TrackStatus.READY
+    with pytest.raises(NotFound):
+        tracks.get("missing", uow=InMemoryUnitOfWork(store))

@@ -9,9 +9,10 @@ import pytest
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.errors import Conflict, NotFound, SignatureInvalid
-from musicconnect.domain.hls import listed_bandwidths, referenced_uris
+from musicconnect.domain.hls import listed_rungs, referenced_uris
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track
+from musicconnect.usecases.caching import ReadyTracks
 from musicconnect.usecases.streaming import MediaFile, authorise_stream, media_path, serve_media
 from musicconnect.usecases.subscriptions import Subscriptions
 from tests.unit.usecases.conftest import INIT, SEGMENTS, VARIANT, DecliningPaymentGateway, World, billing_on
@@ -24,6 +25,7 @@ def _master(world: World, caller: Caller, track: Track, ttl: timedelta = timedel
         track.id,
         caller=caller,
         uow=world.uow(),
+        tracks=ReadyTracks(),
         cache=world.cache,
         signer=world.signer,
         clock=world.clock,
@@ -32,7 +34,7 @@ def _master(world: World, caller: Caller, track: Track, ttl: timedelta = timedel
 
 
 def _variant_urls(master: str) -> dict[int, str]:
-    return dict(zip(listed_bandwidths(master), referenced_uris(master), strict=True))
+    return dict(zip(listed_rungs(master), referenced_uris(master), strict=True))
 
 
 def _parts(url: str) -> tuple[str, str, str, str, dict[str, str]]:
@@ -52,6 +54,7 @@ def _serve(world: World, url: str) -> MediaFile:
         filename,
         query,
         uow=world.uow(),
+        tracks=ReadyTracks(),
         cache=world.cache,
         storage=world.storage,
         signer=world.signer,
@@ -101,7 +104,7 @@ def test_the_artist_streams_their_own_track_at_every_rung(world: World) -> None:
     artist = world.artist()
     track = world.ingest(artist)
 
-    assert listed_bandwidths(_master(world, artist, track)) == [128, 256, 320]
+    assert listed_rungs(_master(world, artist, track)) == [128, 256, 320]
 
 
 def test_an_upgrade_returns_a_richer_master_on_the_next_fetch(world: World) -> None:
@@ -109,11 +112,11 @@ def test_an_upgrade_returns_a_richer_master_on_the_next_fetch(world: World) -> N
     artist = world.artist()
     track = world.ingest(artist)
     fan = world.fan_on(artist, Tier.SUPPORTER)
-    assert listed_bandwidths(_master(world, fan, track)) == [128, 256]
+    assert listed_rungs(_master(world, fan, track)) == [128, 256]
 
     world.subscriptions.change_tier(artist.id, Tier.SUPERFAN, caller=fan)
 
-    assert listed_bandwidths(_master(world, fan, track)) == [128, 256, 320]
+    assert listed_rungs(_master(world, fan, track)) == [128, 256, 320]
 
 
 def test_a_track_still_processing_cannot_be_streamed(world: World) -> None:
@@ -240,6 +243,7 @@ def test_a_rung_the_track_does_not_have_is_refused(world: World) -> None:
             VARIANT,
             {},
             uow=world.uow(),
+            tracks=ReadyTracks(),
             cache=world.cache,
             storage=world.storage,
             signer=world.signer,
@@ -291,7 +295,7 @@ def test_a_past_due_fan_keeps_the_rungs_through_grace_then_drops_to_128k(
         with pytest.raises(SignatureInvalid):
             _serve(world, urls[kbps])
     _serve(world, urls[128])
-    assert listed_bandwidths(_master(world, fan, track)) == [128]
+    assert listed_rungs(_master(world, fan, track)) == [128]
 
 
 def test_a_canceled_fan_is_free_after_the_paid_period(world: World) -> None:

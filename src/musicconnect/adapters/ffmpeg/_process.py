@@ -8,6 +8,8 @@ import tempfile
 import threading
 from typing import TYPE_CHECKING, Final
 
+import ffmpeg
+
 from musicconnect.domain.errors import MediaRejected
 from musicconnect.domain.media import ALLOWED_FORMATS
 
@@ -30,14 +32,25 @@ def input_args(source: Path) -> list[str]:
 
     The ``file:`` prefix makes a name like ``concat:a.wav|b.wav`` a file name, not a protocol.
     """
-    return [
-        "-protocol_whitelist",
-        PROTOCOLS,
-        "-format_whitelist",
-        DEMUXERS,
-        "-i",
-        f"file:{source.resolve()}",
-    ]
+    return [*(arg for key, value in _INPUT_OPTIONS.items() for arg in (f"-{key}", value)), "-i", _url(source)]
+
+
+def open_input(source: Path, **options: str) -> ffmpeg.nodes.FilterableStream:
+    """``source`` as an ffmpeg-python input node, confined as ``input_args`` confines it;
+    ``options`` are more input options (``t="60"`` reads at most a minute)."""
+    return ffmpeg.input(_url(source), **options, **_INPUT_OPTIONS)
+
+
+def compile_command(binary: str, output: ffmpeg.nodes.OutputStream, *global_args: str) -> list[str]:
+    """The argument list of an ffmpeg-python graph, for our runner (never ffmpeg-python's)."""
+    return list(output.global_args(*global_args).compile(cmd=binary))
+
+
+_INPUT_OPTIONS: Final = {"protocol_whitelist": PROTOCOLS, "format_whitelist": DEMUXERS}
+
+
+def _url(source: Path) -> str:
+    return f"file:{source.resolve()}"
 
 
 def stderr_tail(stderr: bytes | str) -> str:

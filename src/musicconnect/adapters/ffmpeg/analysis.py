@@ -13,19 +13,18 @@ from __future__ import annotations
 import re
 import sys
 from array import array
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
+import ffmpeg
 
-from musicconnect.adapters.ffmpeg._process import input_args, stream_tool
+from musicconnect.adapters.ffmpeg._process import compile_command, open_input, stream_tool
 from musicconnect.domain.errors import MediaRejected
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-#: What both passes do to the source first, so the loudness measured is that of what is encoded:
-#: AAC rungs are stereo 44.1 kHz whatever the upload (a mono AAC stream cannot reach 320 kbps).
-CONDITION: Final = "aresample=44100,aformat=channel_layouts=stereo"
+_ENCODE_HZ: Final = 44100
 #: How many waveform peaks a track gets (fewer for tracks shorter than that many blocks).
 PEAK_COUNT: Final = 1000
 
@@ -50,33 +49,31 @@ class Analysis:
     peaks: tuple[float, ...]
 
 
-def analyse(ffmpeg: str, source: Path, *, timeout_s: float) -> Analysis:
+def conditioned(source: ffmpeg.nodes.FilterableStream) -> Any:
+    """What both passes do to the source first, so the loudness measured is that of what is encoded:
+    AAC rungs are stereo 44.1 kHz whatever the upload (a mono AAC stream cannot reach 320 kbps).
+    """
+    return source["a:0"].filter("aresample", _ENCODE_HZ).filter("aformat", channel_layouts="stereo")
+
+
+def analyse(binary: str, source: Path, *, timeout_s: float) -> Analysis:
     """Measure ``source``; raise MediaRejected if it cannot be decoded to the end."""
     collector = _PeakCollector()
-    graph = (
-        f"[0:a:0]{CONDITION},asplit=2[loud][wave];"
-        # framelog=verbose keeps its ten lines a second out of the info-level log we parse.
-        "[loud]ebur128=peak=sample:framelog=verbose,anullsink;"
-        f"[wave]aresample={_PEAK_RATE},aformat=sample_fmts=s16:channel_layouts=stereo[peaks]"
+    split = conditioned(open_input(source)).filter_multi_output("asplit", 2)
+    loud, wave = split[0], split[1]
+    # framelog=verbose keeps its ten lines a second out of the info-level log we parse.
+    metered = loud.filter("ebur128", peak="sample", framelog="verbose").output("-", f="null")
+    peaks = (
+        wave.filter("aresample", _PEAK_RATE)
+        .filter("aformat", sample_fmts="s16", channel_layouts="stereo")
+        .output("pipe:1", f="s16le")
     )
     stderr = stream_tool(
-        [
-            ffmpeg,
-            "-hide_banner",
-            "-nostdin",
-            "-nostats",
-            "-loglevel",
-            "info",
-            "-xerror",
-            *input_args(source),
-            "-filter_complex",
-            graph,
-            "-map",
-            "[peaks]",
-            "-f",
-            "s16le",
-            "pipe:1",
-        ],
+        compile_command(
+            binary,
+            ffmpeg.merge_outputs(peaks, metered),
+            *("-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", "-xerror"),
+        ),
         timeout_s=timeout_s,
         what="loudness analysis",
         on_stdout=collector.feed,

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Final
 
 import attrs
+import m3u8
 
 from musicconnect.domain.errors import MediaRejected
-from musicconnect.domain.media import VARIANT_PLAYLIST, rung_folder
+from musicconnect.domain.media import VARIANT_PLAYLIST, RungRate, rung_folder
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 MASTER_PLAYLIST: Final = "master.m3u8"
-#: Segments shorter than this (the tail) carry mostly container overhead; they would inflate
-#: the peak bitrate without telling a player anything.
+#: A segment shorter than this (the tail) carries mostly container overhead; it is measured
+#: together with the segment before it, as RFC 8216's peak segment bitrate measures short runs.
 _PEAK_MIN_SEGMENT_S: Final = 1.0
-_MAP_PREFIX: Final = '#EXT-X-MAP:URI="'
-_EXTINF: Final = "#EXTINF:"
 
 
 @attrs.frozen
@@ -30,43 +30,54 @@ class EncodedRung:
     average_bps: float
     peak_bps: float
 
+    @property
+    def folder(self) -> str:
+        return rung_folder(self.kbps)
+
+    @property
+    def rate(self) -> RungRate:
+        return RungRate(
+            kbps=self.kbps,
+            average_kbps=round(self.average_bps / 1000, 1),
+            # Rounded up so the declared peak is never below a segment's rate.
+            peak_kbps=math.ceil(self.peak_bps / 100) / 10,
+        )
+
 
 def read_rung(out_dir: Path, kbps: int) -> EncodedRung:
     """Parse a rung's playlist, check every file it names exists, and measure its bitrate."""
     folder = rung_folder(kbps)
     playlist = f"{folder}/{VARIANT_PLAYLIST}"
     try:
-        lines = (out_dir / playlist).read_text(encoding="utf-8").splitlines()
+        parsed = m3u8.loads((out_dir / playlist).read_text(encoding="utf-8"))
     except OSError as exc:
         raise MediaRejected(f"the encoder wrote no playlist for the {kbps}k rung") from exc
-    init: list[str] = []
-    segments: list[tuple[str, float]] = []
-    duration: float | None = None
-    for raw in lines:
-        line = raw.strip()
-        if line.startswith(_MAP_PREFIX):
-            init.append(_local(line.removeprefix(_MAP_PREFIX).split('"', 1)[0]))
-        elif line.startswith(_EXTINF):
-            duration = float(line.removeprefix(_EXTINF).split(",", 1)[0])
-        elif line and not line.startswith("#") and duration is not None:
-            segments.append((_local(line), duration))
-            duration = None
+    init = [_local(section.uri) for section in parsed.segment_map or ()]
+    segments = [(_local(segment.uri), float(segment.duration or 0.0)) for segment in parsed.segments]
     sizes = {name: _size(out_dir / folder / name, kbps) for name in [*init, *(s for s, _ in segments)]}
     total_s = sum(d for _, d in segments)
     if not segments or total_s <= 0:
         raise MediaRejected(f"the encoder wrote no segments for the {kbps}k rung")
     average = sum(sizes[s] for s, _ in segments) * 8 / total_s
-    peak = max(
-        (sizes[s] * 8 / d for s, d in segments if d >= _PEAK_MIN_SEGMENT_S),
-        default=average,
-    )
     return EncodedRung(
         kbps=kbps,
         playlist=playlist,
         media=tuple(f"{folder}/{name}" for name in sizes),
         average_bps=average,
-        peak_bps=max(peak, average),
+        peak_bps=max(_peak_bps([(sizes[s], d) for s, d in segments]), average),
     )
+
+
+def _peak_bps(segments: list[tuple[int, float]]) -> float:
+    """The highest rate of a segment, a short one counted with the segment before it."""
+    runs: list[list[float]] = []
+    for size, duration in segments:
+        if runs and duration < _PEAK_MIN_SEGMENT_S:
+            runs[-1][0] += size
+            runs[-1][1] += duration
+        else:
+            runs.append([float(size), duration])
+    return max(size * 8 / duration for size, duration in runs if duration > 0)
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -76,7 +87,7 @@ def write_atomically(path: Path, text: str) -> None:
     partial.replace(path)
 
 
-def _local(uri: str) -> str:
+def _local(uri: str | None) -> str:
     # The encoder names files inside the rung folder; anything else is not ours to publish.
     if not uri or "/" in uri or "\\" in uri or uri in {".", ".."}:
         raise MediaRejected(f"the encoder's playlist names an unexpected file {uri!r}")

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
-from musicconnect.adapters.ffmpeg._process import check_tool, input_args, run_tool, stderr_tail
+from musicconnect.adapters.ffmpeg._process import (
+    check_tool,
+    compile_command,
+    input_args,
+    open_input,
+    run_tool,
+    stderr_tail,
+)
 from musicconnect.adapters.ffmpeg.banner import RawInfo, parse_banner
 from musicconnect.adapters.ffmpeg.binaries import find_ffmpeg, find_ffprobe
 from musicconnect.adapters.ffmpeg.sniff import HEAD_BYTES, refusal
@@ -93,26 +100,13 @@ class FfmpegMediaProbe:
         # -xerror stops at the first corrupt packet; -t bounds the work for over-long files.
         # Some damage is only logged (a FLAC frame failing its CRC is skipped), so any
         # error-level message counts as damage too.
+        decode = open_input(source, t=f"{policy.max_duration_s + 1:g}")["a:0"].output("-", f="null")
         result = run_tool(
-            [
+            compile_command(
                 self.ffmpeg,
-                "-hide_banner",
-                "-nostdin",
-                "-nostats",
-                "-v",
-                "error",
-                "-xerror",
-                "-t",
-                f"{policy.max_duration_s + 1:g}",
-                *input_args(source),
-                "-map",
-                "0:a:0",
-                "-f",
-                "null",
-                "-progress",
-                "pipe:1",
-                "-",
-            ],
+                decode,
+                *("-hide_banner", "-nostdin", "-nostats", "-v", "error", "-xerror", "-progress", "pipe:1"),
+            ),
             timeout_s=self.timeout_s,
             what="decoding the file",
         )

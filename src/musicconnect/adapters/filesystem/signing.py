@@ -8,10 +8,10 @@ import hmac
 import json
 from datetime import datetime
 from typing import Final
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus
 
 from musicconnect.domain.clocks import require_aware
-from musicconnect.domain.errors import InvalidInput, SignatureInvalid
+from musicconnect.domain.errors import InvalidInput, SignatureInvalid, UrlExpired
 
 #: RFC 2104 advises a key at least as long as the hash output.
 MIN_SECRET_BYTES: Final = 32
@@ -32,8 +32,10 @@ class HmacUrlSigner:
         if not path.startswith("/"):
             raise InvalidInput(f"a signed path must start with '/': {path!r}")
         expires = int(require_aware(expires_at).timestamp())
-        query = urlencode({"exp": expires, "sub": subject, "sig": self._signature(path, expires, subject)})
-        return f"{self._base_url}{quote(path)}?{query}"
+        # What urlencode would write (the expiry is digits, the signature URL-safe base64),
+        # at a third of its cost: every master and variant playlist signs each of its URIs.
+        signature = self._signature(path, expires, subject)
+        return f"{self._base_url}{quote(path)}?exp={expires}&sub={quote_plus(subject)}&sig={signature}"
 
     def verify(self, path: str, query: dict[str, str], *, now: datetime) -> str:
         try:
@@ -48,7 +50,7 @@ class HmacUrlSigner:
         if not signature.isascii() or not hmac.compare_digest(expected.encode(), signature.encode()):
             raise SignatureInvalid("the URL's signature does not match")
         if require_aware(now).timestamp() >= expires:
-            raise SignatureInvalid("the URL has expired")
+            raise UrlExpired("the URL has expired: fetch a fresh master playlist")
         return subject
 
     def _signature(self, path: str, expires: int, subject: str) -> str:

@@ -28,6 +28,8 @@ from musicconnect.adapters.memory.services import (
     SystemClock,
     UuidIdGenerator,
 )
+from musicconnect.adapters.memory.signing import MemoizedUrlSigner
+from musicconnect.adapters.memory.tokens import MemoizedTokenIssuer
 
 __all__ = [
     "FrozenClock",
@@ -51,6 +53,8 @@ __all__ = [
     "InMemoryTrackRepository",
     "InMemoryTranscoder",
     "InMemoryUnitOfWork",
+    "MemoizedTokenIssuer",
+    "MemoizedUrlSigner",
     "NoCache",
     "SequentialIdGenerator",
     "SystemClock",

@@ -9,6 +9,7 @@ from musicconnect.adapters.mongo._codec import Doc, put_instant, read_instant, r
 from musicconnect.adapters.mongo._work import CurrentWork
 from musicconnect.adapters.mongo.database import TRACKS
 from musicconnect.domain.errors import Conflict
+from musicconnect.domain.media import RungRate
 from musicconnect.domain.tracks import Track, TrackStatus
 
 _OLDEST_FIRST: Final = (("created_at_us", 1), ("seq", 1))
@@ -49,6 +50,9 @@ def _track_doc(track: Track) -> Doc:
         "exclusive": track.exclusive,
         "duration_s": track.duration_s,
         "rungs_kbps": list(track.rungs_kbps),
+        "rates": [
+            {"kbps": r.kbps, "average_kbps": r.average_kbps, "peak_kbps": r.peak_kbps} for r in track.rates
+        ],
         "failure_reason": track.failure_reason,
     }
     put_instant(doc, "created_at", track.created_at)
@@ -69,4 +73,10 @@ def _track(doc: Doc) -> Track:
         duration_s=None if duration is None else float(duration),
         rungs_kbps=tuple(int(k) for k in doc["rungs_kbps"]),
         failure_reason=doc.get("failure_reason"),
+        rates=tuple(
+            RungRate(
+                kbps=int(r["kbps"]), average_kbps=float(r["average_kbps"]), peak_kbps=float(r["peak_kbps"])
+            )
+            for r in doc.get("rates", ())
+        ),
     )

@@ -19,6 +19,7 @@ from typing import Final, TypeVar
 import redis
 
 from musicconnect.adapters.redis.connection import REDIS_FAILURES, RedisConnection, as_connection
+from musicconnect.domain.errors import ServiceUnavailable
 
 _log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -39,8 +40,15 @@ class RedisCache:
         return f"{type(self).__name__}({self._redis!r}, prefix={self._prefix!r})"
 
     def get(self, key: str) -> bytes | None:
-        value = self._try(lambda client: client.get(self._prefix + key), fallback=None, what="get")
-        # Bytes, as the client is made without decode_responses.
+        # Sent the lean way (see RedisConnection.command): a fan's standing is read on every
+        # stream request, and redis-py's per-command wrapping was most of that read's cost.
+        try:
+            value = self._redis.command("GET", self._prefix + key, what="cache get")
+        except ServiceUnavailable as error:
+            self._failed("get", error)
+            return None
+        self._answered()
+        # Raw replies are bytes; a str would only come from a client decoding responses.
         return value.encode("utf-8") if isinstance(value, str) else value
 
     def set(self, key: str, value: bytes, *, ttl_s: int) -> None:
@@ -59,18 +67,24 @@ class RedisCache:
         try:
             result = command(self._redis.client())
         except REDIS_FAILURES as error:
-            with self._lock:
-                first, self._failing = not self._failing, True
-            _log.log(
-                logging.WARNING if first else logging.DEBUG,
-                "cache %s skipped, redis is unavailable (%s): reading through to the database",
-                what,
-                error,
-            )
+            self._failed(what, error)
             return fallback
+        self._answered()
+        return result
+
+    def _failed(self, what: str, error: Exception) -> None:
+        with self._lock:
+            first, self._failing = not self._failing, True
+        _log.log(
+            logging.WARNING if first else logging.DEBUG,
+            "cache %s skipped, redis is unavailable (%s): reading through to the database",
+            what,
+            error,
+        )
+
+    def _answered(self) -> None:
         if self._failing:
             with self._lock:
                 recovered, self._failing = self._failing, False
             if recovered:
                 _log.info("cache is back: redis answers again")
-        return result

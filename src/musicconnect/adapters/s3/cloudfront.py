@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from musicconnect.domain.clocks import require_aware
-from musicconnect.domain.errors import InvalidInput, SignatureInvalid
+from musicconnect.domain.errors import InvalidInput, SignatureInvalid, UrlExpired
 
 #: CloudFront accepts only 2048-bit RSA keys for trusted key groups.
 MIN_KEY_BITS: Final = 2048
@@ -250,7 +250,7 @@ class CloudFrontUrlSigner:
             raise SignatureInvalid("the policy does not grant this path")
         moment = require_aware(now).timestamp()
         if moment >= expires:
-            raise SignatureInvalid("the URL has expired")
+            raise UrlExpired("the URL has expired: fetch a fresh master playlist")
         if not_before is not None and moment <= not_before:
             raise SignatureInvalid("the URL is not valid yet")
 

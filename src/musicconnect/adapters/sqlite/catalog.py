@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Final
+
+import attrs
 
 from musicconnect.adapters.sqlite._codec import (
     Connect,
@@ -16,12 +19,13 @@ from musicconnect.adapters.sqlite._codec import (
     read_instant_or_none,
     read_ints,
 )
+from musicconnect.domain.media import RungRate
 from musicconnect.domain.tracks import Track, TrackStatus
 
 _INSERT: Final = (
     "INSERT INTO tracks (id, artist_id, title, created_at, status, release_at, exclusive,"
-    " duration_s, rungs_kbps, failure_reason) VALUES (:id, :artist_id, :title, :created_at,"
-    " :status, :release_at, :exclusive, :duration_s, :rungs_kbps, :failure_reason)"
+    " duration_s, rungs_kbps, failure_reason, rates) VALUES (:id, :artist_id, :title, :created_at,"
+    " :status, :release_at, :exclusive, :duration_s, :rungs_kbps, :failure_reason, :rates)"
 )
 
 
@@ -42,7 +46,7 @@ class SqliteTrackRepository:
             " title = excluded.title, created_at = excluded.created_at, status = excluded.status,"
             " release_at = excluded.release_at, exclusive = excluded.exclusive,"
             " duration_s = excluded.duration_s, rungs_kbps = excluded.rungs_kbps,"
-            " failure_reason = excluded.failure_reason",
+            " failure_reason = excluded.failure_reason, rates = excluded.rates",
             _columns(track),
         )
 
@@ -73,6 +77,7 @@ def _columns(track: Track) -> dict[str, Any]:
         "duration_s": track.duration_s,
         "rungs_kbps": ints(track.rungs_kbps),
         "failure_reason": track.failure_reason,
+        "rates": json.dumps([attrs.astuple(r) for r in track.rates]),
     }
 
 
@@ -88,4 +93,5 @@ def _track(row: sqlite3.Row) -> Track:
         duration_s=row["duration_s"],
         rungs_kbps=read_ints(row["rungs_kbps"]),
         failure_reason=row["failure_reason"],
+        rates=tuple(RungRate(int(k), float(a), float(p)) for k, a, p in json.loads(row["rates"])),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
@@ -33,6 +34,7 @@ class SqliteDatabase:
         self.busy_timeout_ms = int(busy_timeout_ms)
         self._ready = False
         self._lock = threading.Lock()
+        self._local = threading.local()
 
     def __repr__(self) -> str:
         return f"SqliteDatabase({str(self.path)!r})"
@@ -49,6 +51,42 @@ class SqliteDatabase:
             connection.close()
             raise
         return connection
+
+    @functools.cached_property
+    def resolved_path(self) -> str:
+        """The file's absolute path, resolved once: two names for one file share its write lock."""
+        return str(self.path.resolve())
+
+    def lend(self, *, read_only: bool) -> sqlite3.Connection:
+        """A connection for one unit of work: this thread's idle one, or a new one.
+
+        Opening a connection and setting its pragmas cost more than the reads a stream request
+        makes, so each thread keeps one idle connection of each kind between units of work.
+        Read-only ones have ``query_only`` set for good, so a reader can never write.
+        """
+        connection = self._idle().pop(read_only, None)
+        if connection is not None:
+            return connection
+        connection = self.connect()
+        if read_only:
+            connection.execute("PRAGMA query_only = ON")
+        return connection
+
+    def give_back(self, connection: sqlite3.Connection, *, read_only: bool) -> None:
+        """Keep ``connection`` (outside any transaction) for this thread's next unit of work."""
+        idle = self._idle()
+        if connection.in_transaction or read_only in idle:
+            connection.close()
+        else:
+            idle[read_only] = connection
+
+    def _idle(self) -> dict[bool, sqlite3.Connection]:
+        # Per process too: a connection inherited through fork must not be used by the child.
+        if getattr(self._local, "pid", None) != os.getpid():
+            self._local.pid = os.getpid()
+            self._local.idle = {}
+        idle: dict[bool, sqlite3.Connection] = self._local.idle
+        return idle
 
     def migrate(self) -> int:
         """Create or upgrade the schema now; returns the version the file had before."""

@@ -288,6 +288,9 @@ _ACCOUNTS_AND_LISTENERS: Final = (
     """,
 )
 
+#: Step 6: the measured average and peak bitrate of each published rung (JSON; empty before).
+_RUNG_RATES: Final[Sequence[str]] = ("ALTER TABLE tracks ADD COLUMN rates TEXT NOT NULL DEFAULT '[]'",)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -295,6 +298,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _AUDIENCE,
     _INTENTS,
     _ACCOUNTS_AND_LISTENERS,
+    _RUNG_RATES,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

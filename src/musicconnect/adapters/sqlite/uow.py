@@ -7,6 +7,10 @@ State is per thread, so one instance may serve the threads of a server; it does 
 One exception: a unit of work opened by a thread that already holds the file's write lock in
 another unit of work cannot wait for that lock (the wait would deadlock), so it reads a snapshot
 of what is committed and refuses to write.
+
+A unit of work made with ``read_only=True`` only reads, each statement on its own (no snapshot
+across statements): hot read paths (a fan opening a stream) then never queue for the write lock
+behind each other or behind a writer.
 """
 
 from __future__ import annotations
@@ -52,16 +56,17 @@ from musicconnect.ports.repositories import (
 _writers = threading.local()
 
 
-def _writers_here(path: Path) -> list[sqlite3.Connection]:
+def _writers_here(db: SqliteDatabase) -> list[sqlite3.Connection]:
     by_file: dict[str, list[sqlite3.Connection]] | None = getattr(_writers, "by_file", None)
     if by_file is None:
         by_file = _writers.by_file = {}
-    return by_file.setdefault(str(path.resolve()), [])
+    return by_file.setdefault(db.resolved_path, [])
 
 
 class SqliteUnitOfWork:
-    def __init__(self, db: SqliteDatabase | Path) -> None:
+    def __init__(self, db: SqliteDatabase | Path, *, read_only: bool = False) -> None:
         self.db = db if isinstance(db, SqliteDatabase) else SqliteDatabase(db)
+        self._always_read_only = read_only
         self._local = threading.local()
         connect = self._connection
         self.accounts: AccountRepository = SqliteAccountRepository(connect)
@@ -80,13 +85,12 @@ class SqliteUnitOfWork:
     def __enter__(self) -> Self:
         if self._current() is not None:
             raise RuntimeError("this unit of work is already open in this thread; they do not nest")
-        connection = self.db.connect()
-        writers = _writers_here(self.db.path)
-        read_only = any(writer.in_transaction for writer in writers)
+        writers = _writers_here(self.db)
+        read_only = self._always_read_only or any(writer.in_transaction for writer in writers)
+        connection = self.db.lend(read_only=read_only)
         try:
-            if read_only:
-                connection.execute("PRAGMA query_only = ON")
-            _begin(connection, read_only=read_only)
+            if not self._always_read_only:
+                _begin(connection, read_only=read_only)
         except BaseException:
             connection.close()
             raise
@@ -106,14 +110,14 @@ class SqliteUnitOfWork:
         self._local.connection = None
         if connection is None:
             return
-        writers = _writers_here(self.db.path)
+        writers = _writers_here(self.db)
         if connection in writers:
             writers.remove(connection)
         try:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
         finally:
-            connection.close()
+            self.db.give_back(connection, read_only=self._local.read_only)
 
     def commit(self) -> None:
         connection = self._open_connection()
@@ -138,7 +142,9 @@ class SqliteUnitOfWork:
     def _connection(self) -> sqlite3.Connection:
         """The connection for a repository call, in a transaction (a new one after a commit)."""
         connection = self._open_connection()
-        if not connection.in_transaction:
+        # A reader's statements each see the latest commit on their own: no BEGIN and ROLLBACK
+        # around them, as each statement is a hand-over of the GIL that a busy server pays for.
+        if not connection.in_transaction and not self._always_read_only:
             _begin(connection, read_only=self._local.read_only)
         return connection
 

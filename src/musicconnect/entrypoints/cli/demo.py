@@ -20,7 +20,7 @@ from musicconnect.adapters.memory import FrozenClock
 from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.clocks import month_key
-from musicconnect.domain.hls import listed_bandwidths
+from musicconnect.domain.hls import listed_rungs
 from musicconnect.domain.money import Money, split_revenue
 from musicconnect.domain.payments import Payout
 from musicconnect.domain.tiers import Tier
@@ -212,11 +212,12 @@ def _fans(tour: _Tour) -> None:
             tour.track_id,
             caller=fan,
             uow=tour.uow(),
+            tracks=services.ready_tracks,
             cache=services.cache,
             signer=services.signer,
             clock=clock,
         )
-        table.add_row(_name(services, fan), tier.value, ", ".join(map(str, listed_bandwidths(master))))
+        table.add_row(_name(services, fan), tier.value, ", ".join(map(str, listed_rungs(master))))
     console.print(table)
 
 

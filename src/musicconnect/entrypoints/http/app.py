@@ -7,6 +7,7 @@ from typing import Final
 
 import anyio.to_thread
 from litestar import Litestar, get
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -59,6 +60,24 @@ def _openapi_config() -> OpenAPIConfig:
     )
 
 
+def _cors_config(origins: list[str]) -> CORSConfig | None:
+    """CORS for the configured web origins, on every route: the API, masters, variants, media.
+
+    No credentials: the API takes a bearer header and media carry their signature in the URL,
+    so no cookie ever needs to cross origins. ``Range`` is allowed for players that seek.
+    """
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Range"],
+        expose_headers=["Content-Range", "Content-Length", "Accept-Ranges", "Retry-After"],
+        allow_credentials=False,
+        max_age=600,
+    )
+
+
 def create_app(services: Services) -> Litestar:
     """The HTTP API over ``services``; closing the app closes them."""
 
@@ -95,6 +114,7 @@ def create_app(services: Services) -> Litestar:
             "viewer": Provide(provide_viewer, sync_to_thread=True),
         },
         exception_handlers=dict(EXCEPTION_HANDLERS),
+        cors_config=_cors_config(services.settings.cors_origin_list),
         openapi_config=_openapi_config(),
         # Strict validation: a float where an integer amount belongs is refused, not truncated.
         plugins=[PydanticPlugin(validate_strict=True)],

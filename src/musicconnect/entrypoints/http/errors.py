@@ -119,7 +119,8 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
     400: "Malformed request (e.g. JSON that does not parse)",
     401: "Missing, invalid, expired or revoked bearer token",
     402: "The payment was declined",
-    403: "Not allowed: wrong role, not the owner, tier too low, or a bad media signature",
+    403: "Not allowed: wrong role, not the owner, tier too low, or a bad media signature"
+    " (url_expired: the signed URL's time is up; fetch a fresh master playlist)",
     404: "No such resource (or one the caller may not see)",
     409: "Conflicts with the current state",
     413: "The upload is larger than the limit",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from http import HTTPStatus
+from typing import Annotated, Final
 
 from litestar import Controller, Response, get
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, HeaderParameter, QueryParameter
 
-from musicconnect.entrypoints.http.deps import ServicesDep, UowDep
+from musicconnect.entrypoints.http.deps import ServicesDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.usecases import streaming
 
@@ -17,6 +19,28 @@ def _cache_control(expires: str | None, now_s: float) -> str:
     if expires is None or not (expires.isascii() and expires.isdigit()):
         return "private, max-age=0"
     return f"private, max-age={max(0, int(expires) - int(now_s))}"
+
+
+_BYTE_RANGE: Final = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """The inclusive (first, last) byte a single-range ``Range`` header asks for, clamped.
+
+    None means "send the whole body": no header, or one we do not serve (several ranges, other
+    units), which RFC 9110 lets a server ignore. A range past the end raises ValueError (416).
+    """
+    match = _BYTE_RANGE.fullmatch(header.strip()) if header else None
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":  # a suffix: the last N bytes
+        return max(0, size - int(last)), size - 1
+    start = int(first)
+    end = size - 1 if last == "" else min(int(last), size - 1)
+    if start >= size or end < start:
+        raise ValueError(f"bytes {header} are outside a {size}-byte file")
+    return start, end
 
 
 class MediaController(Controller):
@@ -37,12 +61,15 @@ class MediaController(Controller):
         rung: FromPath[str],
         filename: FromPath[str],
         services: ServicesDep,
-        uow: UowDep,
         exp: Annotated[str | None, QueryParameter(description="Expiry, Unix seconds")] = None,
         sub: Annotated[str | None, QueryParameter(description="Whom the URL was signed for")] = None,
         sig: Annotated[str | None, QueryParameter(description="HMAC signature")] = None,
+        byte_range: Annotated[
+            str | None, HeaderParameter(name="Range", description="One byte range, e.g. bytes=0-1023")
+        ] = None,
     ) -> Response[bytes]:
-        """A variant playlist or segment; tampered, expired or above-tier URLs get 403."""
+        """A variant playlist or segment; tampered or above-tier URLs get 403, expired ones 403
+        ``url_expired`` (fetch a fresh master). A ``Range`` is answered with 206."""
         query = {
             name: value for name, value in (("exp", exp), ("sub", sub), ("sig", sig)) if value is not None
         }
@@ -52,15 +79,34 @@ class MediaController(Controller):
             rung,
             filename,
             query,
-            uow=uow,
+            # Read-only: players fetch segments often, and none of it writes.
+            uow=services.reader(),
+            tracks=services.ready_tracks,
             cache=services.cache,
             storage=services.storage,
             signer=services.signer,
             clock=services.clock,
             ttl=services.url_ttl,
         )
+        headers = {
+            "Cache-Control": _cache_control(exp, services.clock.now().timestamp()),
+            "Accept-Ranges": "bytes",
+        }
+        size = len(served.body)
+        try:
+            wanted = _byte_range(byte_range, size)
+        except ValueError:
+            headers["Content-Range"] = f"bytes */{size}"
+            return Response(
+                content=b"", status_code=HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, headers=headers
+            )
+        if wanted is None:
+            return Response(content=served.body, media_type=served.content_type, headers=headers)
+        first, last = wanted
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
         return Response(
-            content=served.body,
+            content=served.body[first : last + 1],
             media_type=served.content_type,
-            headers={"Cache-Control": _cache_control(exp, services.clock.now().timestamp())},
+            status_code=HTTPStatus.PARTIAL_CONTENT,
+            headers=headers,
         )

@@ -186,6 +186,14 @@ class TrackAcceptedOut(_Out):
     status: str
 
 
+class RungRateOut(_Out):
+    """A published rung: its nominal rate and what its segments measure, in kbps."""
+
+    kbps: int
+    average_kbps: float
+    peak_kbps: float
+
+
 class TrackOut(_Out):
     id: str
     artist_id: str
@@ -193,6 +201,7 @@ class TrackOut(_Out):
     status: str
     duration_s: float | None
     rungs_kbps: list[int]
+    rungs: list[RungRateOut]
     release_at: datetime | None
     exclusive: bool
     failure_reason: str | None
@@ -206,6 +215,10 @@ class TrackOut(_Out):
             status=track.status.value,
             duration_s=track.duration_s,
             rungs_kbps=list(track.rungs_kbps),
+            rungs=[
+                RungRateOut(kbps=r.kbps, average_kbps=r.average_kbps, peak_kbps=r.peak_kbps)
+                for r in track.rates
+            ],
             release_at=track.release_at,
             exclusive=track.exclusive,
             failure_reason=track.failure_reason,
