@@ -12,6 +12,7 @@ from musicconnect.domain.passwords import check_password
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, PasswordHasher
 from musicconnect.usecases.account_mail import RESET, VERIFY, AccountMail
+from musicconnect.usecases.subscriptions import Subscriptions
 
 
 def my_account(caller: Caller, *, uow: UnitOfWork) -> Account:
@@ -157,12 +158,21 @@ def _plain(value: object) -> Any:
     return attrs.asdict(value, value_serializer=serialise)  # type: ignore[arg-type]
 
 
-def erase_account(caller: Caller, password: str, *, uow: UnitOfWork, hasher: PasswordHasher) -> None:
+def erase_account(
+    caller: Caller, password: str, *, uow: UnitOfWork, hasher: PasswordHasher, subscriptions: Subscriptions
+) -> None:
     """Forget the person: email, name, password and the words of their messages go; the id
-    stays, naming nobody, because ledger rows and payouts must be kept and point at it."""
+    stays, naming nobody, because ledger rows and payouts must be kept and point at it.
+
+    A fan's live subscriptions are cancelled first, through billing, so nobody is charged for a
+    person who is gone (they run to the end of what was paid, as any cancellation does)."""
     account = my_account(caller, uow=uow)
     if not hasher.verify(password, account.password_hash):
         raise AuthenticationFailed("the current password is wrong")
+    with uow:
+        live = [s for s in uow.subscriptions.of_fan(account.id) if s.is_live and not s.cancel_at_period_end]
+    for subscription in live:
+        subscriptions.cancel(subscription.artist_id, caller=caller)
     erased = account.erased()
     with uow:
         uow.accounts.save(erased)

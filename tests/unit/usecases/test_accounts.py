@@ -10,7 +10,7 @@ from musicconnect.adapters.jwt import PyJwtTokenIssuer
 from musicconnect.adapters.memory import FrozenClock, SequentialIdGenerator
 from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
-from musicconnect.domain.tiers import TIERS_ASCENDING
+from musicconnect.domain.tiers import TIERS_ASCENDING, Tier
 from musicconnect.ports.services import TokenPair
 from musicconnect.usecases.account_mail import RESET_TTL
 from musicconnect.usecases.accounts import (
@@ -428,7 +428,7 @@ def test_erasing_an_account_forgets_the_person_and_ends_sign_in(world: World) ->
     caller = _register(world, role="artist")
     pair = _login(world)
 
-    erase_account(caller, PASSWORD, uow=world.uow(), hasher=world.hasher)
+    erase_account(caller, PASSWORD, uow=world.uow(), hasher=world.hasher, subscriptions=world.subscriptions)
 
     with world.uow() as uow:
         account = uow.accounts.get(caller.id)
@@ -442,6 +442,25 @@ def test_erasing_an_account_forgets_the_person_and_ends_sign_in(world: World) ->
         _login(world)
     with pytest.raises(AuthenticationFailed):
         _refresh(world, pair.refresh_token)
+
+
+def test_erasing_a_fan_cancels_their_subscriptions_so_nobody_is_charged_again(world: World) -> None:
+    """Each live subscription ends at its period end, as a cancellation does; no renewal follows."""
+    artist = world.artist()
+    caller = _register(world, role="fan")
+    world.subscribe(caller, artist, Tier.SUPPORTER)
+    charged = len(world.gateway.charges)
+
+    erase_account(caller, PASSWORD, uow=world.uow(), hasher=world.hasher, subscriptions=world.subscriptions)
+
+    with world.uow() as uow:
+        [subscription] = uow.subscriptions.of_fan(caller.id)
+    assert subscription.cancel_at_period_end
+    world.clock.set(subscription.current_period_end)
+    world.subscriptions.run_billing()
+    with world.uow() as uow:
+        assert uow.subscriptions.live_for(caller.id, artist.id) is None
+    assert len(world.gateway.charges) == charged
 
 
 def test_the_export_holds_the_account_and_no_password_hash(world: World) -> None:

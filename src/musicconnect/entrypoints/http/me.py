@@ -71,7 +71,9 @@ class MeController(Controller):
         uow: UowDep,
     ) -> None:
         """Erase the account (password required): personal data goes, money records stay anonymised."""
-        profile.erase_account(caller, data.password, uow=uow, hasher=services.hasher)
+        profile.erase_account(
+            caller, data.password, uow=uow, hasher=services.hasher, subscriptions=services.subscriptions
+        )
         token = bearer_token(request)
         if token is not None:
             accounts.logout(services.tokens.decode(token, kind="access"), denylist=services.denylist)
