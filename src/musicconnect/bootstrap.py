@@ -84,6 +84,7 @@ class Services:
     def payment_lease(self) -> timedelta:
         """How long a reserved payment belongs to its request (see ``PaymentIntent``)."""
         return timedelta(seconds=self.settings.payment_lease_s)
+
     @property
     def mail(self) -> AccountMail:
         return AccountMail(

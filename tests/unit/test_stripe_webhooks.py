@@ -519,7 +519,7 @@ def test_account_and_payout_events_are_acknowledged(scene: Scene) -> None:
         scene.deliver(event)
     # The payout run as a use case: its HTTP door is the payouts tests' business.
     [payout] = run_payouts(
-        "2030-01",
+        scene.services.clock.now().strftime("%Y-%m"),
         caller=Caller("admin", Role.ADMIN),
         uow=scene.services.uow(),
         gateway=scene.gateway,

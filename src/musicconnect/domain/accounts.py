@@ -120,7 +120,7 @@ class Artist:
             if same_currency and higher.price.amount_minor <= lower.price.amount_minor:
                 raise InvalidInput(
                     f"the {higher.tier} tier must cost more than the {lower.tier} tier"
-                    f" ({lower.price.amount_minor} {lower.price.currency})"
+                    f" ({lower.price.format()})"
                 )
         return attrs.evolve(self, plans=ordered)
 

@@ -107,8 +107,8 @@ class AccountMail:
                 to=account.email,
                 subject="Reset your Music Connect password",
                 body=(
-                    f"Reset your password by opening\n{self.base_url}/auth/password-reset?token={token}\n"
-                    f"or by sending this code to POST /auth/password-reset/confirm: {token}\n\n"
+                    "Reset your password by sending this code and your new password to\n"
+                    f"POST {self.base_url}/auth/password-reset/confirm\n\ntoken={token}\n\n"
                     f"The link works once, for {RESET_TTL.total_seconds() // 60:.0f} minutes. "
                     "If you did not ask for it, ignore this email.\n"
                 ),

@@ -50,7 +50,10 @@ def run_payouts(
     next period's run. Balances under ``minimum_minor`` carry over.
     """
     require_admin(caller)
-    parse_period(period)
+    start, _ = parse_period(period)
+    if start > clock.now():
+        # Its key would be spent now, and the real run for that month would pay nothing.
+        raise InvalidInput(f"{period} has not begun yet: a payout run is for this month or one before it")
     if minimum_minor < 0:
         raise InvalidInput("the payout minimum cannot be negative")
     # What a killed run paid but never recorded comes first, whatever its period: otherwise the

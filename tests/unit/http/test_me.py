@@ -136,3 +136,18 @@ def test_the_verification_email_can_be_sent_again(api: Api) -> None:
 
     assert resent.status_code == 202
     assert len(api.outbox().sent("again@example.com")) == 2
+
+
+def test_the_link_in_a_verification_email_works_when_opened(api: Api) -> None:
+    """GET on the emailed link proves the address, once; the same link again is refused."""
+    body = {"email": "opened@example.com", "password": PASSWORD, "role": "fan", "display_name": "O"}
+    api.client.post("/auth/register", json=body)
+    [email] = api.outbox().sent("opened@example.com")
+    link = next(line for line in email.body.splitlines() if "/auth/verify-email?token=" in line)
+    path = link[link.index("/auth/verify-email") :]
+
+    opened = api.client.get(path)
+
+    assert opened.status_code == 200, opened.text
+    assert opened.json()["verified"] is True
+    assert api.client.get(path).status_code == 401

@@ -117,6 +117,18 @@ def test_a_malformed_period_is_422(api: Api) -> None:
         assert_error(response, 422, "invalid_input")
 
 
+def test_a_month_that_has_not_begun_cannot_be_paid_out(api: Api) -> None:
+    """A typo for a future month would spend that month's key: the real run would pay nothing."""
+    admin = api.admin()
+    next_year = f"{api.clock.now().year + 1}-{api.clock.now().month:02d}"
+    response = api.client.post("/payouts/run", json={"period": next_year}, headers=admin.headers)
+    assert_error(response, 422, "invalid_input")
+    this_month = api.clock.now().strftime("%Y-%m")
+    assert (
+        api.client.post("/payouts/run", json={"period": this_month}, headers=admin.headers).status_code == 200
+    )
+
+
 def test_only_that_artist_sees_its_payouts(api: Api) -> None:
     """The history is private to the artist (and admins)."""
     artist = api.artist()

@@ -163,3 +163,27 @@ def test_only_an_admin_runs_billing(api: Api) -> None:
     for user in (api.fan(), api.artist()):
         assert_error(api.client.post("/admin/billing/run", headers=user.headers), 403, "forbidden")
     assert_error(api.client.post("/admin/billing/run"), 401)
+
+
+def test_return_pages_must_be_web_addresses(api: Api) -> None:
+    """A checkout's return pages are http(s) URLs: a script or a bare word is refused with 422."""
+    artist, fan = api.artist(), api.fan()
+    for bad in ("javascript:alert(1)", "data:text/html,hi", "ftp://example.com/x", "elsewhere", "https://"):
+        body = {"tier": "supporter", "success_url": bad, "cancel_url": "https://app.example/no"}
+        response = api.client.post(_url(artist), json=body, headers=fan.headers)
+        assert response.status_code == 422, (bad, response.text)
+    good = {
+        "tier": "supporter",
+        "success_url": "https://app.example/ok",
+        "cancel_url": "http://localhost:3000/no",
+    }
+    assert api.client.post(_url(artist), json=good, headers=fan.headers).status_code == 201
+
+
+def test_a_request_without_its_body_is_told_so(api: Api) -> None:
+    artist, fan = api.artist(), api.fan()
+
+    response = api.client.post(_url(artist), headers=fan.headers)
+
+    assert response.status_code == 422
+    assert response.json() == {"error": "invalid_input", "detail": "this request needs a JSON body"}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
 import pytest
 
 from musicconnect.domain.accounts import Caller
+from musicconnect.domain.clocks import parse_period
 from musicconnect.domain.errors import Forbidden, InvalidInput, PaymentFailed
 from musicconnect.domain.ledger import CASH, TransactionKind, artist_account
 from musicconnect.domain.money import Money
@@ -26,6 +27,9 @@ def _usd(minor: int) -> Money:
 
 
 def _run(world: World, period: str, *, caller: Caller | None = None, minimum: int = 0) -> list[Payout]:
+    """A payout run for ``period``, held once that month has begun (a run for a later one is refused)."""
+    start, _ = parse_period(period)
+    world.clock.set(max(world.clock.now(), start + timedelta(hours=1)))
     return run_payouts(
         period,
         caller=caller or world.admin(),
@@ -284,6 +288,7 @@ def test_a_run_killed_after_paying_is_recorded_by_the_next_run_without_paying_tw
     assert run() == []
     world.clock.advance(INTENT_LEASE + timedelta(seconds=1))
     # Even the next month's run finishes it first, so the balance it still shows is not paid again.
+    world.clock.set(datetime(2025, 4, 1, 9, tzinfo=UTC))
     [payout] = run_payouts(
         "2025-04", caller=world.admin(), uow=world.uow(), gateway=dying, ids=world.ids, clock=world.clock
     )

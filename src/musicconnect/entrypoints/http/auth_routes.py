@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from litestar import Controller, Request, post
-from litestar.params import JSONBody
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from musicconnect.domain.accounts import normalise_email
@@ -24,6 +24,7 @@ from musicconnect.entrypoints.http.schemas import (
     RegisterIn,
     TokenIn,
     TokenOut,
+    VerifiedOut,
 )
 from musicconnect.usecases import accounts, profile
 from musicconnect.usecases.throttling import throttle
@@ -138,8 +139,25 @@ class AuthController(Controller):
         responses=error_responses(401, 409),
     )
     def verify_email(self, *, data: JSONBody[TokenIn], services: ServicesDep, uow: UowDep) -> None:
-        """Follow the link of a verification email: the address it was sent to is proven."""
+        """Send the code of a verification email: the address it was sent to is proven."""
         profile.confirm_email(data.token, uow=uow, mail=services.mail)
+
+    @get(
+        "/verify-email",
+        sync_to_thread=True,
+        responses=error_responses(401, 409),
+    )
+    def follow_verification_link(
+        self,
+        *,
+        token: Annotated[str, Parameter(query="token", max_length=200)],
+        services: ServicesDep,
+        uow: UowDep,
+    ) -> VerifiedOut:
+        """The link in a verification email, opened in a browser: the address it was sent to is
+        proven (the link works once)."""
+        profile.confirm_email(token, uow=uow, mail=services.mail)
+        return VerifiedOut()
 
     @post(
         "/password-reset", status_code=HTTP_202_ACCEPTED, sync_to_thread=True, responses=error_responses(429)

@@ -73,6 +73,10 @@ def _validation_detail(exc: ValidationException) -> str:
     for problem in problems:
         if isinstance(problem, dict):
             where = problem.get("key") or problem.get("source") or "body"
+            if (where, problem.get("message")) == ("data", "'data'"):
+                # Litestar's words for a request that sent no body at all.
+                parts.append("this request needs a JSON body")
+                continue
             parts.append(f"{where}: {problem.get('message', 'invalid')}")
     return "; ".join(parts) or str(exc.detail)
 

@@ -228,8 +228,9 @@ class TrackOut(_Out):
 # --- subscriptions --------------------------------------------------------------------------
 
 
-#: Return addresses are the client's own pages; a URL longer than this is not one.
-ReturnUrl = Annotated[str, Field(min_length=1, max_length=2000)]
+#: Return addresses are the client's own web pages: http(s) only (never ``javascript:`` and the
+#: like), and a URL longer than this is not one.
+ReturnUrl = Annotated[str, Field(min_length=8, max_length=2000, pattern=r"^https?://[^\s/?#]+[^\s]*$")]
 
 
 class TierIn(_In):
@@ -474,6 +475,11 @@ class BillingRunOut(_Out):
     renewed: int
     canceled: int
     past_due: int
+
+
+class VerifiedOut(_Out):
+    verified: Literal[True] = True
+    detail: str = "your email address is confirmed"
 
 
 class HealthOut(_Out):
