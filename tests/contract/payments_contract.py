@@ -233,9 +233,7 @@ class ProcessorBillingContract(PaymentGatewayContract):
 
     def complete_checkout(self, gateway: BillingGateway, session: CheckoutSession) -> str:
         """Pay on the session's page; return the subscription it started."""
-        if session.subscription_ref is None:
-            pytest.fail("the gateway needs a way to complete checkout in this contract")
-        return session.subscription_ref
+        raise NotImplementedError
 
     @pytest.fixture
     def billing(self, gateway: Gateway) -> BillingGateway:

@@ -34,12 +34,10 @@ class ForeignObject(NotFound):
 
 @attrs.frozen
 class CheckoutSession:
-    """Where to send the fan to pay. A processor that completes checkout at once (offline) says
-    which subscription it made; otherwise the subscription arrives later through an event."""
+    """Where to send the fan to pay; the subscription arrives later, through the processor's event."""
 
     id: str
     url: str
-    subscription_ref: str | None = None
 
 
 @attrs.frozen

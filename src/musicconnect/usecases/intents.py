@@ -24,7 +24,7 @@ from datetime import datetime
 import attrs
 
 from musicconnect.domain import subscriptions as subs
-from musicconnect.domain.errors import Conflict, DomainError, InvalidInput, NotFound, PaymentFailed
+from musicconnect.domain.errors import Conflict, InvalidInput, NotFound, PaymentFailed
 from musicconnect.domain.ledger import charge_transaction
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import IntentKind, LinkKind, PaymentIntent, ProcessorLink
@@ -255,7 +255,3 @@ def _book(
         ),
     )
     return after, outcome.charge.gross
-
-
-def log_refused(intent_key: str, error: DomainError) -> None:
-    log.info("payment %s not completed: %s", intent_key, error.detail)

@@ -60,7 +60,7 @@ class Subscriptions:
         """Start a subscription: free at once; a paid tier once its first month is paid (at once
         offline, after the processor's checkout page on Stripe)."""
         require_fan(caller)
-        self._let_go_of_abandoned_checkouts(artist_id, caller)
+        self._tidy(artist_id, caller)
         now = self.clock.now()
         with self.uow() as uow:
             artist = require_artist(uow, artist_id)
@@ -119,8 +119,7 @@ class Subscriptions:
         """Upgrade at once, charging the prorated difference; downgrade or cancel (the free tier) at
         the end of the paid period."""
         require_fan(caller)
-        self._let_go_of_abandoned_checkouts(artist_id, caller)
-        self._repair_unfinished(artist_id, caller)
+        self._repair_unfinished(self._tidy(artist_id, caller))
         now = self.clock.now()
         with self.uow() as uow:
             artist = require_artist(uow, artist_id)
@@ -213,27 +212,29 @@ class Subscriptions:
         )
         return TierChangeResult(done.subscription, done.charged, done.checkout)
 
-    def _let_go_of_abandoned_checkouts(self, artist_id: str, caller: Caller) -> None:
-        """A payment page left unpaid past its lifetime reserves nothing any more: its intent
-        fails, and a subscription that was waiting for its first payment ends."""
+    def _tidy(self, artist_id: str, caller: Caller) -> PaymentIntent | None:
+        """Before a new request for this fan and artist, in one read: a payment page left unpaid
+        past its lifetime reserves nothing any more (its intent fails, and a subscription that was
+        waiting for its first payment ends). Returns the change a crash left open, if any."""
         now = self.clock.now()
         with self.uow() as uow:
             live = uow.subscriptions.live_for(caller.id, artist_id)
-            abandoned = [i for i in uow.intents.of_subscription(live.id) if i.abandoned(now)] if live else []
-            if live is None or not abandoned:
-                return
+            if live is None:
+                return None
+            intents = uow.intents.of_subscription(live.id)
+            abandoned = [i for i in intents if i.abandoned(now)]
             for intent in abandoned:
                 uow.intents.save(intent.failed(now))
-            if live.status is SubscriptionStatus.INCOMPLETE:
+            if abandoned and live.status is SubscriptionStatus.INCOMPLETE:
                 uow.subscriptions.save(subs.end_now(live, now))
-            uow.commit()
+            if abandoned:
+                uow.commit()
+            unfinished = _unfinished([i for i in intents if i not in abandoned])
+        return unfinished if unfinished is not None and unfinished.kind is not IntentKind.START else None
 
-    def _repair_unfinished(self, artist_id: str, caller: Caller) -> None:
+    def _repair_unfinished(self, unfinished: PaymentIntent | None) -> None:
         """Finish what a crash left of this fan's last change before making a new one."""
-        with self.uow() as uow:
-            live = uow.subscriptions.live_for(caller.id, artist_id)
-            unfinished = _unfinished(uow.intents.of_subscription(live.id)) if live is not None else None
-        if unfinished is None or unfinished.kind is IntentKind.START:
+        if unfinished is None:
             return
         _refuse_if_in_progress(unfinished, self.clock.now(), self.lease)
         if unfinished.external_ref is None:

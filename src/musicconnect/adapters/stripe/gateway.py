@@ -1,4 +1,6 @@
-"""``StripePaymentGateway``: Stripe Billing, Checkout and Connect behind the BillingGateway port.
+"""``StripePaymentGateway``: Stripe Billing, Checkout and Connect, behind the payment roles
+(``Charges``, ``PayoutSender``, ``ConnectedAccounts``, ``ProcessorReads``; ``SubscriptionBilling``
+through ``StripeSubscriptionBilling``).
 
 - A product per artist (its id derived from ours) and a price per tier version, found again by
   ``lookup_key = "{artist}:{tier}:v{version}"``; a customer per fan; an Express connected
@@ -84,7 +86,7 @@ def _options(idempotency_key: str, *, account: str | None = None) -> stripe.Requ
 
 
 class StripePaymentGateway:
-    """The BillingGateway on Stripe. ``api_base`` points it at a test double."""
+    """Stripe's side of every payment role. ``api_base`` points it at a test double."""
 
     def __init__(
         self,
