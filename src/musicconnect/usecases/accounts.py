@@ -17,7 +17,7 @@ from musicconnect.domain.accounts import (
     registrable_role,
     role_of_token,
 )
-from musicconnect.domain.errors import AuthenticationFailed, Conflict, NotFound
+from musicconnect.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
 from musicconnect.domain.passwords import check_password
 from musicconnect.domain.tiers import default_plans
 from musicconnect.ports.repositories import UnitOfWork
@@ -126,8 +126,12 @@ def login(
 ) -> TokenPair:
     """A new token family for the right email and password; a hash in an older scheme is
     upgraded on the way, while the password is at hand."""
+    try:
+        known = normalise_email(email)
+    except InvalidInput:
+        known = None  # not an address at all: answered like any unknown one, at the same cost
     with uow:
-        account = uow.accounts.by_email(email.strip().lower())
+        account = uow.accounts.by_email(known) if known is not None else None
     stored = account.password_hash if account is not None else _decoy_hash(hasher)
     # Same answer and same work for an unknown email and a wrong password: no enumeration.
     if not hasher.verify(password, stored) or account is None:

@@ -60,7 +60,7 @@ def change_account(
         )
     if changed != account:
         with uow:
-            uow.accounts.save(changed)
+            _save_unless_changed_meanwhile(uow, account, changed)
             artist = uow.artists.get(account.id)
             if artist is not None and artist.display_name != changed.display_name:
                 uow.artists.save(attrs.evolve(artist, display_name=changed.display_name))
@@ -106,10 +106,19 @@ def reset_password(
     if account is None or account.is_erased or account.email != target.email:
         raise AuthenticationFailed("this link is invalid, used or expired")
     check_password(password, email=account.email)
+    # Hashed before the write (argon2 takes a while): no lock is held meanwhile.
+    reset = attrs.evolve(account, password_hash=hasher.hash(password), email_verified=True)
     with uow:
-        reset = attrs.evolve(account, password_hash=hasher.hash(password), email_verified=True)
-        uow.accounts.save(reset.ending_sessions(clock.now()))
+        _save_unless_changed_meanwhile(uow, account, reset.ending_sessions(clock.now()))
         uow.commit()
+
+
+def _save_unless_changed_meanwhile(uow: UnitOfWork, read: Account, changed: Account) -> None:
+    """Save ``changed``, made from ``read`` outside this unit of work, unless the account moved
+    on since (erased, say): writing the old copy back would undo that."""
+    if uow.accounts.get(read.id) != read:
+        raise Conflict("the account changed meanwhile; try again")
+    uow.accounts.save(changed)
 
 
 def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
@@ -175,7 +184,7 @@ def erase_account(
         subscriptions.cancel(subscription.artist_id, caller=caller)
     erased = account.erased()
     with uow:
-        uow.accounts.save(erased)
+        _save_unless_changed_meanwhile(uow, account, erased)
         uow.messages.erase_from(account.id, body=erased.display_name)
         artist = uow.artists.get(account.id)
         if artist is not None:

@@ -14,6 +14,7 @@ from musicconnect.bootstrap import bootstrap
 from musicconnect.domain.errors import MediaRejected
 from musicconnect.domain.media import Ladder
 from musicconnect.domain.throttling import ThrottlePolicy
+from musicconnect.entrypoints.http.hardening import json_depth
 from musicconnect.settings import Settings
 from tests.unit.http.conftest import PASSWORD, Api, assert_error
 from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder
@@ -115,6 +116,21 @@ def test_nesting_inside_strings_does_not_count(api: Api) -> None:
     body = json.dumps({"email": "brackets@example.com", "password": "[" * 200})
     response = api.client.post("/auth/login", content=body, headers={"content-type": "application/json"})
     assert_error(response, 401)
+
+
+def test_an_unclosed_string_of_escaped_quotes_is_answered_as_bad_json(api: Api) -> None:
+    """Half a megabyte of \\" with no closing quote: a 400 like any broken JSON (the depth scan
+    once took seconds per such body, on the event loop)."""
+    body = b'{"email": "' + b'\\"' * 250_000
+    response = api.client.post("/auth/login", content=body, headers={"content-type": "application/json"})
+    assert_error(response, 400)
+
+
+def test_brackets_after_an_escaped_quote_stay_inside_the_string() -> None:
+    """The depth scan reads strings as JSON does: an escaped quote does not end one."""
+    assert json_depth(b'{"a": "[[[\\"]]]{{{", "b": [[{"c": 1}]]}') == 4
+    assert json_depth(b'"[[[[ never closed') == 0
+    assert json_depth(b"[" * 40) == 40
 
 
 def test_a_release_date_at_the_end_of_time_is_422(api: Api) -> None:

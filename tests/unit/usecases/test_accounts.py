@@ -9,7 +9,7 @@ from musicconnect.adapters.crypto import ScryptPasswordHasher
 from musicconnect.adapters.jwt import PyJwtTokenIssuer
 from musicconnect.adapters.memory import FrozenClock, SequentialIdGenerator
 from musicconnect.domain.accounts import Caller, Role
-from musicconnect.domain.errors import AuthenticationFailed, Conflict, InvalidInput, NotFound
+from musicconnect.domain.errors import AuthenticationFailed, Conflict, Forbidden, InvalidInput, NotFound
 from musicconnect.domain.tiers import TIERS_ASCENDING, Tier
 from musicconnect.ports.services import TokenPair
 from musicconnect.usecases.account_mail import RESET_TTL
@@ -489,3 +489,67 @@ def test_the_fixtures_build_each_port_once_per_test(
     assert world.clock is clock
     assert world.ids is ids
     assert world.tokens is tokens
+
+
+@attrs.define
+class _ErasingWhileHashing:
+    """A hasher during whose (slow) work the account is erased by another request."""
+
+    inner: ScryptPasswordHasher
+    erase: list[Caller]
+    world: World
+
+    def hash(self, password: str) -> str:
+        for caller in self.erase:
+            erase_account(
+                caller,
+                PASSWORD,
+                uow=self.world.uow(),
+                hasher=self.inner,
+                subscriptions=self.world.subscriptions,
+            )
+        self.erase.clear()
+        return self.inner.hash(password)
+
+    def verify(self, password: str, hashed: str) -> bool:
+        return self.inner.verify(password, hashed)
+
+    def needs_rehash(self, hashed: str) -> bool:
+        return self.inner.needs_rehash(hashed)
+
+
+def test_a_reset_racing_an_erasure_never_brings_the_account_back(world: World) -> None:
+    """The new password is hashed outside the write; if the account was erased meanwhile, the
+    reset is refused (409) and the account stays erased."""
+    caller = _register(world)
+    request_password_reset("someone@example.com", uow=world.uow(), mail=world.mail)
+    token = link_token(world.outbox.sent("someone@example.com")[-1])
+    racing = _ErasingWhileHashing(ScryptPasswordHasher(n=2, r=1, p=1), [caller], world)
+
+    with pytest.raises(Conflict):
+        reset_password(
+            token, "a brand new secret", uow=world.uow(), hasher=racing, mail=world.mail, clock=world.clock
+        )
+
+    with world.uow() as uow:
+        account = uow.accounts.get(caller.id)
+    assert account is not None
+    assert account.is_erased
+
+
+def test_no_email_but_account_email_goes_to_an_unverified_address(world: World) -> None:
+    """Notices wait for a proven address, so nobody mails a stranger through us."""
+    caller = _register(world)
+    with world.uow() as uow:
+        unverified = uow.accounts.get(caller.id)
+    assert unverified is not None
+    with pytest.raises(Forbidden):
+        world.mail.send_notice(unverified, "News", "A new release")
+    confirm_email(link_token(world.outbox.sent("someone@example.com")[-1]), uow=world.uow(), mail=world.mail)
+    with world.uow() as uow:
+        verified = uow.accounts.get(caller.id)
+    assert verified is not None
+
+    world.mail.send_notice(verified, "News", "A new release")
+
+    assert world.outbox.sent("someone@example.com")[-1].subject == "News"

@@ -12,8 +12,9 @@ from litestar.types import Message, Scope
 
 #: Deeper JSON is refused before any parser recurses into it (a 1,000-deep body overflowed the stack).
 MAX_JSON_DEPTH: Final = 32
-_STRINGS: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS: Final = re.compile(rb"[\[\]{}]")
+#: A string (possessive, and ending at the end of the body if it is never closed, so the scan stays
+#: linear even on hostile input) or a bracket: one left-to-right pass over the body.
+_TOKENS: Final = re.compile(rb'"(?:[^"\\]++|\\.)*+(?:"|\Z)|[\[\]{}]', re.DOTALL)
 _HEADERS: Final = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -26,11 +27,12 @@ _HSTS: Final = "max-age=63072000; includeSubDomains"
 def json_depth(body: bytes) -> int:
     """How deep arrays and objects nest in ``body`` (brackets inside strings do not count)."""
     depth = deepest = 0
-    for bracket in _BRACKETS.finditer(_STRINGS.sub(b"", body)):
-        if bracket.group() in {b"[", b"{"}:
+    for token in _TOKENS.finditer(body):
+        found = token.group()
+        if found in {b"[", b"{"}:
             depth += 1
             deepest = max(deepest, depth)
-        else:
+        elif found in {b"]", b"}"}:
             depth -= 1
     return deepest
 

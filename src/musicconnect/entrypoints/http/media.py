@@ -34,7 +34,9 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if match is None or match.group(1) == match.group(2) == "":
         return None
     first, last = match.group(1), match.group(2)
-    if first == "":  # a suffix: the last N bytes
+    if first == "":  # a suffix: the last N bytes, of which there must be at least one
+        if int(last) == 0 or size == 0:
+            raise ValueError(f"bytes {header} of a {size}-byte file are no bytes at all")
         return max(0, size - int(last)), size - 1
     start = int(first)
     end = size - 1 if last == "" else min(int(last), size - 1)
