@@ -35,7 +35,7 @@ from musicconnect.domain.ledger import (
     charge_transaction,
 )
 from musicconnect.domain.media import RungRate
-from musicconnect.domain.messages import DirectMessage
+from musicconnect.domain.messages import Conversation, DirectMessage
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import (
     IntentKind,
@@ -153,8 +153,12 @@ def a_message(
     fan_id: str = "fan-1",
     artist_id: str = "artist-1",
     sent_at: datetime = T0,
+    from_artist: bool = False,
+    body: str = "Loved it!",
 ) -> DirectMessage:
-    return DirectMessage(id=message_id, fan_id=fan_id, artist_id=artist_id, body="Loved it!", sent_at=sent_at)
+    return DirectMessage(
+        id=message_id, fan_id=fan_id, artist_id=artist_id, body=body, sent_at=sent_at, from_artist=from_artist
+    )
 
 
 class UnitOfWorkFactory:
@@ -1131,6 +1135,73 @@ class MessageRepositoryContract(UnitOfWorkFactory):
             self.read(lambda uow: uow.messages.count_from("fan-1", "artist-1", month + timedelta(days=4)))
             == 0
         )
+
+    def test_a_thread_holds_both_sides_newest_first(self) -> None:
+        """thread returns the fan's messages and the artist's replies of one conversation only."""
+        asked = a_message("m-1", body="Will the tour reach Lyon? 🎸")
+        replied = a_message("m-2", from_artist=True, body="Yes, in May!", sent_at=T0 + timedelta(hours=2))
+        thanked = a_message("m-3", body="Merci ❤", sent_at=T0 + timedelta(hours=3))
+        others = [a_message("x-1", fan_id="fan-2"), a_message("x-2", artist_id="artist-2")]
+        self.each_committed([thanked, asked, replied, *others], lambda uow, m: uow.messages.add(m))
+
+        assert self.read(lambda uow: list(uow.messages.thread("fan-1", "artist-1"))) == [
+            thanked,
+            replied,
+            asked,
+        ]
+        assert self.read(lambda uow: list(uow.messages.thread("fan-9", "artist-1"))) == []
+
+    def test_replies_are_not_what_fans_wrote(self) -> None:
+        """to_artist, from_fan and count_from ignore the artist's replies (they use no quota)."""
+        asked = a_message("m-1")
+        reply = a_message("m-2", from_artist=True, sent_at=T0 + timedelta(minutes=1))
+        self.each_committed([asked, reply], lambda uow, m: uow.messages.add(m))
+
+        assert self.read(lambda uow: list(uow.messages.to_artist("artist-1"))) == [asked]
+        assert self.read(lambda uow: list(uow.messages.from_fan("fan-1"))) == [asked]
+        assert self.read(lambda uow: uow.messages.count_from("fan-1", "artist-1", T0)) == 1
+
+    def test_marking_read_touches_only_the_other_sides_unread_messages(self) -> None:
+        """The artist reading marks the fan's messages; a message read before keeps its time."""
+        first = a_message("m-1")
+        reply = a_message("m-2", from_artist=True, sent_at=T0 + timedelta(minutes=1))
+        second = a_message("m-3", sent_at=T0 + timedelta(minutes=2))
+        self.each_committed([first, reply], lambda uow, m: uow.messages.add(m))
+        read_at = T0 + timedelta(minutes=1, seconds=30)
+        self.committed(lambda uow: uow.messages.mark_read("fan-1", "artist-1", by_artist=True, at=read_at))
+        self.committed(lambda uow: uow.messages.add(second))
+        later = T0 + timedelta(hours=1)
+        self.committed(lambda uow: uow.messages.mark_read("fan-1", "artist-1", by_artist=True, at=later))
+
+        thread = {m.id: m.read_at for m in self.read(lambda uow: uow.messages.thread("fan-1", "artist-1"))}
+        assert thread == {"m-1": read_at, "m-2": None, "m-3": later}
+
+        self.committed(lambda uow: uow.messages.mark_read("fan-1", "artist-1", by_artist=False, at=later))
+        assert self.read(lambda uow: uow.messages.thread("fan-1", "artist-1"))[1].read_at == later
+
+    def test_conversations_latest_first_with_unread_counts(self) -> None:
+        """One row per fan with the artist: latest message first, counting what the artist has not read."""
+        self.each_committed(
+            [
+                a_message("a-1", fan_id="fan-a"),
+                a_message("a-2", fan_id="fan-a", sent_at=T0 + timedelta(minutes=1)),
+                a_message("a-3", fan_id="fan-a", from_artist=True, sent_at=T0 + timedelta(minutes=2)),
+                a_message("b-1", fan_id="fan-b", sent_at=T0 + timedelta(minutes=5)),
+                a_message("c-1", fan_id="fan-c", artist_id="artist-2"),
+            ],
+            lambda uow, m: uow.messages.add(m),
+        )
+        self.committed(
+            lambda uow: uow.messages.mark_read(
+                "fan-b", "artist-1", by_artist=True, at=T0 + timedelta(hours=1)
+            )
+        )
+
+        assert self.read(lambda uow: list(uow.messages.conversations("artist-1"))) == [
+            Conversation("fan-b", "artist-1", T0 + timedelta(minutes=5), messages=1, unread_by_artist=0),
+            Conversation("fan-a", "artist-1", T0 + timedelta(minutes=2), messages=3, unread_by_artist=2),
+        ]
+        assert self.read(lambda uow: list(uow.messages.conversations("nobody"))) == []
 
 
 class ProcessedEventStoreContract(UnitOfWorkFactory):

@@ -51,7 +51,8 @@ class Feature(enum.StrEnum):
     LIVE_SESSIONS = "live_sessions"
 
 
-#: Features each tier adds on top of the tiers below it.
+#: The one table of which tier grants which feature: what each tier adds to the tiers below it.
+#: Every gated use case asks ``Entitlements.has(Feature.X)``, which reads this table.
 _ADDED: Final[dict[Tier, tuple[Feature, ...]]] = {
     Tier.FREE: (Feature.STREAM_PUBLIC, Feature.FOLLOW, Feature.LIKE),
     Tier.SUPPORTER: (Feature.EARLY_ACCESS, Feature.EXCLUSIVE_TRACKS, Feature.MONTHLY_QA),
@@ -78,6 +79,8 @@ class TierPlan:
 
     tier: Tier
     price: Money
+    #: The artist's own words for what the tier offers: display text for the tier page only.
+    #: What a tier grants is ``default_features`` (the one table), asked through ``Entitlements``.
     features: tuple[str, ...]
     version: int = 1
     effective_from: datetime | None = None

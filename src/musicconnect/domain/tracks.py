@@ -8,9 +8,10 @@ from typing import Final
 
 import attrs
 
+from musicconnect.domain.entitlements import Entitlements
 from musicconnect.domain.errors import InvalidInput
 from musicconnect.domain.media import RungRate
-from musicconnect.domain.tiers import Tier
+from musicconnect.domain.tiers import Feature
 
 EARLY_ACCESS: Final = timedelta(hours=24)
 MAX_TITLE: Final = 200
@@ -95,20 +96,20 @@ class Track:
         return attrs.evolve(self, status=TrackStatus.FAILED, failure_reason=reason)
 
 
-def visible_from(track: Track, tier: Tier) -> datetime | None:
-    """When a listener on ``tier`` first sees the track (None: never, or at once if unreleased)."""
-    if track.exclusive and not tier.includes(Tier.SUPPORTER):
+def visible_from(track: Track, rights: Entitlements) -> datetime | None:
+    """When a listener with ``rights`` first sees the track (None: never)."""
+    if track.exclusive and not rights.has(Feature.EXCLUSIVE_TRACKS):
         return None
     if track.release_at is None:
         return track.created_at
-    if tier.includes(Tier.SUPPORTER):
+    if rights.has(Feature.EARLY_ACCESS):
         return track.release_at - EARLY_ACCESS
     return track.release_at
 
 
-def can_see(track: Track, *, tier: Tier, now: datetime, is_owner: bool = False) -> bool:
-    """Whether a caller on ``tier`` may see the track's metadata and stream it now."""
+def can_see(track: Track, *, rights: Entitlements, now: datetime, is_owner: bool = False) -> bool:
+    """Whether a caller with ``rights`` may see the track's metadata and stream it now."""
     if is_owner:
         return True
-    start = visible_from(track, tier)
+    start = visible_from(track, rights)
     return start is not None and now >= start

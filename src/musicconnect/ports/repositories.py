@@ -10,7 +10,7 @@ from typing import Protocol, Self
 from musicconnect.domain.accounts import Account, Artist
 from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.ledger import Transaction
-from musicconnect.domain.messages import DirectMessage
+from musicconnect.domain.messages import Conversation, DirectMessage
 from musicconnect.domain.payments import LinkKind, PaymentIntent, Payout, ProcessorLink
 from musicconnect.domain.subscriptions import Subscription
 from musicconnect.domain.tiers import Tier, TierPlan
@@ -163,9 +163,14 @@ class PlayEventStore(Protocol):
 
 
 class MessageRepository(Protocol):
+    """Conversations between fans and artists. ``to_artist``, ``from_fan`` and ``count_from``
+    concern what fans wrote; ``thread`` and ``conversations`` show both sides."""
+
     def add(self, message: DirectMessage) -> None: ...
 
-    def to_artist(self, artist_id: str) -> Sequence[DirectMessage]: ...
+    def to_artist(self, artist_id: str) -> Sequence[DirectMessage]:
+        """What fans wrote to the artist, oldest first."""
+        ...
 
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int: ...
 
@@ -175,6 +180,18 @@ class MessageRepository(Protocol):
 
     def erase_from(self, fan_id: str, *, body: str) -> None:
         """Replace the body of every message the fan sent (the thread and its count stay)."""
+        ...
+
+    def thread(self, fan_id: str, artist_id: str) -> Sequence[DirectMessage]:
+        """Both sides of one conversation, newest first."""
+        ...
+
+    def mark_read(self, fan_id: str, artist_id: str, *, by_artist: bool, at: datetime) -> None:
+        """Mark read, at ``at``, the unread messages the other side wrote in the conversation."""
+        ...
+
+    def conversations(self, artist_id: str) -> Sequence[Conversation]:
+        """The artist's conversations, the one with the latest message first."""
         ...
 
 

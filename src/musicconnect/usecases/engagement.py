@@ -6,16 +6,14 @@ from collections.abc import Sequence
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.analytics import PlayEvent
-from musicconnect.domain.clocks import month_key, next_month_start
-from musicconnect.domain.entitlements import DM_PER_MONTH, entitlements
-from musicconnect.domain.errors import Conflict, Forbidden, QuotaExceeded
-from musicconnect.domain.messages import DirectMessage, check_body, dm_quota_key
+from musicconnect.domain.errors import Conflict
+from musicconnect.domain.messages import DirectMessage
 from musicconnect.domain.throttling import PLAY_REPEAT
-from musicconnect.domain.tiers import Feature
 from musicconnect.domain.tracks import TrackStatus
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, QuotaCounter
 from musicconnect.usecases.access import require_artist, require_fan, require_owner
+from musicconnect.usecases.conversations import Conversations
 from musicconnect.usecases.tracks import view_track
 
 
@@ -63,26 +61,7 @@ def send_message(
     clock: Clock,
 ) -> DirectMessage:
     """A superfan's direct message, at most five per artist per calendar month (UTC)."""
-    require_fan(caller)
-    text = check_body(body)
-    now = clock.now()
-    with uow:
-        require_artist(uow, artist_id)
-        rights = entitlements(uow.subscriptions.live_for(caller.id, artist_id), now)
-    if not rights.has(Feature.DIRECT_MESSAGES):
-        raise Forbidden("direct messages are for superfans")
-    key = dm_quota_key(caller.id, artist_id, month_key(now))
-    if not quota.acquire(key, limit=DM_PER_MONTH, resets_at=next_month_start(now)):
-        raise QuotaExceeded(f"{DM_PER_MONTH} messages a month; the quota resets on the 1st")
-    message = DirectMessage(id=ids.new_id(), fan_id=caller.id, artist_id=artist_id, body=text, sent_at=now)
-    try:
-        with uow:
-            uow.messages.add(message)
-            uow.commit()
-    except BaseException:
-        quota.release(key)  # the message was not stored, so it must not use up the quota
-        raise
-    return message
+    return Conversations(lambda: uow, quota, ids, clock).send(artist_id, body, caller=caller)
 
 
 def inbox(artist_id: str, *, caller: Caller, uow: UnitOfWork) -> Sequence[DirectMessage]:

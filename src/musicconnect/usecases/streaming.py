@@ -53,9 +53,10 @@ def _listener_entitlements(  # outside any open unit of work: the cache is read 
     tier = Tier.FREE
     if caller.role is Role.FAN:
         tier = standing_with(caller.id, track.artist_id, uow=uow, cache=cache).tier_at(now)
-    if not can_see(track, tier=tier, now=now):
+    rights = entitlements_for_tier(tier)
+    if not can_see(track, rights=rights, now=now):
         raise NotFound(f"no track {track.id}")
-    return entitlements_for_tier(tier)
+    return rights
 
 
 def _playable(

@@ -11,10 +11,10 @@ from typing import Final
 import attrs
 
 from musicconnect.domain.accounts import Caller, Role
+from musicconnect.domain.entitlements import Entitlements, entitlements, entitlements_for_tier
 from musicconnect.domain.errors import MediaRejected, NotFound, ServiceUnavailable
 from musicconnect.domain.events import TrackPublished
 from musicconnect.domain.media import LADDER_KBPS, UploadPolicy, content_type_for
-from musicconnect.domain.subscriptions import effective_tier
 from musicconnect.domain.text import clean_text
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import MAX_TITLE, Track, TrackStatus, can_see, check_release_at
@@ -194,20 +194,20 @@ def requeue_stranded(
     return StrandedTracks(requeued=tuple(requeued), given_up=tuple(given_up))
 
 
-def caller_tier(caller: Caller | None, artist_id: str, *, uow: UnitOfWork, clock: Clock) -> Tier:
-    """The tier a caller enjoys with an artist right now (anonymous callers are free)."""
+def caller_rights(caller: Caller | None, artist_id: str, *, uow: UnitOfWork, clock: Clock) -> Entitlements:
+    """What a caller may do with an artist right now (anonymous callers and others are free)."""
     if caller is None or caller.role is not Role.FAN:
-        return Tier.FREE
-    return effective_tier(uow.subscriptions.live_for(caller.id, artist_id), clock.now())
+        return entitlements_for_tier(Tier.FREE)
+    return entitlements(uow.subscriptions.live_for(caller.id, artist_id), clock.now())
 
 
 def view_track(track_id: str, *, caller: Caller | None, uow: UnitOfWork, clock: Clock) -> Track:
     """A track's details, for whoever may see it; hidden tracks look like missing ones."""
     with uow:
         track = require_track(uow, track_id)
-        tier = caller_tier(caller, track.artist_id, uow=uow, clock=clock)
+        rights = caller_rights(caller, track.artist_id, uow=uow, clock=clock)
     is_owner = caller is not None and (caller.id == track.artist_id or caller.is_admin)
-    if not can_see(track, tier=tier, now=clock.now(), is_owner=is_owner):
+    if not can_see(track, rights=rights, now=clock.now(), is_owner=is_owner):
         raise NotFound(f"no track {track_id}")
     return track
 
@@ -222,10 +222,10 @@ def tracks_of_artist(
     with uow:
         require_artist(uow, artist_id)
         tracks = uow.tracks.by_artist(artist_id)
-        tier = caller_tier(caller, artist_id, uow=uow, clock=clock)
+        rights = caller_rights(caller, artist_id, uow=uow, clock=clock)
     is_owner = caller is not None and (caller.id == artist_id or caller.is_admin)
     now = clock.now()
-    return [t for t in tracks if can_see(t, tier=tier, now=now, is_owner=is_owner)]
+    return [t for t in tracks if can_see(t, rights=rights, now=now, is_owner=is_owner)]
 
 
 WAVEFORM_FILE = "peaks.json"

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from musicconnect.domain.entitlements import entitlements_for_tier
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import EARLY_ACCESS, Track, TrackStatus, can_see, visible_from
 
@@ -36,9 +37,9 @@ def test_free_listeners_see_a_release_at_release_time() -> None:
     """Not a microsecond before."""
     song = track()
 
-    assert not can_see(song, tier=Tier.FREE, now=RELEASE - TICK)
-    assert can_see(song, tier=Tier.FREE, now=RELEASE)
-    assert visible_from(song, Tier.FREE) == RELEASE
+    assert not can_see(song, rights=entitlements_for_tier(Tier.FREE), now=RELEASE - TICK)
+    assert can_see(song, rights=entitlements_for_tier(Tier.FREE), now=RELEASE)
+    assert visible_from(song, entitlements_for_tier(Tier.FREE)) == RELEASE
 
 
 @pytest.mark.parametrize("tier", [Tier.SUPPORTER, Tier.SUPERFAN])
@@ -46,22 +47,22 @@ def test_supporters_and_up_see_a_release_24_hours_early(tier: Tier) -> None:
     """Supporter and superfan get the track a day before everyone else."""
     song = track()
 
-    assert not can_see(song, tier=tier, now=RELEASE - timedelta(hours=24) - TICK)
-    assert can_see(song, tier=tier, now=RELEASE - timedelta(hours=24))
-    assert visible_from(song, tier) == RELEASE - timedelta(hours=24)
+    assert not can_see(song, rights=entitlements_for_tier(tier), now=RELEASE - timedelta(hours=24) - TICK)
+    assert can_see(song, rights=entitlements_for_tier(tier), now=RELEASE - timedelta(hours=24))
+    assert visible_from(song, entitlements_for_tier(tier)) == RELEASE - timedelta(hours=24)
 
 
 @pytest.mark.parametrize("tier", list(Tier))
 def test_a_track_without_release_date_is_visible_from_its_upload(tier: Tier) -> None:
     """No release date means public once uploaded."""
-    assert visible_from(track(release_at=None), tier) == CREATED
+    assert visible_from(track(release_at=None), entitlements_for_tier(tier)) == CREATED
 
 
 def test_exclusive_tracks_are_never_visible_to_free_listeners() -> None:
     """Not at release, not years later, not without a release date."""
     for song in (track(exclusive=True), track(release_at=None, exclusive=True)):
-        assert visible_from(song, Tier.FREE) is None
-        assert not can_see(song, tier=Tier.FREE, now=RELEASE + timedelta(days=3650))
+        assert visible_from(song, entitlements_for_tier(Tier.FREE)) is None
+        assert not can_see(song, rights=entitlements_for_tier(Tier.FREE), now=RELEASE + timedelta(days=3650))
 
 
 @pytest.mark.parametrize("tier", [Tier.SUPPORTER, Tier.SUPERFAN])
@@ -69,13 +70,13 @@ def test_exclusive_tracks_are_visible_to_supporters_with_early_access(tier: Tier
     """Exclusive is a floor on the tier, not a second delay."""
     song = track(exclusive=True)
 
-    assert can_see(song, tier=tier, now=RELEASE - timedelta(hours=24))
+    assert can_see(song, rights=entitlements_for_tier(tier), now=RELEASE - timedelta(hours=24))
 
 
 @pytest.mark.parametrize("tier", list(Tier))
 def test_the_owner_always_sees_their_track(tier: Tier) -> None:
     """An artist sees an unreleased exclusive whatever tier the caller would have."""
-    assert can_see(track(exclusive=True), tier=tier, now=CREATED, is_owner=True)
+    assert can_see(track(exclusive=True), rights=entitlements_for_tier(tier), now=CREATED, is_owner=True)
 
 
 @settings(max_examples=150)
@@ -97,8 +98,8 @@ def test_a_higher_tier_sees_everything_a_lower_tier_sees(
     song = track(release_at=None if release_offset is None else CREATED + release_offset, exclusive=exclusive)
     now = CREATED + now_offset
 
-    if can_see(song, tier=low, now=now):
-        assert can_see(song, tier=high, now=now)
+    if can_see(song, rights=entitlements_for_tier(low), now=now):
+        assert can_see(song, rights=entitlements_for_tier(high), now=now)
 
 
 def test_publishing_records_duration_and_rungs() -> None:

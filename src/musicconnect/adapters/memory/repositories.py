@@ -33,7 +33,7 @@ from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import Transaction, artist_account
-from musicconnect.domain.messages import DirectMessage
+from musicconnect.domain.messages import Conversation, DirectMessage, summarise
 from musicconnect.domain.payments import IntentStatus, LinkKind, PaymentIntent, Payout, ProcessorLink
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan
@@ -614,27 +614,55 @@ class InMemoryMessageRepository(MessageRepository):
 
     def to_artist(self, artist_id: str) -> Sequence[DirectMessage]:
         """Oldest first."""
-        found = [m for m in self._access.view().messages.values() if m.artist_id == artist_id]
+        found = [m for m in self._fans_messages() if m.artist_id == artist_id]
         return sorted(found, key=lambda m: m.sent_at)
 
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int:
         since = require_aware(since)
         return sum(
             1
-            for m in self._access.view().messages.values()
+            for m in self._fans_messages()
             if m.fan_id == fan_id and m.artist_id == artist_id and m.sent_at >= since
         )
 
     def from_fan(self, fan_id: str) -> Sequence[DirectMessage]:
-        found = [m for m in self._access.view().messages.values() if m.fan_id == fan_id]
+        found = [m for m in self._fans_messages() if m.fan_id == fan_id]
         return sorted(found, key=lambda m: m.sent_at)
 
     def erase_from(self, fan_id: str, *, body: str) -> None:
         def operation(state: _State) -> None:
-            for message in [m for m in state.messages.values() if m.fan_id == fan_id]:
+            for message in [m for m in state.messages.values() if m.fan_id == fan_id and not m.from_artist]:
                 state.messages.put(message.id, attrs.evolve(message, body=body))
 
         self._access.write(operation)
+
+    def thread(self, fan_id: str, artist_id: str) -> Sequence[DirectMessage]:
+        found = [
+            m for m in self._access.view().messages.values() if (m.fan_id, m.artist_id) == (fan_id, artist_id)
+        ]
+        return sorted(found, key=lambda m: m.sent_at, reverse=True)
+
+    def mark_read(self, fan_id: str, artist_id: str, *, by_artist: bool, at: datetime) -> None:
+        at = require_aware(at)
+
+        def operation(state: _State) -> None:
+            unread = [
+                m
+                for m in state.messages.values()
+                if (m.fan_id, m.artist_id) == (fan_id, artist_id)
+                and m.from_artist is not by_artist
+                and m.read_at is None
+            ]
+            for m in unread:
+                state.messages.put(m.id, attrs.evolve(m, read_at=at))
+
+        self._access.write(operation)
+
+    def conversations(self, artist_id: str) -> Sequence[Conversation]:
+        return summarise(m for m in self._access.view().messages.values() if m.artist_id == artist_id)
+
+    def _fans_messages(self) -> Iterator[DirectMessage]:
+        return (m for m in self._access.view().messages.values() if not m.from_artist)
 
 
 class InMemoryProcessedEventStore(ProcessedEventStore):

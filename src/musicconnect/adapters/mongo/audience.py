@@ -13,6 +13,7 @@ from musicconnect.adapters.mongo._codec import (
     micros,
     put_instant,
     read_instant,
+    read_instant_or_none,
 )
 from musicconnect.adapters.mongo._work import CurrentWork, Work
 from musicconnect.adapters.mongo.database import (
@@ -27,7 +28,7 @@ from musicconnect.adapters.mongo.database import (
 from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import Conflict
-from musicconnect.domain.messages import DirectMessage
+from musicconnect.domain.messages import Conversation, DirectMessage, summarise
 
 #: Up to this many days, a plays query looks buckets up by id; a longer one scans by range.
 _MAX_KEYED_DAYS: Final = 400
@@ -168,28 +169,52 @@ class MongoMessageRepository:
             "fan_id": message.fan_id,
             "artist_id": message.artist_id,
             "body": message.body,
+            "from_artist": message.from_artist,
         }
         put_instant(doc, "sent_at", message.sent_at)
+        put_instant(doc, "read_at", message.read_at)
         work.insert(MESSAGES, doc, conflict=conflict)
 
     def to_artist(self, artist_id: str) -> Sequence[DirectMessage]:
-        docs = self._work().find(MESSAGES, {"artist_id": artist_id}, sort=_OLDEST_FIRST)
+        docs = self._work().find(MESSAGES, {"artist_id": artist_id, **_BY_FANS}, sort=_OLDEST_FIRST)
         return [_message(doc) for doc in docs]
 
     def from_fan(self, fan_id: str) -> Sequence[DirectMessage]:
-        return [_message(doc) for doc in self._work().find(MESSAGES, {"fan_id": fan_id}, sort=_OLDEST_FIRST)]
+        return [
+            _message(doc)
+            for doc in self._work().find(MESSAGES, {"fan_id": fan_id, **_BY_FANS}, sort=_OLDEST_FIRST)
+        ]
 
     def erase_from(self, fan_id: str, *, body: str) -> None:
         work = self._work()
-        for doc in work.find(MESSAGES, {"fan_id": fan_id}):
+        for doc in work.find(MESSAGES, {"fan_id": fan_id, **_BY_FANS}):
             work.save(MESSAGES, {**doc, "body": body}, conflict=f"message {doc['_id']!r} changed meanwhile")
 
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int:
-        query = {"fan_id": fan_id, "artist_id": artist_id, "sent_at_us": {"$gte": micros(since)}}
+        query = {"fan_id": fan_id, "artist_id": artist_id, "sent_at_us": {"$gte": micros(since)}, **_BY_FANS}
         return self._work().count(MESSAGES, query)
+
+    def thread(self, fan_id: str, artist_id: str) -> Sequence[DirectMessage]:
+        docs = self._work().find(MESSAGES, {"artist_id": artist_id, "fan_id": fan_id}, sort=_NEWEST_FIRST)
+        return [_message(doc) for doc in docs]
+
+    def mark_read(self, fan_id: str, artist_id: str, *, by_artist: bool, at: datetime) -> None:
+        work = self._work()
+        # Messages stored before replies existed have no ``from_artist``: they are the fan's.
+        written_by = {"$ne": True} if by_artist else True
+        query = {"artist_id": artist_id, "fan_id": fan_id, "from_artist": written_by, "read_at_us": None}
+        for doc in work.find(MESSAGES, query):
+            changed = {**doc, **instant_fields("read_at", at)}
+            work.save(MESSAGES, changed, conflict=f"message {doc['_id']!r} changed meanwhile")
+
+    def conversations(self, artist_id: str) -> Sequence[Conversation]:
+        return summarise(_message(doc) for doc in self._work().find(MESSAGES, {"artist_id": artist_id}))
 
 
 _OLDEST_FIRST: Final = (("sent_at_us", 1), ("seq", 1))
+_NEWEST_FIRST: Final = (("sent_at_us", -1), ("seq", -1))
+#: What fans wrote (documents from before replies existed have no ``from_artist``).
+_BY_FANS: Final = {"from_artist": {"$ne": True}}
 
 
 def _message(doc: Doc) -> DirectMessage:
@@ -199,4 +224,6 @@ def _message(doc: Doc) -> DirectMessage:
         artist_id=doc["artist_id"],
         body=doc["body"],
         sent_at=read_instant(doc, "sent_at"),
+        from_artist=bool(doc.get("from_artist", False)),
+        read_at=read_instant_or_none(doc, "read_at"),
     )

@@ -85,6 +85,7 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
     MESSAGES: (
         IndexModel([("artist_id", ASCENDING), ("sent_at_us", ASCENDING)]),
         IndexModel([("fan_id", ASCENDING), ("artist_id", ASCENDING), ("sent_at_us", ASCENDING)]),
+        IndexModel([("artist_id", ASCENDING), ("fan_id", ASCENDING), ("sent_at_us", ASCENDING)]),
     ),
 }
 

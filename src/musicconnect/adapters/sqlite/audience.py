@@ -11,12 +11,14 @@ from musicconnect.adapters.sqlite._codec import (
     day,
     insert_or_conflict,
     instant,
+    instant_or_none,
     read_day,
     read_instant,
+    read_instant_or_none,
 )
 from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.clocks import require_aware
-from musicconnect.domain.messages import DirectMessage
+from musicconnect.domain.messages import Conversation, DirectMessage
 
 
 class SqliteFanRepository:
@@ -115,38 +117,82 @@ class SqliteMessageRepository:
     def add(self, message: DirectMessage) -> None:
         insert_or_conflict(
             self._connect(),
-            "INSERT INTO messages (id, fan_id, artist_id, body, sent_at) VALUES (?, ?, ?, ?, ?)",
-            (message.id, message.fan_id, message.artist_id, message.body, instant(message.sent_at)),
+            "INSERT INTO messages (id, fan_id, artist_id, body, sent_at, from_artist, read_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.id,
+                message.fan_id,
+                message.artist_id,
+                message.body,
+                instant(message.sent_at),
+                int(message.from_artist),
+                instant_or_none(message.read_at),
+            ),
             f"message {message.id!r} exists",
         )
 
     def to_artist(self, artist_id: str) -> Sequence[DirectMessage]:
         rows = self._connect().execute(
-            "SELECT * FROM messages WHERE artist_id = ? ORDER BY sent_at, rowid",
+            "SELECT * FROM messages WHERE artist_id = ? AND from_artist = 0 ORDER BY sent_at, rowid",
             (artist_id,),
         )
         return [_message(row) for row in rows]
 
     def from_fan(self, fan_id: str) -> Sequence[DirectMessage]:
         rows = self._connect().execute(
-            "SELECT * FROM messages WHERE fan_id = ? ORDER BY sent_at, rowid",
+            "SELECT * FROM messages WHERE fan_id = ? AND from_artist = 0 ORDER BY sent_at, rowid",
             (fan_id,),
         )
         return [_message(row) for row in rows]
 
     def erase_from(self, fan_id: str, *, body: str) -> None:
-        self._connect().execute("UPDATE messages SET body = ? WHERE fan_id = ?", (body, fan_id))
+        self._connect().execute(
+            "UPDATE messages SET body = ? WHERE fan_id = ? AND from_artist = 0", (body, fan_id)
+        )
 
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int:
         row = (
             self._connect()
             .execute(
-                "SELECT count(*) FROM messages WHERE fan_id = ? AND artist_id = ? AND sent_at >= ?",
+                "SELECT count(*) FROM messages"
+                " WHERE fan_id = ? AND artist_id = ? AND from_artist = 0 AND sent_at >= ?",
                 (fan_id, artist_id, instant(since)),
             )
             .fetchone()
         )
         return int(row[0])
+
+    def thread(self, fan_id: str, artist_id: str) -> Sequence[DirectMessage]:
+        rows = self._connect().execute(
+            "SELECT * FROM messages WHERE artist_id = ? AND fan_id = ? ORDER BY sent_at DESC, rowid DESC",
+            (artist_id, fan_id),
+        )
+        return [_message(row) for row in rows]
+
+    def mark_read(self, fan_id: str, artist_id: str, *, by_artist: bool, at: datetime) -> None:
+        self._connect().execute(
+            "UPDATE messages SET read_at = ?"
+            " WHERE artist_id = ? AND fan_id = ? AND from_artist = ? AND read_at IS NULL",
+            (instant(at), artist_id, fan_id, int(not by_artist)),
+        )
+
+    def conversations(self, artist_id: str) -> Sequence[Conversation]:
+        rows = self._connect().execute(
+            "SELECT fan_id, max(sent_at) AS last, count(*) AS total,"
+            " sum(from_artist = 0 AND read_at IS NULL) AS unread"
+            " FROM messages WHERE artist_id = ? GROUP BY fan_id ORDER BY last DESC, fan_id",
+            (artist_id,),
+        )
+        return [
+            Conversation(
+                fan_id=row["fan_id"],
+                artist_id=artist_id,
+                last_message_at=read_instant(row["last"]),
+                messages=int(row["total"]),
+                unread_by_artist=int(row["unread"]),
+            )
+            for row in rows
+        ]
 
 
 def _message(row: sqlite3.Row) -> DirectMessage:
@@ -156,4 +202,6 @@ def _message(row: sqlite3.Row) -> DirectMessage:
         artist_id=row["artist_id"],
         body=row["body"],
         sent_at=read_instant(row["sent_at"]),
+        from_artist=bool(row["from_artist"]),
+        read_at=read_instant_or_none(row["read_at"]),
     )

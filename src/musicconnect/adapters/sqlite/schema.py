@@ -291,6 +291,13 @@ _ACCOUNTS_AND_LISTENERS: Final = (
 #: Step 6: the measured average and peak bitrate of each published rung (JSON; empty before).
 _RUNG_RATES: Final[Sequence[str]] = ("ALTER TABLE tracks ADD COLUMN rates TEXT NOT NULL DEFAULT '[]'",)
 
+#: Step 7: direct messages become conversations: the artist's replies and read state.
+_CONVERSATIONS: Final[Sequence[str]] = (
+    "ALTER TABLE messages ADD COLUMN from_artist INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE messages ADD COLUMN read_at TEXT",
+    "CREATE INDEX messages_thread ON messages(artist_id, fan_id, sent_at)",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -299,6 +306,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _INTENTS,
     _ACCOUNTS_AND_LISTENERS,
     _RUNG_RATES,
+    _CONVERSATIONS,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
