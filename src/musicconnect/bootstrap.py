@@ -31,6 +31,7 @@ from musicconnect.ports.services import (
 from musicconnect.settings import Settings
 from musicconnect.usecases.account_mail import AccountMail
 from musicconnect.usecases.caching import InvalidatingUnitOfWork, ReadyTracks
+from musicconnect.usecases.conversations import Conversations
 from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 
@@ -79,6 +80,11 @@ class Services:
     def subscriptions(self) -> Subscriptions:
         """The subscription use cases, bound to these ports."""
         return Subscriptions(self.uow, self.payments.billing, self.ids, self.clock, self.payment_lease)
+
+    @property
+    def conversations(self) -> Conversations:
+        """The direct-message use cases, bound to these ports."""
+        return Conversations(self.uow, self.quota, self.ids, self.clock)
 
     @property
     def payment_lease(self) -> timedelta:

@@ -100,3 +100,59 @@ def test_an_empty_message_is_422(api: Api) -> None:
     assert_error(api.client.post(url, json={}, headers=fan.headers), 422, "invalid_input")
     for _ in range(5):
         assert api.client.post(url, json={"body": "hi"}, headers=fan.headers).status_code == 201
+
+
+def test_a_dm_thread_with_replies_reads_the_same_from_both_sides(api: Api) -> None:
+    """The fan writes, the artist sees an unread conversation, replies; both read one thread."""
+    artist = api.artist()
+    fan = api.fan_on(artist, "superfan")
+    sent = api.client.post(
+        f"/artists/{artist.id}/messages",
+        json={"body": "Any plans for a vinyl press? 💿"},
+        headers=fan.headers,
+    )
+    assert sent.status_code == 201, sent.text
+
+    inbox = api.client.get(f"/artists/{artist.id}/conversations", headers=artist.headers)
+    assert inbox.status_code == 200, inbox.text
+    assert [(c["fan_id"], c["messages"], c["unread"]) for c in inbox.json()] == [(fan.id, 1, 1)]
+
+    api.clock.advance(minutes=3)
+    reply = api.client.post(
+        f"/artists/{artist.id}/conversations/{fan.id}/replies",
+        json={"body": "Yes, in the autumn!"},
+        headers=artist.headers,
+    )
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["from_artist"] is True
+
+    from_artist = api.client.get(
+        f"/artists/{artist.id}/conversations/{fan.id}", headers=artist.headers
+    ).json()
+    from_fan = api.client.get(f"/me/conversations/{artist.id}", headers=fan.headers).json()
+    assert [(m["from_artist"], m["body"]) for m in from_fan] == [
+        (True, "Yes, in the autumn!"),
+        (False, "Any plans for a vinyl press? 💿"),
+    ]
+    assert [m["id"] for m in from_fan] == [m["id"] for m in from_artist]
+    assert (
+        api.client.get(f"/artists/{artist.id}/conversations", headers=artist.headers).json()[0]["unread"] == 0
+    )
+
+
+def test_conversation_routes_refuse_the_wrong_people_and_bad_text(api: Api) -> None:
+    """Another artist 403, a fan on the artist routes 403, no conversation 404, control characters 422."""
+    artist, other = api.artist(), api.artist()
+    fan = api.fan_on(artist, "superfan")
+    api.client.post(f"/artists/{artist.id}/messages", json={"body": "hello"}, headers=fan.headers)
+    replies = f"/artists/{artist.id}/conversations/{fan.id}/replies"
+    assert_error(api.client.post(replies, json={"body": "x"}, headers=other.headers), 403)
+    assert_error(api.client.get(f"/artists/{artist.id}/conversations", headers=fan.headers), 403)
+    assert_error(
+        api.client.post(
+            f"/artists/{artist.id}/conversations/nobody/replies", json={"body": "x"}, headers=artist.headers
+        ),
+        404,
+    )
+    assert_error(api.client.post(replies, json={"body": "<b>hi</b>\x1b[31m"}, headers=artist.headers), 422)
+    assert_error(api.client.post(replies, json={"nope": 1}, headers=artist.headers), 422)

@@ -640,7 +640,8 @@ class InMemoryMessageRepository(MessageRepository):
         found = [
             m for m in self._access.view().messages.values() if (m.fan_id, m.artist_id) == (fan_id, artist_id)
         ]
-        return sorted(found, key=lambda m: m.sent_at, reverse=True)
+        # Messages sent at one instant: the later written first, as the other stores order them.
+        return sorted(found[::-1], key=lambda m: m.sent_at, reverse=True)  # noqa: C415 - ties
 
     def mark_read(self, fan_id: str, artist_id: str, *, by_artist: bool, at: datetime) -> None:
         at = require_aware(at)

@@ -23,6 +23,7 @@ from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS
 from musicconnect.entrypoints.http.hardening import add_security_headers, refuse_deep_json
 from musicconnect.entrypoints.http.me import MeController
 from musicconnect.entrypoints.http.media import MediaController
+from musicconnect.entrypoints.http.messages import ConversationController
 from musicconnect.entrypoints.http.openapi import complete_openapi
 from musicconnect.entrypoints.http.payouts import AdminController, ArtistMoneyController
 from musicconnect.entrypoints.http.schemas import HealthOut
@@ -103,6 +104,7 @@ def create_app(services: Services) -> Litestar:
             SubscriptionController,
             MySubscriptionsController,
             EngagementController,
+            ConversationController,
             AdminController,
             *payment_handlers(services),
         ],
