@@ -45,6 +45,7 @@ from musicconnect.domain.payments import (
     PayoutStatus,
     ProcessorLink,
 )
+from musicconnect.domain.qa import QaSession, Question
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan, default_plans, revise_plan
 from musicconnect.domain.tracks import Track, TrackStatus
@@ -1202,6 +1203,106 @@ class MessageRepositoryContract(UnitOfWorkFactory):
             Conversation("fan-a", "artist-1", T0 + timedelta(minutes=2), messages=3, unread_by_artist=2),
         ]
         assert self.read(lambda uow: list(uow.messages.conversations("nobody"))) == []
+
+
+def a_qa(qa_id: str = "qa-1", *, artist_id: str = "artist-1", month: str = "2024-03") -> QaSession:
+    return QaSession(
+        id=qa_id,
+        artist_id=artist_id,
+        month=month,
+        title="March Q&A: the new album",
+        description="Ask me anything about the recording of « Nuits blanches ».",
+        opened_at=T0,
+    )
+
+
+def a_question(
+    question_id: str, *, qa_id: str = "qa-1", fan_id: str = "fan-1", asked_at: datetime = T0
+) -> Question:
+    return Question(
+        id=question_id,
+        qa_id=qa_id,
+        artist_id="artist-1",
+        fan_id=fan_id,
+        body="Which synth is on track 3? 🎛",
+        asked_at=asked_at,
+    )
+
+
+class QaSessionRepositoryContract(UnitOfWorkFactory):
+    def test_a_qa_round_trips_and_closes(self) -> None:
+        """Every field survives; a saved close is read back."""
+        qa = a_qa()
+        self.committed(lambda uow: uow.qa_sessions.add(qa))
+        assert self.read(lambda uow: uow.qa_sessions.get("qa-1")) == qa
+        assert self.read(lambda uow: uow.qa_sessions.get("nothing")) is None
+
+        closed = attrs.evolve(qa, closed_at=T0 + timedelta(days=3))
+        self.committed(lambda uow: uow.qa_sessions.save(closed))
+        assert self.read(lambda uow: uow.qa_sessions.get("qa-1")) == closed
+
+    def test_one_qa_per_artist_and_month(self) -> None:
+        """A second Q&A of the same artist and month is a Conflict; other months and artists are not."""
+        self.committed(lambda uow: uow.qa_sessions.add(a_qa()))
+        with pytest.raises(Conflict):
+            self.committed(lambda uow: uow.qa_sessions.add(a_qa("qa-2")))
+        self.committed(lambda uow: uow.qa_sessions.add(a_qa("qa-3", month="2024-04")))
+        self.committed(lambda uow: uow.qa_sessions.add(a_qa("qa-4", artist_id="artist-2")))
+
+        found = self.read(lambda uow: [q.id for q in uow.qa_sessions.of_artist("artist-1")])
+        assert found == ["qa-3", "qa-1"]
+
+    def test_racing_opens_of_one_month_keep_one(self) -> None:
+        """Of several units of work opening a Q&A for the same month at once, one commits."""
+        outcomes = self.race(4, lambda uow, i: uow.qa_sessions.add(a_qa(f"qa-{i}")))
+        assert sum(not isinstance(o, Conflict) for o in outcomes) == 1
+        assert len(self.read(lambda uow: uow.qa_sessions.of_artist("artist-1"))) == 1
+
+
+class QuestionRepositoryContract(UnitOfWorkFactory):
+    def test_questions_round_trip_oldest_first_with_answers_and_hiding(self) -> None:
+        """of_session lists a Q&A's questions, hidden ones too, answers and flags intact."""
+        late = a_question("q-late", fan_id="fan-2", asked_at=T0 + timedelta(hours=1))
+        early = a_question("q-early")
+        self.each_committed(
+            [late, early, a_question("q-other", qa_id="qa-2")], lambda uow, q: uow.questions.add(q)
+        )
+        answered = attrs.evolve(
+            early, answer="A Juno-60, through a tape echo.", answered_at=T0 + timedelta(days=1)
+        )
+        hidden = attrs.evolve(late, hidden=True)
+        self.each_committed([answered, hidden], lambda uow, q: uow.questions.save(q))
+
+        assert self.read(lambda uow: list(uow.questions.of_session("qa-1"))) == [answered, hidden]
+        assert self.read(lambda uow: uow.questions.get("q-early")) == answered
+        assert self.read(lambda uow: uow.questions.get("nothing")) is None
+
+    def test_one_vote_per_fan_and_question_counted(self) -> None:
+        """A second vote by the same fan is False and not counted; votes show on get and of_session."""
+        self.each_committed([a_question("q-1"), a_question("q-2")], lambda uow, q: uow.questions.add(q))
+        assert self.committed(lambda uow: uow.questions.vote("q-1", "fan-2", T0)) is True
+        assert self.committed(lambda uow: uow.questions.vote("q-1", "fan-2", T0)) is False
+        assert self.committed(lambda uow: uow.questions.vote("q-1", "fan-3", T0)) is True
+        assert self.committed(lambda uow: uow.questions.vote("q-2", "fan-2", T0)) is True
+
+        assert self.read(lambda uow: uow.questions.get("q-1")).votes == 2  # type: ignore[union-attr]
+        assert self.read(lambda uow: [q.votes for q in uow.questions.of_session("qa-1")]) == [2, 1]
+
+    def test_saving_a_question_keeps_its_votes(self) -> None:
+        """Answering a question does not reset what fans voted."""
+        self.committed(lambda uow: uow.questions.add(a_question("q-1")))
+        self.committed(lambda uow: uow.questions.vote("q-1", "fan-2", T0))
+        question = self.read(lambda uow: uow.questions.get("q-1"))
+        assert question is not None
+        self.committed(lambda uow: uow.questions.save(attrs.evolve(question, answer="Yes")))
+        assert self.read(lambda uow: uow.questions.get("q-1")) == attrs.evolve(question, answer="Yes")
+
+    def test_racing_votes_by_one_fan_count_once(self) -> None:
+        """The same fan voting in several units of work at once: one vote, the rest False or Conflict."""
+        self.committed(lambda uow: uow.questions.add(a_question("q-1")))
+        outcomes = self.race(4, lambda uow, _: uow.questions.vote("q-1", "fan-2", T0))
+        assert outcomes.count(True) == 1
+        assert self.read(lambda uow: uow.questions.get("q-1")).votes == 1  # type: ignore[union-attr]
 
 
 class ProcessedEventStoreContract(UnitOfWorkFactory):

@@ -39,6 +39,8 @@ from tests.contract.repositories_contract import (
     PlayEventStoreContract,
     ProcessedEventStoreContract,
     ProcessorLinkRepositoryContract,
+    QaSessionRepositoryContract,
+    QuestionRepositoryContract,
     SubscriptionRepositoryContract,
     TrackRepositoryContract,
     UnitOfWorkContract,
@@ -158,6 +160,14 @@ class TestMongoPlayEventStore(OnMongo, PlayEventStoreContract):
 
 
 class TestMongoMessageRepository(OnMongo, MessageRepositoryContract):
+    pass
+
+
+class TestMongoQaSessionRepository(OnMongo, QaSessionRepositoryContract):
+    pass
+
+
+class TestMongoQuestionRepository(OnMongo, QuestionRepositoryContract):
     pass
 
 

@@ -40,6 +40,8 @@ from tests.contract.repositories_contract import (
     PlayEventStoreContract,
     ProcessedEventStoreContract,
     ProcessorLinkRepositoryContract,
+    QaSessionRepositoryContract,
+    QuestionRepositoryContract,
     SubscriptionRepositoryContract,
     TrackRepositoryContract,
     UnitOfWorkContract,
@@ -101,6 +103,14 @@ class TestSqlitePlayEventStore(SqliteFile, PlayEventStoreContract):
 
 
 class TestSqliteMessageRepository(SqliteFile, MessageRepositoryContract):
+    pass
+
+
+class TestSqliteQaSessionRepository(SqliteFile, QaSessionRepositoryContract):
+    pass
+
+
+class TestSqliteQuestionRepository(SqliteFile, QuestionRepositoryContract):
     pass
 
 

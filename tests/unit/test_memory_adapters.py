@@ -37,6 +37,8 @@ from tests.contract.repositories_contract import (
     PlayEventStoreContract,
     ProcessedEventStoreContract,
     ProcessorLinkRepositoryContract,
+    QaSessionRepositoryContract,
+    QuestionRepositoryContract,
     SubscriptionRepositoryContract,
     TrackRepositoryContract,
     UnitOfWorkContract,
@@ -97,6 +99,14 @@ class TestInMemoryPlayEventStore(InMemoryUnitsOfWork, PlayEventStoreContract):
 
 
 class TestInMemoryMessageRepository(InMemoryUnitsOfWork, MessageRepositoryContract):
+    pass
+
+
+class TestInMemoryQaSessionRepository(InMemoryUnitsOfWork, QaSessionRepositoryContract):
+    pass
+
+
+class TestInMemoryQuestionRepository(InMemoryUnitsOfWork, QuestionRepositoryContract):
     pass
 
 

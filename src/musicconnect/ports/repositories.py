@@ -12,6 +12,7 @@ from musicconnect.domain.analytics import PlayEvent
 from musicconnect.domain.ledger import Transaction
 from musicconnect.domain.messages import Conversation, DirectMessage
 from musicconnect.domain.payments import LinkKind, PaymentIntent, Payout, ProcessorLink
+from musicconnect.domain.qa import QaSession, Question
 from musicconnect.domain.subscriptions import Subscription
 from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.domain.tracks import Track
@@ -195,6 +196,45 @@ class MessageRepository(Protocol):
         ...
 
 
+class QaSessionRepository(Protocol):
+    """Monthly Q&As: at most one per artist and month."""
+
+    def add(self, session: QaSession) -> None:
+        """Raise Conflict when the artist has a Q&A for that month already."""
+        ...
+
+    def get(self, qa_id: str) -> QaSession | None: ...
+
+    def save(self, session: QaSession) -> None: ...
+
+    def of_artist(self, artist_id: str) -> Sequence[QaSession]:
+        """The artist's Q&As, the latest month first."""
+        ...
+
+
+class QuestionRepository(Protocol):
+    """Questions of a Q&A and their upvotes (one per fan and question)."""
+
+    def add(self, question: Question) -> None: ...
+
+    def get(self, question_id: str) -> Question | None:
+        """The question with its vote count."""
+        ...
+
+    def save(self, question: Question) -> None:
+        """Store a changed answer or hidden flag (the vote count is not stored)."""
+        ...
+
+    def of_session(self, qa_id: str) -> Sequence[Question]:
+        """Every question of the Q&A, hidden ones too, each with its vote count, oldest first."""
+        ...
+
+    def vote(self, question_id: str, fan_id: str, at: datetime) -> bool:
+        """Record the fan's upvote; False (and no write) when they voted for it before. A vote
+        racing another by the same fan may instead raise Conflict at commit."""
+        ...
+
+
 class PaymentIntentRepository(Protocol):
     """Money about to move, reserved before the processor is called (see ``PaymentIntent``)."""
 
@@ -252,6 +292,8 @@ class UnitOfWork(Protocol):
     processed_events: ProcessedEventStore
     intents: PaymentIntentRepository
     processor_links: ProcessorLinkRepository
+    qa_sessions: QaSessionRepository
+    questions: QuestionRepository
 
     def __enter__(self) -> Self: ...
 

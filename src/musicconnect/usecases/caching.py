@@ -181,6 +181,8 @@ class InvalidatingUnitOfWork:
         self.processed_events = inner.processed_events
         self.intents = inner.intents
         self.processor_links = inner.processor_links
+        self.qa_sessions = inner.qa_sessions
+        self.questions = inner.questions
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._inner!r})"

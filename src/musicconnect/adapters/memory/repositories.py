@@ -35,6 +35,7 @@ from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import Transaction, artist_account
 from musicconnect.domain.messages import Conversation, DirectMessage, summarise
 from musicconnect.domain.payments import IntentStatus, LinkKind, PaymentIntent, Payout, ProcessorLink
+from musicconnect.domain.qa import QaSession, Question
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.domain.tracks import Track, TrackStatus
@@ -49,6 +50,8 @@ from musicconnect.ports.repositories import (
     PlayEventStore,
     ProcessedEventStore,
     ProcessorLinkRepository,
+    QaSessionRepository,
+    QuestionRepository,
     SubscriptionRepository,
     TrackRepository,
 )
@@ -135,6 +138,11 @@ class _State:
     processed_events: _Table[str, datetime] = attrs.field(factory=_Table)
     intents: _Table[str, PaymentIntent] = attrs.field(factory=_Table)
     processor_links: _Table[tuple[LinkKind, str], ProcessorLink] = attrs.field(factory=_Table)
+    qa_sessions: _Table[str, QaSession] = attrs.field(factory=_Table)
+    qa_months: _Table[tuple[str, str], str] = attrs.field(factory=_Table)  # (artist, month) -> id
+    questions: _Table[str, Question] = attrs.field(factory=_Table)
+    votes: _Table[tuple[str, str], datetime] = attrs.field(factory=_Table)  # (question, fan)
+    vote_counts: _Table[str, int] = attrs.field(factory=_Table)
 
     def fork(self) -> _State:
         return attrs.evolve(
@@ -735,6 +743,75 @@ class InMemoryProcessorLinkRepository(ProcessorLinkRepository):
         return next((k for k in links if k.kind is kind and k.external_ref == external_ref), None)
 
 
+class InMemoryQaSessionRepository(QaSessionRepository):
+    def __init__(self, source: InMemoryStore | _Session) -> None:
+        self._access = _access(source)
+
+    def add(self, session: QaSession) -> None:
+        def operation(state: _State) -> None:
+            if (session.artist_id, session.month) in state.qa_months:
+                raise Conflict(f"a Q&A for {session.month} exists already")
+            _require_new(state.qa_sessions, session.id, "Q&A")
+            state.qa_months.put((session.artist_id, session.month), session.id)
+            state.qa_sessions.put(session.id, session)
+
+        self._access.write(operation)
+
+    def get(self, qa_id: str) -> QaSession | None:
+        return self._access.view().qa_sessions.get(qa_id)
+
+    def save(self, session: QaSession) -> None:
+        self._access.write(lambda state: state.qa_sessions.put(session.id, session))
+
+    def of_artist(self, artist_id: str) -> Sequence[QaSession]:
+        found = [s for s in self._access.view().qa_sessions.values() if s.artist_id == artist_id]
+        return sorted(found, key=lambda s: s.month, reverse=True)
+
+
+class InMemoryQuestionRepository(QuestionRepository):
+    def __init__(self, source: InMemoryStore | _Session) -> None:
+        self._access = _access(source)
+
+    def add(self, question: Question) -> None:
+        def operation(state: _State) -> None:
+            _require_new(state.questions, question.id, "question")
+            state.questions.put(question.id, attrs.evolve(question, votes=0))
+
+        self._access.write(operation)
+
+    def get(self, question_id: str) -> Question | None:
+        state = self._access.view()
+        question = state.questions.get(question_id)
+        return None if question is None else _counted(state, question)
+
+    def save(self, question: Question) -> None:
+        self._access.write(lambda state: state.questions.put(question.id, attrs.evolve(question, votes=0)))
+
+    def of_session(self, qa_id: str) -> Sequence[Question]:
+        state = self._access.view()
+        found = [_counted(state, q) for q in state.questions.values() if q.qa_id == qa_id]
+        return sorted(found, key=lambda q: q.asked_at)
+
+    def vote(self, question_id: str, fan_id: str, at: datetime) -> bool:
+        if (question_id, fan_id) in self._access.view().votes:
+            return False
+        at = require_aware(at)
+
+        def operation(state: _State) -> None:
+            # Seen here only when the same fan's vote was committed after this one looked.
+            if (question_id, fan_id) in state.votes:
+                raise Conflict("that vote was counted already")
+            state.votes.put((question_id, fan_id), at)
+            _add(state.vote_counts, question_id, 1)
+
+        self._access.write(operation)
+        return True
+
+
+def _counted(state: _State, question: Question) -> Question:
+    return attrs.evolve(question, votes=state.vote_counts.get(question.id) or 0)
+
+
 class InMemoryUnitOfWork:
     """Every repository over a private working copy of ``store``; ``commit`` publishes it at once.
 
@@ -756,6 +833,8 @@ class InMemoryUnitOfWork:
         self.processed_events: ProcessedEventStore = InMemoryProcessedEventStore(self._session)
         self.intents: PaymentIntentRepository = InMemoryPaymentIntentRepository(self._session)
         self.processor_links: ProcessorLinkRepository = InMemoryProcessorLinkRepository(self._session)
+        self.qa_sessions: QaSessionRepository = InMemoryQaSessionRepository(self._session)
+        self.questions: QuestionRepository = InMemoryQuestionRepository(self._session)
 
     def __enter__(self) -> Self:
         self._session.rollback()

@@ -44,6 +44,9 @@ PLAY_BUCKETS: Final = "play_buckets"
 FAN_PLAYS: Final = "fan_plays"
 LISTENER_DAYS: Final = "listener_days"
 MESSAGES: Final = "messages"
+QA_SESSIONS: Final = "qa_sessions"
+QA_QUESTIONS: Final = "qa_questions"
+QA_VOTES: Final = "qa_votes"
 
 #: Every index the repositories rely on. Unnamed, so that MongoDB derives the names: creating them
 #: again is a no-op, and nothing depends on names (which the test server does not keep).
@@ -87,6 +90,12 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
         IndexModel([("fan_id", ASCENDING), ("artist_id", ASCENDING), ("sent_at_us", ASCENDING)]),
         IndexModel([("artist_id", ASCENDING), ("fan_id", ASCENDING), ("sent_at_us", ASCENDING)]),
     ),
+    QA_SESSIONS: (
+        IndexModel([("artist_month", ASCENDING)], unique=True),
+        IndexModel([("artist_id", ASCENDING), ("month", DESCENDING)]),
+    ),
+    QA_QUESTIONS: (IndexModel([("qa_id", ASCENDING), ("asked_at_us", ASCENDING)]),),
+    QA_VOTES: (IndexModel([("qa_id", ASCENDING)]), IndexModel([("question_id", ASCENDING)])),
 }
 
 #: MongoDB's code for a broken unique index.

@@ -28,6 +28,7 @@ from musicconnect.adapters.mongo.billing import (
 from musicconnect.adapters.mongo.catalog import MongoTrackRepository
 from musicconnect.adapters.mongo.database import MongoDatabase
 from musicconnect.adapters.mongo.intents import MongoPaymentIntentRepository, MongoProcessorLinkRepository
+from musicconnect.adapters.mongo.qa import MongoQaSessionRepository, MongoQuestionRepository
 from musicconnect.ports.repositories import (
     AccountRepository,
     ArtistRepository,
@@ -39,6 +40,8 @@ from musicconnect.ports.repositories import (
     PlayEventStore,
     ProcessedEventStore,
     ProcessorLinkRepository,
+    QaSessionRepository,
+    QuestionRepository,
     SubscriptionRepository,
     TrackRepository,
 )
@@ -61,6 +64,8 @@ class MongoUnitOfWork:
         self.processed_events: ProcessedEventStore = MongoProcessedEventStore(work)
         self.intents: PaymentIntentRepository = MongoPaymentIntentRepository(work)
         self.processor_links: ProcessorLinkRepository = MongoProcessorLinkRepository(work)
+        self.qa_sessions: QaSessionRepository = MongoQaSessionRepository(work)
+        self.questions: QuestionRepository = MongoQuestionRepository(work)
 
     def __enter__(self) -> Self:
         if self._current() is not None:

@@ -298,6 +298,46 @@ _CONVERSATIONS: Final[Sequence[str]] = (
     "CREATE INDEX messages_thread ON messages(artist_id, fan_id, sent_at)",
 )
 
+#: Step 8: monthly Q&As, their questions and upvotes (one per fan and question).
+_MONTHLY_QA: Final[Sequence[str]] = (
+    """
+    CREATE TABLE qa_sessions (
+        id TEXT PRIMARY KEY,
+        artist_id TEXT NOT NULL,
+        month TEXT NOT NULL,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        closed_at TEXT,
+        UNIQUE (artist_id, month)
+    )
+    """,
+    """
+    CREATE TABLE qa_questions (
+        id TEXT PRIMARY KEY,
+        qa_id TEXT NOT NULL,
+        artist_id TEXT NOT NULL,
+        fan_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        asked_at TEXT NOT NULL,
+        answer TEXT,
+        answered_at TEXT,
+        hidden INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX qa_questions_of_session ON qa_questions(qa_id, asked_at)",
+    """
+    CREATE TABLE qa_votes (
+        question_id TEXT NOT NULL,
+        fan_id TEXT NOT NULL,
+        qa_id TEXT NOT NULL,
+        voted_at TEXT NOT NULL,
+        PRIMARY KEY (question_id, fan_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX qa_votes_of_session ON qa_votes(qa_id, question_id)",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -307,6 +347,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_LISTENERS,
     _RUNG_RATES,
     _CONVERSATIONS,
+    _MONTHLY_QA,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

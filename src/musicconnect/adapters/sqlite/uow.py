@@ -36,6 +36,7 @@ from musicconnect.adapters.sqlite.billing import (
 from musicconnect.adapters.sqlite.catalog import SqliteTrackRepository
 from musicconnect.adapters.sqlite.database import SqliteDatabase
 from musicconnect.adapters.sqlite.intents import SqlitePaymentIntentRepository, SqliteProcessorLinkRepository
+from musicconnect.adapters.sqlite.qa import SqliteQaSessionRepository, SqliteQuestionRepository
 from musicconnect.domain.errors import ServiceUnavailable
 from musicconnect.ports.repositories import (
     AccountRepository,
@@ -48,6 +49,8 @@ from musicconnect.ports.repositories import (
     PlayEventStore,
     ProcessedEventStore,
     ProcessorLinkRepository,
+    QaSessionRepository,
+    QuestionRepository,
     SubscriptionRepository,
     TrackRepository,
 )
@@ -81,6 +84,8 @@ class SqliteUnitOfWork:
         self.processed_events: ProcessedEventStore = SqliteProcessedEventStore(connect)
         self.intents: PaymentIntentRepository = SqlitePaymentIntentRepository(connect)
         self.processor_links: ProcessorLinkRepository = SqliteProcessorLinkRepository(connect)
+        self.qa_sessions: QaSessionRepository = SqliteQaSessionRepository(connect)
+        self.questions: QuestionRepository = SqliteQuestionRepository(connect)
 
     def __enter__(self) -> Self:
         if self._current() is not None:
