@@ -26,6 +26,7 @@ from musicconnect.entrypoints.http.media import MediaController
 from musicconnect.entrypoints.http.messages import ConversationController
 from musicconnect.entrypoints.http.openapi import complete_openapi
 from musicconnect.entrypoints.http.payouts import AdminController, ArtistMoneyController
+from musicconnect.entrypoints.http.qa import QaController
 from musicconnect.entrypoints.http.schemas import HealthOut
 from musicconnect.entrypoints.http.subscriptions import MySubscriptionsController, SubscriptionController
 from musicconnect.entrypoints.http.tracks import TrackController
@@ -105,6 +106,7 @@ def create_app(services: Services) -> Litestar:
             MySubscriptionsController,
             EngagementController,
             ConversationController,
+            QaController,
             AdminController,
             *payment_handlers(services),
         ],
