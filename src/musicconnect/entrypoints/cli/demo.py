@@ -222,7 +222,7 @@ def _fans(tour: _Tour) -> None:
 
 
 def _listening(tour: _Tour) -> None:
-    console.rule("[bold]4. Listening, a message from a superfan, an upgrade")
+    console.rule("[bold]4. Listening, a DM conversation, a monthly Q&A, an upgrade")
     services, clock, artist = tour.services, tour.clock, _artist(tour)
     clock.advance(days=10)
     for plays, fan in zip((3, 5, 8), tour.fans.values(), strict=True):
@@ -231,19 +231,45 @@ def _listening(tour: _Tour) -> None:
                 tour.track_id, caller=fan, uow=tour.uow(), quota=services.quota, clock=clock
             )
             clock.advance(minutes=4)  # a play counts once per fan and track every 30 s
-    engagement.send_message(
-        artist.id,
-        "Loved the new track!",
-        caller=tour.fans[Tier.SUPERFAN],
-        uow=tour.uow(),
-        quota=services.quota,
-        ids=services.ids,
-        clock=clock,
-    )
+    _conversation(tour)
+    _monthly_qa(tour)
     upgrade = services.subscriptions.change_tier(artist.id, Tier.SUPPORTER, caller=tour.fans[Tier.FREE])
     console.print(
         f"Ada upgrades to supporter 10 days into her month: charged {upgrade.charged.format()} (prorated)"
     )
+
+
+def _conversation(tour: _Tour) -> None:
+    """The superfan writes, the artist replies (replies use no quota), both read one thread."""
+    services, artist, superfan = tour.services, _artist(tour), tour.fans[Tier.SUPERFAN]
+    services.conversations.send(artist.id, "Loved the new track! Is there a vinyl coming?", caller=superfan)
+    tour.clock.advance(hours=2)
+    services.conversations.artist_thread(artist.id, superfan.id, caller=artist)  # the artist opens it
+    services.conversations.reply(artist.id, superfan.id, "Thank you! Yes, in the autumn.", caller=artist)
+    table = Table(
+        f"direct messages: {_name(services, superfan)} and {tour.artist_name} (newest first)",
+        "read by the other side",
+    )
+    for message in services.conversations.fan_thread(artist.id, caller=superfan):
+        author = tour.artist_name if message.from_artist else _name(services, superfan)
+        table.add_row(f"{author}: {message.body}", "yes" if message.is_read else "no")
+    console.print(table)
+
+
+def _monthly_qa(tour: _Tour) -> None:
+    """The artist opens this month's Q&A; a supporter asks, a superfan upvotes, the artist answers."""
+    services, artist = tour.services, _artist(tour)
+    supporter, superfan = tour.fans[Tier.SUPPORTER], tour.fans[Tier.SUPERFAN]
+    qa = services.qa.open(artist.id, "Monthly Q&A", "Ask me about the new track.", caller=artist)
+    gear = services.qa.ask(qa.id, "Which synth is that on the chorus?", caller=supporter)
+    services.qa.ask(qa.id, "Any live dates soon?", caller=superfan)
+    services.qa.upvote(qa.id, gear.id, caller=superfan)
+    services.qa.answer(qa.id, gear.id, "An old Juno-60, through a tape echo.", caller=artist)
+    page = services.qa.page(qa.id, caller=supporter)
+    table = Table(f"{page.session.title} {page.session.month}: question", "votes", "answer")
+    for question in page.questions:
+        table.add_row(question.body, str(question.votes), question.answer or "")
+    console.print(table)
 
 
 def _billing_month(tour: _Tour) -> None:
