@@ -32,6 +32,7 @@ from musicconnect.settings import Settings
 from musicconnect.usecases.account_mail import AccountMail
 from musicconnect.usecases.caching import InvalidatingUnitOfWork, ReadyTracks
 from musicconnect.usecases.conversations import Conversations
+from musicconnect.usecases.library import Library
 from musicconnect.usecases.qa import MonthlyQa
 from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
@@ -86,6 +87,11 @@ class Services:
     def conversations(self) -> Conversations:
         """The direct-message use cases, bound to these ports."""
         return Conversations(self.uow, self.quota, self.ids, self.clock)
+
+    @property
+    def library(self) -> Library:
+        """A fan's follows and likes, bound to these ports."""
+        return Library(self.uow, self.clock)
 
     @property
     def qa(self) -> MonthlyQa:

@@ -465,6 +465,52 @@ class FanRepositoryContract(UnitOfWorkFactory):
 
         assert self.read(lambda uow: uow.fans.follower_count("artist-1")) == 4
 
+    def test_unfollowing_and_unliking_are_idempotent_and_counted(self) -> None:
+        """Undoing twice is undoing once; undoing what was never done changes nothing."""
+        self.committed(lambda uow: uow.fans.follow("fan-1", "artist-1", T0))
+        self.committed(lambda uow: uow.fans.follow("fan-2", "artist-1", T0))
+        self.committed(lambda uow: uow.fans.like("fan-1", "track-1", T0))
+        for _ in range(2):
+            self.committed(lambda uow: uow.fans.unfollow("fan-1", "artist-1"))
+            self.committed(lambda uow: uow.fans.unlike("fan-1", "track-1"))
+        self.committed(lambda uow: uow.fans.unfollow("fan-9", "artist-1"))
+        self.committed(lambda uow: uow.fans.unlike("fan-9", "track-2"))
+
+        assert self.read(lambda uow: uow.fans.follower_count("artist-1")) == 1
+        assert self.read(lambda uow: uow.fans.likes_of("track-1")) == 0
+        assert self.read(lambda uow: list(uow.fans.following("fan-1"))) == []
+        assert self.read(lambda uow: list(uow.fans.liked("fan-1"))) == []
+
+    def test_a_fans_library_lists_the_latest_first(self) -> None:
+        """following and liked list one fan's follows and likes with their times, latest first;
+        following again after unfollowing counts from the new time."""
+        self.committed(lambda uow: uow.fans.follow("fan-1", "artist-1", T0))
+        self.committed(lambda uow: uow.fans.follow("fan-1", "artist-2", T0 + timedelta(minutes=1)))
+        self.committed(lambda uow: uow.fans.follow("fan-2", "artist-3", T0))
+        self.committed(lambda uow: uow.fans.unfollow("fan-1", "artist-1"))
+        self.committed(lambda uow: uow.fans.follow("fan-1", "artist-1", T0 + timedelta(hours=1)))
+        self.committed(lambda uow: uow.fans.like("fan-1", "track-1", T0))
+        self.committed(lambda uow: uow.fans.like("fan-1", "track-2", T0 + timedelta(seconds=5)))
+
+        assert self.read(lambda uow: list(uow.fans.following("fan-1"))) == [
+            ("artist-1", T0 + timedelta(hours=1)),
+            ("artist-2", T0 + timedelta(minutes=1)),
+        ]
+        assert self.read(lambda uow: list(uow.fans.liked("fan-1"))) == [
+            ("track-2", T0 + timedelta(seconds=5)),
+            ("track-1", T0),
+        ]
+        assert self.read(lambda uow: uow.fans.follower_count("artist-1")) == 1
+
+    def test_follow_then_unfollow_in_one_unit_of_work(self) -> None:
+        """A unit of work sees its own undo before it commits, and commits it."""
+        with self.make_uow() as uow:
+            uow.fans.follow("fan-1", "artist-1", T0)
+            uow.fans.unfollow("fan-1", "artist-1")
+            assert uow.fans.follower_count("artist-1") == 0
+            uow.commit()
+        assert self.read(lambda uow: uow.fans.follower_count("artist-1")) == 0
+
 
 class TrackRepositoryContract(UnitOfWorkFactory):
     def test_track_round_trips_every_field(self) -> None:

@@ -14,23 +14,16 @@ from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, QuotaCounter
 from musicconnect.usecases.access import require_artist, require_fan, require_owner
 from musicconnect.usecases.conversations import Conversations
+from musicconnect.usecases.library import Library
 from musicconnect.usecases.tracks import view_track
 
 
 def follow(artist_id: str, *, caller: Caller, uow: UnitOfWork, clock: Clock) -> None:
-    require_fan(caller)
-    with uow:
-        require_artist(uow, artist_id)
-        uow.fans.follow(caller.id, artist_id, clock.now())
-        uow.commit()
+    Library(lambda: uow, clock).follow(artist_id, caller=caller)
 
 
 def like(track_id: str, *, caller: Caller, uow: UnitOfWork, clock: Clock) -> None:
-    require_fan(caller)
-    view_track(track_id, caller=caller, uow=uow, clock=clock)
-    with uow:
-        uow.fans.like(caller.id, track_id, clock.now())
-        uow.commit()
+    Library(lambda: uow, clock).like(track_id, caller=caller)
 
 
 def record_play(track_id: str, *, caller: Caller, uow: UnitOfWork, quota: QuotaCounter, clock: Clock) -> bool:

@@ -156,3 +156,40 @@ def test_conversation_routes_refuse_the_wrong_people_and_bad_text(api: Api) -> N
     )
     assert_error(api.client.post(replies, json={"body": "<b>hi</b>\x1b[31m"}, headers=artist.headers), 422)
     assert_error(api.client.post(replies, json={"nope": 1}, headers=artist.headers), 422)
+
+
+def test_a_fans_library_undoes_and_lists_follows_and_likes(api: Api) -> None:
+    """DELETE undoes (idempotently, 204); /me/following and /me/likes list the latest first;
+    the artist's and track's views carry the counts."""
+    artist, other = api.artist(), api.artist()
+    first, second = api.ready_track(artist, title="Nuits blanches"), api.ready_track(artist, title="Été")
+    fan, friend = api.fan(), api.fan()
+    for who in (fan, friend):
+        assert api.client.post(f"/artists/{artist.id}/follow", headers=who.headers).status_code == 204
+    api.clock.advance(minutes=1)
+    assert api.client.post(f"/artists/{other.id}/follow", headers=fan.headers).status_code == 204
+    for track_id in (first, second):
+        api.clock.advance(seconds=10)
+        assert api.client.post(f"/tracks/{track_id}/like", headers=fan.headers).status_code == 204
+    assert api.client.post(f"/tracks/{first}/like", headers=friend.headers).status_code == 204
+
+    following = api.client.get("/me/following", headers=fan.headers).json()
+    assert [f["artist_id"] for f in following] == [other.id, artist.id]
+    likes = api.client.get("/me/likes", headers=fan.headers).json()
+    assert [(liked["track"]["id"], liked["track"]["title"]) for liked in likes] == [
+        (second, "Été"),
+        (first, "Nuits blanches"),
+    ]
+    assert api.client.get(f"/artists/{artist.id}").json()["followers"] == 2
+    assert api.client.get(f"/tracks/{first}").json()["likes"] == 2
+
+    for _ in range(2):
+        assert api.client.delete(f"/artists/{artist.id}/follow", headers=fan.headers).status_code == 204
+        assert api.client.delete(f"/tracks/{first}/like", headers=fan.headers).status_code == 204
+    assert [f["artist_id"] for f in api.client.get("/me/following", headers=fan.headers).json()] == [other.id]
+    assert [x["track"]["id"] for x in api.client.get("/me/likes", headers=fan.headers).json()] == [second]
+    assert api.client.get(f"/artists/{artist.id}").json()["followers"] == 1
+    assert api.client.get(f"/tracks/{first}").json()["likes"] == 1
+    assert_error(api.client.delete("/artists/nobody/follow", headers=fan.headers), 404)
+    assert_error(api.client.get("/me/following", headers=artist.headers), 403)
+    assert_error(api.client.get("/me/likes"), 401)

@@ -35,6 +35,7 @@ def test_an_upload_is_accepted_and_published(api: Api, services: Services) -> No
         "release_at": None,
         "exclusive": False,
         "failure_reason": None,
+        "likes": 0,
     }
     assert isinstance(services.transcoder, FakeTranscoder)
     assert services.transcoder.calls == 1

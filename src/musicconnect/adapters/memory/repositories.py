@@ -336,6 +336,22 @@ def _once(marks: _Marks, counts: _Counts, subject: str, who: str, at: datetime) 
     return operation
 
 
+def _undo(marks: _Marks, counts: _Counts, subject: str, who: str) -> _Operation:
+    """Forget that ``who`` did something to ``subject`` (nothing if they had not)."""
+
+    def operation(state: _State) -> None:
+        if (subject, who) in marks(state):
+            marks(state).discard((subject, who))
+            _add(counts(state), subject, -1)
+
+    return operation
+
+
+def _latest_first(marks: _Table[tuple[str, str], datetime], who: str) -> list[tuple[str, datetime]]:
+    found = [(subject, at) for (subject, by), at in marks.items() if by == who]
+    return sorted(found, key=lambda row: (row[1], row[0]), reverse=True)
+
+
 class InMemoryFanRepository(FanRepository):
     def __init__(self, source: InMemoryStore | _Session) -> None:
         self._access = _access(source)
@@ -345,6 +361,18 @@ class InMemoryFanRepository(FanRepository):
 
     def like(self, fan_id: str, track_id: str, at: datetime) -> None:
         self._access.write(_once(lambda s: s.likes, lambda s: s.like_counts, track_id, fan_id, at))
+
+    def unfollow(self, fan_id: str, artist_id: str) -> None:
+        self._access.write(_undo(lambda s: s.follows, lambda s: s.follower_counts, artist_id, fan_id))
+
+    def unlike(self, fan_id: str, track_id: str) -> None:
+        self._access.write(_undo(lambda s: s.likes, lambda s: s.like_counts, track_id, fan_id))
+
+    def following(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        return _latest_first(self._access.view().follows, fan_id)
+
+    def liked(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        return _latest_first(self._access.view().likes, fan_id)
 
     def record_visit(self, visitor_id: str, artist_id: str, at: datetime) -> None:
         self._access.write(_once(lambda s: s.visits, lambda s: s.visitor_counts, artist_id, visitor_id, at))

@@ -30,6 +30,8 @@ from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.messages import Conversation, DirectMessage, summarise
 
+#: Follows and likes not undone (documents from before undoing existed have no ``active``).
+_ACTIVE: Final = {"active": {"$ne": False}}
 #: Up to this many days, a plays query looks buckets up by id; a longer one scans by range.
 _MAX_KEYED_DAYS: Final = 400
 
@@ -41,14 +43,47 @@ class MongoFanRepository:
         self._work = work
 
     def follow(self, fan_id: str, artist_id: str, at: datetime) -> None:
-        doc = {"_id": key(artist_id, fan_id), "artist_id": artist_id, "fan_id": fan_id}
-        doc.update(instant_fields("followed_at", at))
-        self._once(FOLLOWS, doc)
+        self._mark(FOLLOWS, {"artist_id": artist_id, "fan_id": fan_id}, "followed_at", at)
 
     def like(self, fan_id: str, track_id: str, at: datetime) -> None:
-        doc = {"_id": key(track_id, fan_id), "track_id": track_id, "fan_id": fan_id}
-        doc.update(instant_fields("liked_at", at))
-        self._once(LIKES, doc)
+        self._mark(LIKES, {"track_id": track_id, "fan_id": fan_id}, "liked_at", at)
+
+    def unfollow(self, fan_id: str, artist_id: str) -> None:
+        self._unmark(FOLLOWS, key(artist_id, fan_id))
+
+    def unlike(self, fan_id: str, track_id: str) -> None:
+        self._unmark(LIKES, key(track_id, fan_id))
+
+    def following(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        return self._latest_first(FOLLOWS, "artist_id", "followed_at", fan_id)
+
+    def liked(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        return self._latest_first(LIKES, "track_id", "liked_at", fan_id)
+
+    def _mark(self, collection: str, identity: Doc, field: str, at: datetime) -> None:
+        """Follow or like: idempotent, the first time kept while it lasts (an undone one is
+        kept as inactive, so that ``$set`` upserts suffice and nothing is ever deleted)."""
+        work = self._work()
+        doc_id = key(*identity.values())
+        found = work.find_one(collection, {"_id": doc_id})
+        if found is not None and found.get("active", True):
+            return
+        fields = {**identity, "active": True, **instant_fields(field, at)}
+        work.upsert(collection, {"_id": doc_id, **fields}, {"$set": fields})
+
+    def _unmark(self, collection: str, doc_id: str) -> None:
+        work = self._work()
+        found = work.find_one(collection, {"_id": doc_id})
+        if found is None or not found.get("active", True):
+            return
+        work.upsert(collection, {**found, "active": False}, {"$set": {"active": False}})
+
+    def _latest_first(
+        self, collection: str, subject: str, field: str, fan_id: str
+    ) -> list[tuple[str, datetime]]:
+        query = {"fan_id": fan_id, **_ACTIVE}
+        docs = self._work().find(collection, query, sort=((f"{field}_us", -1), (subject, -1)))
+        return [(str(doc[subject]), read_instant(doc, field)) for doc in docs]
 
     def record_visit(self, visitor_id: str, artist_id: str, at: datetime) -> None:
         work = self._work()
@@ -68,16 +103,13 @@ class MongoFanRepository:
         )
 
     def follower_count(self, artist_id: str) -> int:
-        return self._work().count(FOLLOWS, {"artist_id": artist_id})
+        return self._work().count(FOLLOWS, {"artist_id": artist_id, **_ACTIVE})
 
     def visitor_count(self, artist_id: str) -> int:
         return self._work().count(VISITS, {"artist_id": artist_id})
 
     def likes_of(self, track_id: str) -> int:
-        return self._work().count(LIKES, {"track_id": track_id})
-
-    def _once(self, collection: str, doc: Doc) -> None:
-        _insert_once(self._work(), collection, doc)
+        return self._work().count(LIKES, {"track_id": track_id, **_ACTIVE})
 
 
 def _insert_once(work: Work, collection: str, doc: Doc) -> None:

@@ -79,8 +79,14 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
         IndexModel([("subscription_id", ASCENDING), ("created_at_us", ASCENDING)]),
         IndexModel([("status", ASCENDING), ("created_at_us", ASCENDING)]),
     ),
-    FOLLOWS: (IndexModel([("artist_id", ASCENDING)]),),
-    LIKES: (IndexModel([("track_id", ASCENDING)]),),
+    FOLLOWS: (
+        IndexModel([("artist_id", ASCENDING)]),
+        IndexModel([("fan_id", ASCENDING), ("followed_at_us", DESCENDING)]),
+    ),
+    LIKES: (
+        IndexModel([("track_id", ASCENDING)]),
+        IndexModel([("fan_id", ASCENDING), ("liked_at_us", DESCENDING)]),
+    ),
     VISITS: (IndexModel([("artist_id", ASCENDING)]),),
     PLAY_BUCKETS: (IndexModel([("artist_id", ASCENDING), ("day", ASCENDING)]),),
     FAN_PLAYS: (IndexModel([("artist_id", ASCENDING), ("count", DESCENDING), ("fan_id", ASCENDING)]),),

@@ -37,6 +37,28 @@ class SqliteFanRepository:
             (track_id, fan_id, instant(at)),
         )
 
+    def unfollow(self, fan_id: str, artist_id: str) -> None:
+        self._connect().execute("DELETE FROM follows WHERE artist_id = ? AND fan_id = ?", (artist_id, fan_id))
+
+    def unlike(self, fan_id: str, track_id: str) -> None:
+        self._connect().execute("DELETE FROM likes WHERE track_id = ? AND fan_id = ?", (track_id, fan_id))
+
+    def following(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        return self._latest_first(
+            "SELECT artist_id, followed_at FROM follows WHERE fan_id = ?"
+            " ORDER BY followed_at DESC, artist_id DESC",
+            fan_id,
+        )
+
+    def liked(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        return self._latest_first(
+            "SELECT track_id, liked_at FROM likes WHERE fan_id = ? ORDER BY liked_at DESC, track_id DESC",
+            fan_id,
+        )
+
+    def _latest_first(self, sql: str, fan_id: str) -> list[tuple[str, datetime]]:
+        return [(str(row[0]), read_instant(row[1])) for row in self._connect().execute(sql, (fan_id,))]
+
     def record_visit(self, visitor_id: str, artist_id: str, at: datetime) -> None:
         self._connect().execute(
             "INSERT INTO visits (artist_id, visitor_id, first_visit_at, last_visit_at)"

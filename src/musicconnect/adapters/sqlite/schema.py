@@ -338,6 +338,12 @@ _MONTHLY_QA: Final[Sequence[str]] = (
     "CREATE INDEX qa_votes_of_session ON qa_votes(qa_id, question_id)",
 )
 
+#: Step 9: a fan's library lists whom they follow and what they like, the latest first.
+_LIBRARY: Final[Sequence[str]] = (
+    "CREATE INDEX follows_of_fan ON follows(fan_id, followed_at)",
+    "CREATE INDEX likes_of_fan ON likes(fan_id, liked_at)",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -348,6 +354,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _RUNG_RATES,
     _CONVERSATIONS,
     _MONTHLY_QA,
+    _LIBRARY,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

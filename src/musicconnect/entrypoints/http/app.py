@@ -21,6 +21,7 @@ from musicconnect.entrypoints.http.auth_routes import AuthController
 from musicconnect.entrypoints.http.engagement import EngagementController
 from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS
 from musicconnect.entrypoints.http.hardening import add_security_headers, refuse_deep_json
+from musicconnect.entrypoints.http.library import LibraryController
 from musicconnect.entrypoints.http.me import MeController
 from musicconnect.entrypoints.http.media import MediaController
 from musicconnect.entrypoints.http.messages import ConversationController
@@ -107,6 +108,7 @@ def create_app(services: Services) -> Litestar:
             EngagementController,
             ConversationController,
             QaController,
+            LibraryController,
             AdminController,
             *payment_handlers(services),
         ],

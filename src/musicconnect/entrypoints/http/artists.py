@@ -26,7 +26,7 @@ class ArtistController(Controller):
         artist = artists.view_artist(
             artist_id, uow=uow, clock=services.clock, visitor_id=viewer.id if viewer else None
         )
-        return ArtistOut.of(artist)
+        return ArtistOut.of(artist, followers=services.library.followers(artist_id))
 
     @put("/tiers/{tier:str}", sync_to_thread=True, security=BEARER, responses=error_responses(401, 403, 404))
     def set_tier(

@@ -1,4 +1,4 @@
-"""What fans do besides paying: follow, like, play, and message the artist."""
+"""What fans do besides paying: play, and message the artist (follows and likes: library.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 
 from musicconnect.domain.throttling import Action
 from musicconnect.entrypoints.http.auth import BEARER
@@ -22,28 +22,6 @@ class EngagementController(Controller):
     path = "/"
     tags = ("engagement",)
     security = BEARER
-
-    @post(
-        "/artists/{artist_id:str}/follow",
-        status_code=HTTP_204_NO_CONTENT,
-        sync_to_thread=True,
-        responses=error_responses(401, 403, 404),
-    )
-    def follow(
-        self, *, artist_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep
-    ) -> None:
-        """Follow the artist (following twice is following once)."""
-        engagement.follow(artist_id, caller=caller, uow=uow, clock=services.clock)
-
-    @post(
-        "/tracks/{track_id:str}/like",
-        status_code=HTTP_204_NO_CONTENT,
-        sync_to_thread=True,
-        responses=error_responses(401, 403, 404),
-    )
-    def like(self, *, track_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep) -> None:
-        """Like a track the caller may see."""
-        engagement.like(track_id, caller=caller, uow=uow, clock=services.clock)
 
     @post(
         "/tracks/{track_id:str}/plays",

@@ -1,4 +1,4 @@
-"""Request and response bodies of the fan-engagement routes: conversations and monthly Q&A."""
+"""Request and response bodies of the fan-engagement routes: conversations, monthly Q&A, library."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pydantic import Field
 
 from musicconnect.domain.messages import Conversation, DirectMessage
 from musicconnect.domain.qa import QaSession, Question
-from musicconnect.entrypoints.http.schemas import _In, _Out
+from musicconnect.entrypoints.http.schemas import TrackOut, _In, _Out
+from musicconnect.usecases.library import FollowedArtist, LikedTrack
 
 
 class ThreadMessageOut(_Out):
@@ -124,3 +125,27 @@ class QuestionOut(_Out):
 class QaPageOut(_Out):
     qa: QaOut
     questions: list[QuestionOut]
+
+
+# --- a fan's library ------------------------------------------------------------------------
+
+
+class FollowedArtistOut(_Out):
+    artist_id: str
+    display_name: str
+    followed_at: datetime
+
+    @classmethod
+    def of(cls, followed: FollowedArtist) -> FollowedArtistOut:
+        return cls(
+            artist_id=followed.artist_id, display_name=followed.display_name, followed_at=followed.followed_at
+        )
+
+
+class LikedTrackOut(_Out):
+    track: TrackOut
+    liked_at: datetime
+
+    @classmethod
+    def of(cls, liked: LikedTrack) -> LikedTrackOut:
+        return cls(track=TrackOut.of(liked.track), liked_at=liked.liked_at)

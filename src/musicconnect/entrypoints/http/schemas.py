@@ -170,11 +170,15 @@ class ArtistOut(_Out):
     id: str
     display_name: str
     tiers: list[TierPlanOut]
+    followers: int | None = Field(default=None, description="How many fans follow the artist")
 
     @classmethod
-    def of(cls, artist: Artist) -> ArtistOut:
+    def of(cls, artist: Artist, *, followers: int | None = None) -> ArtistOut:
         return cls(
-            id=artist.id, display_name=artist.display_name, tiers=[TierPlanOut.of(p) for p in artist.plans]
+            id=artist.id,
+            display_name=artist.display_name,
+            tiers=[TierPlanOut.of(p) for p in artist.plans],
+            followers=followers,
         )
 
 
@@ -205,9 +209,10 @@ class TrackOut(_Out):
     release_at: datetime | None
     exclusive: bool
     failure_reason: str | None
+    likes: int | None = Field(default=None, description="How many fans like it (on a track's own view)")
 
     @classmethod
-    def of(cls, track: Track) -> TrackOut:
+    def of(cls, track: Track, *, likes: int | None = None) -> TrackOut:
         return cls(
             id=track.id,
             artist_id=track.artist_id,
@@ -222,6 +227,7 @@ class TrackOut(_Out):
             release_at=track.release_at,
             exclusive=track.exclusive,
             failure_reason=track.failure_reason,
+            likes=likes,
         )
 
 

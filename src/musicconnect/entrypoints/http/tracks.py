@@ -160,7 +160,8 @@ class TrackController(Controller):
         self, *, track_id: FromPath[str], viewer: ViewerDep, services: ServicesDep, uow: UowDep
     ) -> TrackOut:
         """A track's status and details, for whoever may see it."""
-        return TrackOut.of(view_track(track_id, caller=viewer, uow=uow, clock=services.clock))
+        track = view_track(track_id, caller=viewer, uow=uow, clock=services.clock)
+        return TrackOut.of(track, likes=services.library.likes_of(track.id))
 
     @get(
         "/tracks/{track_id:str}/stream",

@@ -1,0 +1,102 @@
+"""A fan's library: whom they follow and what they like (each undoable), and the counts an
+artist or a listener sees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import attrs
+
+from musicconnect.domain.accounts import Caller
+from musicconnect.domain.tracks import Track, can_see
+from musicconnect.ports.repositories import UnitOfWork
+from musicconnect.ports.services import Clock
+from musicconnect.usecases.access import require_artist, require_fan
+from musicconnect.usecases.tracks import caller_rights, view_track
+
+
+@attrs.frozen
+class FollowedArtist:
+    artist_id: str
+    display_name: str
+    followed_at: datetime
+
+
+@attrs.frozen
+class LikedTrack:
+    track: Track
+    liked_at: datetime
+
+
+@attrs.frozen
+class Library:
+    """The library use cases, bound once to their ports."""
+
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+
+    def follow(self, artist_id: str, *, caller: Caller) -> None:
+        """Following twice is following once."""
+        require_fan(caller)
+        with self.uow() as uow:
+            require_artist(uow, artist_id)
+            uow.fans.follow(caller.id, artist_id, self.clock.now())
+            uow.commit()
+
+    def unfollow(self, artist_id: str, *, caller: Caller) -> None:
+        """Unfollowing an artist not followed does nothing."""
+        require_fan(caller)
+        with self.uow() as uow:
+            require_artist(uow, artist_id)
+            uow.fans.unfollow(caller.id, artist_id)
+            uow.commit()
+
+    def like(self, track_id: str, *, caller: Caller) -> None:
+        """Like a track the caller may see now; liking twice is liking once."""
+        require_fan(caller)
+        view_track(track_id, caller=caller, uow=self.uow(), clock=self.clock)
+        with self.uow() as uow:
+            uow.fans.like(caller.id, track_id, self.clock.now())
+            uow.commit()
+
+    def unlike(self, track_id: str, *, caller: Caller) -> None:
+        """Take a like back (also of a track the caller can no longer see); idempotent."""
+        require_fan(caller)
+        with self.uow() as uow:
+            uow.fans.unlike(caller.id, track_id)
+            uow.commit()
+
+    def following(self, *, caller: Caller) -> Sequence[FollowedArtist]:
+        """The artists the caller follows, the latest follow first."""
+        require_fan(caller)
+        with self.uow() as uow:
+            found = []
+            for artist_id, at in uow.fans.following(caller.id):
+                artist = uow.artists.get(artist_id)
+                if artist is not None:
+                    found.append(FollowedArtist(artist_id, artist.display_name, at))
+        return found
+
+    def likes(self, *, caller: Caller) -> Sequence[LikedTrack]:
+        """The tracks the caller likes and may see now, the latest like first."""
+        require_fan(caller)
+        now = self.clock.now()
+        found = []
+        with self.uow() as uow:
+            for track_id, at in uow.fans.liked(caller.id):
+                track = uow.tracks.get(track_id)
+                if track is None:
+                    continue
+                rights = caller_rights(caller, track.artist_id, uow=uow, clock=self.clock)
+                if can_see(track, rights=rights, now=now):
+                    found.append(LikedTrack(track, at))
+        return found
+
+    def followers(self, artist_id: str) -> int:
+        with self.uow() as uow:
+            return uow.fans.follower_count(artist_id)
+
+    def likes_of(self, track_id: str) -> int:
+        with self.uow() as uow:
+            return uow.fans.likes_of(track_id)
