@@ -27,6 +27,7 @@ from musicconnect.adapters.s3 import CloudFrontUrlSigner
 from musicconnect.domain.errors import SignatureInvalid
 from musicconnect.domain.hls import listed_rungs, referenced_uris
 from tests.e2e.backends import AWS_ENV
+from tests.support.accounts import signed_in
 from tests.support.moto_s3 import endpoint_url, moto_server
 from tests.support.servers import musicconnect_server
 
@@ -35,7 +36,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 CDN = "d111111abcdef8.cloudfront.net"
 BUCKET = "musicconnect-cdn-e2e"
 KEY_ID = "K2JCJMDEHXQW5F"
-PASSWORD = "correct horse battery"
 
 
 @attrs.frozen
@@ -65,15 +65,6 @@ def _key_pair(folder: Path) -> tuple[Path, bytes]:
     return private, public
 
 
-def _account(http: httpx.Client, email: str, role: str) -> tuple[str, dict[str, str]]:
-    created = http.post(
-        "/auth/register", json={"email": email, "password": PASSWORD, "role": role, "display_name": email}
-    )
-    assert created.status_code == 201, created.text
-    token = http.post("/auth/login", json={"email": email, "password": PASSWORD}).json()["access_token"]
-    return created.json()["id"], {"authorization": f"Bearer {token}"}
-
-
 @pytest.fixture(scope="module")
 def cdn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cdn]:
     root = tmp_path_factory.mktemp("cdn")
@@ -101,7 +92,7 @@ def cdn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cdn]:
             musicconnect_server(root / "data", env=env) as base,
             httpx.Client(base_url=base, timeout=60) as http,
         ):
-            artist, artist_auth = _account(http, "artist@example.com", "artist")
+            artist, artist_auth = signed_in(http, "artist@example.com", "artist")
             audio = root / "song.wav"
             generate_demo_audio(audio, 14.0)
             with audio.open("rb") as body:
@@ -119,7 +110,7 @@ def cdn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cdn]:
                 time.sleep(0.3)
             fans = {}
             for tier in ("free", "supporter", "superfan"):
-                _, auth = _account(http, f"{tier}@example.com", "fan")
+                _, auth = signed_in(http, f"{tier}@example.com", "fan")
                 subscribed = http.post(f"/artists/{artist}/subscription", headers=auth, json={"tier": tier})
                 assert subscribed.status_code == 201, subscribed.text
                 fans[tier] = auth

@@ -12,22 +12,13 @@ import pytest
 from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.domain.hls import listed_rungs
 from tests.e2e.backends import backend_env
+from tests.support.accounts import signed_in
 from tests.support.audio import require_ffmpeg
 from tests.support.servers import musicconnect_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 ENV = {"MUSICCONNECT_SECRET_KEY": "e2e-workers-secret-long-enough-for-hs256"}
-PASSWORD = "correct horse battery"
-
-
-def _account(http: httpx.Client, email: str, role: str) -> tuple[str, dict[str, str]]:
-    created = http.post(
-        "/auth/register", json={"email": email, "password": PASSWORD, "role": role, "display_name": email}
-    )
-    assert created.status_code == 201, created.text
-    token = http.post("/auth/login", json={"email": email, "password": PASSWORD}).json()["access_token"]
-    return created.json()["id"], {"authorization": f"Bearer {token}"}
 
 
 @pytest.mark.parametrize(("backend", "rounds"), [("embedded", 3), ("production", 20)])
@@ -41,9 +32,9 @@ def test_a_hundred_concurrent_messages_admit_exactly_five(tmp_path: Path, backen
         musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
         httpx.Client(base_url=base, timeout=60) as http,
     ):
-        artist_id, artist = _account(http, "artist@example.com", "artist")
+        artist_id, artist = signed_in(http, "artist@example.com", "artist")
         for round_ in range(rounds):
-            _, fan = _account(http, f"fan{round_}@example.com", "fan")
+            _, fan = signed_in(http, f"fan{round_}@example.com", "fan")
             subscribed = http.post(
                 f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "superfan"}
             )
@@ -69,7 +60,7 @@ def test_logout_in_one_process_revokes_in_all(tmp_path: Path) -> None:
         musicconnect_server(tmp_path / "data", env=ENV, workers=4) as base,
         httpx.Client(base_url=base, timeout=60) as http,
     ):
-        _, fan = _account(http, "fan@example.com", "fan")
+        _, fan = signed_in(http, "fan@example.com", "fan")
         assert http.post("/auth/logout", headers=fan).status_code == 204
         statuses = set()
         for _ in range(40):
@@ -90,7 +81,7 @@ def test_a_tier_change_is_heard_by_every_process_at_once(tmp_path: Path, backend
         musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
         httpx.Client(base_url=base, timeout=60) as http,
     ):
-        artist_id, artist = _account(http, "artist@example.com", "artist")
+        artist_id, artist = signed_in(http, "artist@example.com", "artist")
         with audio.open("rb") as body:
             upload = http.post(
                 f"/artists/{artist_id}/tracks",
@@ -100,7 +91,7 @@ def test_a_tier_change_is_heard_by_every_process_at_once(tmp_path: Path, backend
             )
         assert upload.status_code == 202, upload.text
         track_id = upload.json()["track_id"]
-        _, fan = _account(http, "fan@example.com", "fan")
+        _, fan = signed_in(http, "fan@example.com", "fan")
         subscribed = http.post(f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "supporter"})
         assert subscribed.status_code == 201, subscribed.text
         _until_ready(http, track_id, artist)

@@ -60,3 +60,17 @@ def grant_admin(data_dir: Path, email: str, env: Mapping[str, str] | None = None
         capture_output=True,
         timeout=60,
     )
+
+
+#: The password every end-to-end test account uses.
+E2E_PASSWORD = "correct horse battery"
+
+
+def signed_in(http: Any, email: str, role: str) -> tuple[str, dict[str, str]]:
+    """Register an account on a served API and sign in: (its id, its bearer headers)."""
+    created = http.post(
+        "/auth/register", json={"email": email, "password": E2E_PASSWORD, "role": role, "display_name": email}
+    )
+    assert created.status_code == 201, created.text
+    token = http.post("/auth/login", json={"email": email, "password": E2E_PASSWORD}).json()["access_token"]
+    return str(created.json()["id"]), {"authorization": f"Bearer {token}"}

@@ -1,0 +1,86 @@
+"""Monthly Q&A and DM conversations served by `serve --workers 4`, embedded and on MongoDB + Redis."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.backends import BACKENDS, backend_env
+from tests.support.accounts import signed_in
+from tests.support.servers import musicconnect_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+ENV = {"MUSICCONNECT_SECRET_KEY": "e2e-engagement-secret-long-enough-for-hs256"}
+
+
+def _fan_on(http: httpx.Client, artist_id: str, email: str, tier: str) -> tuple[str, dict[str, str]]:
+    fan_id, headers = signed_in(http, email, "fan")
+    if tier != "free":
+        subscribed = http.post(f"/artists/{artist_id}/subscription", headers=headers, json={"tier": tier})
+        assert subscribed.status_code == 201, subscribed.text
+    return fan_id, headers
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_qa_and_a_dm_thread_across_four_processes(tmp_path: Path, backend: str) -> None:
+    """50 concurrent questions by one fan: exactly 3 stored; a supporter asks and upvotes, the
+    artist answers, a free fan gets 403; a DM thread with a reply reads the same from both sides."""
+    with (
+        backend_env(backend, tmp_path) as servers,
+        musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        artist_id, artist = signed_in(http, "artist@example.com", "artist")
+        opened = http.post(f"/artists/{artist_id}/qa", headers=artist, json={"title": "Q&A de décembre"})
+        assert opened.status_code == 201, opened.text
+        qa_id = opened.json()["id"]
+        _, keen = _fan_on(http, artist_id, "keen@example.com", "supporter")
+        superfan_id, superfan = _fan_on(http, artist_id, "super@example.com", "superfan")
+        _, free = _fan_on(http, artist_id, "free@example.com", "free")
+
+        def ask(n: int) -> int:
+            with httpx.Client(base_url=base, timeout=60) as own:
+                return own.post(
+                    f"/qa/{qa_id}/questions", headers=keen, json={"body": f"Question #{n}?"}
+                ).status_code
+
+        with ThreadPoolExecutor(max_workers=25) as pool:
+            statuses = list(pool.map(ask, range(50)))
+        assert (statuses.count(201), statuses.count(429)) == (3, 47)
+
+        questions = http.get(f"/qa/{qa_id}", headers=keen).json()["questions"]
+        assert len(questions) == 3
+        first = questions[0]["id"]
+        assert http.post(f"/qa/{qa_id}/questions/{first}/votes", headers=superfan).status_code == 204
+        answered = http.put(
+            f"/qa/{qa_id}/questions/{first}/answer", headers=artist, json={"body": "Oui, en mars !"}
+        )
+        assert answered.status_code == 200, answered.text
+        page = http.get(f"/qa/{qa_id}", headers=superfan).json()["questions"]
+        assert (page[0]["id"], page[0]["votes"], page[0]["answer"]) == (first, 1, "Oui, en mars !")
+        assert http.get(f"/qa/{qa_id}", headers=free).status_code == 403
+        assert http.post(f"/qa/{qa_id}/questions", headers=free, json={"body": "me?"}).status_code == 403
+
+        sent = http.post(
+            f"/artists/{artist_id}/messages", headers=superfan, json={"body": "Hello from Lyon 👋"}
+        )
+        assert sent.status_code == 201, sent.text
+        reply = http.post(
+            f"/artists/{artist_id}/conversations/{superfan_id}/replies",
+            headers=artist,
+            json={"body": "Salut !"},
+        )
+        assert reply.status_code == 201, reply.text
+        fan_view = http.get(f"/me/conversations/{artist_id}", headers=superfan).json()
+        artist_view = http.get(f"/artists/{artist_id}/conversations/{superfan_id}", headers=artist).json()
+        assert (
+            [m["body"] for m in fan_view]
+            == [m["body"] for m in artist_view]
+            == ["Salut !", "Hello from Lyon 👋"]
+        )
+        inbox = http.get(f"/artists/{artist_id}/conversations", headers=artist).json()
+        assert [(c["fan_id"], c["messages"], c["unread"]) for c in inbox] == [(superfan_id, 2, 0)]
