@@ -33,6 +33,7 @@ from musicconnect.usecases.account_mail import AccountMail
 from musicconnect.usecases.caching import InvalidatingUnitOfWork, ReadyTracks
 from musicconnect.usecases.conversations import Conversations
 from musicconnect.usecases.library import Library
+from musicconnect.usecases.notifications import NOTIFY_JOB, Notifications, announce_release
 from musicconnect.usecases.qa import MonthlyQa
 from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
@@ -84,9 +85,14 @@ class Services:
         return Subscriptions(self.uow, self.payments.billing, self.ids, self.clock, self.payment_lease)
 
     @property
+    def notifications(self) -> Notifications:
+        """Announcing, fanning out and reading notifications, bound to these ports."""
+        return Notifications(self.uow, self.jobs, self.email, self.clock)
+
+    @property
     def conversations(self) -> Conversations:
         """The direct-message use cases, bound to these ports."""
-        return Conversations(self.uow, self.quota, self.ids, self.clock)
+        return Conversations(self.uow, self.quota, self.ids, self.clock, self.notifications)
 
     @property
     def library(self) -> Library:
@@ -96,7 +102,7 @@ class Services:
     @property
     def qa(self) -> MonthlyQa:
         """The monthly Q&A use cases, bound to these ports."""
-        return MonthlyQa(self.uow, self.quota, self.ids, self.clock)
+        return MonthlyQa(self.uow, self.quota, self.ids, self.clock, self.notifications)
 
     @property
     def payment_lease(self) -> timedelta:
@@ -254,7 +260,7 @@ def _redis_parts(settings: Settings) -> dict[str, Any]:
         "one_time_tokens": RedisOneTimeTokens(connection),
         "cache": RedisCache(connection),
         # The API only enqueues; `musicconnect worker` processes run the transcodes.
-        "jobs": SaqJobQueue(url, known_jobs={TRANSCODE_JOB}),
+        "jobs": SaqJobQueue(url, known_jobs={TRANSCODE_JOB, NOTIFY_JOB}),
     }
 
 
@@ -346,8 +352,13 @@ def _job_handlers(
         except MediaRejected as rejected:
             # The track is marked failed; retrying a file ffmpeg cannot decode would not help.
             log.warning("transcode of %s failed: %s", track_id, rejected.detail)
+            return
+        announce_release(track_id, uow=services.uow(), notifications=services.notifications)
 
-    return {TRANSCODE_JOB: transcode}
+    def notify(payload: Mapping[str, Any]) -> None:
+        get_services().notifications.fan_out(payload)
+
+    return {TRANSCODE_JOB: transcode, NOTIFY_JOB: notify}
 
 
 def prepare(settings: Settings) -> None:

@@ -22,7 +22,7 @@ import attrs
 import pytest
 
 from musicconnect.domain.accounts import Account, Artist, Role
-from musicconnect.domain.analytics import PlayEvent
+from musicconnect.domain.analytics import Listened, PlayEvent
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import (
     CASH,
@@ -37,6 +37,7 @@ from musicconnect.domain.ledger import (
 from musicconnect.domain.media import RungRate
 from musicconnect.domain.messages import Conversation, DirectMessage
 from musicconnect.domain.money import Money
+from musicconnect.domain.notifications import Notification, NotificationKind
 from musicconnect.domain.payments import (
     IntentKind,
     LinkKind,
@@ -1127,6 +1128,26 @@ class PlayEventStoreContract(UnitOfWorkFactory):
         assert self.read(lambda uow: list(uow.plays.top_fans("artist-1", 5))) == [("fan-0", 3), ("fan-1", 3)]
 
 
+class ListeningHistoryContract(UnitOfWorkFactory):
+    def test_history_is_one_row_per_track_most_recent_first(self) -> None:
+        """Each play counts; the latest play's time is kept even if an older one arrives after it."""
+        plays = [
+            PlayEvent("artist-1", "track-1", "fan-1", T0),
+            PlayEvent("artist-1", "track-2", "fan-1", T0 + timedelta(minutes=5)),
+            PlayEvent("artist-1", "track-1", "fan-1", T0 + timedelta(minutes=10)),
+            PlayEvent("artist-1", "track-1", "fan-1", T0 + timedelta(minutes=1)),
+            PlayEvent("artist-2", "track-9", "fan-2", T0),
+        ]
+        self.each_committed(plays, lambda uow, p: uow.plays.record(p))
+
+        assert self.read(lambda uow: list(uow.plays.history("fan-1", 10))) == [
+            Listened("track-1", "artist-1", T0 + timedelta(minutes=10), 3),
+            Listened("track-2", "artist-1", T0 + timedelta(minutes=5), 1),
+        ]
+        assert self.read(lambda uow: [h.track_id for h in uow.plays.history("fan-1", 1)]) == ["track-1"]
+        assert self.read(lambda uow: list(uow.plays.history("nobody", 10))) == []
+
+
 class MessageRepositoryContract(UnitOfWorkFactory):
     def test_a_fans_messages_to_every_artist_oldest_first(self) -> None:
         """from_fan returns what one fan sent to any artist, in the order sent."""
@@ -1349,6 +1370,79 @@ class QuestionRepositoryContract(UnitOfWorkFactory):
         outcomes = self.race(4, lambda uow, _: uow.questions.vote("q-1", "fan-2", T0))
         assert outcomes.count(True) == 1
         assert self.read(lambda uow: uow.questions.get("q-1")).votes == 1  # type: ignore[union-attr]
+
+
+def a_notification(
+    notification_id: str,
+    *,
+    fan_id: str = "fan-1",
+    at: datetime = T0,
+    kind: NotificationKind = NotificationKind.QA_OPENED,
+) -> Notification:
+    return Notification(
+        id=notification_id,
+        fan_id=fan_id,
+        kind=kind,
+        artist_id="artist-1",
+        subject_id="qa-1",
+        text="Nadia opened her March Q&A — « Nuits blanches »",
+        created_at=at,
+    )
+
+
+class NotificationRepositoryContract(UnitOfWorkFactory):
+    def test_a_feed_is_newest_first_and_limited(self) -> None:
+        """of_fan returns one fan's notifications, every field intact, newest first, at most ``limit``."""
+        notes = [a_notification(f"n-{i}", at=T0 + timedelta(minutes=i)) for i in range(3)]
+        self.each_committed(
+            [*notes, a_notification("other", fan_id="fan-2")], lambda uow, n: uow.notifications.add(n)
+        )
+
+        assert self.read(lambda uow: list(uow.notifications.of_fan("fan-1", 10))) == notes[::-1]
+        assert self.read(lambda uow: list(uow.notifications.of_fan("fan-1", 2))) == notes[:0:-1]
+        assert self.read(lambda uow: list(uow.notifications.of_fan("nobody", 10))) == []
+
+    def test_adding_the_same_notification_twice_stores_it_once(self) -> None:
+        """The second add is False, in its own unit of work and in the same one."""
+        assert self.committed(lambda uow: uow.notifications.add(a_notification("n-1"))) is True
+        assert self.committed(lambda uow: uow.notifications.add(a_notification("n-1"))) is False
+        with self.make_uow() as uow:
+            assert uow.notifications.add(a_notification("n-2")) is True
+            assert uow.notifications.add(a_notification("n-2")) is False
+            uow.commit()
+        assert len(self.read(lambda uow: uow.notifications.of_fan("fan-1", 10))) == 2
+
+    def test_racing_adds_of_one_notification_keep_one(self) -> None:
+        """Two workers fanning out the same announcement at once store one notification."""
+        self.race(3, lambda uow, _: uow.notifications.add(a_notification("n-1")))
+        assert len(self.read(lambda uow: uow.notifications.of_fan("fan-1", 10))) == 1
+
+    def test_marking_read_some_or_all_keeps_earlier_read_times(self) -> None:
+        """mark_read with ids marks those; with None, the rest; a read one keeps its first time."""
+        self.each_committed(
+            [a_notification(f"n-{i}") for i in range(3)], lambda uow, n: uow.notifications.add(n)
+        )
+        self.committed(lambda uow: uow.notifications.add(a_notification("x", fan_id="fan-2")))
+        first, later = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+        self.committed(lambda uow: uow.notifications.mark_read("fan-1", ["n-1", "x"], first))
+        self.committed(lambda uow: uow.notifications.mark_read("fan-1", None, later))
+
+        read = {n.id: n.read_at for n in self.read(lambda uow: uow.notifications.of_fan("fan-1", 10))}
+        assert read == {"n-0": later, "n-1": first, "n-2": later}
+        assert self.read(lambda uow: uow.notifications.of_fan("fan-2", 10))[0].read_at is None
+
+    def test_email_kinds_are_replaced_per_fan(self) -> None:
+        """A fan's email choices round-trip and are replaced whole; nobody else's change."""
+        both = frozenset({NotificationKind.DM_REPLY, NotificationKind.QA_ANSWERED})
+        self.committed(lambda uow: uow.notifications.set_email_kinds("fan-1", both))
+        self.committed(
+            lambda uow: uow.notifications.set_email_kinds("fan-2", frozenset({NotificationKind.QA_OPENED}))
+        )
+        assert self.read(lambda uow: uow.notifications.email_kinds("fan-1")) == both
+        self.committed(lambda uow: uow.notifications.set_email_kinds("fan-1", frozenset()))
+        assert self.read(lambda uow: uow.notifications.email_kinds("fan-1")) == frozenset()
+        assert self.read(lambda uow: uow.notifications.email_kinds("fan-2")) == {NotificationKind.QA_OPENED}
+        assert self.read(lambda uow: uow.notifications.email_kinds("nobody")) == frozenset()
 
 
 class ProcessedEventStoreContract(UnitOfWorkFactory):

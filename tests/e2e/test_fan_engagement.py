@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -28,7 +29,8 @@ def _fan_on(http: httpx.Client, artist_id: str, email: str, tier: str) -> tuple[
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_qa_and_a_dm_thread_across_four_processes(tmp_path: Path, backend: str) -> None:
     """50 concurrent questions by one fan: exactly 3 stored; a supporter asks and upvotes, the
-    artist answers, a free fan gets 403; a DM thread with a reply reads the same from both sides."""
+    artist answers, a free fan gets 403; a DM thread with a reply reads the same from both sides,
+    and the reply reaches the fan's notification feed once."""
     with (
         backend_env(backend, tmp_path) as servers,
         musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
@@ -84,3 +86,13 @@ def test_qa_and_a_dm_thread_across_four_processes(tmp_path: Path, backend: str) 
         )
         inbox = http.get(f"/artists/{artist_id}/conversations", headers=artist).json()
         assert [(c["fan_id"], c["messages"], c["unread"]) for c in inbox] == [(superfan_id, 2, 0)]
+
+        # The reply's notification is fanned out by a job (a worker process on Redis): it arrives once.
+        deadline = time.monotonic() + 60
+        kinds: list[str] = []
+        while time.monotonic() < deadline:
+            kinds = [n["kind"] for n in http.get("/me/notifications", headers=superfan).json()]
+            if "dm_reply" in kinds:
+                break
+            time.sleep(0.2)
+        assert kinds.count("dm_reply") == 1, kinds

@@ -33,7 +33,9 @@ from tests.contract.repositories_contract import (
     ArtistRepositoryContract,
     FanRepositoryContract,
     LedgerRepositoryContract,
+    ListeningHistoryContract,
     MessageRepositoryContract,
+    NotificationRepositoryContract,
     PaymentIntentRepositoryContract,
     PayoutRepositoryContract,
     PlayEventStoreContract,
@@ -168,6 +170,14 @@ class TestMongoQaSessionRepository(OnMongo, QaSessionRepositoryContract):
 
 
 class TestMongoQuestionRepository(OnMongo, QuestionRepositoryContract):
+    pass
+
+
+class TestMongoNotificationRepository(OnMongo, NotificationRepositoryContract):
+    pass
+
+
+class TestMongoListeningHistory(OnMongo, ListeningHistoryContract):
     pass
 
 

@@ -34,7 +34,9 @@ from tests.contract.repositories_contract import (
     ArtistRepositoryContract,
     FanRepositoryContract,
     LedgerRepositoryContract,
+    ListeningHistoryContract,
     MessageRepositoryContract,
+    NotificationRepositoryContract,
     PaymentIntentRepositoryContract,
     PayoutRepositoryContract,
     PlayEventStoreContract,
@@ -111,6 +113,14 @@ class TestSqliteQaSessionRepository(SqliteFile, QaSessionRepositoryContract):
 
 
 class TestSqliteQuestionRepository(SqliteFile, QuestionRepositoryContract):
+    pass
+
+
+class TestSqliteNotificationRepository(SqliteFile, NotificationRepositoryContract):
+    pass
+
+
+class TestSqliteListeningHistory(SqliteFile, ListeningHistoryContract):
     pass
 
 

@@ -31,7 +31,9 @@ from tests.contract.repositories_contract import (
     ArtistRepositoryContract,
     FanRepositoryContract,
     LedgerRepositoryContract,
+    ListeningHistoryContract,
     MessageRepositoryContract,
+    NotificationRepositoryContract,
     PaymentIntentRepositoryContract,
     PayoutRepositoryContract,
     PlayEventStoreContract,
@@ -107,6 +109,14 @@ class TestInMemoryQaSessionRepository(InMemoryUnitsOfWork, QaSessionRepositoryCo
 
 
 class TestInMemoryQuestionRepository(InMemoryUnitsOfWork, QuestionRepositoryContract):
+    pass
+
+
+class TestInMemoryNotificationRepository(InMemoryUnitsOfWork, NotificationRepositoryContract):
+    pass
+
+
+class TestInMemoryListeningHistory(InMemoryUnitsOfWork, ListeningHistoryContract):
     pass
 
 

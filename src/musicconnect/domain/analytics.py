@@ -22,6 +22,16 @@ class PlayEvent:
 
 
 @attrs.frozen
+class Listened:
+    """One track in a fan's listening history: when they last played it and how often."""
+
+    track_id: str
+    artist_id: str
+    last_played_at: datetime
+    plays: int
+
+
+@attrs.frozen
 class FanScore:
     fan_id: str
     display_name: str

@@ -8,9 +8,10 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from musicconnect.domain.accounts import Account, Artist
-from musicconnect.domain.analytics import PlayEvent
+from musicconnect.domain.analytics import Listened, PlayEvent
 from musicconnect.domain.ledger import Transaction
 from musicconnect.domain.messages import Conversation, DirectMessage
+from musicconnect.domain.notifications import Notification, NotificationKind
 from musicconnect.domain.payments import LinkKind, PaymentIntent, Payout, ProcessorLink
 from musicconnect.domain.qa import QaSession, Question
 from musicconnect.domain.subscriptions import Subscription
@@ -60,6 +61,10 @@ class FanRepository(Protocol):
 
     def unlike(self, fan_id: str, track_id: str) -> None:
         """Idempotent: unliking a track not liked does nothing."""
+        ...
+
+    def followers(self, artist_id: str) -> Sequence[str]:
+        """The ids of the fans who follow the artist, in no particular order."""
         ...
 
     def following(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
@@ -178,6 +183,10 @@ class PlayEventStore(Protocol):
         """Distinct fans who played the artist on a UTC day from ``first`` to ``last``."""
         ...
 
+    def history(self, fan_id: str, limit: int) -> Sequence[Listened]:
+        """The tracks the fan played, the most recently played first (one row per track)."""
+        ...
+
 
 class MessageRepository(Protocol):
     """Conversations between fans and artists. ``to_artist``, ``from_fan`` and ``count_from``
@@ -251,6 +260,27 @@ class QuestionRepository(Protocol):
         ...
 
 
+class NotificationRepository(Protocol):
+    """Each fan's in-app feed, and which kinds they also want by email."""
+
+    def add(self, notification: Notification) -> bool:
+        """Store it; False (and no write) when one with its id exists. Racing adds of one id
+        may instead raise Conflict at commit."""
+        ...
+
+    def of_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
+        """The fan's latest ``limit`` notifications, newest first."""
+        ...
+
+    def mark_read(self, fan_id: str, ids: Sequence[str] | None, at: datetime) -> None:
+        """Mark the fan's unread notifications with these ids (all of them: None) read at ``at``."""
+        ...
+
+    def email_kinds(self, fan_id: str) -> frozenset[NotificationKind]: ...
+
+    def set_email_kinds(self, fan_id: str, kinds: frozenset[NotificationKind]) -> None: ...
+
+
 class PaymentIntentRepository(Protocol):
     """Money about to move, reserved before the processor is called (see ``PaymentIntent``)."""
 
@@ -310,6 +340,7 @@ class UnitOfWork(Protocol):
     processor_links: ProcessorLinkRepository
     qa_sessions: QaSessionRepository
     questions: QuestionRepository
+    notifications: NotificationRepository
 
     def __enter__(self) -> Self: ...
 

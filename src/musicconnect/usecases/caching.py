@@ -183,6 +183,7 @@ class InvalidatingUnitOfWork:
         self.processor_links = inner.processor_links
         self.qa_sessions = inner.qa_sessions
         self.questions = inner.questions
+        self.notifications = inner.notifications
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._inner!r})"

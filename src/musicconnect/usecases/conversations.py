@@ -15,10 +15,12 @@ from musicconnect.domain.clocks import month_key, next_month_start
 from musicconnect.domain.entitlements import DM_PER_MONTH, entitlements
 from musicconnect.domain.errors import Forbidden, NotFound, QuotaExceeded
 from musicconnect.domain.messages import Conversation, DirectMessage, check_body, dm_quota_key
+from musicconnect.domain.notifications import Announcement, NotificationKind
 from musicconnect.domain.tiers import Feature
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, QuotaCounter
 from musicconnect.usecases.access import require_artist, require_fan, require_owner
+from musicconnect.usecases.notifications import Notifications
 
 
 @attrs.frozen
@@ -29,6 +31,7 @@ class Conversations:
     quota: QuotaCounter
     ids: IdGenerator
     clock: Clock
+    notifications: Notifications | None = None
 
     def send(self, artist_id: str, body: str, *, caller: Caller) -> DirectMessage:
         """A superfan's message to the artist, at most five per artist per calendar month (UTC)."""
@@ -66,6 +69,17 @@ class Conversations:
             id=self.ids.new_id(), fan_id=fan_id, artist_id=artist_id, body=text, sent_at=now, from_artist=True
         )
         self._store(message)
+        if self.notifications is not None:
+            self.notifications.announce(
+                Announcement(
+                    NotificationKind.DM_REPLY,
+                    artist_id,
+                    message.id,
+                    "The artist replied to you",
+                    now,
+                    (fan_id,),
+                )
+            )
         return message
 
     def fan_thread(self, artist_id: str, *, caller: Caller) -> Sequence[DirectMessage]:

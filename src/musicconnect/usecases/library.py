@@ -30,6 +30,17 @@ class LikedTrack:
 
 
 @attrs.frozen
+class PlayedTrack:
+    track: Track
+    last_played_at: datetime
+    plays: int
+
+
+#: How much history ``GET /me/history`` shows.
+HISTORY_LENGTH = 50
+
+
+@attrs.frozen
 class Library:
     """The library use cases, bound once to their ports."""
 
@@ -86,11 +97,20 @@ class Library:
         with self.uow() as uow:
             for track_id, at in uow.fans.liked(caller.id):
                 track = uow.tracks.get(track_id)
-                if track is None:
-                    continue
-                rights = caller_rights(caller, track.artist_id, uow=uow, clock=self.clock)
-                if can_see(track, rights=rights, now=now):
+                if track is not None and self._visible(uow, caller, track, now):
                     found.append(LikedTrack(track, at))
+        return found
+
+    def history(self, *, caller: Caller) -> Sequence[PlayedTrack]:
+        """The tracks the caller played and may still see, the most recently played first."""
+        require_fan(caller)
+        now = self.clock.now()
+        found = []
+        with self.uow() as uow:
+            for listened in uow.plays.history(caller.id, HISTORY_LENGTH):
+                track = uow.tracks.get(listened.track_id)
+                if track is not None and self._visible(uow, caller, track, now):
+                    found.append(PlayedTrack(track, listened.last_played_at, listened.plays))
         return found
 
     def followers(self, artist_id: str) -> int:
@@ -100,3 +120,8 @@ class Library:
     def likes_of(self, track_id: str) -> int:
         with self.uow() as uow:
             return uow.fans.likes_of(track_id)
+
+    def _visible(self, uow: UnitOfWork, caller: Caller, track: Track, now: datetime) -> bool:
+        return can_see(
+            track, rights=caller_rights(caller, track.artist_id, uow=uow, clock=self.clock), now=now
+        )

@@ -12,6 +12,7 @@ import attrs
 from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.entitlements import entitlements
 from musicconnect.domain.errors import Conflict, Forbidden, NotFound, QuotaExceeded
+from musicconnect.domain.notifications import Announcement, NotificationKind
 from musicconnect.domain.qa import (
     QUESTIONS_PER_FAN,
     QaSession,
@@ -27,6 +28,7 @@ from musicconnect.domain.tiers import Feature
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, QuotaCounter
 from musicconnect.usecases.access import require_artist, require_fan, require_owner
+from musicconnect.usecases.notifications import Notifications
 
 
 @attrs.frozen
@@ -43,6 +45,7 @@ class MonthlyQa:
     quota: QuotaCounter
     ids: IdGenerator
     clock: Clock
+    notifications: Notifications | None = None
 
     # --- the artist ---------------------------------------------------------------------------
 
@@ -60,6 +63,7 @@ class MonthlyQa:
             require_artist(uow, artist_id)
             uow.qa_sessions.add(session)
             uow.commit()
+        self._announce(NotificationKind.QA_OPENED, session, session.id, f"Q&A open: {session.title}")
         return session
 
     def close(self, qa_id: str, *, caller: Caller) -> QaSession:
@@ -75,12 +79,22 @@ class MonthlyQa:
     def answer(self, qa_id: str, question_id: str, body: str, *, caller: Caller) -> Question:
         """Answer a question, or edit the answer given before (its first time is kept)."""
         text = check_answer(body)
-        return self._change(
+        answered = self._change(
             qa_id,
             question_id,
             caller,
             lambda q: attrs.evolve(q, answer=text, answered_at=q.answered_at or self.clock.now()),
         )
+        with self.uow() as uow:
+            session = self._session(uow, qa_id)
+        self._announce(
+            NotificationKind.QA_ANSWERED,
+            session,
+            answered.id,
+            f"Your question was answered: {answered.body[:80]}",
+            fan_ids=(answered.fan_id,),
+        )
+        return answered
 
     def hide(self, qa_id: str, question_id: str, *, hidden: bool, caller: Caller) -> Question:
         return self._change(qa_id, question_id, caller, lambda q: attrs.evolve(q, hidden=hidden))
@@ -193,6 +207,18 @@ class MonthlyQa:
             uow.questions.save(changed)
             uow.commit()
         return changed
+
+    def _announce(
+        self,
+        kind: NotificationKind,
+        session: QaSession,
+        subject_id: str,
+        text: str,
+        fan_ids: tuple[str, ...] = (),
+    ) -> None:
+        if self.notifications is not None:
+            announcement = Announcement(kind, session.artist_id, subject_id, text, self.clock.now(), fan_ids)
+            self.notifications.announce(announcement)
 
 
 def _is_owner(caller: Caller, artist_id: str) -> bool:

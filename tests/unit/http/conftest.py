@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import attrs
 import httpx
@@ -18,12 +17,10 @@ from litestar.testing import TestClient
 from musicconnect.adapters.crypto import ScryptPasswordHasher
 from musicconnect.adapters.inprocess import InlineJobQueue
 from musicconnect.adapters.memory import FrozenClock, InMemoryEmailSender, InMemoryStore, InMemoryUnitOfWork
-from musicconnect.bootstrap import Services, bootstrap
-from musicconnect.domain.errors import MediaRejected
+from musicconnect.bootstrap import Services, bootstrap, job_handlers
 from musicconnect.entrypoints.http import create_app
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import set_admin
-from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 from tests.support.accounts import verify_email
 from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder, fake_audio
 
@@ -144,20 +141,6 @@ class Api:
         return fan
 
 
-def _transcode_handler(services: Services) -> Mapping[str, Any]:
-    def transcode(payload: Mapping[str, Any]) -> None:
-        # A file that cannot be decoded leaves the track failed, as the real worker does.
-        with contextlib.suppress(MediaRejected):
-            transcode_track(
-                str(payload["track_id"]),
-                uow=services.uow(),
-                storage=services.storage,
-                transcoder=services.transcoder,
-            )
-
-    return {TRANSCODE_JOB: transcode}
-
-
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(T0)
@@ -208,7 +191,8 @@ def services(
     fresh = _bootstrap(tmp_path, clock, store)
     for field in attrs.fields(Services):
         setattr(_shared_services, field.name, getattr(fresh, field.name))
-    _shared_services.jobs = InlineJobQueue(_transcode_handler(_shared_services))
+    # The worker's own handlers: transcodes, and notifications fanned out.
+    _shared_services.jobs = InlineJobQueue(job_handlers(_shared_services))
     yield _shared_services
     _shared_services.close()
 

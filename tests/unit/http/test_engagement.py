@@ -193,3 +193,18 @@ def test_a_fans_library_undoes_and_lists_follows_and_likes(api: Api) -> None:
     assert_error(api.client.delete("/artists/nobody/follow", headers=fan.headers), 404)
     assert_error(api.client.get("/me/following", headers=artist.headers), 403)
     assert_error(api.client.get("/me/likes"), 401)
+
+
+def test_history_lists_recent_plays_one_row_per_track(api: Api) -> None:
+    """GET /me/history: the latest played first, with how often each was played."""
+    artist = api.artist()
+    first, second = api.ready_track(artist, title="Nuits blanches"), api.ready_track(artist, title="Été")
+    fan = api.fan()
+    for track_id in (first, second, first):
+        assert api.client.post(f"/tracks/{track_id}/plays", headers=fan.headers).status_code == 202
+        api.clock.advance(minutes=1)
+    history = api.client.get("/me/history", headers=fan.headers)
+    assert history.status_code == 200, history.text
+    assert [(h["track"]["title"], h["plays"]) for h in history.json()] == [("Nuits blanches", 2), ("Été", 1)]
+    assert api.client.get("/me/history", headers=api.fan().headers).json() == []
+    assert_error(api.client.get("/me/history", headers=artist.headers), 403)

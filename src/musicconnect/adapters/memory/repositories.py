@@ -29,11 +29,12 @@ from typing import Generic, Protocol, Self, TypeVar
 import attrs
 
 from musicconnect.domain.accounts import Account, Artist
-from musicconnect.domain.analytics import PlayEvent
+from musicconnect.domain.analytics import Listened, PlayEvent
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import Transaction, artist_account
 from musicconnect.domain.messages import Conversation, DirectMessage, summarise
+from musicconnect.domain.notifications import Notification, NotificationKind
 from musicconnect.domain.payments import IntentStatus, LinkKind, PaymentIntent, Payout, ProcessorLink
 from musicconnect.domain.qa import QaSession, Question
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
@@ -45,6 +46,7 @@ from musicconnect.ports.repositories import (
     FanRepository,
     LedgerRepository,
     MessageRepository,
+    NotificationRepository,
     PaymentIntentRepository,
     PayoutRepository,
     PlayEventStore,
@@ -134,6 +136,7 @@ class _State:
     plays_by_fan: _Table[tuple[str, str], int] = attrs.field(factory=_Table)  # (artist, fan)
     #: Who played an artist on which day, as (artist, day) -> fans.
     listener_days: _Table[tuple[str, date], frozenset[str]] = attrs.field(factory=_Table)
+    history: _Table[tuple[str, str], Listened] = attrs.field(factory=_Table)  # (fan, track)
     messages: _Table[str, DirectMessage] = attrs.field(factory=_Table)
     processed_events: _Table[str, datetime] = attrs.field(factory=_Table)
     intents: _Table[str, PaymentIntent] = attrs.field(factory=_Table)
@@ -143,6 +146,8 @@ class _State:
     questions: _Table[str, Question] = attrs.field(factory=_Table)
     votes: _Table[tuple[str, str], datetime] = attrs.field(factory=_Table)  # (question, fan)
     vote_counts: _Table[str, int] = attrs.field(factory=_Table)
+    notifications: _Table[str, Notification] = attrs.field(factory=_Table)
+    email_kinds: _Table[str, frozenset[NotificationKind]] = attrs.field(factory=_Table)
 
     def fork(self) -> _State:
         return attrs.evolve(
@@ -367,6 +372,9 @@ class InMemoryFanRepository(FanRepository):
 
     def unlike(self, fan_id: str, track_id: str) -> None:
         self._access.write(_undo(lambda s: s.likes, lambda s: s.like_counts, track_id, fan_id))
+
+    def followers(self, artist_id: str) -> Sequence[str]:
+        return [fan for (artist, fan), _ in self._access.view().follows.items() if artist == artist_id]
 
     def following(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
         return _latest_first(self._access.view().follows, fan_id)
@@ -601,6 +609,16 @@ class InMemoryPlayEventStore(PlayEventStore):
             _add(state.plays_by_fan, (play.artist_id, play.fan_id), 1)
             fans = state.listener_days.get((play.artist_id, day)) or frozenset()
             state.listener_days.put((play.artist_id, day), fans | {play.fan_id})
+            before = state.history.get((play.fan_id, play.track_id))
+            state.history.put(
+                (play.fan_id, play.track_id),
+                Listened(
+                    play.track_id,
+                    play.artist_id,
+                    max(play.at, before.last_played_at) if before else play.at,
+                    (before.plays if before else 0) + 1,
+                ),
+            )
 
         self._access.write(operation)
 
@@ -624,6 +642,11 @@ class InMemoryPlayEventStore(PlayEventStore):
             fans |= days.get((artist_id, day)) or frozenset()
             day += timedelta(days=1)
         return len(fans)
+
+    def history(self, fan_id: str, limit: int) -> Sequence[Listened]:
+        found = [row for (fan, _), row in self._access.view().history.items() if fan == fan_id]
+        found.sort(key=lambda row: (row.last_played_at, row.track_id), reverse=True)
+        return found[: max(limit, 0)]
 
     def top_fans(self, artist_id: str, limit: int) -> Sequence[tuple[str, int]]:
         if limit <= 0:
@@ -836,6 +859,50 @@ class InMemoryQuestionRepository(QuestionRepository):
         return True
 
 
+class InMemoryNotificationRepository(NotificationRepository):
+    def __init__(self, source: InMemoryStore | _Session) -> None:
+        self._access = _access(source)
+
+    def add(self, notification: Notification) -> bool:
+        if notification.id in self._access.view().notifications:
+            return False
+
+        def operation(state: _State) -> None:
+            # Seen here only when another unit of work stored it after this one looked.
+            if notification.id in state.notifications:
+                raise Conflict(f"notification {notification.id!r} exists")
+            state.notifications.put(notification.id, notification)
+
+        self._access.write(operation)
+        return True
+
+    def of_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
+        found = [n for n in self._access.view().notifications.values() if n.fan_id == fan_id]
+        found.sort(key=lambda n: (n.created_at, n.id), reverse=True)
+        return found[: max(limit, 0)]
+
+    def mark_read(self, fan_id: str, ids: Sequence[str] | None, at: datetime) -> None:
+        at = require_aware(at)
+        wanted = None if ids is None else frozenset(ids)
+
+        def operation(state: _State) -> None:
+            unread = [
+                n
+                for n in state.notifications.values()
+                if n.fan_id == fan_id and n.read_at is None and (wanted is None or n.id in wanted)
+            ]
+            for n in unread:
+                state.notifications.put(n.id, attrs.evolve(n, read_at=at))
+
+        self._access.write(operation)
+
+    def email_kinds(self, fan_id: str) -> frozenset[NotificationKind]:
+        return self._access.view().email_kinds.get(fan_id) or frozenset()
+
+    def set_email_kinds(self, fan_id: str, kinds: frozenset[NotificationKind]) -> None:
+        self._access.write(lambda state: state.email_kinds.put(fan_id, frozenset(kinds)))
+
+
 def _counted(state: _State, question: Question) -> Question:
     return attrs.evolve(question, votes=state.vote_counts.get(question.id) or 0)
 
@@ -863,6 +930,7 @@ class InMemoryUnitOfWork:
         self.processor_links: ProcessorLinkRepository = InMemoryProcessorLinkRepository(self._session)
         self.qa_sessions: QaSessionRepository = InMemoryQaSessionRepository(self._session)
         self.questions: QuestionRepository = InMemoryQuestionRepository(self._session)
+        self.notifications: NotificationRepository = InMemoryNotificationRepository(self._session)
 
     def __enter__(self) -> Self:
         self._session.rollback()

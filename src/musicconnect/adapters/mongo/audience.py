@@ -17,6 +17,7 @@ from musicconnect.adapters.mongo._codec import (
 )
 from musicconnect.adapters.mongo._work import CurrentWork, Work
 from musicconnect.adapters.mongo.database import (
+    FAN_HISTORY,
     FAN_PLAYS,
     FOLLOWS,
     LIKES,
@@ -25,7 +26,7 @@ from musicconnect.adapters.mongo.database import (
     PLAY_BUCKETS,
     VISITS,
 )
-from musicconnect.domain.analytics import PlayEvent
+from musicconnect.domain.analytics import Listened, PlayEvent
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.messages import Conversation, DirectMessage, summarise
@@ -53,6 +54,9 @@ class MongoFanRepository:
 
     def unlike(self, fan_id: str, track_id: str) -> None:
         self._unmark(LIKES, key(track_id, fan_id))
+
+    def followers(self, artist_id: str) -> Sequence[str]:
+        return [str(doc["fan_id"]) for doc in self._work().find(FOLLOWS, {"artist_id": artist_id, **_ACTIVE})]
 
     def following(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
         return self._latest_first(FOLLOWS, "artist_id", "followed_at", fan_id)
@@ -136,6 +140,39 @@ class MongoPlayEventStore:
         _insert_once(
             work, LISTENER_DAYS, {"_id": key(play.artist_id, played_on, play.fan_id), **fan, "day": played_on}
         )
+        self._remember(work, play)
+
+    def _remember(self, work: Work, play: PlayEvent) -> None:
+        """The fan's history row for the track: one more play, the latest time kept."""
+        doc_id = key(play.fan_id, play.track_id)
+        before = work.find_one(FAN_HISTORY, {"_id": doc_id})
+        identity = {"fan_id": play.fan_id, "track_id": play.track_id, "artist_id": play.artist_id}
+        last = instant_fields("last_played_at", play.at)
+        if before is not None and before["last_played_at_us"] > last["last_played_at_us"]:
+            last = {k: before[k] for k in last}
+        plays = (int(before["plays"]) if before is not None else 0) + 1
+        work.upsert(
+            FAN_HISTORY,
+            {"_id": doc_id, **identity, **last, "plays": plays},
+            {
+                "$setOnInsert": identity,
+                "$max": instant_fields("last_played_at", play.at),
+                "$inc": {"plays": 1},
+            },
+        )
+
+    def history(self, fan_id: str, limit: int) -> Sequence[Listened]:
+        if limit <= 0:
+            return []
+        docs = self._work().find(
+            FAN_HISTORY, {"fan_id": fan_id}, sort=(("last_played_at_us", -1), ("track_id", -1)), limit=limit
+        )
+        return [
+            Listened(
+                str(d["track_id"]), str(d["artist_id"]), read_instant(d, "last_played_at"), int(d["plays"])
+            )
+            for d in docs
+        ]
 
     def listeners(self, artist_id: str, first: date, last: date) -> int:
         window = {"$gte": first.isoformat(), "$lte": last.isoformat()}

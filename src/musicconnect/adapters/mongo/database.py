@@ -47,6 +47,9 @@ MESSAGES: Final = "messages"
 QA_SESSIONS: Final = "qa_sessions"
 QA_QUESTIONS: Final = "qa_questions"
 QA_VOTES: Final = "qa_votes"
+NOTIFICATIONS: Final = "notifications"
+FAN_HISTORY: Final = "fan_history"
+NOTIFICATION_EMAIL: Final = "notification_email"
 
 #: Every index the repositories rely on. Unnamed, so that MongoDB derives the names: creating them
 #: again is a no-op, and nothing depends on names (which the test server does not keep).
@@ -102,6 +105,8 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
     ),
     QA_QUESTIONS: (IndexModel([("qa_id", ASCENDING), ("asked_at_us", ASCENDING)]),),
     QA_VOTES: (IndexModel([("qa_id", ASCENDING)]), IndexModel([("question_id", ASCENDING)])),
+    NOTIFICATIONS: (IndexModel([("fan_id", ASCENDING), ("created_at_us", DESCENDING)]),),
+    FAN_HISTORY: (IndexModel([("fan_id", ASCENDING), ("last_played_at_us", DESCENDING)]),),
 }
 
 #: MongoDB's code for a broken unique index.

@@ -28,6 +28,7 @@ from musicconnect.adapters.mongo.billing import (
 from musicconnect.adapters.mongo.catalog import MongoTrackRepository
 from musicconnect.adapters.mongo.database import MongoDatabase
 from musicconnect.adapters.mongo.intents import MongoPaymentIntentRepository, MongoProcessorLinkRepository
+from musicconnect.adapters.mongo.notifications import MongoNotificationRepository
 from musicconnect.adapters.mongo.qa import MongoQaSessionRepository, MongoQuestionRepository
 from musicconnect.ports.repositories import (
     AccountRepository,
@@ -35,6 +36,7 @@ from musicconnect.ports.repositories import (
     FanRepository,
     LedgerRepository,
     MessageRepository,
+    NotificationRepository,
     PaymentIntentRepository,
     PayoutRepository,
     PlayEventStore,
@@ -66,6 +68,7 @@ class MongoUnitOfWork:
         self.processor_links: ProcessorLinkRepository = MongoProcessorLinkRepository(work)
         self.qa_sessions: QaSessionRepository = MongoQaSessionRepository(work)
         self.questions: QuestionRepository = MongoQuestionRepository(work)
+        self.notifications: NotificationRepository = MongoNotificationRepository(work)
 
     def __enter__(self) -> Self:
         if self._current() is not None:

@@ -16,7 +16,7 @@ from musicconnect.adapters.sqlite._codec import (
     read_instant,
     read_instant_or_none,
 )
-from musicconnect.domain.analytics import PlayEvent
+from musicconnect.domain.analytics import Listened, PlayEvent
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.messages import Conversation, DirectMessage
 
@@ -42,6 +42,10 @@ class SqliteFanRepository:
 
     def unlike(self, fan_id: str, track_id: str) -> None:
         self._connect().execute("DELETE FROM likes WHERE track_id = ? AND fan_id = ?", (track_id, fan_id))
+
+    def followers(self, artist_id: str) -> Sequence[str]:
+        rows = self._connect().execute("SELECT fan_id FROM follows WHERE artist_id = ?", (artist_id,))
+        return [str(row[0]) for row in rows]
 
     def following(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
         return self._latest_first(
@@ -104,6 +108,21 @@ class SqlitePlayEventStore:
             "INSERT OR IGNORE INTO listener_days (artist_id, day, fan_id) VALUES (?, ?, ?)",
             (play.artist_id, played_on, play.fan_id),
         )
+        connection.execute(
+            "INSERT INTO fan_history (fan_id, track_id, artist_id, last_played_at, plays)"
+            " VALUES (?, ?, ?, ?, 1)"
+            " ON CONFLICT (fan_id, track_id) DO UPDATE"
+            " SET plays = plays + 1, last_played_at = max(last_played_at, excluded.last_played_at)",
+            (play.fan_id, play.track_id, play.artist_id, instant(play.at)),
+        )
+
+    def history(self, fan_id: str, limit: int) -> Sequence[Listened]:
+        rows = self._connect().execute(
+            "SELECT track_id, artist_id, last_played_at, plays FROM fan_history WHERE fan_id = ?"
+            " ORDER BY last_played_at DESC, track_id DESC LIMIT ?",
+            (fan_id, max(limit, 0)),
+        )
+        return [Listened(str(r[0]), str(r[1]), read_instant(r[2]), int(r[3])) for r in rows]
 
     def listeners(self, artist_id: str, first: date, last: date) -> int:
         row = (

@@ -344,6 +344,45 @@ _LIBRARY: Final[Sequence[str]] = (
     "CREATE INDEX likes_of_fan ON likes(fan_id, liked_at)",
 )
 
+#: Step 10: each fan's notification feed, and the kinds they also want by email.
+_NOTIFICATIONS: Final[Sequence[str]] = (
+    """
+    CREATE TABLE notifications (
+        id TEXT PRIMARY KEY,
+        fan_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        artist_id TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        read_at TEXT
+    )
+    """,
+    "CREATE INDEX notifications_of_fan ON notifications(fan_id, created_at)",
+    """
+    CREATE TABLE notification_email_kinds (
+        fan_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        PRIMARY KEY (fan_id, kind)
+    ) WITHOUT ROWID
+    """,
+)
+
+#: Step 11: each fan's listening history, a row per (fan, track) and never a row per play.
+_HISTORY: Final[Sequence[str]] = (
+    """
+    CREATE TABLE fan_history (
+        fan_id TEXT NOT NULL,
+        track_id TEXT NOT NULL,
+        artist_id TEXT NOT NULL,
+        last_played_at TEXT NOT NULL,
+        plays INTEGER NOT NULL,
+        PRIMARY KEY (fan_id, track_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX fan_history_recent ON fan_history(fan_id, last_played_at)",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -355,6 +394,8 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _CONVERSATIONS,
     _MONTHLY_QA,
     _LIBRARY,
+    _NOTIFICATIONS,
+    _HISTORY,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -36,6 +36,7 @@ from musicconnect.adapters.sqlite.billing import (
 from musicconnect.adapters.sqlite.catalog import SqliteTrackRepository
 from musicconnect.adapters.sqlite.database import SqliteDatabase
 from musicconnect.adapters.sqlite.intents import SqlitePaymentIntentRepository, SqliteProcessorLinkRepository
+from musicconnect.adapters.sqlite.notifications import SqliteNotificationRepository
 from musicconnect.adapters.sqlite.qa import SqliteQaSessionRepository, SqliteQuestionRepository
 from musicconnect.domain.errors import ServiceUnavailable
 from musicconnect.ports.repositories import (
@@ -44,6 +45,7 @@ from musicconnect.ports.repositories import (
     FanRepository,
     LedgerRepository,
     MessageRepository,
+    NotificationRepository,
     PaymentIntentRepository,
     PayoutRepository,
     PlayEventStore,
@@ -86,6 +88,7 @@ class SqliteUnitOfWork:
         self.processor_links: ProcessorLinkRepository = SqliteProcessorLinkRepository(connect)
         self.qa_sessions: QaSessionRepository = SqliteQaSessionRepository(connect)
         self.questions: QuestionRepository = SqliteQuestionRepository(connect)
+        self.notifications: NotificationRepository = SqliteNotificationRepository(connect)
 
     def __enter__(self) -> Self:
         if self._current() is not None:

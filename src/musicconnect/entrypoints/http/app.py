@@ -25,6 +25,7 @@ from musicconnect.entrypoints.http.library import LibraryController
 from musicconnect.entrypoints.http.me import MeController
 from musicconnect.entrypoints.http.media import MediaController
 from musicconnect.entrypoints.http.messages import ConversationController
+from musicconnect.entrypoints.http.notifications import NotificationController
 from musicconnect.entrypoints.http.openapi import complete_openapi
 from musicconnect.entrypoints.http.payouts import AdminController, ArtistMoneyController
 from musicconnect.entrypoints.http.qa import QaController
@@ -109,6 +110,7 @@ def create_app(services: Services) -> Litestar:
             ConversationController,
             QaController,
             LibraryController,
+            NotificationController,
             AdminController,
             *payment_handlers(services),
         ],

@@ -1,17 +1,19 @@
-"""Request and response bodies of the fan-engagement routes: conversations, monthly Q&A, library."""
+"""Request and response bodies of the fan-engagement routes: conversations, monthly Q&A, library,
+notifications."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from musicconnect.domain.messages import Conversation, DirectMessage
+from musicconnect.domain.notifications import MAX_FEED, Notification, NotificationKind
 from musicconnect.domain.qa import QaSession, Question
 from musicconnect.entrypoints.http.schemas import TrackOut, _In, _Out
-from musicconnect.usecases.library import FollowedArtist, LikedTrack
+from musicconnect.usecases.library import FollowedArtist, LikedTrack, PlayedTrack
 
 
 class ThreadMessageOut(_Out):
@@ -142,6 +144,16 @@ class FollowedArtistOut(_Out):
         )
 
 
+class PlayedTrackOut(_Out):
+    track: TrackOut
+    last_played_at: datetime
+    plays: int
+
+    @classmethod
+    def of(cls, played: PlayedTrack) -> PlayedTrackOut:
+        return cls(track=TrackOut.of(played.track), last_played_at=played.last_played_at, plays=played.plays)
+
+
 class LikedTrackOut(_Out):
     track: TrackOut
     liked_at: datetime
@@ -149,3 +161,50 @@ class LikedTrackOut(_Out):
     @classmethod
     def of(cls, liked: LikedTrack) -> LikedTrackOut:
         return cls(track=TrackOut.of(liked.track), liked_at=liked.liked_at)
+
+
+# --- notifications --------------------------------------------------------------------------
+
+NotificationKindName = Literal[
+    "release_open", "qa_opened", "qa_answered", "backstage_post", "dm_reply", "live_session_starting"
+]
+
+
+class NotificationOut(_Out):
+    id: str
+    kind: NotificationKindName
+    artist_id: str
+    subject_id: str = Field(description="The track, Q&A, question, message or session it is about")
+    text: str
+    created_at: datetime
+    read: bool
+
+    @classmethod
+    def of(cls, notification: Notification) -> NotificationOut:
+        return cls(
+            id=notification.id,
+            kind=notification.kind.value,
+            artist_id=notification.artist_id,
+            subject_id=notification.subject_id,
+            text=notification.text,
+            created_at=notification.created_at,
+            read=notification.read_at is not None,
+        )
+
+
+class MarkReadIn(_In):
+    ids: Annotated[list[Annotated[str, Field(max_length=500)]] | None, Field(max_length=MAX_FEED)] = Field(
+        default=None, description="The notifications to mark read; omit to mark every one read"
+    )
+
+
+class EmailKindsIn(_In):
+    kinds: Annotated[list[NotificationKindName], Field(max_length=len(NotificationKind))]
+
+
+class EmailKindsOut(_Out):
+    kinds: list[NotificationKindName]
+
+    @classmethod
+    def of(cls, kinds: frozenset[NotificationKind]) -> EmailKindsOut:
+        return cls(kinds=[k.value for k in sorted(kinds)])

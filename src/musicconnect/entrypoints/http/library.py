@@ -9,7 +9,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from musicconnect.entrypoints.http.auth import BEARER
 from musicconnect.entrypoints.http.auth_routes import NO_STORE
 from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep
-from musicconnect.entrypoints.http.engagement_schemas import FollowedArtistOut, LikedTrackOut
+from musicconnect.entrypoints.http.engagement_schemas import FollowedArtistOut, LikedTrackOut, PlayedTrackOut
 from musicconnect.entrypoints.http.errors import error_responses
 
 
@@ -57,3 +57,8 @@ class LibraryController(Controller):
     def likes(self, *, caller: CallerDep, services: ServicesDep) -> list[LikedTrackOut]:
         """The tracks the caller likes and may see now, the latest like first."""
         return [LikedTrackOut.of(liked) for liked in services.library.likes(caller=caller)]
+
+    @get("/me/history", sync_to_thread=True, response_headers=NO_STORE, responses=error_responses(401, 403))
+    def history(self, *, caller: CallerDep, services: ServicesDep) -> list[PlayedTrackOut]:
+        """The tracks the caller played recently (and may still see), the latest first, with play counts."""
+        return [PlayedTrackOut.of(played) for played in services.library.history(caller=caller)]

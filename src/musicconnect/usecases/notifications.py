@@ -1,0 +1,190 @@
+"""Notifications: use cases announce what happened; a job fans it out to the fans it concerns.
+
+Fan-out runs on the job queue, never in the request. Each recipient is checked against their
+entitlements when the job runs, and each notification's id comes from (kind, subject, fan), so a
+job run twice (a worker restarted, a redelivery) stores and emails each notification once.
+Email goes out after the feed is committed, only for kinds the fan chose and to verified
+addresses: at most once per notification (a crash between commit and sending skips that email).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+from musicconnect.domain.accounts import Caller
+from musicconnect.domain.entitlements import entitlements
+from musicconnect.domain.errors import Conflict, DomainError, InvalidInput
+from musicconnect.domain.notifications import (
+    MAX_FEED,
+    REQUIRED_FEATURE,
+    Announcement,
+    Notification,
+    NotificationKind,
+    notification_for,
+)
+from musicconnect.domain.tracks import TrackStatus, can_see
+from musicconnect.ports.repositories import UnitOfWork
+from musicconnect.ports.services import Clock, EmailMessage, EmailSender, Job, JobQueue
+from musicconnect.usecases.access import require_fan
+
+log = logging.getLogger(__name__)
+
+NOTIFY_JOB: Final = "fan_out_notification"
+
+
+@attrs.frozen
+class Notifications:
+    """The notification use cases, bound once to their ports."""
+
+    uow: Callable[[], UnitOfWork]
+    jobs: JobQueue
+    email: EmailSender
+    clock: Clock
+
+    # --- announcing (called by other use cases) ----------------------------------------------
+
+    def announce(self, announcement: Announcement) -> None:
+        """Queue the fan-out; the same announcement queued again while it waits is one job."""
+        payload = {
+            "kind": announcement.kind.value,
+            "artist_id": announcement.artist_id,
+            "subject_id": announcement.subject_id,
+            "text": announcement.text,
+            "at": announcement.at.isoformat(),
+            "fan_ids": list(announcement.fan_ids),
+        }
+        try:
+            self.jobs.enqueue(Job(NOTIFY_JOB, payload, key=f"notify:{announcement.key}"))
+        except DomainError as error:
+            # What was announced is done and committed; a missed notification is not worth failing it.
+            log.warning("could not queue notification %s: %s", announcement.key, error.detail)
+
+    def live_session_starting(self, artist_id: str, session_id: str, title: str) -> None:
+        """For live sessions: tell the artist's superfans that ``session_id`` is starting."""
+        self.announce(
+            Announcement(
+                NotificationKind.LIVE_SESSION_STARTING,
+                artist_id,
+                session_id,
+                f"Live now: {title}",
+                self.clock.now(),
+            )
+        )
+
+    # --- fanning out (the job) ----------------------------------------------------------------
+
+    def fan_out(self, payload: Mapping[str, Any]) -> int:
+        """Store the announcement's notifications; returns how many were new."""
+        announcement = Announcement(
+            kind=NotificationKind(payload["kind"]),
+            artist_id=str(payload["artist_id"]),
+            subject_id=str(payload["subject_id"]),
+            text=str(payload["text"]),
+            at=datetime.fromisoformat(str(payload["at"])),
+            fan_ids=tuple(str(f) for f in payload.get("fan_ids", ())),
+        )
+        new: list[Notification] = []
+        with self.uow() as uow:
+            for fan_id in self._recipients(uow, announcement):
+                notification = notification_for(announcement, fan_id)
+                if uow.notifications.add(notification):
+                    new.append(notification)
+            try:
+                uow.commit()
+            except Conflict:
+                return 0  # another worker fanned the same announcement out meanwhile
+        self._email(new)
+        return len(new)
+
+    def _recipients(self, uow: UnitOfWork, announcement: Announcement) -> list[str]:
+        now = self.clock.now()
+        artist_id = announcement.artist_id
+        if announcement.fan_ids:
+            candidates = list(dict.fromkeys(announcement.fan_ids))
+        else:
+            followers = uow.fans.followers(artist_id)
+            subscribers = [s.fan_id for s in uow.subscriptions.live_of_artist(artist_id)]
+            candidates = list(dict.fromkeys([*followers, *subscribers]))
+        feature = REQUIRED_FEATURE[announcement.kind]
+        track = (
+            uow.tracks.get(announcement.subject_id)
+            if announcement.kind is NotificationKind.RELEASE_OPEN
+            else None
+        )
+        chosen = []
+        for fan_id in candidates:
+            rights = entitlements(uow.subscriptions.live_for(fan_id, artist_id), now)
+            if feature is not None and not rights.has(feature):
+                continue
+            if track is not None and not can_see(track, rights=rights, now=now):
+                continue
+            chosen.append(fan_id)
+        return chosen
+
+    def _email(self, notifications: Sequence[Notification]) -> None:
+        for notification in notifications:
+            with self.uow() as uow:
+                wanted = notification.kind in uow.notifications.email_kinds(notification.fan_id)
+                account = uow.accounts.get(notification.fan_id) if wanted else None
+            if account is None or not account.email_verified:
+                continue
+            try:
+                self.email.send(
+                    EmailMessage(to=account.email, subject=notification.text, body=notification.text)
+                )
+            except DomainError as error:
+                log.warning("could not email notification %s: %s", notification.id, error.detail)
+
+    # --- the fan's feed -----------------------------------------------------------------------
+
+    def feed(self, *, caller: Caller, limit: int = MAX_FEED) -> Sequence[Notification]:
+        require_fan(caller)
+        if not 1 <= limit <= MAX_FEED:
+            raise InvalidInput(f"limit must be 1 to {MAX_FEED}")
+        with self.uow() as uow:
+            return uow.notifications.of_fan(caller.id, limit)
+
+    def mark_read(self, ids: Sequence[str] | None, *, caller: Caller) -> None:
+        """Mark these of the caller's notifications read (every one: None)."""
+        require_fan(caller)
+        with self.uow() as uow:
+            uow.notifications.mark_read(caller.id, ids, self.clock.now())
+            uow.commit()
+
+    def email_kinds(self, *, caller: Caller) -> frozenset[NotificationKind]:
+        require_fan(caller)
+        with self.uow() as uow:
+            return uow.notifications.email_kinds(caller.id)
+
+    def choose_email(
+        self, kinds: frozenset[NotificationKind], *, caller: Caller
+    ) -> frozenset[NotificationKind]:
+        """The kinds the caller also wants by email (replacing the previous choice)."""
+        require_fan(caller)
+        with self.uow() as uow:
+            uow.notifications.set_email_kinds(caller.id, kinds)
+            uow.commit()
+        return kinds
+
+
+def announce_release(track_id: str, *, uow: UnitOfWork, notifications: Notifications) -> None:
+    """A published track opens to the followers who may see it now (early access or public)."""
+    with uow:
+        track = uow.tracks.get(track_id)
+        artist = uow.artists.get(track.artist_id) if track is not None else None
+    if track is None or artist is None or track.status is not TrackStatus.READY:
+        return
+    notifications.announce(
+        Announcement(
+            NotificationKind.RELEASE_OPEN,
+            track.artist_id,
+            track.id,
+            f"{artist.display_name} released “{track.title}”",
+            notifications.clock.now(),
+        )
+    )
