@@ -65,6 +65,7 @@ def test_free_fans_get_403_and_bad_input_a_clear_4xx(api: Api) -> None:
     assert_error(
         api.client.get(f"/qa/{qa['id']}", params={"sort": "loudest"}, headers=supporter.headers), 422
     )
+    assert_error(api.client.get(f"/qa/{qa['id']}", params={"srot": "time"}, headers=supporter.headers), 422)
     for n in range(3):
         assert (
             api.client.post(questions, json={"body": f"q{n}"}, headers=supporter.headers).status_code == 201

@@ -1,4 +1,5 @@
-"""What every response and request goes through: security headers, and a JSON nesting limit."""
+"""What every response and request goes through: security headers, and a JSON nesting limit; and
+the check of a route's query parameters."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from litestar import Request
 from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import ClientException
 from litestar.types import Message, Scope
+
+from musicconnect.domain.errors import InvalidInput
 
 #: Deeper JSON is refused before any parser recurses into it (a 1,000-deep body overflowed the stack).
 MAX_JSON_DEPTH: Final = 32
@@ -56,3 +59,11 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     # Only over TLS: HSTS on plain HTTP is ignored by browsers and would be wrong on a laptop.
     if scope.get("scheme") == "https" and "Strict-Transport-Security" not in headers:
         headers["Strict-Transport-Security"] = _HSTS
+
+
+def refuse_unknown_query(request: Request[Any, Any, Any], *known: str) -> None:
+    """422 for a query parameter the route does not declare, as bodies refuse unknown fields: a
+    misspelt ``?limt=5`` is told so rather than silently ignored."""
+    unknown = sorted(set(request.query_params) - set(known))
+    if unknown:
+        raise InvalidInput(f"unknown query parameter {unknown[0]!r}; expected: {', '.join(known)}")

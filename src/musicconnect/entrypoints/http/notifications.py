@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, post, put
+from litestar import Controller, Request, get, post, put
 from litestar.params import FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
@@ -19,6 +19,7 @@ from musicconnect.entrypoints.http.engagement_schemas import (
     NotificationOut,
 )
 from musicconnect.entrypoints.http.errors import error_responses
+from musicconnect.entrypoints.http.hardening import refuse_unknown_query
 
 
 class NotificationController(Controller):
@@ -31,12 +32,14 @@ class NotificationController(Controller):
     def feed(
         self,
         *,
+        request: Request[Any, Any, Any],
         caller: CallerDep,
         services: ServicesDep,
         limit: Annotated[FromQuery[int], Parameter(ge=1, le=MAX_FEED)] = 50,
     ) -> list[NotificationOut]:
         """The caller's notifications, newest first: releases open to them, Q&As opened and
         answered, backstage posts, DM replies, live sessions starting."""
+        refuse_unknown_query(request, "limit")
         return [NotificationOut.of(n) for n in services.notifications.feed(caller=caller, limit=limit)]
 
     @post(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, post, put
+from typing import Any
+
+from litestar import Controller, Request, get, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -19,6 +21,7 @@ from musicconnect.entrypoints.http.engagement_schemas import (
     QuestionOut,
 )
 from musicconnect.entrypoints.http.errors import error_responses
+from musicconnect.entrypoints.http.hardening import refuse_unknown_query
 
 _QUESTION = "/qa/{qa_id:str}/questions/{question_id:str}"
 
@@ -47,10 +50,11 @@ class QaController(Controller):
         now = services.clock.now()
         return [QaOut.of(s, now) for s in services.qa.sessions(artist_id, caller=caller)]
 
-    @get("/qa/{qa_id:str}", sync_to_thread=True, responses=error_responses(401, 403, 404))
+    @get("/qa/{qa_id:str}", sync_to_thread=True, responses=error_responses(401, 403, 404, 422))
     def read_qa(
         self,
         *,
+        request: Request[Any, Any, Any],
         qa_id: FromPath[str],
         caller: CallerDep,
         services: ServicesDep,
@@ -58,6 +62,7 @@ class QaController(Controller):
     ) -> QaPageOut:
         """A Q&A with its questions, most votes first (``sort=votes``) or newest first (``sort=time``);
         readable to supporters+ also after it closed."""
+        refuse_unknown_query(request, "sort")
         page = services.qa.page(qa_id, caller=caller, order=sort)
         return QaPageOut(
             qa=QaOut.of(page.session, services.clock.now()),
