@@ -7,23 +7,30 @@ Serving re-checks the caller's tier, so a signed URL for a rung above it (or a g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import attrs
 
-from musicconnect.domain.accounts import Caller, Role
+from musicconnect.domain.accounts import Caller, Role, role_of_token
 from musicconnect.domain.entitlements import OWNER_ENTITLEMENTS, Entitlements, entitlements_for_tier
-from musicconnect.domain.errors import Conflict, Forbidden, NotFound, SignatureInvalid
+from musicconnect.domain.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, SignatureInvalid
 from musicconnect.domain.hls import Variant, master_playlist, rewrite_uris
 from musicconnect.domain.media import VARIANT_PLAYLIST, content_type_for, rung_folder
+from musicconnect.domain.subscriptions import Standing
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track, TrackStatus, can_see
 from musicconnect.ports.media import MediaStorage, UrlSigner
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.ports.services import Cache, Clock
-from musicconnect.usecases.caching import ReadyTracks, standing_with, variant_playlist
+from musicconnect.ports.services import AccessReads, BlockingWork, Cache, Clock, TokenIssuer
+from musicconnect.usecases.caching import (
+    ReadyTracks,
+    decode_standing,
+    standing_key,
+    standing_with,
+    variant_playlist,
+)
 
 DEFAULT_URL_TTL: Final = timedelta(hours=2)
 #: Expiries fall on a grid of this many steps per lifetime (2 minutes for the default 2 hours):
@@ -44,19 +51,29 @@ def media_path(artist_id: str, track_id: str, kbps: int, filename: str) -> str:
     return f"/media/artists/{artist_id}/tracks/{track_id}/hls/{rung_folder(kbps)}/{filename}"
 
 
-def _listener_entitlements(  # outside any open unit of work: the cache is read first
-    caller: Caller, track: Track, *, uow: UnitOfWork, cache: Cache, clock: Clock
-) -> Entitlements:
+def _needs_standing(caller: Caller, track: Track) -> bool:
+    """Whether the caller's rights on ``track`` depend on their subscription: a fan's, not its owner's."""
+    return caller.role is Role.FAN and caller.id != track.artist_id
+
+
+def _entitlements_at(caller: Caller, track: Track, standing: Standing | None, now: datetime) -> Entitlements:
+    """What ``caller`` may do with ``track`` at ``now``; ``standing`` is a fan's (None for others)."""
     if caller.id == track.artist_id or caller.is_admin:
         return OWNER_ENTITLEMENTS
-    now = clock.now()
-    tier = Tier.FREE
-    if caller.role is Role.FAN:
-        tier = standing_with(caller.id, track.artist_id, uow=uow, cache=cache).tier_at(now)
+    tier = Tier.FREE if standing is None else standing.tier_at(now)
     rights = entitlements_for_tier(tier)
     if not can_see(track, rights=rights, now=now):
         raise NotFound(f"no track {track.id}")
     return rights
+
+
+def _listener_entitlements(  # outside any open unit of work: the cache is read first
+    caller: Caller, track: Track, *, uow: UnitOfWork, cache: Cache, clock: Clock
+) -> Entitlements:
+    standing = None
+    if _needs_standing(caller, track):
+        standing = standing_with(caller.id, track.artist_id, uow=uow, cache=cache)
+    return _entitlements_at(caller, track, standing, clock.now())
 
 
 def _playable(
@@ -69,6 +86,26 @@ def _playable(
     if track.status is not TrackStatus.READY:
         raise Conflict(f"track {track_id} is {track.status}, not ready")
     return track, rights
+
+
+def _master(
+    track: Track, rights: Entitlements, *, subject: str, signer: UrlSigner, now: datetime, ttl: timedelta
+) -> str:
+    """The master playlist of the rungs ``rights`` allow, each variant URI signed for ``subject``."""
+    expires = url_expiry(now, ttl)
+    variants = [
+        Variant(
+            kbps,
+            signer.sign(
+                media_path(track.artist_id, track.id, kbps, VARIANT_PLAYLIST),
+                subject=subject,
+                expires_at=expires,
+            ),
+            track.rate_of(kbps),
+        )
+        for kbps in rights.allowed_rungs(track.rungs_kbps)
+    ]
+    return master_playlist(variants)
 
 
 def authorise_stream(
@@ -84,20 +121,71 @@ def authorise_stream(
 ) -> str:
     """The caller's master playlist: only the rungs their tier allows, each URI signed for them."""
     track, rights = _playable(track_id, caller, uow=uow, tracks=tracks, cache=cache, clock=clock)
-    expires = url_expiry(clock.now(), ttl)
-    variants = [
-        Variant(
-            kbps,
-            signer.sign(
-                media_path(track.artist_id, track.id, kbps, VARIANT_PLAYLIST),
-                subject=caller.id,
-                expires_at=expires,
-            ),
-            track.rate_of(kbps),
+    return _master(track, rights, subject=caller.id, signer=signer, now=clock.now(), ttl=ttl)
+
+
+class StreamOpener:
+    """Opening a stream from a bearer token, for async handlers: bound once, called per request.
+
+    Each request must learn whether the token is revoked and what the fan's standing is. Both are
+    asked of AccessReads together and awaited, so on Redis the event loop never waits and no worker
+    thread is involved. Only a track this process has not yet seen published, or a standing the
+    cache does not hold, is read from the database as blocking work (``authorise_stream``), which
+    fills both for the requests after it.
+    """
+
+    def __init__(
+        self,
+        *,
+        tokens: TokenIssuer,
+        reads: AccessReads,
+        blocking: BlockingWork,
+        reader: Callable[[], UnitOfWork],
+        tracks: ReadyTracks,
+        cache: Cache,
+        signer: UrlSigner,
+        clock: Clock,
+        ttl: timedelta = DEFAULT_URL_TTL,
+    ) -> None:
+        self._tokens = tokens
+        self._reads = reads
+        self._blocking = blocking
+        self._reader = reader
+        self._tracks = tracks
+        self._cache = cache
+        self._signer = signer
+        self._clock = clock
+        self._ttl = ttl
+
+    async def master_playlist(self, track_id: str, access_token: str) -> str:
+        """The token holder's master playlist of ``track_id`` (see ``authorise_stream``)."""
+        claims = self._tokens.decode(access_token, kind="access")
+        caller = Caller(id=claims.subject, role=role_of_token(claims.role))
+        track = self._tracks.remembered(track_id)
+        key = None
+        if track is not None and _needs_standing(caller, track):
+            key = standing_key(caller.id, track.artist_id)
+        revoked, cached = await self._reads.read((claims.token_id, claims.family.id), key)
+        if revoked:
+            raise AuthenticationFailed("token revoked")
+        standing = None if cached is None else decode_standing(cached)
+        if track is None or (key is not None and standing is None):
+            return await self._blocking(lambda: self._authorise(track_id, caller))
+        now = self._clock.now()
+        rights = _entitlements_at(caller, track, standing, now)
+        return _master(track, rights, subject=caller.id, signer=self._signer, now=now, ttl=self._ttl)
+
+    def _authorise(self, track_id: str, caller: Caller) -> str:
+        return authorise_stream(
+            track_id,
+            caller=caller,
+            uow=self._reader(),
+            tracks=self._tracks,
+            cache=self._cache,
+            signer=self._signer,
+            clock=self._clock,
+            ttl=self._ttl,
         )
-        for kbps in rights.allowed_rungs(track.rungs_kbps)
-    ]
-    return master_playlist(variants)
 
 
 @attrs.frozen
