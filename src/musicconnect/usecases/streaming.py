@@ -7,7 +7,7 @@ Serving re-checks the caller's tier, so a signed URL for a rung above it (or a g
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -167,3 +167,53 @@ def _sign_variant(
         )
 
     return rewrite_uris(body.decode("utf-8"), sign).encode("utf-8")
+
+
+@attrs.frozen
+class Streaming:
+    """The hot path of playback: master playlists and signed media, bound once at start-up so a
+    request builds nothing."""
+
+    #: Read-only units of work: opening a stream never takes a write lock.
+    reader: Callable[[], UnitOfWork]
+    tracks: ReadyTracks
+    cache: Cache
+    storage: MediaStorage
+    signer: UrlSigner
+    clock: Clock
+    ttl: timedelta = DEFAULT_URL_TTL
+    #: The reads answer from this machine in microseconds and never wait for a lock (the embedded
+    #: defaults): an async caller may run them inline rather than on a worker thread.
+    reads_are_local: bool = False
+
+    def master_playlist(self, track_id: str, *, caller: Caller) -> str:
+        """The caller's master playlist: only the rungs their tier allows, each URI signed."""
+        return authorise_stream(
+            track_id,
+            caller=caller,
+            uow=self.reader(),
+            tracks=self.tracks,
+            cache=self.cache,
+            signer=self.signer,
+            clock=self.clock,
+            ttl=self.ttl,
+        )
+
+    def media(
+        self, artist_id: str, track_id: str, rung: str, filename: str, query: Mapping[str, str]
+    ) -> MediaFile:
+        """A variant playlist or segment behind a signed URL (``query`` holds the signature)."""
+        return serve_media(
+            artist_id,
+            track_id,
+            rung,
+            filename,
+            query,
+            uow=self.reader(),
+            tracks=self.tracks,
+            cache=self.cache,
+            storage=self.storage,
+            signer=self.signer,
+            clock=self.clock,
+            ttl=self.ttl,
+        )

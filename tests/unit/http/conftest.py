@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -21,6 +21,7 @@ from musicconnect.adapters.memory import FrozenClock, InMemoryEmailSender, InMem
 from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.errors import MediaRejected
 from musicconnect.entrypoints.http import create_app
+from musicconnect.platform import Platform
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import set_admin
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
@@ -188,29 +189,42 @@ def _bootstrap(data_dir: Path, clock: FrozenClock, store: InMemoryStore) -> Serv
 
 
 @pytest.fixture(scope="session")
-def _shared_services(tmp_path_factory: pytest.TempPathFactory) -> Services:
-    """One Services object for the session's one app; each test fills it with fresh parts."""
-    return _bootstrap(tmp_path_factory.mktemp("shell"), FrozenClock(T0), InMemoryStore())
+def _shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Platform:
+    """One Platform for the session's one app; each test binds it to fresh services."""
+    return Platform.of(_bootstrap(tmp_path_factory.mktemp("shell"), FrozenClock(T0), InMemoryStore()))
 
 
 @pytest.fixture(scope="session")
-def _shared_app(_shared_services: Services) -> Litestar:
-    # Building a Litestar app costs about 0.3 s; the handlers only reach the parts through
-    # the Services object at request time, so one app serves every test.
-    return create_app(_shared_services)
+def _shared_app(_shared_platform: Platform) -> Litestar:
+    # Building a Litestar app costs about 0.3 s; the handlers read the platform's groups at
+    # request time, so one app serves every test.
+    return create_app(_shared_platform)
+
+
+def bind(shared: Platform, services: Services) -> None:
+    """Point the shared app's platform at use cases bound to ``services`` (test-only: a real
+    Platform is bound once and never changes)."""
+    fresh = Platform.of(services)
+    for field in attrs.fields(Platform):
+        object.__setattr__(shared, field.name, getattr(fresh, field.name))
 
 
 @pytest.fixture
 def services(
-    tmp_path: Path, clock: FrozenClock, store: InMemoryStore, _shared_services: Services
+    tmp_path: Path, clock: FrozenClock, store: InMemoryStore, _shared_platform: Platform
 ) -> Iterator[Services]:
     """Services over in-memory repositories and this test's own data folder, clock and store."""
     fresh = _bootstrap(tmp_path, clock, store)
-    for field in attrs.fields(Services):
-        setattr(_shared_services, field.name, getattr(fresh, field.name))
-    _shared_services.jobs = InlineJobQueue(_transcode_handler(_shared_services))
-    yield _shared_services
-    _shared_services.close()
+    fresh.jobs = InlineJobQueue(_transcode_handler(fresh))
+    bind(_shared_platform, fresh)
+    yield fresh
+    fresh.close()
+
+
+@pytest.fixture
+def rebind(services: Services, _shared_platform: Platform) -> Callable[[], None]:
+    """Call after replacing one of ``services``' ports, so the app's use cases use it."""
+    return lambda: bind(_shared_platform, services)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,11 @@ from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder
 
 
 @pytest.fixture
-def strict(api: Api) -> Api:
+def strict(api: Api, rebind: Callable[[], None]) -> Api:
     """The API with the production limits (the other tests run with them scaled up)."""
     api.services.throttle = ThrottlePolicy()
     api.services.quota = InMemoryQuotaCounter(api.clock)
+    rebind()
     return api
 
 
@@ -206,10 +208,11 @@ def test_two_hundred_plays_in_three_seconds_count_once(api: Api) -> None:
     assert sum(dashboard["plays_30d"].values()) == 1
 
 
-def test_a_play_on_a_failed_track_is_refused_and_not_counted(api: Api) -> None:
+def test_a_play_on_a_failed_track_is_refused_and_not_counted(api: Api, rebind: Callable[[], None]) -> None:
     """A track whose transcode failed cannot be streamed, so it cannot be played: 409."""
     artist = api.artist()
     api.services.transcoder = _UndecodableTranscoder()
+    rebind()
     response = api.upload(artist)
     track_id = response.json()["track_id"]
     assert api.client.get(f"/tracks/{track_id}", headers=artist.headers).json()["status"] == "failed"

@@ -7,6 +7,7 @@ from litestar.testing import TestClient
 
 from musicconnect.bootstrap import Services
 from musicconnect.entrypoints.http import create_app
+from musicconnect.platform import Platform
 from musicconnect.ports.repositories import UnitOfWork
 
 
@@ -14,7 +15,7 @@ def test_shutdown_closes_the_services(services: Services) -> None:
     """The app's on_shutdown hook runs Services.close, which runs every registered closer."""
     closed: list[str] = []
     services.closers.append(lambda: closed.append("queue"))
-    app = create_app(services)
+    app = create_app(Platform.of(services))
     assert isinstance(app, Litestar)
     with TestClient(app) as client:
         assert client.get("/health").status_code == 200
@@ -33,7 +34,7 @@ def test_each_request_gets_its_own_unit_of_work(services: Services) -> None:
         return made[-1]
 
     services.uow = counting
-    with TestClient(create_app(services)) as client:
+    with TestClient(create_app(Platform.of(services))) as client:
         client.get("/artists/nobody")
         client.get("/artists/nobody")
         client.get("/health")

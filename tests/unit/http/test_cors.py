@@ -10,6 +10,7 @@ from litestar.testing import TestClient
 from musicconnect.bootstrap import Services
 from musicconnect.domain.hls import referenced_uris
 from musicconnect.entrypoints.http.app import create_app
+from musicconnect.platform import Platform
 from tests.unit.http.conftest import Api
 
 WEB = "https://player.example"
@@ -19,7 +20,7 @@ WEB = "https://player.example"
 def web(services: Services, api: Api) -> Iterator[Api]:
     """The API with MUSICCONNECT_CORS_ORIGINS naming the player's origin (and another)."""
     services.settings = services.settings.model_copy(update={"cors_origins": f"{WEB}, https://b.example/"})
-    with TestClient(create_app(services)) as client:
+    with TestClient(create_app(Platform.of(services))) as client:
         yield Api(client, services, api.clock)
 
 

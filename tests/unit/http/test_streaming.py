@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -57,10 +58,11 @@ def test_streaming_a_hidden_or_missing_track_is_404(api: Api) -> None:
     assert_error(api.client.get("/tracks/nothing/stream", headers=artist.headers), 404)
 
 
-def test_a_track_still_processing_is_409(api: Api, services: Services) -> None:
+def test_a_track_still_processing_is_409(api: Api, services: Services, rebind: Callable[[], None]) -> None:
     """There is nothing to stream before the ladder is published."""
     artist = api.artist()
     services.jobs = _NoJobs()
+    rebind()
     response = api.upload(artist)
     assert response.status_code == 202
     track_id = response.json()["track_id"]
