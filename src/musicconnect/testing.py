@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import wave
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +43,7 @@ from musicconnect.ports.media import MediaStorage
 from musicconnect.settings import Settings
 from musicconnect.usecases.tracks import TRANSCODE_JOB
 
-__all__ = ["FrozenClock", "InMemoryEmailSender", "in_memory"]
+__all__ = ["FrozenClock", "InMemoryEmailSender", "in_memory", "write_wav"]
 
 #: Where the frozen clock starts unless told otherwise.
 DEFAULT_START = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
@@ -104,3 +105,14 @@ def in_memory(
     )
     built.append(Platform.of(services))
     return built[0]
+
+
+def write_wav(path: Path, *, seconds: float = 10.0, rate: int = 8000) -> Path:
+    """Write ``seconds`` of silent 16-bit mono PCM WAV to ``path``: an upload the in-memory probe
+    and transcoder accept (the real ffmpeg adapters accept it too)."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"\0\0" * round(seconds * rate))
+    return path

@@ -234,6 +234,10 @@ class Accounts:
         """A new login: an access and a refresh token."""
         return login(email, password, uow=self.uow(), hasher=self.hasher, tokens=self.tokens)
 
+    def sign_in(self, email: str, password: str) -> Caller:
+        """Log in and return who that is: the caller to pass to other use cases from a script."""
+        return self.authenticate(self.login(email, password).access_token)
+
     def authenticate(self, access_token: str) -> Caller:
         """Who holds ``access_token``; AuthenticationFailed when it is bad, expired or revoked."""
         return authenticate(access_token, tokens=self.tokens, denylist=self.denylist)
