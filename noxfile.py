@@ -66,7 +66,7 @@ def package(session: nox.Session) -> None:
     (wheel,) = dist.glob("musicconnect-*.whl")
     session.install(str(wheel))
     examples = Path("examples").resolve()
-    outside = Path(session.create_tmp())
+    outside = Path(session.create_tmp()).resolve()
     # Its own, empty mypy configuration: the project's would put src/ on the path.
     config = outside / "mypy.ini"
     config.write_text("[mypy]\n", encoding="utf-8")
