@@ -42,7 +42,7 @@ _COUNTERS: Final = "counters.sqlite3"
 TranscodeProgress = Callable[[str, float], None]
 
 
-@attrs.define
+@attrs.frozen
 class Services:
     """Every port, assembled. ``uow()`` makes a fresh unit of work (one per request or job)."""
 

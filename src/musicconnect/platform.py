@@ -89,11 +89,11 @@ class Platform:
         settings = s.settings
         lease = timedelta(seconds=settings.payment_lease_s)
         billing = Subscriptions(s.uow, s.payments.billing, s.ids, s.clock, lease)
-        mail = s.mail
+        accounts = Accounts(s.uow, s.hasher, s.tokens, s.denylist, s.ids, s.clock, s.mail)
         return cls(
             services=s,
-            accounts=Accounts(s.uow, s.hasher, s.tokens, s.denylist, s.ids, s.clock, mail),
-            profiles=Profiles(s.uow, s.hasher, mail, s.clock, billing),
+            accounts=accounts,
+            profiles=Profiles(s.uow, s.hasher, s.mail, s.clock, billing),
             artists=Artists(s.uow, s.clock),
             tracks=Tracks(s.uow, s.probe, s.storage, s.transcoder, s.jobs, s.ids, s.clock, s.policy),
             streaming=Streaming(
@@ -104,6 +104,7 @@ class Platform:
                 s.signer,
                 s.clock,
                 ttl=timedelta(seconds=settings.url_ttl_s),
+                authenticate=accounts.authenticate,
                 reads_are_local=s.local_reads,
             ),
             billing=billing,

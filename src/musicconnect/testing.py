@@ -3,15 +3,16 @@
 ``in_memory()`` builds a ``Platform`` whose every adapter lives in this process: repositories on
 dicts, media in a dict, quotas and revocations in memory, emails kept in a list, the offline
 payment ledger, a fake probe and transcoder that understand PCM WAV, and a ``FrozenClock`` that
-moves only when told to. It opens no connection and writes nothing to the data folder (the
-settings point at no folder it would use); a transcode works in a scratch folder in the
-system's temporary directory and removes it, because the ``Transcoder`` port speaks files.
+moves only when told to. It opens no connection and creates no data folder; a transcode works
+in a scratch folder in the system's temporary directory and removes it, because the
+``Transcoder`` port speaks files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import secrets
+import tempfile
 import wave
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -67,7 +68,8 @@ def in_memory(
     secret = secrets.token_urlsafe(32)
     settings = Settings(
         # Explicit values, not the environment's: a MUSICCONNECT_* variable must not reach out.
-        data_dir=Path("/nonexistent/musicconnect-in-memory"),
+        # No adapter here uses a data folder; only the HTTP app's upload spool would create it.
+        data_dir=Path(tempfile.gettempdir()) / f"musicconnect-in-memory-{secrets.token_hex(8)}",
         secret_key=secret,
         mongodb_uri=None,
         redis_url=None,

@@ -15,7 +15,7 @@ import attrs
 
 from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.entitlements import OWNER_ENTITLEMENTS, Entitlements, entitlements_for_tier
-from musicconnect.domain.errors import Conflict, Forbidden, NotFound, SignatureInvalid
+from musicconnect.domain.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, SignatureInvalid
 from musicconnect.domain.hls import Variant, master_playlist, rewrite_uris
 from musicconnect.domain.media import VARIANT_PLAYLIST, content_type_for, rung_folder
 from musicconnect.domain.tiers import Tier
@@ -182,6 +182,9 @@ class Streaming:
     signer: UrlSigner
     clock: Clock
     ttl: timedelta = DEFAULT_URL_TTL
+    #: Who holds an access token (``Accounts.authenticate``): the stream path checks the token and
+    #: builds the playlist in one call, so an async caller makes one thread hop at most.
+    authenticate: Callable[[str], Caller] | None = None
     #: The reads answer from this machine in microseconds and never wait for a lock (the embedded
     #: defaults): an async caller may run them inline rather than on a worker thread.
     reads_are_local: bool = False
@@ -198,6 +201,13 @@ class Streaming:
             clock=self.clock,
             ttl=self.ttl,
         )
+
+    def master_playlist_for(self, track_id: str, *, access_token: str) -> str:
+        """``master_playlist`` for the holder of ``access_token`` (AuthenticationFailed when it is
+        bad, expired or revoked)."""
+        if self.authenticate is None:
+            raise AuthenticationFailed("this platform signs nobody in")
+        return self.master_playlist(track_id, caller=self.authenticate(access_token))
 
     def media(
         self, artist_id: str, track_id: str, rung: str, filename: str, query: Mapping[str, str]

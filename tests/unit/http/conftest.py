@@ -22,9 +22,10 @@ from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.errors import MediaRejected
 from musicconnect.entrypoints.http import create_app
 from musicconnect.platform import Platform
+from musicconnect.ports.services import JobQueue
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import set_admin
-from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
+from musicconnect.usecases.tracks import TRANSCODE_JOB
 from tests.support.accounts import verify_email
 from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder, fake_audio
 
@@ -145,20 +146,6 @@ class Api:
         return fan
 
 
-def _transcode_handler(services: Services) -> Mapping[str, Any]:
-    def transcode(payload: Mapping[str, Any]) -> None:
-        # A file that cannot be decoded leaves the track failed, as the real worker does.
-        with contextlib.suppress(MediaRejected):
-            transcode_track(
-                str(payload["track_id"]),
-                uow=services.uow(),
-                storage=services.storage,
-                transcoder=services.transcoder,
-            )
-
-    return {TRANSCODE_JOB: transcode}
-
-
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(T0)
@@ -169,7 +156,7 @@ def store() -> InMemoryStore:
     return InMemoryStore()
 
 
-def _bootstrap(data_dir: Path, clock: FrozenClock, store: InMemoryStore) -> Services:
+def _bootstrap(data_dir: Path, clock: FrozenClock, store: InMemoryStore, jobs: JobQueue) -> Services:
     settings = Settings(
         data_dir=data_dir,
         secret_key="x" * 32,
@@ -184,14 +171,15 @@ def _bootstrap(data_dir: Path, clock: FrozenClock, store: InMemoryStore) -> Serv
         email=InMemoryEmailSender(),
         probe=FakeMediaProbe(),
         transcoder=FakeTranscoder(),
-        jobs=InlineJobQueue({}),
+        jobs=jobs,
     )
 
 
 @pytest.fixture(scope="session")
 def _shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Platform:
     """One Platform for the session's one app; each test binds it to fresh services."""
-    return Platform.of(_bootstrap(tmp_path_factory.mktemp("shell"), FrozenClock(T0), InMemoryStore()))
+    shell = _bootstrap(tmp_path_factory.mktemp("shell"), FrozenClock(T0), InMemoryStore(), InlineJobQueue({}))
+    return Platform.of(shell)
 
 
 @pytest.fixture(scope="session")
@@ -214,17 +202,31 @@ def services(
     tmp_path: Path, clock: FrozenClock, store: InMemoryStore, _shared_platform: Platform
 ) -> Iterator[Services]:
     """Services over in-memory repositories and this test's own data folder, clock and store."""
-    fresh = _bootstrap(tmp_path, clock, store)
-    fresh.jobs = InlineJobQueue(_transcode_handler(fresh))
+
+    def transcode(payload: Mapping[str, Any]) -> None:
+        # Through the app's tracks, so a port a test swapped in (rebind) is the one used. A file
+        # that cannot be decoded leaves the track failed, as the real worker does.
+        with contextlib.suppress(MediaRejected):
+            _shared_platform.tracks.transcode(str(payload["track_id"]))
+
+    fresh = _bootstrap(tmp_path, clock, store, InlineJobQueue({TRANSCODE_JOB: transcode}))
     bind(_shared_platform, fresh)
     yield fresh
     fresh.close()
 
 
+#: Replaces some of the test's ports (by name) in the app; returns the services it now runs on.
+Rebind = Callable[..., Services]
+
+
 @pytest.fixture
-def rebind(services: Services, _shared_platform: Platform) -> Callable[[], None]:
-    """Call after replacing one of ``services``' ports, so the app's use cases use it."""
-    return lambda: bind(_shared_platform, services)
+def rebind(services: Services, _shared_platform: Platform) -> Rebind:
+    def replace(**ports: Any) -> Services:
+        changed = attrs.evolve(services, **ports)
+        bind(_shared_platform, changed)
+        return changed
+
+    return replace
 
 
 @pytest.fixture

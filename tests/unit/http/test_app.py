@@ -1,7 +1,8 @@
-"""Assembling the app: one per Services, and shutting it down closes them."""
+"""Assembling the app: one per Platform, and shutting it down closes it."""
 
 from __future__ import annotations
 
+import attrs
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -33,8 +34,7 @@ def test_each_request_gets_its_own_unit_of_work(services: Services) -> None:
         made.append(factory())
         return made[-1]
 
-    services.uow = counting
-    with TestClient(create_app(Platform.of(services))) as client:
+    with TestClient(create_app(Platform.of(attrs.evolve(services, uow=counting)))) as client:
         client.get("/artists/nobody")
         client.get("/artists/nobody")
         client.get("/health")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import attrs
 import pytest
 from litestar.testing import TestClient
 
@@ -19,7 +20,8 @@ WEB = "https://player.example"
 @pytest.fixture
 def web(services: Services, api: Api) -> Iterator[Api]:
     """The API with MUSICCONNECT_CORS_ORIGINS naming the player's origin (and another)."""
-    services.settings = services.settings.model_copy(update={"cors_origins": f"{WEB}, https://b.example/"})
+    settings = services.settings.model_copy(update={"cors_origins": f"{WEB}, https://b.example/"})
+    services = attrs.evolve(services, settings=settings)
     with TestClient(create_app(Platform.of(services))) as client:
         yield Api(client, services, api.clock)
 

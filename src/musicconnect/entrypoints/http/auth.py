@@ -37,12 +37,17 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
     return token
 
 
-def provide_caller(request: Request[Any, Any, Any], accounts: AccountsDep) -> Caller:
-    """The signed-in caller; 401 without a valid, unrevoked access token."""
+def required_bearer_token(request: Request[Any, Any, Any]) -> str:
+    """The bearer token of a route that needs one; 401 without it."""
     token = bearer_token(request)
     if token is None:
         raise AuthenticationFailed("sign in: this route needs a bearer token")
-    return accounts.authenticate(token)
+    return token
+
+
+def provide_caller(request: Request[Any, Any, Any], accounts: AccountsDep) -> Caller:
+    """The signed-in caller; 401 without a valid, unrevoked access token."""
+    return accounts.authenticate(required_bearer_token(request))
 
 
 def provide_viewer(request: Request[Any, Any, Any], accounts: AccountsDep) -> Caller | None:
