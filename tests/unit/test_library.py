@@ -82,10 +82,13 @@ def test_a_fan_journey_in_memory_leaves_no_file_and_opens_no_connection(
     temporary or working folders, and the only writes are the transcode's own scratch folder
     (the Transcoder port speaks files), gone afterwards. No database file, no socket."""
     song = write_wav(tmp_path / "song.wav")  # the artist's file, there before the platform
-    workdir = tmp_path / "workdir"
+    workdir, temp = tmp_path / "workdir", tmp_path / "temp"
     workdir.mkdir()
+    temp.mkdir()
     monkeypatch.chdir(workdir)
-    temp_before = _files_under(Path(tempfile.gettempdir()))
+    # A temporary folder of its own: the system's is shared with whatever else runs meanwhile.
+    # (The audit hooks below see writes anywhere, this folder or not.)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
 
     with _WATCH.watching() as events, in_memory() as platform:
         platform.accounts.register(Register("nova@example.com", PASSWORD, "artist", "Nova"))
@@ -102,10 +105,10 @@ def test_a_fan_journey_in_memory_leaves_no_file_and_opens_no_connection(
     assert playlist.count("#EXT-X-STREAM-INF") == 3
     assert sum(board.plays_30d.values()) == 1
     assert list(workdir.iterdir()) == []
-    assert _files_under(Path(tempfile.gettempdir())) - temp_before == set()
+    assert _files_under(temp) == set()
     scratch = {path for event, path in events if event == "tempfile.mkdtemp"}
     assert scratch, "the transcode works in a scratch folder: the watch must have seen it"
-    assert all(Path(path).name.startswith("musicconnect-") for path in scratch), scratch
+    assert all(Path(path).parent == temp for path in scratch), scratch
     elsewhere = [(e, p) for e, p in events if e != "tempfile.mkdtemp" and not p.startswith(tuple(scratch))]
     assert elsewhere == []
     assert not any(Path(path).exists() for path in scratch)
