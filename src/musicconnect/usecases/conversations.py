@@ -99,6 +99,13 @@ class Conversations:
             require_artist(uow, artist_id)
             return uow.messages.conversations(artist_id)
 
+    def received(self, artist_id: str, *, caller: Caller) -> Sequence[DirectMessage]:
+        """Every message fans sent the artist, oldest first (the flat inbox; replies left out)."""
+        require_owner(caller, artist_id)
+        with self.uow() as uow:
+            require_artist(uow, artist_id)
+            return uow.messages.to_artist(artist_id)
+
     def _read(self, fan_id: str, artist_id: str, *, by_artist: bool) -> Sequence[DirectMessage]:
         with self.uow() as uow:
             require_artist(uow, artist_id)

@@ -1,5 +1,5 @@
-"""A fan's library: whom they follow and what they like (each undoable), and the counts an
-artist or a listener sees."""
+"""A fan's library: whom they follow and what they like (each undoable), the plays they make and
+their listening history, and the counts an artist or a listener sees."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from datetime import datetime
 import attrs
 
 from musicconnect.domain.accounts import Caller
-from musicconnect.domain.tracks import Track, can_see
+from musicconnect.domain.analytics import PlayEvent
+from musicconnect.domain.errors import Conflict
+from musicconnect.domain.throttling import PLAY_REPEAT
+from musicconnect.domain.tracks import Track, TrackStatus, can_see
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.ports.services import Clock
+from musicconnect.ports.services import Clock, QuotaCounter
 from musicconnect.usecases.access import require_artist, require_fan
 from musicconnect.usecases.tracks import caller_rights, view_track
 
@@ -42,9 +45,11 @@ HISTORY_LENGTH = 50
 
 @attrs.frozen
 class Library:
-    """The library use cases, bound once to their ports."""
+    """A fan's library (follows, likes, plays, history), bound once to their ports."""
 
     uow: Callable[[], UnitOfWork]
+    #: Keeps a play from being counted twice within ``PLAY_REPEAT``.
+    quota: QuotaCounter
     clock: Clock
 
     def follow(self, artist_id: str, *, caller: Caller) -> None:
@@ -77,6 +82,24 @@ class Library:
         with self.uow() as uow:
             uow.fans.unlike(caller.id, track_id)
             uow.commit()
+
+    def play(self, track_id: str, *, caller: Caller) -> bool:
+        """Count a play of a track the caller can stream now, in the artist's daily bucket: at most
+        one per fan and track every 30 s (the player reports a play, not every seek). False when
+        the play was not counted for that reason. Counted plays make the listening history."""
+        require_fan(caller)
+        track = view_track(track_id, caller=caller, uow=self.uow(), clock=self.clock)
+        if track.status is not TrackStatus.READY:
+            raise Conflict("only a track that can be streamed can be played")
+        now = self.clock.now()
+        if not self.quota.acquire(f"play-once:{caller.id}:{track.id}", limit=1, resets_at=now + PLAY_REPEAT):
+            return False
+        with self.uow() as uow:
+            uow.plays.record(
+                PlayEvent(artist_id=track.artist_id, track_id=track.id, fan_id=caller.id, at=now)
+            )
+            uow.commit()
+        return True
 
     def following(self, *, caller: Caller) -> Sequence[FollowedArtist]:
         """The artists the caller follows, the latest follow first."""
@@ -114,10 +137,12 @@ class Library:
         return found
 
     def followers(self, artist_id: str) -> int:
+        """How many fans follow the artist (shown on the artist's page)."""
         with self.uow() as uow:
             return uow.fans.follower_count(artist_id)
 
     def likes_of(self, track_id: str) -> int:
+        """How many fans like the track (shown on the track's page)."""
         with self.uow() as uow:
             return uow.fans.likes_of(track_id)
 

@@ -76,6 +76,24 @@ class Notifications:
             )
         )
 
+    def announce_release(self, track_id: str) -> None:
+        """A published track opens to the followers who may see it now (early access or public);
+        nothing for a track that is not ready."""
+        with self.uow() as uow:
+            track = uow.tracks.get(track_id)
+            artist = uow.artists.get(track.artist_id) if track is not None else None
+        if track is None or artist is None or track.status is not TrackStatus.READY:
+            return
+        self.announce(
+            Announcement(
+                NotificationKind.RELEASE_OPEN,
+                track.artist_id,
+                track.id,
+                f"{artist.display_name} released “{track.title}”",
+                self.clock.now(),
+            )
+        )
+
     # --- fanning out (the job) ----------------------------------------------------------------
 
     def fan_out(self, payload: Mapping[str, Any]) -> int:
@@ -170,21 +188,3 @@ class Notifications:
             uow.notifications.set_email_kinds(caller.id, kinds)
             uow.commit()
         return kinds
-
-
-def announce_release(track_id: str, *, uow: UnitOfWork, notifications: Notifications) -> None:
-    """A published track opens to the followers who may see it now (early access or public)."""
-    with uow:
-        track = uow.tracks.get(track_id)
-        artist = uow.artists.get(track.artist_id) if track is not None else None
-    if track is None or artist is None or track.status is not TrackStatus.READY:
-        return
-    notifications.announce(
-        Announcement(
-            NotificationKind.RELEASE_OPEN,
-            track.artist_id,
-            track.id,
-            f"{artist.display_name} released “{track.title}”",
-            notifications.clock.now(),
-        )
-    )

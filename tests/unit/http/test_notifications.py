@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from musicconnect.bootstrap import notifications_of
 from musicconnect.domain.notifications import NotificationKind
 from tests.unit.http.conftest import Api, assert_error
 
@@ -25,7 +26,7 @@ def test_a_release_opening_to_a_follower_notifies_once_even_when_the_job_runs_ag
     assert _feed(api, follower.headers) == [("release_open", False), ("release_open", False)]
     assert _feed(api, free_follower.headers) == [("release_open", False)]
     # A worker restarted mid-job runs it again: nothing new.
-    api.services.notifications.fan_out(
+    notifications_of(api.services).fan_out(
         {
             "kind": "release_open",
             "artist_id": artist.id,

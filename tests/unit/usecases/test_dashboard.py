@@ -13,7 +13,7 @@ from musicconnect.domain.money import Money
 from musicconnect.domain.tiers import Tier
 from musicconnect.usecases.artists import set_tier, view_artist
 from musicconnect.usecases.dashboard import build_dashboard
-from musicconnect.usecases.engagement import follow, record_play
+from musicconnect.usecases.library import Library
 from musicconnect.usecases.subscriptions import Subscriptions
 from tests.unit.usecases.conftest import T0, DecliningPaymentGateway, World, billing_on
 
@@ -65,18 +65,12 @@ class Story:
         for visitor in (self.alice, self.bob, self.carol, self.dave, self.eve, self.artist, self.alice):
             view_artist(self.artist.id, uow=world.uow(), clock=world.clock, visitor_id=visitor.id)
         for fan in (self.alice, self.bob, self.carol, self.eve, self.eve):
-            follow(self.artist.id, caller=fan, uow=world.uow(), clock=world.clock)
+            Library(world.uow, world.quota, world.clock).follow(self.artist.id, caller=fan)
 
     def play(self, *fans: Caller) -> None:
         """Each fan plays the track once, a minute apart (a play counts once per 30 s)."""
         for fan in fans:
-            record_play(
-                self.track.id,
-                caller=fan,
-                uow=self.world.uow(),
-                quota=self.world.quota,
-                clock=self.world.clock,
-            )
+            Library(self.world.uow, self.world.quota, self.world.clock).play(self.track.id, caller=fan)
             self.world.clock.advance(minutes=1)
 
     def bill(self) -> None:

@@ -19,7 +19,8 @@ from musicconnect.domain.errors import (
 from musicconnect.domain.messages import DirectMessage, dm_quota_key
 from musicconnect.domain.tiers import Tier
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.usecases.engagement import follow, like, record_play, send_message
+from musicconnect.usecases.conversations import Conversations
+from musicconnect.usecases.library import Library
 from musicconnect.usecases.subscriptions import Subscriptions
 from tests.unit.usecases.conftest import DecliningPaymentGateway, World, billing_on
 
@@ -27,15 +28,13 @@ from tests.unit.usecases.conftest import DecliningPaymentGateway, World, billing
 def _send(
     world: World, fan: Caller, artist: Caller, body: str = "hi!", uow: UnitOfWork | None = None
 ) -> DirectMessage:
-    return send_message(
-        artist.id,
-        body,
-        caller=fan,
-        uow=uow or world.uow(),
-        quota=world.quota,
-        ids=world.ids,
-        clock=world.clock,
-    )
+    given = uow
+    units = (lambda: given) if given is not None else world.uow
+    return Conversations(units, world.quota, world.ids, world.clock).send(artist.id, body, caller=fan)
+
+
+def _library(world: World) -> Library:
+    return Library(world.uow, world.quota, world.clock)
 
 
 def _inbox(world: World, artist: Caller) -> list[str]:
@@ -180,10 +179,10 @@ def test_plays_are_counted_in_the_artists_daily_buckets(world: World) -> None:
     alice, bob = world.fan(), world.fan()
     today = world.clock.now().date()
 
-    record_play(first.id, caller=alice, uow=world.uow(), quota=world.quota, clock=world.clock)
-    record_play(second.id, caller=bob, uow=world.uow(), quota=world.quota, clock=world.clock)
+    _library(world).play(first.id, caller=alice)
+    _library(world).play(second.id, caller=bob)
     world.clock.advance(timedelta(days=1))
-    record_play(first.id, caller=alice, uow=world.uow(), quota=world.quota, clock=world.clock)
+    _library(world).play(first.id, caller=alice)
 
     with world.uow() as uow:
         days = uow.plays.daily_counts(artist.id, today, today + timedelta(days=1))
@@ -198,9 +197,9 @@ def test_a_play_of_a_track_the_fan_may_not_see_is_not_counted(world: World) -> N
     track = world.ingest(artist, exclusive=True)
 
     with pytest.raises(NotFound):
-        record_play(track.id, caller=world.fan(), uow=world.uow(), quota=world.quota, clock=world.clock)
+        _library(world).play(track.id, caller=world.fan())
     with pytest.raises(Forbidden):
-        record_play(track.id, caller=artist, uow=world.uow(), quota=world.quota, clock=world.clock)
+        _library(world).play(track.id, caller=artist)
 
     with world.uow() as uow:
         assert uow.plays.top_fans(artist.id, 10) == []
@@ -212,12 +211,9 @@ def test_a_fan_replaying_a_track_counts_once_per_30_seconds(world: World) -> Non
     track = world.ingest(artist)
     fan = world.fan()
 
-    counted = [
-        record_play(track.id, caller=fan, uow=world.uow(), quota=world.quota, clock=world.clock)
-        for _ in range(200)
-    ]
+    counted = [_library(world).play(track.id, caller=fan) for _ in range(200)]
     world.clock.advance(seconds=30)
-    counted.append(record_play(track.id, caller=fan, uow=world.uow(), quota=world.quota, clock=world.clock))
+    counted.append(_library(world).play(track.id, caller=fan))
 
     assert counted.count(True) == 2
     with world.uow() as uow:
@@ -232,7 +228,7 @@ def test_a_play_of_a_track_that_cannot_be_streamed_is_refused(world: World) -> N
     fan = world.fan()
 
     with pytest.raises(Conflict):
-        record_play(waiting.id, caller=fan, uow=world.uow(), quota=world.quota, clock=world.clock)
+        _library(world).play(waiting.id, caller=fan)
     with world.uow() as uow:
         assert uow.plays.top_fans(artist.id, 10) == []
 
@@ -246,7 +242,7 @@ def test_following_is_idempotent(world: World) -> None:
     fan, other = world.fan(), world.fan()
 
     for follower in (fan, fan, other):
-        follow(artist.id, caller=follower, uow=world.uow(), clock=world.clock)
+        _library(world).follow(artist.id, caller=follower)
 
     with world.uow() as uow:
         assert uow.fans.follower_count(artist.id) == 2
@@ -257,9 +253,9 @@ def test_following_needs_a_fan_and_an_artist_that_exists(world: World) -> None:
     artist = world.artist()
 
     with pytest.raises(Forbidden):
-        follow(artist.id, caller=world.artist(), uow=world.uow(), clock=world.clock)
+        _library(world).follow(artist.id, caller=world.artist())
     with pytest.raises(NotFound):
-        follow("nobody", caller=world.fan(), uow=world.uow(), clock=world.clock)
+        _library(world).follow("nobody", caller=world.fan())
 
     with world.uow() as uow:
         assert uow.fans.follower_count(artist.id) == 0
@@ -271,10 +267,10 @@ def test_liking_is_idempotent_and_only_for_visible_tracks(world: World) -> None:
     public, exclusive = world.ingest(artist), world.ingest(artist, exclusive=True)
     fan = world.fan()
 
-    like(public.id, caller=fan, uow=world.uow(), clock=world.clock)
-    like(public.id, caller=fan, uow=world.uow(), clock=world.clock)
+    _library(world).like(public.id, caller=fan)
+    _library(world).like(public.id, caller=fan)
     with pytest.raises(NotFound):
-        like(exclusive.id, caller=fan, uow=world.uow(), clock=world.clock)
+        _library(world).like(exclusive.id, caller=fan)
 
     with world.uow() as uow:
         assert (uow.fans.likes_of(public.id), uow.fans.likes_of(exclusive.id)) == (1, 0)

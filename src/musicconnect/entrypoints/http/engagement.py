@@ -1,4 +1,5 @@
-"""What fans do besides paying: play, and message the artist (follows and likes: library.py)."""
+"""Plays, and a superfan's direct messages with the artist's flat inbox (follows and likes:
+library.py; conversations and replies: messages.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,9 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 from musicconnect.domain.throttling import Action
 from musicconnect.entrypoints.http.auth import BEARER
 from musicconnect.entrypoints.http.auth_routes import client_address
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
+from musicconnect.entrypoints.http.deps import CallerDep, ConversationsDep, LibraryDep, ThrottlingDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import InboxMessageOut, MessageIn, MessageOut
-from musicconnect.usecases import engagement
-from musicconnect.usecases.throttling import throttle
 
 
 class EngagementController(Controller):
@@ -35,20 +34,13 @@ class EngagementController(Controller):
         request: Request[Any, Any, Any],
         track_id: FromPath[str],
         caller: CallerDep,
-        services: ServicesDep,
-        uow: UowDep,
+        library: LibraryDep,
+        throttling: ThrottlingDep,
     ) -> None:
         """Count a play of a ready track in the artist's daily statistics (once per 30 s per fan
         and track; plays are rate-limited per account and address)."""
-        throttle(
-            Action.PLAY,
-            account=caller.id,
-            address=client_address(request),
-            policy=services.throttle,
-            quota=services.quota,
-            clock=services.clock,
-        )
-        engagement.record_play(track_id, caller=caller, uow=uow, quota=services.quota, clock=services.clock)
+        throttling.count(Action.PLAY, account=caller.id, address=client_address(request))
+        library.play(track_id, caller=caller)
 
     @post(
         "/artists/{artist_id:str}/messages",
@@ -62,19 +54,10 @@ class EngagementController(Controller):
         artist_id: FromPath[str],
         data: JSONBody[MessageIn],
         caller: CallerDep,
-        services: ServicesDep,
-        uow: UowDep,
+        conversations: ConversationsDep,
     ) -> MessageOut:
         """A superfan's direct message to the artist: five per calendar month (UTC)."""
-        sent = engagement.send_message(
-            artist_id,
-            data.body,
-            caller=caller,
-            uow=uow,
-            quota=services.quota,
-            ids=services.ids,
-            clock=services.clock,
-        )
+        sent = conversations.send(artist_id, data.body, caller=caller)
         return MessageOut.of(sent)
 
     @get(
@@ -82,6 +65,8 @@ class EngagementController(Controller):
         sync_to_thread=True,
         responses=error_responses(401, 403, 404),
     )
-    def messages(self, *, artist_id: FromPath[str], caller: CallerDep, uow: UowDep) -> list[InboxMessageOut]:
+    def messages(
+        self, *, artist_id: FromPath[str], caller: CallerDep, conversations: ConversationsDep
+    ) -> list[InboxMessageOut]:
         """The artist's inbox: every direct message fans sent, oldest first."""
-        return [InboxMessageOut.of(m) for m in engagement.inbox(artist_id, caller=caller, uow=uow)]
+        return [InboxMessageOut.of(m) for m in conversations.received(artist_id, caller=caller)]

@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from musicconnect.domain.notifications import MAX_FEED, NotificationKind
 from musicconnect.entrypoints.http.auth import BEARER
 from musicconnect.entrypoints.http.auth_routes import NO_STORE
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep
+from musicconnect.entrypoints.http.deps import CallerDep, NotificationsDep
 from musicconnect.entrypoints.http.engagement_schemas import (
     EmailKindsIn,
     EmailKindsOut,
@@ -34,13 +34,13 @@ class NotificationController(Controller):
         *,
         request: Request[Any, Any, Any],
         caller: CallerDep,
-        services: ServicesDep,
+        notifications: NotificationsDep,
         limit: Annotated[FromQuery[int], Parameter(ge=1, le=MAX_FEED)] = 50,
     ) -> list[NotificationOut]:
         """The caller's notifications, newest first: releases open to them, Q&As opened and
         answered, backstage posts, DM replies, live sessions starting."""
         refuse_unknown_query(request, "limit")
-        return [NotificationOut.of(n) for n in services.notifications.feed(caller=caller, limit=limit)]
+        return [NotificationOut.of(n) for n in notifications.feed(caller=caller, limit=limit)]
 
     @post(
         "/notifications/read",
@@ -48,19 +48,21 @@ class NotificationController(Controller):
         sync_to_thread=True,
         responses=error_responses(401, 403, 422),
     )
-    def mark_read(self, *, data: JSONBody[MarkReadIn], caller: CallerDep, services: ServicesDep) -> None:
+    def mark_read(
+        self, *, data: JSONBody[MarkReadIn], caller: CallerDep, notifications: NotificationsDep
+    ) -> None:
         """Mark the given notifications read, or every one when ``ids`` is omitted."""
-        services.notifications.mark_read(data.ids, caller=caller)
+        notifications.mark_read(data.ids, caller=caller)
 
     @get("/notification-email", sync_to_thread=True, responses=error_responses(401, 403))
-    def email_kinds(self, *, caller: CallerDep, services: ServicesDep) -> EmailKindsOut:
+    def email_kinds(self, *, caller: CallerDep, notifications: NotificationsDep) -> EmailKindsOut:
         """The kinds of notification the caller also gets by email (to a verified address)."""
-        return EmailKindsOut.of(services.notifications.email_kinds(caller=caller))
+        return EmailKindsOut.of(notifications.email_kinds(caller=caller))
 
     @put("/notification-email", sync_to_thread=True, responses=error_responses(401, 403, 422))
     def choose_email(
-        self, *, data: JSONBody[EmailKindsIn], caller: CallerDep, services: ServicesDep
+        self, *, data: JSONBody[EmailKindsIn], caller: CallerDep, notifications: NotificationsDep
     ) -> EmailKindsOut:
         """Choose which kinds also come by email (replacing the previous choice)."""
         kinds = frozenset(NotificationKind(k) for k in data.kinds)
-        return EmailKindsOut.of(services.notifications.choose_email(kinds, caller=caller))
+        return EmailKindsOut.of(notifications.choose_email(kinds, caller=caller))

@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from musicconnect.domain.qa import QuestionOrder
 from musicconnect.entrypoints.http.auth import BEARER
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep
+from musicconnect.entrypoints.http.deps import CallerDep, QaDep
 from musicconnect.entrypoints.http.engagement_schemas import (
     AnswerIn,
     HiddenIn,
@@ -38,17 +38,17 @@ class QaController(Controller):
         responses=error_responses(401, 403, 404, 409, 422),
     )
     def open_qa(
-        self, *, artist_id: FromPath[str], data: JSONBody[QaOpenIn], caller: CallerDep, services: ServicesDep
+        self, *, artist_id: FromPath[str], data: JSONBody[QaOpenIn], caller: CallerDep, qa: QaDep
     ) -> QaOut:
         """Open this calendar month's Q&A (UTC): one per month; it closes at the month's end."""
-        session = services.qa.open(artist_id, data.title, data.description, caller=caller)
-        return QaOut.of(session, services.clock.now())
+        session = qa.open(artist_id, data.title, data.description, caller=caller)
+        return QaOut.of(session, qa.clock.now())
 
     @get("/artists/{artist_id:str}/qa", sync_to_thread=True, responses=error_responses(401, 403, 404))
-    def list_qa(self, *, artist_id: FromPath[str], caller: CallerDep, services: ServicesDep) -> list[QaOut]:
+    def list_qa(self, *, artist_id: FromPath[str], caller: CallerDep, qa: QaDep) -> list[QaOut]:
         """The artist's Q&As, the latest month first: for supporters, superfans and the artist."""
-        now = services.clock.now()
-        return [QaOut.of(s, now) for s in services.qa.sessions(artist_id, caller=caller)]
+        now = qa.clock.now()
+        return [QaOut.of(s, now) for s in qa.sessions(artist_id, caller=caller)]
 
     @get("/qa/{qa_id:str}", sync_to_thread=True, responses=error_responses(401, 403, 404, 422))
     def read_qa(
@@ -57,15 +57,15 @@ class QaController(Controller):
         request: Request[Any, Any, Any],
         qa_id: FromPath[str],
         caller: CallerDep,
-        services: ServicesDep,
+        qa: QaDep,
         sort: FromQuery[QuestionOrder] = QuestionOrder.VOTES,
     ) -> QaPageOut:
         """A Q&A with its questions, most votes first (``sort=votes``) or newest first (``sort=time``);
         readable to supporters+ also after it closed."""
         refuse_unknown_query(request, "sort")
-        page = services.qa.page(qa_id, caller=caller, order=sort)
+        page = qa.page(qa_id, caller=caller, order=sort)
         return QaPageOut(
-            qa=QaOut.of(page.session, services.clock.now()),
+            qa=QaOut.of(page.session, qa.clock.now()),
             questions=[QuestionOut.of(q) for q in page.questions],
         )
 
@@ -75,9 +75,9 @@ class QaController(Controller):
         status_code=200,
         responses=error_responses(401, 403, 404),
     )
-    def close_qa(self, *, qa_id: FromPath[str], caller: CallerDep, services: ServicesDep) -> QaOut:
+    def close_qa(self, *, qa_id: FromPath[str], caller: CallerDep, qa: QaDep) -> QaOut:
         """Close the Q&A before its month ends (it stays readable)."""
-        return QaOut.of(services.qa.close(qa_id, caller=caller), services.clock.now())
+        return QaOut.of(qa.close(qa_id, caller=caller), qa.clock.now())
 
     @post(
         "/qa/{qa_id:str}/questions",
@@ -86,10 +86,10 @@ class QaController(Controller):
         responses=error_responses(401, 403, 404, 409, 422, 429, 503),
     )
     def ask(
-        self, *, qa_id: FromPath[str], data: JSONBody[QuestionIn], caller: CallerDep, services: ServicesDep
+        self, *, qa_id: FromPath[str], data: JSONBody[QuestionIn], caller: CallerDep, qa: QaDep
     ) -> QuestionOut:
         """A supporter's question: three per fan per Q&A; 409 once the Q&A closed."""
-        return QuestionOut.of(services.qa.ask(qa_id, data.body, caller=caller))
+        return QuestionOut.of(qa.ask(qa_id, data.body, caller=caller))
 
     @post(
         f"{_QUESTION}/votes",
@@ -98,10 +98,10 @@ class QaController(Controller):
         responses=error_responses(401, 403, 404, 409),
     )
     def upvote(
-        self, *, qa_id: FromPath[str], question_id: FromPath[str], caller: CallerDep, services: ServicesDep
+        self, *, qa_id: FromPath[str], question_id: FromPath[str], caller: CallerDep, qa: QaDep
     ) -> None:
         """Upvote another fan's question (voting twice is voting once)."""
-        services.qa.upvote(qa_id, question_id, caller=caller)
+        qa.upvote(qa_id, question_id, caller=caller)
 
     @put(f"{_QUESTION}/answer", sync_to_thread=True, responses=error_responses(401, 403, 404, 422))
     def answer(
@@ -111,10 +111,10 @@ class QaController(Controller):
         question_id: FromPath[str],
         data: JSONBody[AnswerIn],
         caller: CallerDep,
-        services: ServicesDep,
+        qa: QaDep,
     ) -> QuestionOut:
         """The artist's answer, or a new version of it."""
-        return QuestionOut.of(services.qa.answer(qa_id, question_id, data.body, caller=caller))
+        return QuestionOut.of(qa.answer(qa_id, question_id, data.body, caller=caller))
 
     @put(f"{_QUESTION}/hidden", sync_to_thread=True, responses=error_responses(401, 403, 404))
     def hide(
@@ -124,7 +124,7 @@ class QaController(Controller):
         question_id: FromPath[str],
         data: JSONBody[HiddenIn],
         caller: CallerDep,
-        services: ServicesDep,
+        qa: QaDep,
     ) -> QuestionOut:
         """Hide a question from fans (or show it again)."""
-        return QuestionOut.of(services.qa.hide(qa_id, question_id, hidden=data.hidden, caller=caller))
+        return QuestionOut.of(qa.hide(qa_id, question_id, hidden=data.hidden, caller=caller))
