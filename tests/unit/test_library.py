@@ -78,7 +78,8 @@ def test_the_package_exports_a_small_typed_surface() -> None:
 def test_a_fan_journey_in_memory_leaves_no_file_and_opens_no_connection(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """register, subscribe, stream, message, dashboard on ``in_memory()``: no file is left in the
+    """register, follow, subscribe, stream, a DM thread, a Q&A, the notification feed, dashboard on
+    ``in_memory()``: no file is left in the
     temporary or working folders, and the only writes are the transcode's own scratch folder
     (the Transcoder port speaks files), gone afterwards. No database file, no socket."""
     song = write_wav(tmp_path / "song.wav")  # the artist's file, there before the platform
@@ -93,17 +94,31 @@ def test_a_fan_journey_in_memory_leaves_no_file_and_opens_no_connection(
     with _WATCH.watching() as events, in_memory() as platform:
         platform.accounts.register(Register("nova@example.com", PASSWORD, "artist", "Nova"))
         artist = platform.accounts.sign_in("nova@example.com", PASSWORD)
-        track = platform.tracks.ingest(IngestTrack(artist.id, "First Light", song), caller=artist)
         platform.accounts.register(Register("ada@example.com", PASSWORD, "fan", "Ada"))
         fan = platform.accounts.sign_in("ada@example.com", PASSWORD)
+        platform.library.follow(artist.id, caller=fan)
+        track = platform.tracks.ingest(IngestTrack(artist.id, "First Light", song), caller=artist)
         platform.billing.subscribe(artist.id, Tier.SUPERFAN, caller=fan)
         playlist = platform.streaming.master_playlist(track.id, caller=fan)
         assert platform.library.play(track.id, caller=fan)
         platform.conversations.send(artist.id, "Loved it!", caller=fan)
+        platform.conversations.reply(artist.id, fan.id, "Thank you!", caller=artist)
+        thread = platform.conversations.fan_thread(artist.id, caller=fan)
+        qa = platform.qa.open(artist.id, "Monthly Q&A", None, caller=artist)
+        question = platform.qa.ask(qa.id, "Which synth?", caller=fan)
+        platform.qa.answer(qa.id, question.id, "A Juno-60.", caller=artist)
+        feed = platform.notifications.feed(caller=fan)
+        history = platform.library.history(caller=fan)
         board = platform.dashboard.of_artist(artist.id, caller=artist)
 
     assert playlist.count("#EXT-X-STREAM-INF") == 3
     assert sum(board.plays_30d.values()) == 1
+    assert [m.body for m in thread] == ["Thank you!", "Loved it!"]
+    assert [h.track.id for h in history] == [track.id]
+    # Fanned out at once in memory: the release (to a follower), the DM reply, the Q&A opened and answered.
+    assert sorted(n.kind.value for n in feed) == sorted(
+        ["release_open", "dm_reply", "qa_opened", "qa_answered"]
+    )
     assert list(workdir.iterdir()) == []
     assert _files_under(temp) == set()
     scratch = {path for event, path in events if event == "tempfile.mkdtemp"}
