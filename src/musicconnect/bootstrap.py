@@ -130,7 +130,7 @@ class Services:
         self.closers.clear()
 
 
-def _secret_key(settings: Settings) -> str:
+def secret_key(settings: Settings) -> str:
     """The configured key, or one generated once and kept in the data folder."""
     if settings.secret_key:
         return settings.secret_key
@@ -290,7 +290,7 @@ def bootstrap(
 
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secret = _secret_key(settings)
+    secret = secret_key(settings)
     clock: Clock = overrides.pop("clock", None) or SystemClock()
     ids: IdGenerator = overrides.pop("ids", None) or UuidIdGenerator()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import datetime
 
 import attrs
 
@@ -124,8 +125,14 @@ def login(
     hasher: PasswordHasher,
     tokens: TokenIssuer,
 ) -> TokenPair:
-    """A new token family for the right email and password; a hash in an older scheme is
-    upgraded on the way, while the password is at hand."""
+    """A new token family for the right email and password (see ``check_credentials``)."""
+    account = check_credentials(email, password, uow=uow, hasher=hasher)
+    return tokens.issue(subject=account.id, role=account.role)
+
+
+def check_credentials(email: str, password: str, *, uow: UnitOfWork, hasher: PasswordHasher) -> Account:
+    """The account of the right email and password (for a token login or a browser session); a
+    hash in an older scheme is upgraded on the way, while the password is at hand."""
     try:
         known = normalise_email(email)
     except InvalidInput:
@@ -138,7 +145,17 @@ def login(
         raise AuthenticationFailed("wrong email or password")
     if hasher.needs_rehash(stored):
         _upgrade_hash(account, password, uow=uow, hasher=hasher)
-    return tokens.issue(subject=account.id, role=account.role)
+    return account
+
+
+def resume_session(account_id: str, signed_in_at: datetime, *, uow: UnitOfWork) -> Caller:
+    """The caller of a browser session begun at ``signed_in_at``: ended, as token logins are, by a
+    password change or reset after it, and by erasure. The role is read afresh each time."""
+    with uow:
+        account = uow.accounts.get(account_id)
+    if account is None or not account.admits_session_from(signed_in_at):
+        raise AuthenticationFailed("this session has ended: sign in again")
+    return Caller(id=account.id, role=account.role)
 
 
 def _upgrade_hash(account: Account, password: str, *, uow: UnitOfWork, hasher: PasswordHasher) -> None:

@@ -22,6 +22,16 @@ def view_artist(artist_id: str, *, uow: UnitOfWork, clock: Clock, visitor_id: st
     return artist
 
 
+#: The most artists one discover page lists.
+DISCOVER_LIMIT = 60
+
+
+def discover(name: str, *, uow: UnitOfWork, limit: int = DISCOVER_LIMIT) -> Sequence[Artist]:
+    """Artists whose name contains ``name`` (all of them, by name, when it is blank)."""
+    with uow:
+        return uow.artists.search(name.strip()[:100], limit=limit)
+
+
 def set_tier(
     artist_id: str,
     tier: Tier,

@@ -43,6 +43,18 @@ class TierChangeResult:
 
 
 @attrs.frozen
+class TierQuote:
+    """What a move to ``tier`` would do, computed by the same rules as the move itself."""
+
+    tier: Tier
+    current: Subscription | None
+    #: Charged at once: the first month, or the prorated difference of an upgrade.
+    charge: Money
+    #: When the new tier begins: now, or the end of the paid period for a downgrade or cancel.
+    effective_at: datetime
+
+
+@attrs.frozen
 class Subscriptions:
     """The subscription use cases, bound once to their ports. Each call opens its own units of
     work, and no processor call runs inside one."""
@@ -155,6 +167,22 @@ class Subscriptions:
     def cancel(self, artist_id: str, *, caller: Caller) -> Subscription:
         """Cancel at the end of the paid period (a move to the free tier); access stays until then."""
         return self.change_tier(artist_id, Tier.FREE, caller=caller).subscription
+
+    def quote(self, artist_id: str, tier: Tier, *, caller: Caller) -> TierQuote:
+        """What subscribing or changing to ``tier`` would charge and when it would take effect,
+        changing nothing: the amount a fan sees before confirming."""
+        require_fan(caller)
+        now = self.clock.now()
+        with self.uow() as uow:
+            plan = require_artist(uow, artist_id).plan(tier)
+            current = uow.subscriptions.live_for(caller.id, artist_id)
+        if current is None:
+            return TierQuote(tier, None, plan.price, now)
+        change = subs.change_tier(current, plan, now)
+        # An upgrade (or undoing a scheduled change) is at once; a move down waits for the period end.
+        at_once = change.upgraded or tier is current.tier
+        effective_at = now if at_once else current.current_period_end
+        return TierQuote(tier, current, change.charge, effective_at)
 
     def of_fan(self, caller: Caller) -> Sequence[Subscription]:
         """The caller's subscriptions, live and ended."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
 from musicconnect.adapters.sqlite._codec import (
     Connect,
@@ -134,6 +135,20 @@ class SqliteArtistRepository:
             plans=tuple(read_plan(plan) for plan in plans),
             grace_days=int(row["grace_days"]),
         )
+
+    def search(self, name: str, *, limit: int) -> Sequence[Artist]:
+        pattern = "%" + name.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = (
+            self._connect()
+            .execute(
+                # LIKE folds ASCII case only; casefold() in Python would need a full scan.
+                "SELECT id FROM artists WHERE lower(display_name) LIKE ? ESCAPE '\\'"
+                " ORDER BY lower(display_name), id LIMIT ?",
+                (pattern, limit),
+            )
+            .fetchall()
+        )
+        return [artist for row in rows if (artist := self.get(row["id"])) is not None]
 
     def plan_version(self, artist_id: str, tier: Tier, version: int) -> TierPlan | None:
         row = (

@@ -14,7 +14,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components
 from litestar.plugins.pydantic import PydanticPlugin
 
-from musicconnect.bootstrap import Services
+from musicconnect.bootstrap import Services, secret_key
 from musicconnect.entrypoints.http.artists import ArtistController
 from musicconnect.entrypoints.http.auth import SECURITY_SCHEMES, provide_caller, provide_viewer
 from musicconnect.entrypoints.http.auth_routes import AuthController
@@ -29,6 +29,7 @@ from musicconnect.entrypoints.http.schemas import HealthOut
 from musicconnect.entrypoints.http.subscriptions import MySubscriptionsController, SubscriptionController
 from musicconnect.entrypoints.http.tracks import TrackController
 from musicconnect.entrypoints.http.webhooks import payment_handlers
+from musicconnect.entrypoints.web import web_app
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.usecases.streaming import StreamOpener
 
@@ -95,6 +96,9 @@ def create_app(services: Services) -> Litestar:
     async def close_services() -> None:
         await anyio.to_thread.run_sync(services.close)
 
+    # The web pages: their own sessions and CSRF checks, on their routes only.
+    web = web_app(services, secret=secret_key(services.settings))
+
     return Litestar(
         route_handlers=[
             health,
@@ -109,6 +113,7 @@ def create_app(services: Services) -> Litestar:
             EngagementController,
             AdminController,
             *payment_handlers(services),
+            *web.routers,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
@@ -121,6 +126,8 @@ def create_app(services: Services) -> Litestar:
         exception_handlers=dict(EXCEPTION_HANDLERS),
         cors_config=_cors_config(services.settings.cors_origin_list),
         openapi_config=_openapi_config(),
+        stores=web.stores,
+        template_config=web.templates,
         # Strict validation: a float where an integer amount belongs is refused, not truncated.
         plugins=[PydanticPlugin(validate_strict=True)],
         request_max_body_size=MAX_JSON_BODY_BYTES,

@@ -76,7 +76,7 @@ def _parse_flag(value: str | None) -> bool:
     raise InvalidInput("exclusive must be true or false")
 
 
-def _ingest_command(artist_id: str, form: ReceivedForm) -> IngestTrack:
+def ingest_command(artist_id: str, form: ReceivedForm) -> IngestTrack:
     if form.file is None:
         raise InvalidInput(f"the form needs a {FILE_FIELD!r} part")
     return IngestTrack(
@@ -120,7 +120,7 @@ class TrackController(Controller):
             scratch_root=services.settings.data_dir / "tmp" / "uploads",
             max_file_bytes=services.policy.max_bytes,
         ) as form:
-            command = _ingest_command(artist_id, form)
+            command = ingest_command(artist_id, form)
             track = await anyio.to_thread.run_sync(
                 lambda: ingest_track(
                     command,

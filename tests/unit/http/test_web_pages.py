@@ -1,0 +1,199 @@
+"""The web pages over in-memory adapters: sessions, CSRF, and the fan's and artist's pages."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from tests.unit.http.conftest import PASSWORD, Api, User
+
+_CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def csrf_of(client: TestClient[Litestar], path: str = "/") -> str:
+    page = client.get(path)
+    found = _CSRF.search(page.text)
+    assert found is not None, page.text
+    return found.group(1)
+
+
+def sign_in(client: TestClient[Litestar], user: User) -> httpx.Response:
+    token = csrf_of(client, "/signin")
+    return client.post(
+        "/signin",
+        data={"email": user.email, "password": PASSWORD, "next": "/", "_csrf_token": token},
+        follow_redirects=False,
+    )
+
+
+def test_the_front_page_is_discover_not_a_json_404(api: Api) -> None:
+    api.register("artist", name="Nova Lights")
+    api.register("artist", name="Cables")
+
+    everyone = api.client.get("/")
+    found = api.client.get("/", params={"q": "nova"})
+
+    assert everyone.status_code == 200
+    assert everyone.headers["content-type"].startswith("text/html")
+    assert "Nova Lights" in everyone.text
+    assert "Cables" in everyone.text
+    assert "Nova Lights" in found.text
+    assert "Cables" not in found.text
+
+
+def test_signing_in_sets_a_server_side_httponly_samesite_session(api: Api) -> None:
+    fan = api.fan()
+
+    answer = sign_in(api.client, fan)
+
+    assert answer.status_code == 303
+    cookie = next(h for h in answer.headers.get_list("set-cookie") if h.startswith("mc_session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie.replace("Lax", "lax")
+    assert fan.email not in cookie
+    assert fan.id not in cookie
+    assert "Library" in api.client.get("/").text
+
+
+def test_a_wrong_password_shows_the_form_again(api: Api) -> None:
+    fan = api.fan()
+    token = csrf_of(api.client, "/signin")
+
+    answer = api.client.post(
+        "/signin", data={"email": fan.email, "password": "nope nope nope", "_csrf_token": token}
+    )
+
+    assert answer.status_code == 401
+    assert "wrong email or password" in answer.text
+
+
+def test_a_form_without_the_csrf_token_is_refused(api: Api) -> None:
+    fan = api.fan()
+    api.client.get("/signin")
+
+    answer = api.client.post("/signin", data={"email": fan.email, "password": PASSWORD})
+
+    assert answer.status_code == 403
+
+
+def test_the_bearer_api_needs_no_csrf_token(api: Api) -> None:
+    artist = api.artist()
+    fan = api.fan()
+
+    assert api.subscribe(fan, artist, "supporter").status_code == 201
+
+
+def test_signing_up_in_the_browser_signs_in_and_sends_an_artist_to_the_studio(api: Api) -> None:
+    token = csrf_of(api.client, "/signup")
+
+    answer = api.client.post(
+        "/signup",
+        data={
+            "email": "nova@example.com",
+            "password": PASSWORD,
+            "role": "artist",
+            "display_name": "Nova",
+            "_csrf_token": token,
+        },
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert "Studio: Nova" in answer.text
+    assert "Upload a track" in answer.text
+
+
+def test_a_fan_sees_the_prorated_amount_before_upgrading_and_the_upgrade_happens_on_confirm(api: Api) -> None:
+    artist = api.artist()
+    fan = api.fan_on(artist, "supporter")
+    api.clock.advance(days=15)
+    sign_in(api.client, fan)
+
+    confirm = api.client.get(f"/artist/{artist.id}/join", params={"tier": "superfan"})
+    token = _CSRF.search(confirm.text).group(1)  # type: ignore[union-attr]
+    done = api.client.post(f"/artist/{artist.id}/join", data={"tier": "superfan", "_csrf_token": token})
+
+    assert confirm.status_code == 200
+    charge = re.search(r'id="charge">([^<]+)<', confirm.text)
+    assert charge is not None
+    assert charge.group(1) not in {"0.00 USD", "5.00 USD"}  # prorated: part of the difference
+    assert done.status_code == 200
+    assert "superfan" in re.search(r'id="my-tier">(\w+)<', done.text).group(1)  # type: ignore[union-attr]
+
+
+def test_the_web_master_playlist_lists_only_the_fans_rungs(api: Api) -> None:
+    artist = api.artist()
+    track_id = api.ready_track(artist)
+    fan = api.fan()
+    sign_in(api.client, fan)
+
+    master = api.client.get(f"/listen/{track_id}")
+
+    assert master.status_code == 200, master.text
+    assert master.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+    assert master.text.count("#EXT-X-STREAM-INF") == 1
+
+
+def test_listening_needs_a_session(api: Api) -> None:
+    artist = api.artist()
+    track_id = api.ready_track(artist)
+
+    answer = api.client.get(f"/listen/{track_id}", follow_redirects=False)
+
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/signin?next=")
+
+
+def test_a_password_reset_ends_the_browser_session(api: Api) -> None:
+    fan = api.fan()
+    sign_in(api.client, fan)
+    assert "Library" in api.client.get("/").text
+    token = csrf_of(api.client, "/reset-password")
+    api.client.post("/reset-password", data={"email": fan.email, "_csrf_token": token})
+    link = next(m for m in api.outbox().sent() if "Reset" in m.subject)
+    reset_token = re.search(r"reset-password\?token=(\S+)", link.body).group(1)  # type: ignore[union-attr]
+    api.clock.advance(seconds=2)
+
+    changed = api.client.post(
+        "/reset-password/confirm",
+        data={
+            "token": reset_token,
+            "password": "another good passphrase",
+            "_csrf_token": csrf_of(api.client),
+        },
+    )
+
+    assert "Password changed" in changed.text
+    assert "Library" not in api.client.get("/").text
+
+
+def test_the_studio_and_dashboard_are_for_the_artist(api: Api) -> None:
+    artist = api.artist()
+    api.ready_track(artist, title="Morning")
+    sign_in(api.client, artist)
+
+    studio = api.client.get("/studio")
+    dashboard = api.client.get("/studio/dashboard")
+    payouts = api.client.get("/studio/payouts")
+
+    assert "Morning" in studio.text
+    assert "128 / 256 / 320" in studio.text
+    assert 'data-chart="plays"' in dashboard.text
+    assert payouts.status_code == 200
+
+
+def test_a_fan_cannot_open_the_studio(api: Api) -> None:
+    sign_in(api.client, api.fan())
+
+    assert api.client.get("/studio").status_code == 403
+
+
+def test_the_browser_packages_are_served(client: TestClient[Litestar]) -> None:
+    hls = client.get("/vendor/hls.min.js")
+
+    assert hls.status_code == 200
+    assert hls.headers["content-type"].startswith("text/javascript")
+    assert client.get("/vendor/nope.js").status_code == 404
+    assert client.get("/static/app.js").status_code == 200
