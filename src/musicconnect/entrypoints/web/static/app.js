@@ -83,7 +83,8 @@ const menu = document.getElementById("quality");
 const bitrate = document.getElementById("bitrate");
 const toggle = document.getElementById("play-toggle");
 const seek = document.getElementById("seek");
-const player = { track: null, title: "", hls: null, levels: [], reloads: 0, errors: [], counted: new Set() };
+// ``ahead``: seconds to buffer ahead (a short read-ahead reaches segments after their URLs expired).
+const player = { track: null, title: "", hls: null, levels: [], reloads: 0, errors: [], counted: new Set(), ahead: 30 };
 window.mcPlayer = player;
 
 function rungOf(level) {
@@ -116,7 +117,7 @@ function start(trackId, title, position, keepRung) {
   player.title = title;
   bar.hidden = false;
   document.getElementById("now-playing").textContent = title;
-  const hls = new Hls({ startPosition: position, maxBufferLength: 30 });
+  const hls = new Hls({ startPosition: position, maxBufferLength: player.ahead, maxMaxBufferLength: player.ahead });
   player.hls = hls;
   hls.on(Hls.Events.MANIFEST_PARSED, (_, data) => {
     player.levels = data.levels.map((level) => level.uri || level.url);
