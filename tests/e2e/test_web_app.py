@@ -21,9 +21,13 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect, sync_playwright
 
 from musicconnect.adapters.ffmpeg import generate_demo_audio
+from tests.e2e.backends import BACKENDS, backend_env
 from tests.support.servers import musicconnect_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+#: The journey runs on both backends; the checks of the pages themselves once.
+ON_EVERY_BACKEND: Final = pytest.mark.parametrize("journey", BACKENDS, indirect=True)
+ONCE: Final = pytest.mark.parametrize("journey", ["embedded"], indirect=True)
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 AXE: Final = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -98,14 +102,24 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def journey(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[Journey]:
+def journey(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, browser: Browser
+) -> Iterator[Journey]:
+    """The served app on a backend: embedded, or MongoDB + Redis (sessions too) + S3 with the
+    transcodes in a separate worker process."""
     if not AXE.is_file():
         pytest.fail("axe-core is missing: run `npm ci` (scripts/setup.sh does it)")
-    root = tmp_path_factory.mktemp("web")
-    env = {
-        "MUSICCONNECT_SECRET_KEY": "web-test-secret-key-long-enough-for-hs256",
-        "MUSICCONNECT_URL_TTL_S": str(URL_TTL_S),
-    }
+    root = tmp_path_factory.mktemp(f"web-{request.param}")
+    with backend_env(request.param, root) as backend:
+        env = {
+            **backend,
+            "MUSICCONNECT_SECRET_KEY": "web-test-secret-key-long-enough-for-hs256",
+            "MUSICCONNECT_URL_TTL_S": str(URL_TTL_S),
+        }
+        yield from _served(root, env, browser)
+
+
+def _served(root: Path, env: dict[str, str], browser: Browser) -> Iterator[Journey]:
     with musicconnect_server(root / "data", env=env) as base:
         audio = root / "song.wav"
         generate_demo_audio(audio, TRACK_S)
@@ -121,12 +135,13 @@ def _menu(page: Page) -> list[str]:
     return page.locator("#quality option").all_inner_texts()
 
 
+@ON_EVERY_BACKEND
 def test_an_artist_signs_up_uploads_and_watches_the_track_become_ready(journey: Journey) -> None:
     studio = journey.sign_up("nova", "artist")
     expect(studio.get_by_role("heading", name="Studio: Nova")).to_be_visible()
-    journey.artist_id = (
-        studio.get_by_role("link", name="See your public page").get_attribute("href").rsplit("/", 1)[-1]
-    )  # type: ignore[union-attr]
+    public = studio.get_by_role("link", name="See your public page").get_attribute("href")
+    assert public is not None
+    journey.artist_id = public.rsplit("/", 1)[-1]
 
     studio.get_by_label("Title").fill("Morning Light")
     studio.get_by_label("Audio file").set_input_files(journey.audio)
@@ -141,6 +156,7 @@ def test_an_artist_signs_up_uploads_and_watches_the_track_become_ready(journey: 
 
 
 @pytest.mark.parametrize("tier", ["free", "supporter", "superfan"])
+@ON_EVERY_BACKEND
 def test_each_fan_hears_exactly_the_rungs_of_their_tier(journey: Journey, tier: str) -> None:
     page = journey.sign_up(tier, "fan")
     page.goto(f"/artist/{journey.artist_id}")
@@ -158,6 +174,7 @@ def test_each_fan_hears_exactly_the_rungs_of_their_tier(journey: Journey, tier: 
     expect(page.locator("#bitrate")).to_contain_text("kbps")
 
 
+@ON_EVERY_BACKEND
 def test_a_free_fan_cannot_get_256k_by_any_means(journey: Journey) -> None:
     page = journey.pages["free"]
     statuses = page.evaluate(
@@ -180,6 +197,7 @@ def test_a_free_fan_cannot_get_256k_by_any_means(journey: Journey) -> None:
     assert len(levels) == 1
 
 
+@ON_EVERY_BACKEND
 def test_an_upgrade_grows_the_menu_while_the_track_plays_on_without_a_page_load(journey: Journey) -> None:
     page = journey.pages["free"]
     page.evaluate("() => { window.stillThisDocument = true; }")
@@ -200,6 +218,7 @@ def test_an_upgrade_grows_the_menu_while_the_track_plays_on_without_a_page_load(
     assert page.evaluate("() => document.getElementById('audio').paused") is False
 
 
+@ON_EVERY_BACKEND
 def test_the_dashboard_charts_the_plays(journey: Journey) -> None:
     page = journey.pages["nova"]
     page.get_by_role("link", name="Dashboard").click()
@@ -210,6 +229,7 @@ def test_the_dashboard_charts_the_plays(journey: Journey) -> None:
     assert sum(plays) >= 3  # one counted play per fan
 
 
+@ON_EVERY_BACKEND
 def test_urls_that_expire_mid_track_are_renewed_and_the_track_plays_on(journey: Journey) -> None:
     page = journey.page(journey.context())
     page.goto("/signin")
@@ -230,6 +250,7 @@ def test_urls_that_expire_mid_track_are_renewed_and_the_track_plays_on(journey: 
     assert any(e["code"] == "url_expired" for e in errors), errors
 
 
+@ON_EVERY_BACKEND
 def test_no_console_errors_on_the_journey(journey: Journey) -> None:
     """The expired-URL page logs its expected 403s; every other page of the journey is clean."""
     unexpected = [e for e in journey.console_errors if "403" not in e]
@@ -256,6 +277,7 @@ class _Attacker(BaseHTTPRequestHandler):
         pass
 
 
+@ONCE
 def test_a_form_posted_from_another_origin_is_refused(journey: Journey) -> None:
     page = journey.pages["supporter"]
     _Attacker.target = f"{journey.base}/artist/{journey.artist_id}/join"
@@ -284,10 +306,12 @@ MAIN_PAGES: Final = {
 def _signed_in_context(journey: Journey, who: str | None, **options: Any) -> BrowserContext:
     context = journey.context(**options)
     if who is not None:
-        context.add_cookies(journey.pages[who].context.cookies())
+        # The person's signed-in session, in a context of its own (another size, or no CSP).
+        context.add_cookies(journey.pages[who].context.cookies())  # type: ignore[arg-type]
     return context
 
 
+@ONCE
 def test_the_main_pages_have_no_critical_accessibility_violations(journey: Journey) -> None:
     found: dict[str, list[str]] = {}
     for name, (who, path) in MAIN_PAGES.items():
@@ -302,6 +326,7 @@ def test_the_main_pages_have_no_critical_accessibility_violations(journey: Journ
     assert found == {name: [] for name in MAIN_PAGES}
 
 
+@ONCE
 def test_screenshots_of_the_main_pages_at_desktop_and_phone_width(journey: Journey) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width, viewport in (("desktop", DESKTOP), ("phone", PHONE)):

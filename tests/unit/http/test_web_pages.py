@@ -8,6 +8,7 @@ import httpx
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from musicconnect.domain.payments import LinkKind
 from tests.unit.http.conftest import PASSWORD, Api, User
 
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -197,3 +198,51 @@ def test_the_browser_packages_are_served(client: TestClient[Litestar]) -> None:
     assert hls.headers["content-type"].startswith("text/javascript")
     assert client.get("/vendor/nope.js").status_code == 404
     assert client.get("/static/app.js").status_code == 200
+
+
+def test_an_anonymous_visit_stores_no_session_and_sets_no_session_cookie(
+    client: TestClient[Litestar],
+) -> None:
+    answer = client.get("/")
+
+    assert not any(h.startswith("mc_session=") for h in answer.headers.get_list("set-cookie"))
+
+
+def test_signing_in_starts_a_new_session_id(api: Api) -> None:
+    """A session id planted before sign-in never becomes a signed-in session."""
+    fan = api.fan()
+    api.client.cookies.set("mc_session", "planted-by-someone-else")
+
+    answer = sign_in(api.client, fan)
+
+    cookie = next(h for h in answer.headers.get_list("set-cookie") if h.startswith("mc_session="))
+    assert "planted-by-someone-else" not in cookie
+
+
+def test_a_fan_likes_a_track_and_sees_their_subscriptions_by_artist_name(api: Api) -> None:
+    artist = api.register("artist", name="Nova Lights")
+    track_id = api.ready_track(artist)
+    fan = api.fan_on(artist, "supporter")
+    sign_in(api.client, fan)
+
+    liked = api.client.post(f"/track/{track_id}/like", data={"_csrf_token": csrf_of(api.client)})
+    library = api.client.get("/library")
+
+    assert liked.status_code == 200
+    assert api.services.uow().fans.likes_of(track_id) == 1
+    assert "Nova Lights" in library.text
+    assert "supporter" in library.text
+
+
+def test_an_artist_starts_payout_onboarding_and_comes_back_to_the_payouts_page(api: Api) -> None:
+    artist = api.artist()
+    sign_in(api.client, artist)
+
+    answer = api.client.post(
+        "/studio/payouts/onboarding", data={"_csrf_token": csrf_of(api.client)}, follow_redirects=False
+    )
+
+    assert answer.status_code == 303
+    assert answer.headers["location"].endswith("/studio/payouts")  # offline onboarding is done at once
+    with api.services.uow() as uow:
+        assert uow.processor_links.get(LinkKind.CONNECTED_ACCOUNT, artist.id) is not None

@@ -118,6 +118,10 @@ class WebCalls:
     def follow(self, artist_id: str, caller: Caller) -> None:
         engagement.follow(artist_id, caller=caller, uow=self.services.uow(), clock=self.services.clock)
 
+    def like(self, track_id: str, caller: Caller) -> Track:
+        engagement.like(track_id, caller=caller, uow=self.services.uow(), clock=self.services.clock)
+        return self.track(track_id, caller)
+
     def quote(self, artist_id: str, tier: Tier, caller: Caller) -> TierQuote:
         return self.services.subscriptions.quote(artist_id, tier, caller=caller)
 
@@ -130,8 +134,15 @@ class WebCalls:
             return subscriptions.subscribe(artist_id, tier, caller=caller, return_urls=return_urls)
         return subscriptions.change_tier(artist_id, tier, caller=caller, return_urls=return_urls)
 
-    def my_subscriptions(self, caller: Caller) -> Sequence[Subscription]:
-        return self.services.subscriptions.of_fan(caller)
+    def library(self, caller: Caller) -> Sequence[tuple[Subscription, Artist]]:
+        """The fan's subscriptions, live and ended, each with its artist."""
+        s = self.services
+        subscriptions = s.subscriptions.of_fan(caller)
+        artists_by_id = {
+            artist_id: artists.view_artist(artist_id, uow=s.reader(), clock=s.clock)
+            for artist_id in {sub.artist_id for sub in subscriptions}
+        }
+        return [(sub, artists_by_id[sub.artist_id]) for sub in subscriptions]
 
     # --- artists ------------------------------------------------------------------------------
 
@@ -168,6 +179,20 @@ class WebCalls:
         return dashboard.build_dashboard(
             caller.id, caller=caller, uow=self.services.uow(), clock=self.services.clock
         )
+
+    def start_onboarding(self, caller: Caller, *, back_to: str) -> str:
+        """The processor's page where the artist sets up payouts; it sends them back to ``back_to``."""
+        s = self.services
+        link = payouts.start_payouts_onboarding(
+            caller.id,
+            caller=caller,
+            refresh_url=back_to,
+            return_url=back_to,
+            uow=s.uow(),
+            accounts=s.payments.accounts,
+            clock=s.clock,
+        )
+        return link.url
 
     def payouts(self, caller: Caller) -> Sequence[Payout]:
         return payouts.payouts_of(caller.id, caller=caller, uow=self.services.reader())

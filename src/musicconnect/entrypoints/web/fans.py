@@ -76,10 +76,15 @@ class FanPages(Controller):
         calls.follow(artist_id, require_visitor(visitor, Role.FAN))
         return see_other(f"/artist/{artist_id}?followed=1")
 
+    @post("/track/{track_id:str}/like", sync_to_thread=True)
+    def like(self, *, track_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Redirect:
+        track = calls.like(track_id, require_visitor(visitor, Role.FAN))
+        return see_other(f"/artist/{track.artist_id}?liked={track.id}")
+
     @get("/library", sync_to_thread=True)
     def library(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:
         fan = require_visitor(visitor, Role.FAN)
-        return page("library.html", visitor, subscriptions=calls.my_subscriptions(fan))
+        return page("library.html", visitor, subscriptions=calls.library(fan))
 
     @get("/listen/{track_id:str}", sync_to_thread=True, media_type=HLS_MEDIA_TYPE)
     def master(self, *, track_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Response[str]:

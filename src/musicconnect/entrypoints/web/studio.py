@@ -17,6 +17,7 @@ from musicconnect.entrypoints.http.tracks import ingest_command
 from musicconnect.entrypoints.http.uploads import spooled_form
 from musicconnect.entrypoints.web.common import (
     PRIVATE,
+    SCRIPT_HEADER,
     CallsDep,
     Form,
     VisitorDep,
@@ -90,6 +91,18 @@ class StudioPages(Controller):
     def dashboard(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:
         board = calls.dashboard(require_visitor(visitor, Role.ARTIST))
         return page("dashboard.html", visitor, board=board)
+
+    @post("/payouts/onboarding", sync_to_thread=True)
+    def start_onboarding(
+        self, *, request: Request[Any, Any, Any], calls: CallsDep, visitor: VisitorDep
+    ) -> Redirect | Template:
+        """Connect onboarding: the processor's page, then back to the payouts page."""
+        artist = require_visitor(visitor, Role.ARTIST)
+        base = calls.services.settings.public_base_url or str(request.base_url)
+        url = calls.start_onboarding(artist, back_to=f"{base.rstrip('/')}/studio/payouts")
+        if request.headers.get(SCRIPT_HEADER):
+            return page("leave.html", visitor, url=url)
+        return Redirect(path=url, status_code=303)
 
     @get("/payouts", sync_to_thread=True)
     def payouts(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:

@@ -187,7 +187,14 @@ function watchTrack(trackId, row) {
     const response = await fetch(`/studio/tracks/${encodeURIComponent(trackId)}`);
     if (!response.ok) return;
     const track = await response.json();
-    row.querySelector(".status").textContent = track.status;
+    const status = row.querySelector(".status");
+    status.textContent = track.status;
+    if (track.status === "processing") {
+      // The transcode reports no fraction to the page yet: an indeterminate bar while it runs.
+      const bar = document.createElement("progress");
+      bar.setAttribute("aria-label", `Transcoding ${track.title}`);
+      status.append(" ", bar);
+    }
     row.querySelector(".rungs").textContent = track.rungs_kbps.join(" / ");
     row.querySelector(".measured").textContent = track.measured_kbps.join(" / ");
     if (track.status === "processing" && document.body.contains(row)) setTimeout(poll, 1000);
