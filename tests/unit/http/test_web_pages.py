@@ -10,6 +10,7 @@ from litestar.testing import TestClient
 
 from musicconnect.domain.payments import LinkKind
 from tests.unit.http.conftest import PASSWORD, Api, User
+from tests.unit.http.fakes import fake_audio
 
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
@@ -246,3 +247,47 @@ def test_an_artist_starts_payout_onboarding_and_comes_back_to_the_payouts_page(a
     assert answer.headers["location"].endswith("/studio/payouts")  # offline onboarding is done at once
     with api.services.uow() as uow:
         assert uow.processor_links.get(LinkKind.CONNECTED_ACCOUNT, artist.id) is not None
+
+
+def test_an_upload_the_studio_refuses_answers_json_for_the_pages_script(api: Api) -> None:
+    artist = api.artist()
+    sign_in(api.client, artist)
+
+    answer = api.client.post(
+        "/studio/tracks",
+        files={"file": ("song.wav", b"not audio at all", "audio/wav")},
+        data={"title": "Noise"},
+        headers={"X-CSRFToken": csrf_of(api.client)},
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == "media_rejected"
+
+
+def test_an_upload_from_the_studio_is_ingested_and_its_status_readable(api: Api) -> None:
+    artist = api.artist()
+    sign_in(api.client, artist)
+    token = csrf_of(api.client, "/studio")
+
+    answer = api.client.post(
+        "/studio/tracks",
+        files={"file": ("song.wav", fake_audio(), "audio/wav")},
+        data={"title": "Evening"},
+        headers={"X-CSRFToken": token},
+    )
+    status = api.client.get(f"/studio/tracks/{answer.json()['track_id']}")
+
+    assert answer.status_code == 202, answer.text
+    assert status.json()["status"] == "ready"
+    assert status.json()["rungs_kbps"] == [128, 256, 320]
+
+
+def test_an_upload_without_the_csrf_header_is_refused(api: Api) -> None:
+    artist = api.artist()
+    sign_in(api.client, artist)
+
+    answer = api.client.post(
+        "/studio/tracks", files={"file": ("song.wav", fake_audio(), "audio/wav")}, data={"title": "Evening"}
+    )
+
+    assert answer.status_code == 403

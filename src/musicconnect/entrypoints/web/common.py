@@ -10,10 +10,11 @@ from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, SkipValidation
 from litestar.response import Redirect, Template
+from litestar.types import ExceptionHandlersMap
 
 from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.errors import DomainError, Forbidden
-from musicconnect.entrypoints.http.errors import status_of
+from musicconnect.entrypoints.http.errors import domain_error_handler, status_of
 from musicconnect.entrypoints.web.calls import WebCalls
 
 #: The bound use cases. Name the parameter ``calls``.
@@ -22,6 +23,8 @@ CallsDep: TypeAlias = NamedDependency[SkipValidation[WebCalls]]
 VisitorDep: TypeAlias = NamedDependency[SkipValidation[Caller | None]]
 #: A urlencoded form's fields.
 Form: TypeAlias = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+#: For the routes the pages' script reads (uploads, track status, playlists): the API's JSON errors.
+JSON_ERRORS: Final[ExceptionHandlersMap] = {DomainError: domain_error_handler}
 #: Pages that show someone's own data are not kept by shared caches.
 PRIVATE: Final = {"Cache-Control": "private, no-store"}
 #: Sent by the pages' script on requests it makes itself (it then swaps in the page's main part).

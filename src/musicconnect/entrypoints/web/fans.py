@@ -13,6 +13,7 @@ from musicconnect.domain.accounts import Role
 from musicconnect.domain.errors import DomainError
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.web.common import (
+    JSON_ERRORS,
     PRIVATE,
     SCRIPT_HEADER,
     CallsDep,
@@ -86,7 +87,12 @@ class FanPages(Controller):
         fan = require_visitor(visitor, Role.FAN)
         return page("library.html", visitor, subscriptions=calls.library(fan))
 
-    @get("/listen/{track_id:str}", sync_to_thread=True, media_type=HLS_MEDIA_TYPE)
+    @get(
+        "/listen/{track_id:str}",
+        sync_to_thread=True,
+        media_type=HLS_MEDIA_TYPE,
+        exception_handlers=JSON_ERRORS,
+    )
     def master(self, *, track_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Response[str]:
         """The visitor's master playlist: exactly their tier's rungs, signed like the API's."""
         playlist = calls.master_playlist(track_id, require_visitor(visitor))

@@ -16,6 +16,7 @@ from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.tracks import ingest_command
 from musicconnect.entrypoints.http.uploads import spooled_form
 from musicconnect.entrypoints.web.common import (
+    JSON_ERRORS,
     PRIVATE,
     SCRIPT_HEADER,
     CallsDep,
@@ -55,7 +56,12 @@ class StudioPages(Controller):
             )
         return see_other("/studio?saved=1")
 
-    @post("/tracks", status_code=HTTP_202_ACCEPTED, request_max_body_size=None)
+    @post(
+        "/tracks",
+        status_code=HTTP_202_ACCEPTED,
+        request_max_body_size=None,
+        exception_handlers=JSON_ERRORS,
+    )
     async def upload(
         self, *, request: Request[Any, Any, Any], calls: CallsDep, visitor: VisitorDep
     ) -> dict[str, str]:
@@ -73,7 +79,12 @@ class StudioPages(Controller):
             track = await anyio.to_thread.run_sync(lambda: calls.ingest(command, artist))
         return {"track_id": track.id, "status": track.status.value}
 
-    @get("/tracks/{track_id:str}", sync_to_thread=True, response_headers=PRIVATE)
+    @get(
+        "/tracks/{track_id:str}",
+        sync_to_thread=True,
+        response_headers=PRIVATE,
+        exception_handlers=JSON_ERRORS,
+    )
     def track_status(
         self, *, track_id: FromPath[str], calls: CallsDep, visitor: VisitorDep
     ) -> dict[str, Any]:
