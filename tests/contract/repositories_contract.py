@@ -404,6 +404,21 @@ class ArtistRepositoryContract(UnitOfWorkFactory):
         assert versions == [first, second, third]
         assert [v.price.amount_minor for v in versions if v] == [500, 600, 800]
 
+    def test_bio_and_links_are_kept(self) -> None:
+        """An artist's profile text and links read back as saved, line breaks and order kept."""
+        artist = an_artist()
+        self.committed(lambda uow: uow.artists.add(artist))
+        profiled = artist.with_profile(
+            bio="Tapes from Lyon.\nLive on Sundays.", links=("https://b.example", "http://a.example")
+        )
+
+        self.committed(lambda uow: uow.artists.save(profiled))
+
+        loaded = self.read(lambda uow: uow.artists.get("artist-1"))
+        assert loaded == profiled
+        assert loaded is not None
+        assert loaded.links == ("https://b.example", "http://a.example")
+
     def test_search_finds_artists_by_part_of_their_name_in_name_order(self) -> None:
         """Case does not matter, an empty name lists everyone, and the limit holds."""
         artists = [

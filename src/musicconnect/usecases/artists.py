@@ -32,6 +32,18 @@ def discover(name: str, *, uow: UnitOfWork, limit: int = DISCOVER_LIMIT) -> Sequ
         return uow.artists.search(name.strip()[:100], limit=limit)
 
 
+def edit_profile(
+    artist_id: str, *, bio: str, links: Sequence[str], caller: Caller, uow: UnitOfWork
+) -> Artist:
+    """The artist's own bio and links, as fans read them on the artist's page."""
+    require_owner(caller, artist_id)
+    with uow:
+        artist = require_artist(uow, artist_id).with_profile(bio=bio, links=tuple(links))
+        uow.artists.save(artist)
+        uow.commit()
+    return artist
+
+
 def set_tier(
     artist_id: str,
     tier: Tier,

@@ -291,3 +291,22 @@ def test_an_upload_without_the_csrf_header_is_refused(api: Api) -> None:
     )
 
     assert answer.status_code == 403
+
+
+def test_an_artist_edits_their_page_in_the_studio_and_fans_see_it(api: Api) -> None:
+    artist = api.register("artist", name="Nova")
+    sign_in(api.client, artist)
+
+    saved = api.client.post(
+        "/studio/profile",
+        data={
+            "bio": "Tapes from Lyon.\r\nLive on Sundays.",
+            "links": "https://nova.example/\r\n",
+            "_csrf_token": csrf_of(api.client, "/studio"),
+        },
+    )
+    page = api.client.get(f"/artist/{artist.id}")
+
+    assert saved.status_code == 200, saved.text
+    assert "<p>Tapes from Lyon.</p><p>Live on Sundays.</p>" in page.text
+    assert 'href="https://nova.example/" rel="nofollow noopener noreferrer ugc"' in page.text

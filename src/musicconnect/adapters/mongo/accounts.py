@@ -163,6 +163,8 @@ def _read_artist(doc: Doc) -> Artist:
         display_name=doc["display_name"],
         plans=tuple(read_plan(plan) for plan in doc["plans"]),
         grace_days=int(doc["grace_days"]),
+        bio=str(doc.get("bio", "")),
+        links=tuple(doc.get("links", ())),
     )
 
 
@@ -173,5 +175,7 @@ def _artist_doc(artist: Artist) -> Doc:
         # What a search by name compares: MongoDB's $regex has no case folding of its own.
         "name_key": artist.display_name.casefold(),
         "grace_days": artist.grace_days,
+        "bio": artist.bio,
+        "links": list(artist.links),
         "plans": [plan_doc(plan) for plan in artist.plans],
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 
@@ -88,6 +89,10 @@ def _account(row: sqlite3.Row) -> Account:
     )
 
 
+def _artist_columns(artist: Artist) -> tuple[str, str, int, str, str]:
+    return (artist.id, artist.display_name, artist.grace_days, artist.bio, json.dumps(list(artist.links)))
+
+
 _PLAN_COLUMNS = "tier, version, price_minor, currency, features, effective_from"
 
 
@@ -100,8 +105,8 @@ class SqliteArtistRepository:
         with atomic(connection):
             insert_or_conflict(
                 connection,
-                "INSERT INTO artists (id, display_name, grace_days) VALUES (?, ?, ?)",
-                (artist.id, artist.display_name, artist.grace_days),
+                "INSERT INTO artists (id, display_name, grace_days, bio, links) VALUES (?, ?, ?, ?, ?)",
+                _artist_columns(artist),
                 f"artist {artist.id!r} exists already",
             )
             self._store_plans(connection, artist)
@@ -110,10 +115,11 @@ class SqliteArtistRepository:
         connection = self._connect()
         with atomic(connection):
             connection.execute(
-                "INSERT INTO artists (id, display_name, grace_days) VALUES (?, ?, ?)"
+                "INSERT INTO artists (id, display_name, grace_days, bio, links) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE"
-                " SET display_name = excluded.display_name, grace_days = excluded.grace_days",
-                (artist.id, artist.display_name, artist.grace_days),
+                " SET display_name = excluded.display_name, grace_days = excluded.grace_days,"
+                " bio = excluded.bio, links = excluded.links",
+                _artist_columns(artist),
             )
             self._store_plans(connection, artist)
 
@@ -134,6 +140,8 @@ class SqliteArtistRepository:
             display_name=row["display_name"],
             plans=tuple(read_plan(plan) for plan in plans),
             grace_days=int(row["grace_days"]),
+            bio=row["bio"],
+            links=tuple(json.loads(row["links"])),
         )
 
     def search(self, name: str, *, limit: int) -> Sequence[Artist]:

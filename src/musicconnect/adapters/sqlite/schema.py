@@ -291,6 +291,12 @@ _ACCOUNTS_AND_LISTENERS: Final = (
 #: Step 6: the measured average and peak bitrate of each published rung (JSON; empty before).
 _RUNG_RATES: Final[Sequence[str]] = ("ALTER TABLE tracks ADD COLUMN rates TEXT NOT NULL DEFAULT '[]'",)
 
+#: Step 7: the artist's bio and links (a JSON list) on their public page.
+_ARTIST_PROFILE: Final[Sequence[str]] = (
+    "ALTER TABLE artists ADD COLUMN bio TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE artists ADD COLUMN links TEXT NOT NULL DEFAULT '[]'",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -299,6 +305,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _INTENTS,
     _ACCOUNTS_AND_LISTENERS,
     _RUNG_RATES,
+    _ARTIST_PROFILE,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -153,6 +153,9 @@ class WebCalls:
     def own_artist(self, caller: Caller) -> Artist:
         return artists.view_artist(caller.id, uow=self.services.reader(), clock=self.services.clock)
 
+    def edit_profile(self, caller: Caller, *, bio: str, links: Sequence[str]) -> Artist:
+        return artists.edit_profile(caller.id, bio=bio, links=links, caller=caller, uow=self.services.uow())
+
     def set_tier_price(self, caller: Caller, tier: Tier, price: str, features: Sequence[str]) -> TierPlan:
         s = self.services
         current = self.own_artist(caller).plan(tier)

@@ -10,11 +10,12 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from musicconnect.domain.accounts import Role
+from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.errors import DomainError
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.tracks import ingest_command
 from musicconnect.entrypoints.http.uploads import spooled_form
+from musicconnect.entrypoints.web.calls import WebCalls
 from musicconnect.entrypoints.web.common import (
     JSON_ERRORS,
     PRIVATE,
@@ -37,6 +38,29 @@ class StudioPages(Controller):
         artist = require_visitor(visitor, Role.ARTIST)
         return page("studio.html", visitor, artist=calls.own_artist(artist), tracks=calls.own_tracks(artist))
 
+    @post("/profile", sync_to_thread=True)
+    def edit_profile(self, *, data: Form, calls: CallsDep, visitor: VisitorDep) -> Template | Redirect:
+        artist = require_visitor(visitor, Role.ARTIST)
+        try:
+            # Browsers send a textarea's line breaks as CRLF; the domain keeps plain line feeds.
+            bio = data.get("bio", "").replace("\r\n", "\n")
+            calls.edit_profile(artist, bio=bio, links=data.get("links", "").splitlines())
+        except DomainError as error:
+            return self._studio_again(calls, artist, error)
+        return see_other("/studio?saved=profile")
+
+    @staticmethod
+    def _studio_again(calls: WebCalls, artist: Caller, error: DomainError) -> Template:
+        """The studio with what went wrong said at the top."""
+        return page(
+            "studio.html",
+            artist,
+            status_code=422,
+            artist=calls.own_artist(artist),
+            tracks=calls.own_tracks(artist),
+            error=error.detail,
+        )
+
     @post("/tiers/{tier:str}", sync_to_thread=True)
     def set_tier(
         self, *, tier: FromPath[str], data: Form, calls: CallsDep, visitor: VisitorDep
@@ -46,15 +70,8 @@ class StudioPages(Controller):
         try:
             calls.set_tier_price(artist, Tier.parse(tier), data.get("price", ""), features)
         except DomainError as error:
-            return page(
-                "studio.html",
-                visitor,
-                status_code=422,
-                artist=calls.own_artist(artist),
-                tracks=calls.own_tracks(artist),
-                error=error.detail,
-            )
-        return see_other("/studio?saved=1")
+            return self._studio_again(calls, artist, error)
+        return see_other(f"/studio?saved={tier}")
 
     @post(
         "/tracks",
