@@ -143,6 +143,11 @@ def test_an_artist_signs_up_uploads_and_watches_the_track_become_ready(journey: 
     assert public is not None
     journey.artist_id = public.rsplit("/", 1)[-1]
 
+    studio.get_by_label("Bio").fill("Songs for early trams.\nRecorded on tape in Lyon.")
+    studio.get_by_label("Links (one http or https URL a line, up to 5)").fill("https://nova.example/")
+    studio.get_by_role("button", name="Save your page").click()
+    expect(studio.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+
     studio.get_by_label("Title").fill("Morning Light")
     studio.get_by_label("Audio file").set_input_files(journey.audio)
     studio.get_by_role("button", name="Upload", exact=True).click()
@@ -299,6 +304,8 @@ MAIN_PAGES: Final = {
     "artist": ("supporter", "/artist/{artist}"),
     "studio": ("nova", "/studio"),
     "dashboard": ("nova", "/studio/dashboard"),
+    "payouts": ("nova", "/studio/payouts"),
+    "library": ("supporter", "/library"),
     "signin": (None, "/signin"),
 }
 

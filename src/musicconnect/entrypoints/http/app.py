@@ -133,7 +133,7 @@ def create_app(services: Services) -> Litestar:
         request_max_body_size=MAX_JSON_BODY_BYTES,
         before_request=refuse_deep_json,
         before_send=[add_security_headers],
-        on_startup=[complete_openapi],
+        on_startup=[complete_openapi, web.purge_expired_sessions],
         on_shutdown=[close_services],
         debug=False,
     )

@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.stores.base import Store
+from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from musicconnect.bootstrap import Services
@@ -44,6 +45,13 @@ class WebApp:
     routers: list[Router]
     stores: dict[str, Store]
     templates: TemplateConfig[JinjaTemplateEngine]
+
+    async def purge_expired_sessions(self) -> None:
+        """Files of sessions past their age stay until read; drop them at start-up (Redis expires
+        its own)."""
+        for store in self.stores.values():
+            if isinstance(store, FileStore):
+                await store.delete_expired()
 
 
 def _money(value: Any) -> str:

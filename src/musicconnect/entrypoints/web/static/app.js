@@ -234,7 +234,11 @@ function setUpUpload() {
       form.reset();
     });
     request.addEventListener("error", () => { status.textContent = "Upload failed: network error"; });
-    request.send(new FormData(form));
+    const data = new FormData(form);
+    // A datetime-local field has no zone: send the instant the artist meant, in UTC.
+    const release = data.get("release_at");
+    if (release) data.set("release_at", new Date(release).toISOString());
+    request.send(data);
   });
 }
 
