@@ -1,7 +1,8 @@
-"""Puts the web app's browser packages (installed by ``npm ci``) into the wheel.
+"""Puts the web app's browser packages (installed by ``npm ci``) into the sdist and the wheel.
 
-An editable install serves them from node_modules; a built wheel must carry them, so building one
-without them fails and says how to fix it.
+An editable install serves them from node_modules. A release carries copies: the sdist under
+``src/musicconnect/entrypoints/web/vendor/`` (so a wheel builds from it with no node_modules),
+the wheel inside the package. Building a release with neither fails and says how to fix it.
 """
 
 from __future__ import annotations
@@ -16,17 +17,24 @@ VENDOR_FILES = {
     "hls.min.js": "hls.js/dist/hls.min.js",
     "chart.umd.min.js": "chart.js/dist/chart.umd.min.js",
 }
+VENDOR = "musicconnect/entrypoints/web/vendor"
 
 
 class VendorFilesHook(BuildHookInterface):  # type: ignore[type-arg]
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
-        if self.target_name != "wheel" or version == "editable":
+        if version == "editable":
             return
-        modules = Path(self.root) / "node_modules"
+        root = Path(self.root)
+        target = f"src/{VENDOR}" if self.target_name == "sdist" else VENDOR
         for name, source in VENDOR_FILES.items():
-            path = modules / source
-            if not path.is_file():
-                raise FileNotFoundError(f"{path} is missing: run `npm ci` before building the wheel")
-            build_data["force_include"][str(path)] = f"musicconnect/entrypoints/web/vendor/{name}"
+            installed = root / "node_modules" / source
+            # An unpacked sdist carries them in the package folder (which .gitignore leaves out).
+            carried = root / "src" / VENDOR / name
+            if installed.is_file():
+                build_data["force_include"][str(installed)] = f"{target}/{name}"
+            elif carried.is_file():
+                build_data["force_include"][str(carried)] = f"{target}/{name}"
+            else:
+                raise FileNotFoundError(f"{installed} is missing: run `npm ci` before building a release")

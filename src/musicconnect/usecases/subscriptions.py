@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from musicconnect.domain import subscriptions as subs
-from musicconnect.domain.accounts import Caller
+from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import INTENT_LEASE, IntentKind, IntentStatus, PaymentIntent
@@ -183,6 +183,15 @@ class Subscriptions:
         at_once = change.upgraded or tier is current.tier
         effective_at = now if at_once else current.current_period_end
         return TierQuote(tier, current, change.charge, effective_at)
+
+    def standing_with(self, artist_id: str, *, caller: Caller | None) -> tuple[Subscription | None, Tier]:
+        """The caller's live subscription with the artist (None for strangers and artists) and
+        the tier they enjoy now."""
+        if caller is None or caller.role is not Role.FAN:
+            return None, Tier.FREE
+        with self.uow() as uow:
+            live = uow.subscriptions.live_for(caller.id, artist_id)
+        return live, subs.effective_tier(live, self.clock.now())
 
     def of_fan(self, caller: Caller) -> Sequence[Subscription]:
         """The caller's subscriptions, live and ended."""

@@ -1,11 +1,13 @@
-"""``create_app``: the Litestar application over an assembled set of services."""
+"""``create_app``: the Litestar application over a ``Platform``: each handler receives the bound
+use-case groups it names (``tracks: TracksDep``), provided once here for every ``Platform`` field."""
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import Final
+from typing import Any, Final
 
 import anyio.to_thread
+import attrs
 from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
@@ -14,7 +16,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components
 from litestar.plugins.pydantic import PydanticPlugin
 
-from musicconnect.bootstrap import Services, secret_key
+from musicconnect.bootstrap import secret_key
 from musicconnect.entrypoints.http.artists import ArtistController
 from musicconnect.entrypoints.http.auth import SECURITY_SCHEMES, provide_caller, provide_viewer
 from musicconnect.entrypoints.http.auth_routes import AuthController
@@ -28,10 +30,10 @@ from musicconnect.entrypoints.http.payouts import AdminController, ArtistMoneyCo
 from musicconnect.entrypoints.http.schemas import HealthOut
 from musicconnect.entrypoints.http.subscriptions import MySubscriptionsController, SubscriptionController
 from musicconnect.entrypoints.http.tracks import TrackController
+from musicconnect.entrypoints.http.uploads import UploadFolder
 from musicconnect.entrypoints.http.webhooks import payment_handlers
 from musicconnect.entrypoints.web import web_app
-from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.usecases.streaming import StreamOpener
+from musicconnect.platform import Platform
 
 #: JSON bodies other than uploads are small; uploads set their own limit from the upload policy.
 MAX_JSON_BODY_BYTES: Final = 1024 * 1024
@@ -80,24 +82,31 @@ def _cors_config(origins: list[str]) -> CORSConfig | None:
     )
 
 
-def create_app(services: Services) -> Litestar:
-    """The HTTP API over ``services``; closing the app closes them."""
+def _provide(platform: Platform, name: str) -> Provide:
+    """A dependency answering the platform's ``name`` group: an attribute read, built nothing.
 
-    def provide_services() -> Services:
-        return services
+    Read at each request rather than cached, so a test may swap the groups of one app's platform.
+    """
 
-    def provide_uow() -> UnitOfWork:
-        # One unit of work per request; each use case opens and closes its own transactions on it.
-        return services.uow()
+    def provide() -> Any:
+        return getattr(platform, name)
 
-    def provide_streams() -> StreamOpener:
-        return services.stream_opener()
+    return Provide(provide, sync_to_thread=False)
 
-    async def close_services() -> None:
-        await anyio.to_thread.run_sync(services.close)
+
+def create_app(platform: Platform) -> Litestar:
+    """The HTTP API over ``platform``; closing the app closes it."""
+    groups = {field.name: _provide(platform, field.name) for field in attrs.fields(Platform)}
+
+    def provide_uploads() -> UploadFolder:
+        # Only uploads ask for it, so it is no cost to the hot paths.
+        return UploadFolder(platform.settings.data_dir / "tmp" / "uploads")
+
+    async def close_platform() -> None:
+        await anyio.to_thread.run_sync(platform.close)
 
     # The web pages: their own sessions and CSRF checks, on their routes only.
-    web = web_app(services, secret=secret_key(services.settings))
+    web = web_app(platform, secret=secret_key(platform.settings))
 
     return Litestar(
         route_handlers=[
@@ -112,19 +121,18 @@ def create_app(services: Services) -> Litestar:
             MySubscriptionsController,
             EngagementController,
             AdminController,
-            *payment_handlers(services),
+            *payment_handlers(platform),
             *web.routers,
         ],
         dependencies={
-            "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
-            "uow": Provide(provide_uow, sync_to_thread=False),
-            "streams": Provide(provide_streams, sync_to_thread=False),
+            **groups,
+            "uploads": Provide(provide_uploads, sync_to_thread=False),
             # Revocation checks may reach a network store (Redis): keep them off the event loop.
             "caller": Provide(provide_caller, sync_to_thread=True),
             "viewer": Provide(provide_viewer, sync_to_thread=True),
         },
         exception_handlers=dict(EXCEPTION_HANDLERS),
-        cors_config=_cors_config(services.settings.cors_origin_list),
+        cors_config=_cors_config(platform.settings.cors_origin_list),
         openapi_config=_openapi_config(),
         stores=web.stores,
         template_config=web.templates,
@@ -134,6 +142,6 @@ def create_app(services: Services) -> Litestar:
         before_request=refuse_deep_json,
         before_send=[add_security_headers],
         on_startup=[complete_openapi, web.purge_expired_sessions],
-        on_shutdown=[close_services],
+        on_shutdown=[close_platform],
         debug=False,
     )

@@ -9,9 +9,8 @@ from typing import Annotated, Final
 from litestar import Controller, Response, get
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 
-from musicconnect.entrypoints.http.deps import ServicesDep
+from musicconnect.entrypoints.http.deps import StreamingDep
 from musicconnect.entrypoints.http.errors import error_responses
-from musicconnect.usecases import streaming
 
 
 def _cache_control(expires: str | None, now_s: float) -> str:
@@ -62,7 +61,7 @@ class MediaController(Controller):
         track_id: FromPath[str],
         rung: FromPath[str],
         filename: FromPath[str],
-        services: ServicesDep,
+        streaming: StreamingDep,
         exp: Annotated[str | None, QueryParameter(description="Expiry, Unix seconds")] = None,
         sub: Annotated[str | None, QueryParameter(description="Whom the URL was signed for")] = None,
         sig: Annotated[str | None, QueryParameter(description="HMAC signature")] = None,
@@ -75,23 +74,9 @@ class MediaController(Controller):
         query = {
             name: value for name, value in (("exp", exp), ("sub", sub), ("sig", sig)) if value is not None
         }
-        served = streaming.serve_media(
-            artist_id,
-            track_id,
-            rung,
-            filename,
-            query,
-            # Read-only: players fetch segments often, and none of it writes.
-            uow=services.reader(),
-            tracks=services.ready_tracks,
-            cache=services.cache,
-            storage=services.storage,
-            signer=services.signer,
-            clock=services.clock,
-            ttl=services.url_ttl,
-        )
+        served = streaming.media(artist_id, track_id, rung, filename, query)
         headers = {
-            "Cache-Control": _cache_control(exp, services.clock.now().timestamp()),
+            "Cache-Control": _cache_control(exp, streaming.clock.now().timestamp()),
             "Accept-Ranges": "bytes",
         }
         size = len(served.body)

@@ -17,7 +17,6 @@ from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
-from musicconnect.bootstrap import Services
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.errors import DomainError
 from musicconnect.entrypoints.web import session
@@ -27,6 +26,7 @@ from musicconnect.entrypoints.web.calls import WebCalls
 from musicconnect.entrypoints.web.common import SignInFirst, error_page, sign_in_first
 from musicconnect.entrypoints.web.fans import FanPages
 from musicconnect.entrypoints.web.studio import StudioPages
+from musicconnect.platform import Platform
 
 __all__ = ["WebApp", "web_app"]
 
@@ -68,10 +68,10 @@ def _templates() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
-def web_app(services: Services, *, secret: str) -> WebApp:
-    """The pages over ``services``; ``secret`` signs the CSRF tokens."""
-    calls = WebCalls(services)
-    settings = services.settings
+def web_app(platform: Platform, *, secret: str) -> WebApp:
+    """The pages over ``platform``; ``secret`` signs the CSRF tokens."""
+    calls = WebCalls(platform)
+    settings = platform.settings
 
     def provide_calls() -> WebCalls:
         return calls

@@ -1,7 +1,7 @@
-"""The web pages' one way into the use cases: each method binds the ports a use case needs.
+"""The web pages' one way into the use cases: the Platform's bound groups, as the pages need them.
 
-Handlers call these and nothing else of the core, so moving to use cases bound once in a typed
-container (issue 16) changes this module, not the pages.
+Handlers call these and nothing else of the core; each method is a thin composition of bound
+use cases (``Platform``), so the pages and the JSON API share one wiring.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from datetime import datetime
 
 import attrs
 
-from musicconnect.bootstrap import Services
 from musicconnect.domain.accounts import Account, Artist, Caller
 from musicconnect.domain.analytics import Dashboard
 from musicconnect.domain.money import Money
@@ -20,11 +19,12 @@ from musicconnect.domain.subscriptions import Subscription
 from musicconnect.domain.throttling import Action
 from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.domain.tracks import Track
+from musicconnect.platform import Platform
 from musicconnect.ports.payments import ReturnUrls
-from musicconnect.usecases import accounts, artists, dashboard, engagement, payouts, profile, tracks
-from musicconnect.usecases.streaming import authorise_stream
+from musicconnect.settings import Settings
+from musicconnect.usecases.accounts import Register
 from musicconnect.usecases.subscriptions import TierChangeResult, TierQuote
-from musicconnect.usecases.throttling import throttle
+from musicconnect.usecases.tracks import IngestTrack
 
 
 @attrs.frozen
@@ -39,163 +39,118 @@ class ArtistPage:
 
 @attrs.frozen
 class WebCalls:
-    services: Services
+    platform: Platform
+
+    @property
+    def settings(self) -> Settings:
+        return self.platform.settings
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.platform.tracks.policy.max_bytes
+
+    def now(self) -> datetime:
+        return self.platform.services.clock.now()
 
     # --- accounts -----------------------------------------------------------------------------
 
     def throttle(self, action: Action, *, address: str, email: str | None) -> None:
-        s = self.services
-        throttle(action, account=email, address=address, policy=s.throttle, quota=s.quota, clock=s.clock)
+        self.platform.throttling.count(action, account=email, address=address)
 
     def sign_up(self, *, email: str, password: str, role: str, display_name: str) -> Account:
-        s = self.services
-        command = accounts.Register(email=email, password=password, role=role, display_name=display_name)
-        return accounts.register(command, uow=s.uow(), hasher=s.hasher, ids=s.ids, clock=s.clock, mail=s.mail)
+        command = Register(email=email, password=password, role=role, display_name=display_name)
+        return self.platform.accounts.register(command)
 
     def sign_in(self, email: str, password: str) -> Account:
-        return accounts.check_credentials(
-            email, password, uow=self.services.uow(), hasher=self.services.hasher
-        )
+        return self.platform.accounts.check_credentials(email, password)
 
     def resume(self, account_id: str, signed_in_at: datetime) -> Caller:
-        return accounts.resume_session(account_id, signed_in_at, uow=self.services.reader())
-
-    def now(self) -> datetime:
-        return self.services.clock.now()
+        return self.platform.accounts.resume_session(account_id, signed_in_at)
 
     def confirm_email(self, token: str) -> Account:
-        return profile.confirm_email(token, uow=self.services.uow(), mail=self.services.mail)
+        return self.platform.profiles.confirm_email(token)
 
     def request_reset(self, email: str) -> None:
-        profile.request_password_reset(email, uow=self.services.uow(), mail=self.services.mail)
+        self.platform.profiles.request_password_reset(email)
 
     def reset_password(self, token: str, password: str) -> None:
-        s = self.services
-        profile.reset_password(token, password, uow=s.uow(), hasher=s.hasher, mail=s.mail, clock=s.clock)
-
-    def account(self, caller: Caller) -> Account:
-        return profile.my_account(caller, uow=self.services.reader())
+        self.platform.profiles.reset_password(token, password)
 
     # --- fans ---------------------------------------------------------------------------------
 
     def discover(self, name: str) -> Sequence[Artist]:
-        return artists.discover(name, uow=self.services.reader())
+        return self.platform.artists.discover(name)
 
     def artist_page(self, artist_id: str, visitor: Caller | None) -> ArtistPage:
-        s = self.services
-        artist = artists.view_artist(
-            artist_id, uow=s.uow(), clock=s.clock, visitor_id=visitor.id if visitor else None
-        )
-        shown = tracks.tracks_of_artist(artist_id, caller=visitor, uow=s.reader(), clock=s.clock)
-        uow = s.reader()
-        with uow:
-            tier = tracks.caller_tier(visitor, artist_id, uow=uow, clock=s.clock)
-            live = uow.subscriptions.live_for(visitor.id, artist_id) if visitor else None
+        p = self.platform
+        artist = p.artists.view(artist_id, visitor_id=visitor.id if visitor else None)
+        shown = p.tracks.of_artist(artist_id, caller=visitor)
+        live, tier = p.billing.standing_with(artist_id, caller=visitor)
         return ArtistPage(artist, shown, live, tier)
 
     def track(self, track_id: str, visitor: Caller | None) -> Track:
-        return tracks.view_track(
-            track_id, caller=visitor, uow=self.services.reader(), clock=self.services.clock
-        )
+        return self.platform.tracks.view(track_id, caller=visitor)
 
     def master_playlist(self, track_id: str, caller: Caller) -> str:
-        s = self.services
-        return authorise_stream(
-            track_id,
-            caller=caller,
-            uow=s.reader(),
-            tracks=s.ready_tracks,
-            cache=s.cache,
-            signer=s.signer,
-            clock=s.clock,
-            ttl=s.url_ttl,
-        )
+        return self.platform.streaming.master_playlist(track_id, caller=caller)
 
     def record_play(self, track_id: str, caller: Caller) -> bool:
-        s = self.services
-        return engagement.record_play(track_id, caller=caller, uow=s.uow(), quota=s.quota, clock=s.clock)
+        return self.platform.engagement.play(track_id, caller=caller)
 
     def follow(self, artist_id: str, caller: Caller) -> None:
-        engagement.follow(artist_id, caller=caller, uow=self.services.uow(), clock=self.services.clock)
+        self.platform.engagement.follow(artist_id, caller=caller)
 
     def like(self, track_id: str, caller: Caller) -> Track:
-        engagement.like(track_id, caller=caller, uow=self.services.uow(), clock=self.services.clock)
+        self.platform.engagement.like(track_id, caller=caller)
         return self.track(track_id, caller)
 
     def quote(self, artist_id: str, tier: Tier, caller: Caller) -> TierQuote:
-        return self.services.subscriptions.quote(artist_id, tier, caller=caller)
+        return self.platform.billing.quote(artist_id, tier, caller=caller)
 
     def change_tier(
         self, artist_id: str, tier: Tier, caller: Caller, return_urls: ReturnUrls | None
     ) -> TierChangeResult:
         """Subscribe, upgrade, downgrade or cancel (the free tier): whichever moves the fan to ``tier``."""
-        subscriptions = self.services.subscriptions
+        billing = self.platform.billing
         if self.quote(artist_id, tier, caller).current is None:
-            return subscriptions.subscribe(artist_id, tier, caller=caller, return_urls=return_urls)
-        return subscriptions.change_tier(artist_id, tier, caller=caller, return_urls=return_urls)
+            return billing.subscribe(artist_id, tier, caller=caller, return_urls=return_urls)
+        return billing.change_tier(artist_id, tier, caller=caller, return_urls=return_urls)
 
     def library(self, caller: Caller) -> Sequence[tuple[Subscription, Artist]]:
         """The fan's subscriptions, live and ended, each with its artist."""
-        s = self.services
-        subscriptions = s.subscriptions.of_fan(caller)
-        artists_by_id = {
-            artist_id: artists.view_artist(artist_id, uow=s.reader(), clock=s.clock)
-            for artist_id in {sub.artist_id for sub in subscriptions}
-        }
-        return [(sub, artists_by_id[sub.artist_id]) for sub in subscriptions]
+        subscriptions = self.platform.billing.of_fan(caller)
+        artists = self.platform.artists
+        by_id = {artist_id: artists.view(artist_id) for artist_id in {s.artist_id for s in subscriptions}}
+        return [(sub, by_id[sub.artist_id]) for sub in subscriptions]
 
     # --- artists ------------------------------------------------------------------------------
 
     def own_tracks(self, caller: Caller) -> Sequence[Track]:
-        s = self.services
-        return tracks.tracks_of_artist(caller.id, caller=caller, uow=s.reader(), clock=s.clock)
+        return self.platform.tracks.of_artist(caller.id, caller=caller)
 
     def own_artist(self, caller: Caller) -> Artist:
-        return artists.view_artist(caller.id, uow=self.services.reader(), clock=self.services.clock)
+        return self.platform.artists.view(caller.id)
 
     def edit_profile(self, caller: Caller, *, bio: str, links: Sequence[str]) -> Artist:
-        return artists.edit_profile(caller.id, bio=bio, links=links, caller=caller, uow=self.services.uow())
+        return self.platform.artists.edit_profile(caller.id, bio=bio, links=links, caller=caller)
 
     def set_tier_price(self, caller: Caller, tier: Tier, price: str, features: Sequence[str]) -> TierPlan:
-        s = self.services
         current = self.own_artist(caller).plan(tier)
         amount = Money.parse(price, current.price.currency)
-        return artists.set_tier(
-            caller.id, tier, price=amount, features=features, caller=caller, uow=s.uow(), clock=s.clock
-        )
+        return self.platform.artists.set_tier(caller.id, tier, price=amount, features=features, caller=caller)
 
-    def ingest(self, command: tracks.IngestTrack, caller: Caller) -> Track:
-        s = self.services
-        return tracks.ingest_track(
-            command,
-            caller=caller,
-            uow=s.uow(),
-            probe=s.probe,
-            storage=s.storage,
-            jobs=s.jobs,
-            ids=s.ids,
-            clock=s.clock,
-            policy=s.policy,
-        )
+    def ingest(self, command: IngestTrack, caller: Caller) -> Track:
+        return self.platform.tracks.ingest(command, caller=caller)
 
     def dashboard(self, caller: Caller) -> Dashboard:
-        return dashboard.build_dashboard(
-            caller.id, caller=caller, uow=self.services.uow(), clock=self.services.clock
-        )
+        return self.platform.dashboard.of_artist(caller.id, caller=caller)
 
     def start_onboarding(self, caller: Caller, *, back_to: str) -> str:
         """The processor's page where the artist sets up payouts; it sends them back to ``back_to``."""
-        s = self.services
-        link = payouts.start_payouts_onboarding(
-            caller.id,
-            caller=caller,
-            refresh_url=back_to,
-            return_url=back_to,
-            uow=s.uow(),
-            accounts=s.payments.accounts,
-            clock=s.clock,
+        link = self.platform.payouts.start_onboarding(
+            caller.id, caller=caller, refresh_url=back_to, return_url=back_to
         )
         return link.url
 
     def payouts(self, caller: Caller) -> Sequence[Payout]:
-        return payouts.payouts_of(caller.id, caller=caller, uow=self.services.reader())
+        return self.platform.payouts.of_artist(caller.id, caller=caller)

@@ -84,13 +84,12 @@ class StudioPages(Controller):
     ) -> dict[str, str]:
         """The upload form's file, streamed to disk as it arrives (the page shows the progress)."""
         artist = require_visitor(visitor, Role.ARTIST)
-        settings = calls.services.settings
         async with spooled_form(
             request.stream(),
             content_type=request.headers.get("content-type"),
             content_length=request.content_length,
-            scratch_root=settings.data_dir / "tmp" / "uploads",
-            max_file_bytes=calls.services.policy.max_bytes,
+            scratch_root=calls.settings.data_dir / "tmp" / "uploads",
+            max_file_bytes=calls.max_upload_bytes,
         ) as form:
             command = ingest_command(artist.id, form)
             track = await anyio.to_thread.run_sync(lambda: calls.ingest(command, artist))
@@ -126,7 +125,7 @@ class StudioPages(Controller):
     ) -> Redirect | Template:
         """Connect onboarding: the processor's page, then back to the payouts page."""
         artist = require_visitor(visitor, Role.ARTIST)
-        base = calls.services.settings.public_base_url or str(request.base_url)
+        base = calls.settings.public_base_url or str(request.base_url)
         url = calls.start_onboarding(artist, back_to=f"{base.rstrip('/')}/studio/payouts")
         if request.headers.get(SCRIPT_HEADER):
             return page("leave.html", visitor, url=url)
