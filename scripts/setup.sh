@@ -11,8 +11,7 @@ command -v ffmpeg >/dev/null 2>&1 || need_apt+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need_apt+=(ffmpeg)
 if [ "${MUSICCONNECT_WITH_SERVERS:-0}" = 1 ]; then
   command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
-  # The stream bench drives the API with wrk; the browser test plays streams in chromium with
-  # hls.js, installed by npm from package-lock.json.
+  # The stream bench drives the API with wrk; the browser tests drive the web app in chromium.
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
   command -v npm >/dev/null 2>&1 || need_apt+=(npm)
@@ -39,8 +38,17 @@ echo "==> installing Music Connect${1:+ with groups: $*}"
 groups=()
 for g in "$@"; do groups+=(--group "$g"); done
 "$venv/bin/python" -m pip install -q -e "$repo" "${groups[@]}"
-if [ "${MUSICCONNECT_WITH_SERVERS:-0}" = 1 ] && [ ! -f "$repo/node_modules/hls.js/package.json" ]; then
-  echo "==> installing browser packages (npm ci)"
-  (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error)
+# The web app's browser packages (hls.js, chart.js; axe-core for its test), from package-lock.json.
+web_packages_missing=0
+for package in hls.js chart.js axe-core; do
+  [ -f "$repo/node_modules/$package/package.json" ] || web_packages_missing=1
+done
+if [ "$web_packages_missing" = 1 ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "==> installing browser packages (npm ci)"
+    (cd "$repo" && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    echo "!! npm is missing: the web pages will play and chart nothing until 'npm ci' runs" >&2
+  fi
 fi
 export PATH="$venv/bin:$PATH"

@@ -94,7 +94,7 @@ class Services:
         self.closers.clear()
 
 
-def _secret_key(settings: Settings) -> str:
+def secret_key(settings: Settings) -> str:
     """The configured key, or one generated once and kept in the data folder."""
     if settings.secret_key:
         return settings.secret_key
@@ -302,7 +302,7 @@ def bootstrap(
     clock = clock or SystemClock()
     ids = ids or UuidIdGenerator()
     if tokens is None or (storage is None or signer is None):
-        secret = _secret_key(settings)
+        secret = secret_key(settings)
     redis = _redis_parts(settings.redis_url) if settings.redis_url else None
     if tokens is None:
         tokens = MemoizedTokenIssuer(PyJwtTokenIssuer(secret, clock=clock), clock=clock)

@@ -410,6 +410,50 @@ class ArtistRepositoryContract(UnitOfWorkFactory):
         assert versions == [first, second, third]
         assert [v.price.amount_minor for v in versions if v] == [500, 600, 800]
 
+    def test_bio_and_links_are_kept(self) -> None:
+        """An artist's profile text and links read back as saved, line breaks and order kept."""
+        artist = an_artist()
+        self.committed(lambda uow: uow.artists.add(artist))
+        profiled = artist.with_profile(
+            bio="Tapes from Lyon.\nLive on Sundays.", links=("https://b.example", "http://a.example")
+        )
+
+        self.committed(lambda uow: uow.artists.save(profiled))
+
+        loaded = self.read(lambda uow: uow.artists.get("artist-1"))
+        assert loaded == profiled
+        assert loaded is not None
+        assert loaded.links == ("https://b.example", "http://a.example")
+
+    def test_search_finds_artists_by_part_of_their_name_in_name_order(self) -> None:
+        """Case does not matter, an empty name lists everyone, and the limit holds."""
+        artists = [
+            attrs.evolve(an_artist(), id=artist_id, display_name=name)
+            for artist_id, name in [
+                ("a-1", "Nova Lights"),
+                ("a-2", "the novas"),
+                ("a-3", "Cables"),
+                ("a-4", "50%_off"),
+            ]
+        ]
+
+        def add_all(uow: UnitOfWork) -> None:
+            for artist in artists:
+                uow.artists.add(artist)
+
+        self.committed(add_all)
+
+        def names(text: str, limit: int = 10) -> list[str]:
+            return self.read(lambda uow: [a.display_name for a in uow.artists.search(text, limit=limit)])
+
+        assert names("NOVA") == ["Nova Lights", "the novas"]
+        assert names("") == ["50%_off", "Cables", "Nova Lights", "the novas"]
+        assert names("", limit=2) == ["50%_off", "Cables"]
+        assert names("%") == ["50%_off"]
+        assert names("x") == []
+        found = self.read(lambda uow: uow.artists.search("cab", limit=5))
+        assert [a.plan(Tier.SUPPORTER).price for a in found] == [Money(500, "USD")]
+
     def test_unknown_plan_version_is_none(self) -> None:
         """A version, tier or artist that was never saved has no plan."""
         self.committed(lambda uow: uow.artists.add(an_artist()))

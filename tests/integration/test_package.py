@@ -50,6 +50,16 @@ def test_the_wheel_and_sdist_carry_the_typed_package(dist: Path) -> None:
     assert not any(name.startswith(("tests/", "examples/")) for name in names)
 
 
+def test_the_wheel_carries_the_web_apps_browser_packages(dist: Path) -> None:
+    """hls.js and chart.js from node_modules, so the installed app serves them with no Node around;
+    the wheel is built from the sdist, which carries them too."""
+    (wheel,) = dist.glob("musicconnect-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    vendor = "musicconnect/entrypoints/web/vendor"
+    assert {f"{vendor}/hls.min.js", f"{vendor}/chart.umd.min.js"} <= names
+    assert "musicconnect/entrypoints/web/templates/base.html" in names
+
+
 def test_the_examples_type_check_strictly_against_the_installed_wheel(dist: Path, tmp_path: Path) -> None:
     """mypy --strict over examples/, with musicconnect resolved from the wheel in a fresh venv."""
     (wheel,) = dist.glob("musicconnect-*.whl")

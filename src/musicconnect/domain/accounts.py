@@ -17,6 +17,10 @@ from musicconnect.domain.tiers import Tier, TierPlan
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DEFAULT_GRACE_DAYS: Final = 7
 MAX_DISPLAY_NAME: Final = 100
+MAX_BIO: Final = 2000
+MAX_LINKS: Final = 5
+MAX_LINK: Final = 300
+_LINK: Final = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 ERASED_NAME: Final = "(erased)"
 
 
@@ -103,6 +107,22 @@ class Artist:
     display_name: str
     plans: tuple[TierPlan, ...]
     grace_days: int = DEFAULT_GRACE_DAYS
+    #: What the artist says about themself, as they typed it (line breaks kept).
+    bio: str = ""
+    #: Their pages elsewhere (http or https URLs), in their order.
+    links: tuple[str, ...] = ()
+
+    def with_profile(self, *, bio: str, links: tuple[str, ...]) -> Artist:
+        """The profile with a new bio and links; empty ones are allowed, odd ones refused."""
+        cleaned_bio = clean_text(bio, field="bio", max_chars=MAX_BIO, multiline=True) if bio.strip() else ""
+        cleaned = tuple(link.strip() for link in links if link.strip())
+        if len(cleaned) > MAX_LINKS:
+            raise InvalidInput(f"at most {MAX_LINKS} links")
+        for link in cleaned:
+            if len(link) > MAX_LINK or not _LINK.match(link):
+                raise InvalidInput(f"a link must be an http or https URL: {link[:MAX_LINK]!r}")
+            clean_text(link, field="link", max_chars=MAX_LINK)
+        return attrs.evolve(self, bio=cleaned_bio, links=cleaned)
 
     def plan(self, tier: Tier) -> TierPlan:
         for plan in self.plans:

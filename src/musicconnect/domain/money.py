@@ -42,6 +42,20 @@ class Money:
     currency: str = attrs.field(validator=_check_currency)
 
     @classmethod
+    def parse(cls, text: str, currency: str) -> Money:
+        """An amount people type (``5``, ``5.00``, ``1.250``) in ``currency``, exactly; more
+        decimals than the currency has, or anything that is not a plain number, is refused."""
+        _check_currency(None, None, currency)  # type: ignore[arg-type]
+        cleaned = text.strip()
+        exponent = CURRENCY_EXPONENTS[currency]
+        whole, _, fraction = cleaned.partition(".")
+        if not whole.isdigit() or not (fraction == "" or fraction.isdigit()) or len(fraction) > exponent:
+            raise InvalidInput(f"not an amount in {currency}: {text!r}")
+        if len(whole) > 12:  # noqa: PLR2004 - far above any tier price
+            raise InvalidInput(f"amount too large: {text!r}")
+        return cls(int(whole + fraction.ljust(exponent, "0")), currency)
+
+    @classmethod
     def zero(cls, currency: str) -> Money:
         return cls(0, currency)
 

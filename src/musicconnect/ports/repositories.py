@@ -45,6 +45,11 @@ class ArtistRepository(Protocol):
 
     def plan_version(self, artist_id: str, tier: Tier, version: int) -> TierPlan | None: ...
 
+    def search(self, name: str, *, limit: int) -> Sequence[Artist]:
+        """Artists whose display name contains ``name`` (case-insensitive; every artist when it is
+        empty), by name, at most ``limit``."""
+        ...
+
 
 class FanRepository(Protocol):
     """A fan's relationship with artists beyond money: follows, likes, profile visits."""

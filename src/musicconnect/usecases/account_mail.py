@@ -109,6 +109,7 @@ class AccountMail:
                 body=(
                     "Reset your password by sending this code and your new password to\n"
                     f"POST {self.base_url}/auth/password-reset/confirm\n\ntoken={token}\n\n"
+                    f"or open {self.base_url}/reset-password?token={token} in a browser.\n\n"
                     f"The link works once, for {RESET_TTL.total_seconds() // 60:.0f} minutes. "
                     "If you did not ask for it, ignore this email.\n"
                 ),

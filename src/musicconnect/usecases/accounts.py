@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 
 import attrs
 
@@ -125,8 +126,14 @@ def login(
     hasher: PasswordHasher,
     tokens: TokenIssuer,
 ) -> TokenPair:
-    """A new token family for the right email and password; a hash in an older scheme is
-    upgraded on the way, while the password is at hand."""
+    """A new token family for the right email and password (see ``check_credentials``)."""
+    account = check_credentials(email, password, uow=uow, hasher=hasher)
+    return tokens.issue(subject=account.id, role=account.role)
+
+
+def check_credentials(email: str, password: str, *, uow: UnitOfWork, hasher: PasswordHasher) -> Account:
+    """The account of the right email and password (for a token login or a browser session); a
+    hash in an older scheme is upgraded on the way, while the password is at hand."""
     try:
         known = normalise_email(email)
     except InvalidInput:
@@ -139,7 +146,17 @@ def login(
         raise AuthenticationFailed("wrong email or password")
     if hasher.needs_rehash(stored):
         _upgrade_hash(account, password, uow=uow, hasher=hasher)
-    return tokens.issue(subject=account.id, role=account.role)
+    return account
+
+
+def resume_session(account_id: str, signed_in_at: datetime, *, uow: UnitOfWork) -> Caller:
+    """The caller of a browser session begun at ``signed_in_at``: ended, as token logins are, by a
+    password change or reset after it, and by erasure. The role is read afresh each time."""
+    with uow:
+        account = uow.accounts.get(account_id)
+    if account is None or not account.admits_session_from(signed_in_at):
+        raise AuthenticationFailed("this session has ended: sign in again")
+    return Caller(id=account.id, role=account.role)
 
 
 def _upgrade_hash(account: Account, password: str, *, uow: UnitOfWork, hasher: PasswordHasher) -> None:
@@ -233,6 +250,14 @@ class Accounts:
     def login(self, email: str, password: str) -> TokenPair:
         """A new login: an access and a refresh token."""
         return login(email, password, uow=self.uow(), hasher=self.hasher, tokens=self.tokens)
+
+    def check_credentials(self, email: str, password: str) -> Account:
+        """The account of the right email and password, for a browser session (no tokens)."""
+        return check_credentials(email, password, uow=self.uow(), hasher=self.hasher)
+
+    def resume_session(self, account_id: str, signed_in_at: datetime) -> Caller:
+        """The caller of a browser session begun at ``signed_in_at``, while it still stands."""
+        return resume_session(account_id, signed_in_at, uow=self.uow())
 
     def sign_in(self, email: str, password: str) -> Caller:
         """Log in and return who that is: the caller to pass to other use cases from a script."""

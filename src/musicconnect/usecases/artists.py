@@ -24,6 +24,28 @@ def view_artist(artist_id: str, *, uow: UnitOfWork, clock: Clock, visitor_id: st
     return artist
 
 
+#: The most artists one discover page lists.
+DISCOVER_LIMIT = 60
+
+
+def discover(name: str, *, uow: UnitOfWork, limit: int = DISCOVER_LIMIT) -> Sequence[Artist]:
+    """Artists whose name contains ``name`` (all of them, by name, when it is blank)."""
+    with uow:
+        return uow.artists.search(name.strip()[:100], limit=limit)
+
+
+def edit_profile(
+    artist_id: str, *, bio: str, links: Sequence[str], caller: Caller, uow: UnitOfWork
+) -> Artist:
+    """The artist's own bio and links, as fans read them on the artist's page."""
+    require_owner(caller, artist_id)
+    with uow:
+        artist = require_artist(uow, artist_id).with_profile(bio=bio, links=tuple(links))
+        uow.artists.save(artist)
+        uow.commit()
+    return artist
+
+
 def set_tier(
     artist_id: str,
     tier: Tier,
@@ -54,6 +76,14 @@ class Artists:
     def view(self, artist_id: str, *, visitor_id: str | None = None) -> Artist:
         """The artist's profile and tiers (a visit counts in the artist's funnel)."""
         return view_artist(artist_id, uow=self.uow(), clock=self.clock, visitor_id=visitor_id)
+
+    def discover(self, name: str, *, limit: int = DISCOVER_LIMIT) -> Sequence[Artist]:
+        """Artists whose name contains ``name`` (everyone, by name, when it is blank)."""
+        return discover(name, uow=self.uow(), limit=limit)
+
+    def edit_profile(self, artist_id: str, *, bio: str, links: Sequence[str], caller: Caller) -> Artist:
+        """The caller's own bio and links."""
+        return edit_profile(artist_id, bio=bio, links=links, caller=caller, uow=self.uow())
 
     def set_tier(
         self, artist_id: str, tier: Tier, *, price: Money, features: Sequence[str], caller: Caller

@@ -145,6 +145,8 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
         if artist is None
         else {
             "display_name": artist.display_name,
+            "bio": artist.bio,
+            "links": list(artist.links),
             "tiers": [_plain(plan) for plan in artist.plans],
             "tracks": [_plain(track) for track in tracks],
             "payouts": [_plain(payout) for payout in payouts],
@@ -189,7 +191,7 @@ def erase_account(
         uow.messages.erase_from(account.id, body=erased.display_name)
         artist = uow.artists.get(account.id)
         if artist is not None:
-            uow.artists.save(attrs.evolve(artist, display_name=erased.display_name))
+            uow.artists.save(attrs.evolve(artist, display_name=erased.display_name, bio="", links=()))
         uow.commit()
 
 

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import attrs
 
 from musicconnect.domain import subscriptions as subs
-from musicconnect.domain.accounts import Caller
+from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import INTENT_LEASE, IntentKind, IntentStatus, PaymentIntent
@@ -40,6 +40,18 @@ class TierChangeResult:
     charged: Money
     #: Set when the fan must pay on the processor's page first.
     checkout: CheckoutSession | None = None
+
+
+@attrs.frozen
+class TierQuote:
+    """What a move to ``tier`` would do, computed by the same rules as the move itself."""
+
+    tier: Tier
+    current: Subscription | None
+    #: Charged at once: the first month, or the prorated difference of an upgrade.
+    charge: Money
+    #: When the new tier begins: now, or the end of the paid period for a downgrade or cancel.
+    effective_at: datetime
 
 
 @attrs.frozen
@@ -155,6 +167,31 @@ class Subscriptions:
     def cancel(self, artist_id: str, *, caller: Caller) -> Subscription:
         """Cancel at the end of the paid period (a move to the free tier); access stays until then."""
         return self.change_tier(artist_id, Tier.FREE, caller=caller).subscription
+
+    def quote(self, artist_id: str, tier: Tier, *, caller: Caller) -> TierQuote:
+        """What subscribing or changing to ``tier`` would charge and when it would take effect,
+        changing nothing: the amount a fan sees before confirming."""
+        require_fan(caller)
+        now = self.clock.now()
+        with self.uow() as uow:
+            plan = require_artist(uow, artist_id).plan(tier)
+            current = uow.subscriptions.live_for(caller.id, artist_id)
+        if current is None:
+            return TierQuote(tier, None, plan.price, now)
+        change = subs.change_tier(current, plan, now)
+        # An upgrade (or undoing a scheduled change) is at once; a move down waits for the period end.
+        at_once = change.upgraded or tier is current.tier
+        effective_at = now if at_once else current.current_period_end
+        return TierQuote(tier, current, change.charge, effective_at)
+
+    def standing_with(self, artist_id: str, *, caller: Caller | None) -> tuple[Subscription | None, Tier]:
+        """The caller's live subscription with the artist (None for strangers and artists) and
+        the tier they enjoy now."""
+        if caller is None or caller.role is not Role.FAN:
+            return None, Tier.FREE
+        with self.uow() as uow:
+            live = uow.subscriptions.live_for(caller.id, artist_id)
+        return live, subs.effective_tier(live, self.clock.now())
 
     def of_fan(self, caller: Caller) -> Sequence[Subscription]:
         """The caller's subscriptions, live and ended."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.http.conftest import Api, assert_error
+from tests.unit.http.conftest import PASSWORD, Api, assert_error
 
 
 def test_the_profile_lists_the_three_default_tiers(api: Api) -> None:
@@ -120,3 +120,45 @@ def test_prices_the_tier_rules_refuse_are_422(api: Api) -> None:
     for tier, body in cases:
         response = api.client.put(f"/artists/{artist.id}/tiers/{tier}", json=body, headers=artist.headers)
         assert_error(response, 422, "invalid_input")
+
+
+def test_an_artist_edits_their_bio_and_links_and_fans_read_them(api: Api) -> None:
+    artist = api.artist()
+
+    edited = api.client.patch(
+        f"/artists/{artist.id}",
+        json={"bio": "Tapes from Lyon.\nLive on Sundays.", "links": ["https://nova.example/"]},
+        headers=artist.headers,
+    )
+    public = api.client.get(f"/artists/{artist.id}")
+
+    assert edited.status_code == 200, edited.text
+    assert public.json()["bio"] == "Tapes from Lyon.\nLive on Sundays."
+    assert public.json()["links"] == ["https://nova.example/"]
+
+
+def test_a_profile_link_must_be_a_web_address_and_only_its_artist_may_edit(api: Api) -> None:
+    artist = api.artist()
+    other = api.artist()
+
+    script = api.client.patch(
+        f"/artists/{artist.id}", json={"links": ["javascript:alert(1)"]}, headers=artist.headers
+    )
+    stranger = api.client.patch(f"/artists/{artist.id}", json={"bio": "mine now"}, headers=other.headers)
+
+    assert_error(script, 422, "invalid_input")
+    assert_error(stranger, 403, "forbidden")
+
+
+def test_an_artists_bio_and_links_are_exported_and_erased_with_them(api: Api) -> None:
+    artist = api.artist()
+    profile = {"bio": "Tapes from Lyon.", "links": ["https://nova.example/"]}
+    api.client.patch(f"/artists/{artist.id}", json=profile, headers=artist.headers)
+
+    exported = api.client.get("/me/export", headers=artist.headers).json()["artist"]
+    erased = api.client.request("DELETE", "/me", json={"password": PASSWORD}, headers=artist.headers)
+    public = api.client.get(f"/artists/{artist.id}").json()
+
+    assert (exported["bio"], exported["links"]) == (profile["bio"], profile["links"])
+    assert erased.status_code == 204
+    assert (public["bio"], public["links"]) == ("", [])

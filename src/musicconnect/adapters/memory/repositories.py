@@ -323,6 +323,11 @@ class InMemoryArtistRepository(ArtistRepository):
     def plan_version(self, artist_id: str, tier: Tier, version: int) -> TierPlan | None:
         return self._access.view().plan_versions.get((artist_id, tier, version))
 
+    def search(self, name: str, *, limit: int) -> Sequence[Artist]:
+        wanted = name.casefold()
+        found = [a for a in self._access.view().artists.values() if wanted in a.display_name.casefold()]
+        return sorted(found, key=lambda a: (a.display_name.casefold(), a.id))[:limit]
+
 
 _Marks = Callable[[_State], _Table[tuple[str, str], datetime]]
 _Counts = Callable[[_State], _Table[str, int]]

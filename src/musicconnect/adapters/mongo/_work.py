@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
@@ -368,6 +369,7 @@ _COMPARE: Final[Mapping[str, Callable[[Any, Any], bool]]] = {
     "$gte": lambda value, operand: value is not None and value >= operand,
     "$lt": lambda value, operand: value is not None and value < operand,
     "$lte": lambda value, operand: value is not None and value <= operand,
+    "$regex": lambda value, operand: isinstance(value, str) and re.search(operand, value) is not None,
 }
 
 

@@ -3,7 +3,8 @@ lives in ``tier_plans``, written once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 
 from musicconnect.adapters.mongo._codec import (
     Doc,
@@ -107,14 +108,12 @@ class MongoArtistRepository:
 
     def get(self, artist_id: str) -> Artist | None:
         doc = self._work().find_one(ARTISTS, {"_id": artist_id})
-        if doc is None:
-            return None
-        return Artist(
-            id=doc["_id"],
-            display_name=doc["display_name"],
-            plans=tuple(read_plan(plan) for plan in doc["plans"]),
-            grace_days=int(doc["grace_days"]),
-        )
+        return None if doc is None else _read_artist(doc)
+
+    def search(self, name: str, *, limit: int) -> Sequence[Artist]:
+        query: Doc = {"name_key": {"$regex": re.escape(name.casefold())}} if name else {}
+        docs = self._work().find(ARTISTS, query, sort=(("name_key", 1), ("_id", 1)), limit=limit)
+        return [_read_artist(doc) for doc in docs]
 
     def plan_version(self, artist_id: str, tier: Tier, version: int) -> TierPlan | None:
         doc = self._work().find_one(TIER_PLANS, {"_id": _plan_id(artist_id, tier, version)})
@@ -158,10 +157,25 @@ def _changed_terms(plan: TierPlan) -> str:
     )
 
 
+def _read_artist(doc: Doc) -> Artist:
+    return Artist(
+        id=doc["_id"],
+        display_name=doc["display_name"],
+        plans=tuple(read_plan(plan) for plan in doc["plans"]),
+        grace_days=int(doc["grace_days"]),
+        bio=str(doc.get("bio", "")),
+        links=tuple(doc.get("links", ())),
+    )
+
+
 def _artist_doc(artist: Artist) -> Doc:
     return {
         "_id": artist.id,
         "display_name": artist.display_name,
+        # What a search by name compares: MongoDB's $regex has no case folding of its own.
+        "name_key": artist.display_name.casefold(),
         "grace_days": artist.grace_days,
+        "bio": artist.bio,
+        "links": list(artist.links),
         "plans": [plan_doc(plan) for plan in artist.plans],
     }

@@ -55,6 +55,7 @@ NOTIFICATION_EMAIL: Final = "notification_email"
 #: again is a no-op, and nothing depends on names (which the test server does not keep).
 INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
     ACCOUNTS: (IndexModel([("email_key", ASCENDING)], unique=True),),
+    ARTISTS: (IndexModel([("name_key", ASCENDING)]),),
     TRACKS: (
         IndexModel([("artist_id", ASCENDING), ("created_at_us", ASCENDING)]),
         IndexModel([("status", ASCENDING), ("created_at_us", ASCENDING)]),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
 
 from musicconnect.adapters.sqlite._codec import (
     Connect,
@@ -87,6 +89,10 @@ def _account(row: sqlite3.Row) -> Account:
     )
 
 
+def _artist_columns(artist: Artist) -> tuple[str, str, int, str, str]:
+    return (artist.id, artist.display_name, artist.grace_days, artist.bio, json.dumps(list(artist.links)))
+
+
 _PLAN_COLUMNS = "tier, version, price_minor, currency, features, effective_from"
 
 
@@ -99,8 +105,8 @@ class SqliteArtistRepository:
         with atomic(connection):
             insert_or_conflict(
                 connection,
-                "INSERT INTO artists (id, display_name, grace_days) VALUES (?, ?, ?)",
-                (artist.id, artist.display_name, artist.grace_days),
+                "INSERT INTO artists (id, display_name, grace_days, bio, links) VALUES (?, ?, ?, ?, ?)",
+                _artist_columns(artist),
                 f"artist {artist.id!r} exists already",
             )
             self._store_plans(connection, artist)
@@ -109,10 +115,11 @@ class SqliteArtistRepository:
         connection = self._connect()
         with atomic(connection):
             connection.execute(
-                "INSERT INTO artists (id, display_name, grace_days) VALUES (?, ?, ?)"
+                "INSERT INTO artists (id, display_name, grace_days, bio, links) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE"
-                " SET display_name = excluded.display_name, grace_days = excluded.grace_days",
-                (artist.id, artist.display_name, artist.grace_days),
+                " SET display_name = excluded.display_name, grace_days = excluded.grace_days,"
+                " bio = excluded.bio, links = excluded.links",
+                _artist_columns(artist),
             )
             self._store_plans(connection, artist)
 
@@ -133,7 +140,23 @@ class SqliteArtistRepository:
             display_name=row["display_name"],
             plans=tuple(read_plan(plan) for plan in plans),
             grace_days=int(row["grace_days"]),
+            bio=row["bio"],
+            links=tuple(json.loads(row["links"])),
         )
+
+    def search(self, name: str, *, limit: int) -> Sequence[Artist]:
+        pattern = "%" + name.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = (
+            self._connect()
+            .execute(
+                # LIKE folds ASCII case only; casefold() in Python would need a full scan.
+                "SELECT id FROM artists WHERE lower(display_name) LIKE ? ESCAPE '\\'"
+                " ORDER BY lower(display_name), id LIMIT ?",
+                (pattern, limit),
+            )
+            .fetchall()
+        )
+        return [artist for row in rows if (artist := self.get(row["id"])) is not None]
 
     def plan_version(self, artist_id: str, tier: Tier, version: int) -> TierPlan | None:
         row = (

@@ -291,14 +291,20 @@ _ACCOUNTS_AND_LISTENERS: Final = (
 #: Step 6: the measured average and peak bitrate of each published rung (JSON; empty before).
 _RUNG_RATES: Final[Sequence[str]] = ("ALTER TABLE tracks ADD COLUMN rates TEXT NOT NULL DEFAULT '[]'",)
 
-#: Step 7: direct messages become conversations: the artist's replies and read state.
+#: Step 7: the artist's bio and links (a JSON list) on their public page.
+_ARTIST_PROFILE: Final[Sequence[str]] = (
+    "ALTER TABLE artists ADD COLUMN bio TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE artists ADD COLUMN links TEXT NOT NULL DEFAULT '[]'",
+)
+
+#: Step 8: direct messages become conversations: the artist's replies and read state.
 _CONVERSATIONS: Final[Sequence[str]] = (
     "ALTER TABLE messages ADD COLUMN from_artist INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE messages ADD COLUMN read_at TEXT",
     "CREATE INDEX messages_thread ON messages(artist_id, fan_id, sent_at)",
 )
 
-#: Step 8: monthly Q&As, their questions and upvotes (one per fan and question).
+#: Step 9: monthly Q&As, their questions and upvotes (one per fan and question).
 _MONTHLY_QA: Final[Sequence[str]] = (
     """
     CREATE TABLE qa_sessions (
@@ -338,13 +344,13 @@ _MONTHLY_QA: Final[Sequence[str]] = (
     "CREATE INDEX qa_votes_of_session ON qa_votes(qa_id, question_id)",
 )
 
-#: Step 9: a fan's library lists whom they follow and what they like, the latest first.
+#: Step 10: a fan's library lists whom they follow and what they like, the latest first.
 _LIBRARY: Final[Sequence[str]] = (
     "CREATE INDEX follows_of_fan ON follows(fan_id, followed_at)",
     "CREATE INDEX likes_of_fan ON likes(fan_id, liked_at)",
 )
 
-#: Step 10: each fan's notification feed, and the kinds they also want by email.
+#: Step 11: each fan's notification feed, and the kinds they also want by email.
 _NOTIFICATIONS: Final[Sequence[str]] = (
     """
     CREATE TABLE notifications (
@@ -368,7 +374,7 @@ _NOTIFICATIONS: Final[Sequence[str]] = (
     """,
 )
 
-#: Step 11: each fan's listening history, a row per (fan, track) and never a row per play.
+#: Step 12: each fan's listening history, a row per (fan, track) and never a row per play.
 _HISTORY: Final[Sequence[str]] = (
     """
     CREATE TABLE fan_history (
@@ -391,6 +397,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _INTENTS,
     _ACCOUNTS_AND_LISTENERS,
     _RUNG_RATES,
+    _ARTIST_PROFILE,
     _CONVERSATIONS,
     _MONTHLY_QA,
     _LIBRARY,

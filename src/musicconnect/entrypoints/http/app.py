@@ -16,6 +16,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components
 from litestar.plugins.pydantic import PydanticPlugin
 
+from musicconnect.bootstrap import secret_key
 from musicconnect.entrypoints.http.artists import ArtistController
 from musicconnect.entrypoints.http.auth import SECURITY_SCHEMES, provide_caller, provide_viewer
 from musicconnect.entrypoints.http.auth_routes import AuthController
@@ -35,6 +36,7 @@ from musicconnect.entrypoints.http.subscriptions import MySubscriptionsControlle
 from musicconnect.entrypoints.http.tracks import TrackController
 from musicconnect.entrypoints.http.uploads import UploadFolder
 from musicconnect.entrypoints.http.webhooks import payment_handlers
+from musicconnect.entrypoints.web import web_app
 from musicconnect.platform import Platform
 
 #: JSON bodies other than uploads are small; uploads set their own limit from the upload policy.
@@ -107,6 +109,9 @@ def create_app(platform: Platform) -> Litestar:
     async def close_platform() -> None:
         await anyio.to_thread.run_sync(platform.close)
 
+    # The web pages: their own sessions and CSRF checks, on their routes only.
+    web = web_app(platform, secret=secret_key(platform.settings))
+
     return Litestar(
         route_handlers=[
             health,
@@ -125,6 +130,7 @@ def create_app(platform: Platform) -> Litestar:
             NotificationController,
             AdminController,
             *payment_handlers(platform),
+            *web.routers,
         ],
         dependencies={
             **groups,
@@ -136,12 +142,14 @@ def create_app(platform: Platform) -> Litestar:
         exception_handlers=dict(EXCEPTION_HANDLERS),
         cors_config=_cors_config(platform.settings.cors_origin_list),
         openapi_config=_openapi_config(),
+        stores=web.stores,
+        template_config=web.templates,
         # Strict validation: a float where an integer amount belongs is refused, not truncated.
         plugins=[PydanticPlugin(validate_strict=True)],
         request_max_body_size=MAX_JSON_BODY_BYTES,
         before_request=refuse_deep_json,
         before_send=[add_security_headers],
-        on_startup=[complete_openapi],
+        on_startup=[complete_openapi, web.purge_expired_sessions],
         on_shutdown=[close_platform],
         debug=False,
     )

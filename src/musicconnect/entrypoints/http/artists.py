@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get, put
+from litestar import Controller, get, patch, put
 from litestar.params import FromPath, JSONBody
 
 from musicconnect.domain.money import Money
@@ -10,7 +10,7 @@ from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.auth import BEARER, OPTIONAL_BEARER
 from musicconnect.entrypoints.http.deps import ArtistsDep, CallerDep, LibraryDep, ViewerDep
 from musicconnect.entrypoints.http.errors import error_responses
-from musicconnect.entrypoints.http.schemas import ArtistOut, TierPlanIn, TierPlanOut
+from musicconnect.entrypoints.http.schemas import ArtistOut, ProfileIn, TierPlanIn, TierPlanOut
 
 
 class ArtistController(Controller):
@@ -24,6 +24,20 @@ class ArtistController(Controller):
         """The artist's profile and tiers; a signed-in visitor counts towards the conversion funnel."""
         artist = artists.view(artist_id, visitor_id=viewer.id if viewer else None)
         return ArtistOut.of(artist, followers=library.followers(artist_id))
+
+    @patch("/", sync_to_thread=True, security=BEARER, responses=error_responses(401, 403, 404))
+    def edit_profile(
+        self,
+        *,
+        artist_id: FromPath[str],
+        data: JSONBody[ProfileIn],
+        caller: CallerDep,
+        artists: ArtistsDep,
+        library: LibraryDep,
+    ) -> ArtistOut:
+        """The artist's own bio and links, shown on their page."""
+        edited = artists.edit_profile(artist_id, bio=data.bio, links=data.links, caller=caller)
+        return ArtistOut.of(edited, followers=library.followers(artist_id))
 
     @put("/tiers/{tier:str}", sync_to_thread=True, security=BEARER, responses=error_responses(401, 403, 404))
     def set_tier(

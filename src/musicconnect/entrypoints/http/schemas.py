@@ -169,6 +169,8 @@ class TierPlanOut(_Out):
 class ArtistOut(_Out):
     id: str
     display_name: str
+    bio: str = ""
+    links: list[str] = Field(default_factory=list)
     tiers: list[TierPlanOut]
     followers: int | None = Field(default=None, description="How many fans follow the artist")
 
@@ -177,9 +179,18 @@ class ArtistOut(_Out):
         return cls(
             id=artist.id,
             display_name=artist.display_name,
+            bio=artist.bio,
+            links=list(artist.links),
             tiers=[TierPlanOut.of(p) for p in artist.plans],
             followers=followers,
         )
+
+
+class ProfileIn(_In):
+    """The artist's bio (line breaks kept) and up to five http or https links; both replace what was there."""
+
+    bio: str = Field(default="", max_length=4000)
+    links: list[str] = Field(default_factory=list, max_length=10)
 
 
 # --- tracks ---------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def _parse_flag(value: str | None) -> bool:
     raise InvalidInput("exclusive must be true or false")
 
 
-def _ingest_command(artist_id: str, form: ReceivedForm) -> IngestTrack:
+def ingest_command(artist_id: str, form: ReceivedForm) -> IngestTrack:
     if form.file is None:
         raise InvalidInput(f"the form needs a {FILE_FIELD!r} part")
     return IngestTrack(
@@ -127,7 +127,7 @@ class TrackController(Controller):
             scratch_root=uploads.scratch_root,
             max_file_bytes=tracks.policy.max_bytes,
         ) as form:
-            command = _ingest_command(artist_id, form)
+            command = ingest_command(artist_id, form)
             track = await anyio.to_thread.run_sync(lambda: tracks.ingest(command, caller=caller))
         return TrackAcceptedOut(track_id=track.id, status=track.status.value)
 

@@ -1,0 +1,136 @@
+"""The artist's studio: tracks and uploads, tier prices, the dashboard as charts, payouts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_202_ACCEPTED
+
+from musicconnect.domain.accounts import Caller, Role
+from musicconnect.domain.errors import DomainError
+from musicconnect.domain.tiers import Tier
+from musicconnect.entrypoints.http.tracks import ingest_command
+from musicconnect.entrypoints.http.uploads import spooled_form
+from musicconnect.entrypoints.web.calls import WebCalls
+from musicconnect.entrypoints.web.common import (
+    JSON_ERRORS,
+    PRIVATE,
+    SCRIPT_HEADER,
+    CallsDep,
+    Form,
+    VisitorDep,
+    page,
+    require_visitor,
+    see_other,
+)
+
+
+class StudioPages(Controller):
+    path = "/studio"
+    include_in_schema = False
+
+    @get("/", sync_to_thread=True)
+    def studio(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:
+        artist = require_visitor(visitor, Role.ARTIST)
+        return page("studio.html", visitor, artist=calls.own_artist(artist), tracks=calls.own_tracks(artist))
+
+    @post("/profile", sync_to_thread=True)
+    def edit_profile(self, *, data: Form, calls: CallsDep, visitor: VisitorDep) -> Template | Redirect:
+        artist = require_visitor(visitor, Role.ARTIST)
+        try:
+            # Browsers send a textarea's line breaks as CRLF; the domain keeps plain line feeds.
+            bio = data.get("bio", "").replace("\r\n", "\n")
+            calls.edit_profile(artist, bio=bio, links=data.get("links", "").splitlines())
+        except DomainError as error:
+            return self._studio_again(calls, artist, error)
+        return see_other("/studio?saved=profile")
+
+    @staticmethod
+    def _studio_again(calls: WebCalls, artist: Caller, error: DomainError) -> Template:
+        """The studio with what went wrong said at the top."""
+        return page(
+            "studio.html",
+            artist,
+            status_code=422,
+            artist=calls.own_artist(artist),
+            tracks=calls.own_tracks(artist),
+            error=error.detail,
+        )
+
+    @post("/tiers/{tier:str}", sync_to_thread=True)
+    def set_tier(
+        self, *, tier: FromPath[str], data: Form, calls: CallsDep, visitor: VisitorDep
+    ) -> Template | Redirect:
+        artist = require_visitor(visitor, Role.ARTIST)
+        features = [f.strip() for f in data.get("features", "").split(",") if f.strip()]
+        try:
+            calls.set_tier_price(artist, Tier.parse(tier), data.get("price", ""), features)
+        except DomainError as error:
+            return self._studio_again(calls, artist, error)
+        return see_other(f"/studio?saved={tier}")
+
+    @post(
+        "/tracks",
+        status_code=HTTP_202_ACCEPTED,
+        request_max_body_size=None,
+        exception_handlers=JSON_ERRORS,
+    )
+    async def upload(
+        self, *, request: Request[Any, Any, Any], calls: CallsDep, visitor: VisitorDep
+    ) -> dict[str, str]:
+        """The upload form's file, streamed to disk as it arrives (the page shows the progress)."""
+        artist = require_visitor(visitor, Role.ARTIST)
+        async with spooled_form(
+            request.stream(),
+            content_type=request.headers.get("content-type"),
+            content_length=request.content_length,
+            scratch_root=calls.settings.data_dir / "tmp" / "uploads",
+            max_file_bytes=calls.max_upload_bytes,
+        ) as form:
+            command = ingest_command(artist.id, form)
+            track = await anyio.to_thread.run_sync(lambda: calls.ingest(command, artist))
+        return {"track_id": track.id, "status": track.status.value}
+
+    @get(
+        "/tracks/{track_id:str}",
+        sync_to_thread=True,
+        response_headers=PRIVATE,
+        exception_handlers=JSON_ERRORS,
+    )
+    def track_status(
+        self, *, track_id: FromPath[str], calls: CallsDep, visitor: VisitorDep
+    ) -> dict[str, Any]:
+        track = calls.track(track_id, require_visitor(visitor, Role.ARTIST))
+        return {
+            "track_id": track.id,
+            "title": track.title,
+            "status": track.status.value,
+            "rungs_kbps": list(track.rungs_kbps),
+            "measured_kbps": [round(r.average_kbps) for r in track.rates],
+            "failure_reason": track.failure_reason,
+        }
+
+    @get("/dashboard", sync_to_thread=True)
+    def dashboard(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:
+        board = calls.dashboard(require_visitor(visitor, Role.ARTIST))
+        return page("dashboard.html", visitor, board=board)
+
+    @post("/payouts/onboarding", sync_to_thread=True)
+    def start_onboarding(
+        self, *, request: Request[Any, Any, Any], calls: CallsDep, visitor: VisitorDep
+    ) -> Redirect | Template:
+        """Connect onboarding: the processor's page, then back to the payouts page."""
+        artist = require_visitor(visitor, Role.ARTIST)
+        base = calls.settings.public_base_url or str(request.base_url)
+        url = calls.start_onboarding(artist, back_to=f"{base.rstrip('/')}/studio/payouts")
+        if request.headers.get(SCRIPT_HEADER):
+            return page("leave.html", visitor, url=url)
+        return Redirect(path=url, status_code=303)
+
+    @get("/payouts", sync_to_thread=True)
+    def payouts(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:
+        return page("payouts.html", visitor, payouts=calls.payouts(require_visitor(visitor, Role.ARTIST)))
