@@ -25,6 +25,7 @@ from musicconnect.adapters.memory import (
 from musicconnect.domain.errors import Conflict, InvalidInput
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Cache, Clock, IdGenerator, OneTimeTokens, QuotaCounter, TokenDenylist
+from tests.contract.live_contract import LiveSessionRepositoryContract
 from tests.contract.repositories_contract import (
     T0,
     AccountRepositoryContract,
@@ -276,3 +277,7 @@ class TestInMemoryOneTimeTokens(OneTimeTokensContract):
 class TestInMemoryTokenDenylist(TokenDenylistContract):
     def make_denylist(self, clock: FrozenClock) -> TokenDenylist:
         return InMemoryTokenDenylist(clock)
+
+
+class TestInMemoryLiveSessionRepository(InMemoryUnitsOfWork, LiveSessionRepositoryContract):
+    pass

@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from musicconnect.domain.events import LiveSessionEvent
+
 
 class Clock(Protocol):
     def now(self) -> datetime:
@@ -55,6 +57,12 @@ JobHandler = Callable[[Mapping[str, Any]], None]
 
 class JobQueue(Protocol):
     def enqueue(self, job: Job) -> None: ...
+
+
+class EventPublisher(Protocol):
+    """Hands what happened to whoever reacts to it (notifications); never raises for a listener."""
+
+    def publish(self, event: LiveSessionEvent) -> None: ...
 
 
 class PasswordHasher(Protocol):
