@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -13,13 +15,21 @@ import attrs
 from musicconnect.domain.errors import InvalidInput, MediaRejected
 from musicconnect.domain.media import UploadPolicy
 from musicconnect.domain.throttling import ThrottlePolicy
-from musicconnect.ports.media import MediaProbe, MediaStorage, Transcoder, UrlSigner
+from musicconnect.ports.media import (
+    LiveTranscoder,
+    MediaProbe,
+    MediaStorage,
+    RecordingPacker,
+    Transcoder,
+    UrlSigner,
+)
 from musicconnect.ports.payments import Payments, ReturnUrls
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import (
     Cache,
     Clock,
     EmailSender,
+    EventPublisher,
     IdGenerator,
     JobQueue,
     OneTimeTokens,
@@ -31,6 +41,7 @@ from musicconnect.ports.services import (
 from musicconnect.settings import Settings
 from musicconnect.usecases.account_mail import AccountMail
 from musicconnect.usecases.caching import InvalidatingUnitOfWork, ReadyTracks
+from musicconnect.usecases.live import FINISH_JOB, LiveSessions
 from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 
@@ -59,6 +70,12 @@ class Services:
     signer: UrlSigner
     probe: MediaProbe
     transcoder: Transcoder
+    live_transcoder: LiveTranscoder
+    recording_packer: RecordingPacker
+    #: Where what happened is published; notifications (issue 13) listen here.
+    events: EventPublisher
+    #: Proves a live-ingest callback comes from our RTMP server (its config carries it).
+    ingest_token: str
     #: The payment processor's roles: offline, or Stripe.
     payments: Payments
     jobs: JobQueue
@@ -79,6 +96,27 @@ class Services:
     def subscriptions(self) -> Subscriptions:
         """The subscription use cases, bound to these ports."""
         return Subscriptions(self.uow, self.payments.billing, self.ids, self.clock, self.payment_lease)
+
+    @property
+    def live(self) -> LiveSessions:
+        """The live-session use cases, bound to these ports."""
+        return LiveSessions(
+            self.uow,
+            self.storage,
+            self.signer,
+            self.cache,
+            self.events,
+            self.jobs,
+            self.ids,
+            self.clock,
+            self.probe,
+            self.recording_packer,
+            self.policy,
+            ingest_url=self.settings.live_ingest_url,
+            grace=timedelta(seconds=self.settings.live_grace_s),
+            stall=timedelta(seconds=self.settings.live_stall_s),
+            url_ttl=self.url_ttl,
+        )
 
     @property
     def payment_lease(self) -> timedelta:
@@ -236,7 +274,7 @@ def _redis_parts(settings: Settings) -> dict[str, Any]:
         "one_time_tokens": RedisOneTimeTokens(connection),
         "cache": RedisCache(connection),
         # The API only enqueues; `musicconnect worker` processes run the transcodes.
-        "jobs": SaqJobQueue(url, known_jobs={TRANSCODE_JOB}),
+        "jobs": SaqJobQueue(url, known_jobs={TRANSCODE_JOB, FINISH_JOB}),
     }
 
 
@@ -248,10 +286,21 @@ def bootstrap(
 ) -> Services:
     """Build every adapter from ``settings``; keyword ``overrides`` replace any one by name."""
     from musicconnect.adapters.crypto import Argon2PasswordHasher
-    from musicconnect.adapters.ffmpeg import FfmpegMediaProbe, FfmpegTranscoder
+    from musicconnect.adapters.ffmpeg import (
+        FfmpegLiveTranscoder,
+        FfmpegMediaProbe,
+        FfmpegRecordingPacker,
+        FfmpegTranscoder,
+    )
     from musicconnect.adapters.inprocess import ThreadJobQueue
     from musicconnect.adapters.jwt import PyJwtTokenIssuer
-    from musicconnect.adapters.memory import MemoizedTokenIssuer, NoCache, SystemClock, UuidIdGenerator
+    from musicconnect.adapters.memory import (
+        InMemoryEventPublisher,
+        MemoizedTokenIssuer,
+        NoCache,
+        SystemClock,
+        UuidIdGenerator,
+    )
     from musicconnect.adapters.sqlite import SqliteOneTimeTokens, SqliteQuotaCounter, SqliteTokenDenylist
 
     data_dir = settings.data_dir
@@ -274,6 +323,10 @@ def bootstrap(
         "cache": NoCache(),
         "probe": FfmpegMediaProbe(),
         "transcoder": FfmpegTranscoder(),
+        "live_transcoder": FfmpegLiveTranscoder(),
+        "recording_packer": FfmpegRecordingPacker(),
+        "events": InMemoryEventPublisher(),
+        "ingest_token": hmac.new(secret.encode("utf-8"), b"live-ingest", hashlib.sha256).hexdigest(),
         "payments": _payments(settings, ids, clock),
         "policy": UploadPolicy(max_bytes=settings.max_upload_bytes, max_duration_s=settings.max_duration_s),
     }
@@ -329,7 +382,10 @@ def _job_handlers(
             # The track is marked failed; retrying a file ffmpeg cannot decode would not help.
             log.warning("transcode of %s failed: %s", track_id, rejected.detail)
 
-    return {TRANSCODE_JOB: transcode}
+    def finish_live(payload: Mapping[str, Any]) -> None:
+        get_services().live.finish(str(payload["session_id"]))
+
+    return {TRANSCODE_JOB: transcode, FINISH_JOB: finish_live}
 
 
 def prepare(settings: Settings) -> None:
