@@ -192,12 +192,15 @@ class LiveSessions:
     def media_published(self, session_id: str) -> LiveSession:
         """The transcoder's heartbeat: media arrived, so the session is not stalled. Returns the
         session, so a transcoder whose session is over stops."""
+        with self.uow() as uow:
+            session = self._settled(self._require(uow, session_id))
+        if session.is_over:
+            return session  # the sweep writes it down and keeps the recording, not a passing relay
         try:
             return self._change(session_id, lambda s: s.media_published(self.clock.now()))
         except Conflict:
             log.info("live session %s changed during a heartbeat; the next one counts", session_id)
-            with self.uow() as uow:
-                return self._settled(self._require(uow, session_id))
+            return session
 
     def sweep(self) -> Sequence[LiveSession]:
         """Write down the sessions the clock ended or failed, and queue their recordings."""

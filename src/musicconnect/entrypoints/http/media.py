@@ -12,6 +12,7 @@ from litestar.params import FromPath, HeaderParameter, QueryParameter
 from musicconnect.entrypoints.http.deps import ServicesDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.usecases import streaming
+from musicconnect.usecases.streaming import MediaFile
 
 
 def _cache_control(expires: str | None, now_s: float) -> str:
@@ -90,25 +91,26 @@ class MediaController(Controller):
             clock=services.clock,
             ttl=services.url_ttl,
         )
-        headers = {
-            "Cache-Control": _cache_control(exp, services.clock.now().timestamp()),
-            "Accept-Ranges": "bytes",
-        }
-        size = len(served.body)
-        try:
-            wanted = _byte_range(byte_range, size)
-        except ValueError:
-            headers["Content-Range"] = f"bytes */{size}"
-            return Response(
-                content=b"", status_code=HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, headers=headers
-            )
-        if wanted is None:
-            return Response(content=served.body, media_type=served.content_type, headers=headers)
-        first, last = wanted
-        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-        return Response(
-            content=served.body[first : last + 1],
-            media_type=served.content_type,
-            status_code=HTTPStatus.PARTIAL_CONTENT,
-            headers=headers,
-        )
+        headers = {"Cache-Control": _cache_control(exp, services.clock.now().timestamp())}
+        return media_response(served, headers, byte_range)
+
+
+def media_response(served: MediaFile, headers: dict[str, str], byte_range: str | None) -> Response[bytes]:
+    """``served`` with ``headers``, whole or the one byte range asked for (206; 416 past its end)."""
+    headers = {**headers, "Accept-Ranges": "bytes"}
+    size = len(served.body)
+    try:
+        wanted = _byte_range(byte_range, size)
+    except ValueError:
+        headers["Content-Range"] = f"bytes */{size}"
+        return Response(content=b"", status_code=HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, headers=headers)
+    if wanted is None:
+        return Response(content=served.body, media_type=served.content_type, headers=headers)
+    first, last = wanted
+    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return Response(
+        content=served.body[first : last + 1],
+        media_type=served.content_type,
+        status_code=HTTPStatus.PARTIAL_CONTENT,
+        headers=headers,
+    )
