@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from musicconnect.domain.accounts import Account, Artist
 from musicconnect.domain.analytics import Dashboard
@@ -493,6 +493,17 @@ class HealthOut(_Out):
 class LiveSessionIn(_In):
     title: str = Field(min_length=1, max_length=200)
     starts_at: datetime = Field(description="ISO 8601 with a timezone")
+
+    @field_validator("starts_at", mode="before")
+    @classmethod
+    def _parse_instant(cls, value: object) -> object:
+        # JSON has no datetime type, and strict validation refuses every string: parse it here.
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError("starts_at must be an ISO 8601 date and time") from None
+        return value
 
 
 class LiveSessionOut(_Out):
