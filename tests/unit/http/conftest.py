@@ -23,6 +23,7 @@ from musicconnect.domain.errors import MediaRejected
 from musicconnect.entrypoints.http import create_app
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import set_admin
+from musicconnect.usecases.live import FINISH_JOB
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 from tests.support.accounts import verify_email
 from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder, fake_audio
@@ -155,7 +156,10 @@ def _transcode_handler(services: Services) -> Mapping[str, Any]:
                 transcoder=services.transcoder,
             )
 
-    return {TRANSCODE_JOB: transcode}
+    def finish_live(payload: Mapping[str, Any]) -> None:
+        services.live.finish(str(payload["session_id"]))
+
+    return {TRANSCODE_JOB: transcode, FINISH_JOB: finish_live}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Final
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, HeaderParameter, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from musicconnect.domain.errors import DomainError, Forbidden
@@ -44,7 +44,12 @@ class LiveController(Controller):
         responses=error_responses(401, 403, 404),
     )
     def schedule(
-        self, *, artist_id: FromPath[str], data: LiveSessionIn, caller: CallerDep, services: ServicesDep
+        self,
+        *,
+        artist_id: FromPath[str],
+        data: JSONBody[LiveSessionIn],
+        caller: CallerDep,
+        services: ServicesDep,
     ) -> LiveKeyOut:
         """Schedule a live session; the answer holds the RTMP server and the secret stream key."""
         issued = services.live.schedule(artist_id, title=data.title, starts_at=data.starts_at, caller=caller)
