@@ -223,10 +223,10 @@ def _nothing_written(world: World, artist: User, session_id: str) -> None:
     assert not (world.data_dir / "live" / "work" / session_id).exists()
 
 
+# The refusals are the API's whatever the storage: checked once, on the local folder.
+@pytest.mark.parametrize("world", ["local"], indirect=True)
 def test_pushes_that_are_not_the_sessions_own_are_refused_and_write_nothing(world: World) -> None:
     """A wrong key, an ended session's key and another artist's key for this session: all dropped."""
-    if world.backend != "local":
-        pytest.skip("the refusals are the API's, whatever the storage: checked once, on the local folder")
     mine = _schedule(world, world.artist, "Wrong keys")
     theirs = _schedule(world, world.other_artist, "Rival set")
     called_off = _schedule(world, world.artist, "Called off")

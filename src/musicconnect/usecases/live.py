@@ -19,7 +19,15 @@ import attrs
 
 from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.entitlements import Entitlements
-from musicconnect.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, MediaRejected, NotFound
+from musicconnect.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    MediaRejected,
+    NotFound,
+    ServiceUnavailable,
+)
 from musicconnect.domain.events import LiveSessionEnded, LiveSessionScheduled, LiveSessionStarted
 from musicconnect.domain.live import (
     DEFAULT_GRACE,
@@ -364,7 +372,15 @@ class LiveSessions:
         if changed.is_over and not stored.is_over:
             ended_at = changed.ended_at or self.clock.now()
             self._publish(LiveSessionEnded(changed.id, changed.artist_id, changed.status.value, ended_at))
-            self.jobs.enqueue(finish_job(changed.id))
+            try:
+                self.jobs.enqueue(finish_job(changed.id))
+            except ServiceUnavailable as error:
+                # The session's end is committed; its recording stays in storage for a later run.
+                log.warning(
+                    "live session %s ended but its recording could not be queued: %s",
+                    changed.id,
+                    error.detail,
+                )
         return changed
 
     def _publish(self, event: LiveSessionScheduled | LiveSessionStarted | LiveSessionEnded) -> None:

@@ -155,6 +155,7 @@ def worker(data_dir: Path | None, once: bool, interval: float) -> None:
         return
     try:
         while True:
+            _sweep_live(services)
             with services.uow() as uow:
                 pending = [track.id for track in uow.tracks.processing()]
             for track_id in pending:
@@ -179,6 +180,7 @@ def _sweep_stranded(services: Services, stop: threading.Event) -> None:
     """Until ``stop``: queue again the transcodes of tracks left processing, at once and then every
     SWEEP_EVERY. Every worker may do this: enqueuing is deduplicated by track."""
     while True:
+        _sweep_live(services)
         try:
             swept = requeue_stranded(uow=services.uow(), jobs=services.jobs, clock=services.clock)
         except DomainError as error:  # the database or the queue is down: try again next time
@@ -192,3 +194,12 @@ def _sweep_stranded(services: Services, stop: threading.Event) -> None:
                 log.error("gave up on track %s: still processing after %s", track_id, GIVE_UP_AFTER)
         if stop.wait(SWEEP_EVERY.total_seconds()):
             return
+
+
+def _sweep_live(services: Services) -> None:
+    """End the live sessions the clock ended, should the ingest server that sweeps them be gone."""
+    try:
+        for session in services.live.sweep():
+            log.warning("live session %s was left %s; its recording is queued", session.id, session.status)
+    except DomainError as error:
+        log.warning("could not sweep live sessions: %s", error.detail)
