@@ -26,6 +26,8 @@ from musicconnect.ports.media import (
 from musicconnect.ports.payments import Payments, ReturnUrls
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import (
+    AccessReads,
+    BlockingWork,
     Cache,
     Clock,
     EmailSender,
@@ -42,6 +44,7 @@ from musicconnect.settings import Settings
 from musicconnect.usecases.account_mail import AccountMail
 from musicconnect.usecases.caching import InvalidatingUnitOfWork, ReadyTracks
 from musicconnect.usecases.live import FINISH_JOB, LiveSessions
+from musicconnect.usecases.streaming import StreamOpener
 from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 
@@ -86,8 +89,13 @@ class Services:
     #: Whether the hot read path (tokens, tracks, standings) stays on this machine, on files that
     #: answer in microseconds and never wait for a lock: the embedded defaults.
     local_reads: bool = False
+    #: The token and standing reads of the stream path, awaited together (one Redis round trip).
+    access_reads: AccessReads | None = None
+    #: How async handlers run database reads: in place on local files, else in a worker thread.
+    blocking: BlockingWork | None = None
     #: Published tracks remembered for the streaming path (exact: a ready track never changes).
     ready_tracks: ReadyTracks = attrs.field(factory=ReadyTracks)
+    _stream_opener: StreamOpener | None = attrs.field(default=None, init=False, repr=False)
     closers: list[Callable[[], None]] = attrs.field(factory=list)
     #: Run once before serving: index creation and the like. Nothing connects before it.
     startup: list[Callable[[], None]] = attrs.field(factory=list)
@@ -132,6 +140,27 @@ class Services:
     @property
     def url_ttl(self) -> timedelta:
         return timedelta(seconds=self.settings.url_ttl_s)
+
+    def stream_opener(self) -> StreamOpener:
+        """Opening streams, bound to these ports once, on first use."""
+        if self._stream_opener is None:
+            self._stream_opener = self._bind_stream_opener()
+        return self._stream_opener
+
+    def _bind_stream_opener(self) -> StreamOpener:
+        from musicconnect.adapters.inprocess import LocalAccessReads, in_place, in_worker_thread
+
+        return StreamOpener(
+            tokens=self.tokens,
+            reads=self.access_reads or LocalAccessReads(self.denylist, self.cache),
+            blocking=self.blocking or (in_place if self.local_reads else in_worker_thread),
+            reader=self.reader,
+            tracks=self.ready_tracks,
+            cache=self.cache,
+            signer=self.signer,
+            clock=self.clock,
+            ttl=self.url_ttl,
+        )
 
     def close(self) -> None:
         for closer in reversed(self.closers):
@@ -258,6 +287,8 @@ def _email(settings: Settings) -> EmailSender:
 def _redis_parts(settings: Settings) -> dict[str, Any]:
     """Quotas, revocations, caches and the transcode queue on Redis, shared by every process."""
     from musicconnect.adapters.redis import (
+        AsyncRedisConnection,
+        RedisAccessReads,
         RedisCache,
         RedisConnection,
         RedisOneTimeTokens,
@@ -268,11 +299,14 @@ def _redis_parts(settings: Settings) -> dict[str, Any]:
 
     url = settings.redis_url or ""
     connection = RedisConnection(url)
+    denylist = RedisTokenDenylist(connection)
+    cache = RedisCache(connection)
     return {
         "quota": RedisQuotaCounter(connection),
-        "denylist": RedisTokenDenylist(connection),
+        "denylist": denylist,
         "one_time_tokens": RedisOneTimeTokens(connection),
-        "cache": RedisCache(connection),
+        "cache": cache,
+        "access_reads": RedisAccessReads(AsyncRedisConnection(connection), denylist=denylist, cache=cache),
         # The API only enqueues; `musicconnect worker` processes run the transcodes.
         "jobs": SaqJobQueue(url, known_jobs={TRANSCODE_JOB, FINISH_JOB}),
     }

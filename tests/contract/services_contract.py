@@ -8,6 +8,7 @@ default advances that clock. An adapter that keeps time on a server (Redis key e
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ import pytest
 
 from musicconnect.adapters.memory.services import FrozenClock, SystemClock
 from musicconnect.ports.services import (
+    AccessReads,
     Cache,
     Clock,
     IdGenerator,
@@ -343,3 +345,63 @@ class OneTimeTokensContract(TimeControl):
 
         assert results.count("v") == 1
         assert results.count(None) == 15
+
+
+class AccessReadsContract(TimeControl):
+    """AccessReads see what the denylist and the cache they stand for hold, at once."""
+
+    def make_access_reads(self, clock: FrozenClock) -> tuple[AccessReads, TokenDenylist, Cache]:
+        """Access reads, and the denylist and cache whose writes they must see."""
+        raise NotImplementedError
+
+    def test_a_fresh_token_without_an_entry_is_not_revoked_and_misses(self) -> None:
+        """Nothing revoked, nothing cached: (False, None)."""
+        reads, _, _ = self.make_access_reads(self.clock)
+
+        assert asyncio.run(reads.read(["jti", "family"], "standing:fan:artist")) == (False, None)
+
+    def test_a_revoked_token_or_family_reads_as_revoked(self) -> None:
+        """Revoking either id through the denylist makes the pair revoked; other pairs stay clear."""
+        reads, denylist, _ = self.make_access_reads(self.clock)
+        later = self.clock.now() + timedelta(minutes=15)
+        denylist.revoke("family-1", until=later)
+        denylist.revoke("jti-2", until=later)
+
+        outcomes = [
+            asyncio.run(reads.read(pair, None))[0]
+            for pair in (["jti-1", "family-1"], ["jti-2", "family-2"], ["jti-3", "family-3"])
+        ]
+
+        assert outcomes == [True, True, False]
+
+    def test_a_revocation_lapses_with_its_token(self) -> None:
+        """Once ``until`` has passed, the id is no longer revoked here either."""
+        reads, denylist, _ = self.make_access_reads(self.clock)
+        denylist.revoke("jti", until=self.clock.now() + timedelta(seconds=1))
+        during = asyncio.run(reads.read(["jti"], None))
+
+        self.pass_time(self.clock, timedelta(seconds=1.2))
+
+        assert during == (True, None)
+        assert asyncio.run(reads.read(["jti"], None)) == (False, None)
+
+    def test_the_cache_entry_is_read_byte_for_byte_alongside(self) -> None:
+        """The entry the cache holds comes back with the revocation check; no key reads None."""
+        reads, denylist, cache = self.make_access_reads(self.clock)
+        cache.set("standing:fan:artist", b'{"tier":"superfan"}\x00\xff', ttl_s=60)
+        denylist.revoke("gone", until=self.clock.now() + timedelta(minutes=1))
+
+        with_key = asyncio.run(reads.read(["gone"], "standing:fan:artist"))
+        without_key = asyncio.run(reads.read(["fine"], None))
+        cache.delete("standing:fan:artist")
+        deleted = asyncio.run(reads.read(["fine"], "standing:fan:artist"))
+
+        assert with_key == (True, b'{"tier":"superfan"}\x00\xff')
+        assert without_key == (False, None)
+        assert deleted == (False, None)
+
+    def test_asking_nothing_answers_nothing(self) -> None:
+        """No ids and no key: not revoked, no entry."""
+        reads, _, _ = self.make_access_reads(self.clock)
+
+        assert asyncio.run(reads.read([], None)) == (False, None)

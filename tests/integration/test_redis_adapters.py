@@ -4,6 +4,7 @@ with Redis stopped and restarted, and saq jobs surviving a killed worker."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -26,6 +27,8 @@ from saq.queue.redis import RedisQueue
 
 from musicconnect.adapters.memory.services import FrozenClock
 from musicconnect.adapters.redis import (
+    AsyncRedisConnection,
+    RedisAccessReads,
     RedisCache,
     RedisConnection,
     RedisOneTimeTokens,
@@ -37,6 +40,7 @@ from musicconnect.adapters.redis import (
 )
 from musicconnect.domain.errors import ServiceUnavailable
 from musicconnect.ports.services import (
+    AccessReads,
     Cache,
     Job,
     JobHandler,
@@ -47,6 +51,7 @@ from musicconnect.ports.services import (
 )
 from tests.contract.jobs_contract import JobQueueContract
 from tests.contract.services_contract import (
+    AccessReadsContract,
     CacheContract,
     OneTimeTokensContract,
     QuotaCounterContract,
@@ -179,6 +184,93 @@ class TestRedisTokenDenylist(OnSharedRedis, TokenDenylistContract):
 
         assert denylist.is_revoked("old") is False
         assert redis.Redis.from_url(self.url).exists(f"{self.prefix}revoked:old") == 0
+
+
+class TestRedisAccessReads(OnSharedRedis, AccessReadsContract):
+    def make_access_reads(self, clock: FrozenClock) -> tuple[AccessReads, TokenDenylist, Cache]:
+        connection = RedisConnection(self.url)
+        denylist = RedisTokenDenylist(connection, prefix=self.prefix)
+        cache = RedisCache(connection, prefix=self.prefix + "cache:")
+        return (
+            RedisAccessReads(AsyncRedisConnection(connection), denylist=denylist, cache=cache),
+            denylist,
+            cache,
+        )
+
+    def test_many_reads_at_once_each_get_their_own_replies(self) -> None:
+        """200 concurrent reads of different keys on one event loop: every answer is its own."""
+        connection = RedisConnection(self.url)
+        denylist = RedisTokenDenylist(connection, prefix=self.prefix)
+        cache = RedisCache(connection, prefix=self.prefix + "cache:")
+        reads = RedisAccessReads(AsyncRedisConnection(connection), denylist=denylist, cache=cache)
+        later = datetime.now(UTC) + timedelta(minutes=5)
+        for n in range(0, 200, 3):
+            denylist.revoke(f"jti-{n}", until=later)
+        for n in range(200):
+            cache.set(f"k-{n}", f"value-{n}".encode(), ttl_s=60)
+
+        async def all_at_once() -> list[tuple[bool, bytes | None]]:
+            return list(await asyncio.gather(*(reads.read([f"jti-{n}"], f"k-{n}") for n in range(200))))
+
+        answers = asyncio.run(all_at_once())
+
+        assert answers == [(n % 3 == 0, f"value-{n}".encode()) for n in range(200)]
+
+    def test_a_cancelled_read_never_hands_its_reply_to_the_next(self) -> None:
+        """A read cancelled while its reply is on the way leaves no stray reply behind."""
+        connection = RedisConnection(self.url)
+        denylist = RedisTokenDenylist(connection, prefix=self.prefix)
+        cache = RedisCache(connection, prefix=self.prefix + "cache:")
+        async_connection = AsyncRedisConnection(connection)
+        reads = RedisAccessReads(async_connection, denylist=denylist, cache=cache)
+        cache.set("slow", b"the first reply", ttl_s=60)
+        cache.set("next", b"the second reply", ttl_s=60)
+
+        async def cancel_then_read() -> tuple[bool, bytes | None]:
+            await reads.read(["warm"], None)  # one connection, idle, so the next read reuses it
+            # Sent, then cancelled before its reply is read.
+            blocked = asyncio.ensure_future(
+                async_connection.pipeline(("BLPOP", self.prefix + "never-pushed", "0.3"), what="slow")
+            )
+            await asyncio.sleep(0.05)
+            blocked.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await blocked
+            return await reads.read(["x"], "next")
+
+        assert asyncio.run(cancel_then_read()) == (False, b"the second reply")
+
+
+def test_access_reads_fail_closed_while_redis_is_down_and_recover(own_redis: ServerProcess) -> None:
+    """Redis stopped: the revocation check raises ServiceUnavailable quickly; restarted, it answers."""
+    url = redis_url(own_redis)
+    denylist = RedisTokenDenylist(url)
+    reads = RedisAccessReads(AsyncRedisConnection(url), denylist=denylist, cache=RedisCache(url))
+    denylist.revoke("jti", until=datetime.now(UTC) + timedelta(minutes=5))
+
+    async def read_through_an_outage() -> tuple[
+        tuple[bool, bytes | None], bool, float, tuple[bool, bytes | None]
+    ]:
+        before = await reads.read(["jti"], "k")
+        own_redis.stop()
+        started = time.monotonic()
+        try:
+            await reads.read(["jti"], "k")
+        except ServiceUnavailable:
+            refused = True
+        else:
+            refused = False
+        elapsed = time.monotonic() - started
+        own_redis.restart()  # empty: this test's server keeps nothing across a restart
+        denylist.revoke("jti", until=datetime.now(UTC) + timedelta(minutes=5))
+        return before, refused, elapsed, await reads.read(["jti"], "k")
+
+    before, refused, elapsed, after = asyncio.run(read_through_an_outage())
+
+    assert before == (True, None)
+    assert refused is True
+    assert elapsed < 5, f"failing closed took {elapsed:.1f} s"
+    assert after == (True, None)
 
 
 def test_unique_listeners_count_distinct_people_over_a_window(shared_url: str) -> None:

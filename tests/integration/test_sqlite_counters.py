@@ -15,11 +15,14 @@ from typing import Any
 
 import pytest
 
+from musicconnect.adapters.inprocess import LocalAccessReads
+from musicconnect.adapters.memory import InMemoryCache
 from musicconnect.adapters.memory.services import FrozenClock, SystemClock
 from musicconnect.adapters.sqlite import SqliteOneTimeTokens, SqliteQuotaCounter, SqliteTokenDenylist
 from musicconnect.domain.errors import ServiceUnavailable
-from musicconnect.ports.services import OneTimeTokens, QuotaCounter, TokenDenylist
+from musicconnect.ports.services import AccessReads, Cache, OneTimeTokens, QuotaCounter, TokenDenylist
 from tests.contract.services_contract import (
+    AccessReadsContract,
     OneTimeTokensContract,
     QuotaCounterContract,
     TokenDenylistContract,
@@ -61,6 +64,14 @@ def test_the_counters_file_is_readable_by_the_owner_only(tmp_path: Path) -> None
 class TestSqliteTokenDenylist(CountersFile, TokenDenylistContract):
     def make_denylist(self, clock: FrozenClock) -> TokenDenylist:
         return SqliteTokenDenylist(self.tmp_path / "counters.sqlite3", clock)
+
+
+class TestLocalAccessReadsOnSqlite(CountersFile, AccessReadsContract):
+    """The embedded defaults: revocations in the counters file, asked in place."""
+
+    def make_access_reads(self, clock: FrozenClock) -> tuple[AccessReads, TokenDenylist, Cache]:
+        denylist, cache = SqliteTokenDenylist(self.tmp_path / "counters.sqlite3", clock), InMemoryCache(clock)
+        return LocalAccessReads(denylist, cache), denylist, cache
 
 
 # --- across processes ------------------------------------------------------------------------------

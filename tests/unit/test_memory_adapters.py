@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from musicconnect.adapters.inprocess import LocalAccessReads
 from musicconnect.adapters.memory import (
     FrozenClock,
     InMemoryCache,
@@ -24,7 +25,15 @@ from musicconnect.adapters.memory import (
 )
 from musicconnect.domain.errors import Conflict, InvalidInput
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.ports.services import Cache, Clock, IdGenerator, OneTimeTokens, QuotaCounter, TokenDenylist
+from musicconnect.ports.services import (
+    AccessReads,
+    Cache,
+    Clock,
+    IdGenerator,
+    OneTimeTokens,
+    QuotaCounter,
+    TokenDenylist,
+)
 from tests.contract.live_contract import LiveSessionRepositoryContract
 from tests.contract.repositories_contract import (
     T0,
@@ -47,6 +56,7 @@ from tests.contract.repositories_contract import (
     an_account,
 )
 from tests.contract.services_contract import (
+    AccessReadsContract,
     CacheContract,
     ClockContract,
     IdGeneratorContract,
@@ -281,3 +291,9 @@ class TestInMemoryTokenDenylist(TokenDenylistContract):
 
 class TestInMemoryLiveSessionRepository(InMemoryUnitsOfWork, LiveSessionRepositoryContract):
     pass
+
+
+class TestLocalAccessReadsInMemory(AccessReadsContract):
+    def make_access_reads(self, clock: FrozenClock) -> tuple[AccessReads, TokenDenylist, Cache]:
+        denylist, cache = InMemoryTokenDenylist(clock), InMemoryCache(clock)
+        return LocalAccessReads(denylist, cache), denylist, cache

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from musicconnect.domain.events import LiveSessionEvent
+
+_T = TypeVar("_T")
 
 
 class Clock(Protocol):
@@ -157,3 +159,25 @@ class OneTimeTokens(Protocol):
         """The value under ``digest``, removed in the same atomic step: of any number of calls
         at once exactly one gets it. None when unknown, taken already or expired."""
         ...
+
+
+class AccessReads(Protocol):
+    """The reads that let a request through, made together and without blocking the event loop.
+
+    Opening a stream asks two things of the shared stores on every request: is any of the
+    token's ids revoked, and what does the cache hold for the fan's standing. On a network store
+    both go in one round trip, awaited; on local files they are answered in place.
+    """
+
+    async def read(self, token_ids: Sequence[str], cache_key: str | None) -> tuple[bool, bytes | None]:
+        """Whether any of ``token_ids`` is revoked (raise ServiceUnavailable rather than guess),
+        and the cache's entry under ``cache_key`` (None for a miss, for no key, or for a cache
+        that cannot be reached)."""
+        ...
+
+
+class BlockingWork(Protocol):
+    """Runs blocking work (a database read) for async code: in a worker thread where it may wait
+    on the network, in place where it only reads local files in microseconds."""
+
+    def __call__(self, work: Callable[[], _T], /) -> Awaitable[_T]: ...

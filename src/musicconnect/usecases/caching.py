@@ -140,13 +140,19 @@ class ReadyTracks:
         self._tracks: OrderedDict[str, Track] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, track_id: str, *, uow: UnitOfWork) -> Track:
-        """The track (NotFound if there is none); ``uow`` must not be open, it is used on a miss."""
+    def remembered(self, track_id: str) -> Track | None:
+        """The track if this process remembers it published, else None: no database read."""
         with self._lock:
             track = self._tracks.get(track_id)
             if track is not None:
                 self._tracks.move_to_end(track_id)
-                return track
+            return track
+
+    def get(self, track_id: str, *, uow: UnitOfWork) -> Track:
+        """The track (NotFound if there is none); ``uow`` must not be open, it is used on a miss."""
+        track = self.remembered(track_id)
+        if track is not None:
+            return track
         with uow:
             track = require_track(uow, track_id)
         if track.status is TrackStatus.READY:

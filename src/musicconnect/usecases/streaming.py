@@ -13,17 +13,24 @@ from typing import Final
 
 import attrs
 
-from musicconnect.domain.accounts import Caller, Role
+from musicconnect.domain.accounts import Caller, Role, role_of_token
 from musicconnect.domain.entitlements import OWNER_ENTITLEMENTS, Entitlements, entitlements_for_tier
-from musicconnect.domain.errors import Conflict, Forbidden, NotFound, SignatureInvalid
+from musicconnect.domain.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, SignatureInvalid
 from musicconnect.domain.hls import Variant, master_playlist, rewrite_uris
 from musicconnect.domain.media import VARIANT_PLAYLIST, RungRate, content_type_for, rung_folder
+from musicconnect.domain.subscriptions import Standing
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track, TrackStatus, can_see
 from musicconnect.ports.media import MediaStorage, UrlSigner
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.ports.services import Cache, Clock
-from musicconnect.usecases.caching import ReadyTracks, standing_with, variant_playlist
+from musicconnect.ports.services import AccessReads, BlockingWork, Cache, Clock, TokenIssuer
+from musicconnect.usecases.caching import (
+    ReadyTracks,
+    decode_standing,
+    standing_key,
+    standing_with,
+    variant_playlist,
+)
 
 DEFAULT_URL_TTL: Final = timedelta(hours=2)
 #: Expiries fall on a grid of this many steps per lifetime (2 minutes for the default 2 hours):
@@ -61,13 +68,28 @@ def standing_entitlements(  # outside any open unit of work: the cache is read f
     return entitlements_for_tier(tier)
 
 
+def _needs_standing(caller: Caller, track: Track) -> bool:
+    """Whether the caller's rights on ``track`` depend on their subscription: a fan's, not its owner's."""
+    return caller.role is Role.FAN and caller.id != track.artist_id
+
+
+def _entitlements_at(caller: Caller, track: Track, standing: Standing | None, now: datetime) -> Entitlements:
+    """What ``caller`` may do with ``track`` at ``now``; ``standing`` is a fan's (None for others)."""
+    if is_owner(caller, track.artist_id):
+        return OWNER_ENTITLEMENTS
+    tier = Tier.FREE if standing is None else standing.tier_at(now)
+    if not can_see(track, tier=tier, now=now):
+        raise NotFound(f"no track {track.id}")
+    return entitlements_for_tier(tier)
+
+
 def _listener_entitlements(  # outside any open unit of work: the cache is read first
     caller: Caller, track: Track, *, uow: UnitOfWork, cache: Cache, clock: Clock
 ) -> Entitlements:
-    rights = standing_entitlements(caller, track.artist_id, uow=uow, cache=cache, clock=clock)
-    if not is_owner(caller, track.artist_id) and not can_see(track, tier=rights.tier, now=clock.now()):
-        raise NotFound(f"no track {track.id}")
-    return rights
+    standing = None
+    if _needs_standing(caller, track):
+        standing = standing_with(caller.id, track.artist_id, uow=uow, cache=cache)
+    return _entitlements_at(caller, track, standing, clock.now())
 
 
 def _playable(
@@ -82,25 +104,16 @@ def _playable(
     return track, rights
 
 
-def authorise_stream(
-    track_id: str,
-    *,
-    caller: Caller,
-    uow: UnitOfWork,
-    tracks: ReadyTracks,
-    cache: Cache,
-    signer: UrlSigner,
-    clock: Clock,
-    ttl: timedelta = DEFAULT_URL_TTL,
+def _master(
+    track: Track, rights: Entitlements, *, subject: str, signer: UrlSigner, now: datetime, ttl: timedelta
 ) -> str:
-    """The caller's master playlist: only the rungs their tier allows, each URI signed for them."""
-    track, rights = _playable(track_id, caller, uow=uow, tracks=tracks, cache=cache, clock=clock)
+    """The master playlist of the rungs ``rights`` allow, each variant URI signed for ``subject``."""
     return signed_master(
         track.rungs_kbps,
         lambda kbps, name: media_path(track.artist_id, track.id, kbps, name),
         rights=rights,
-        subject=caller.id,
-        expires=url_expiry(clock.now(), ttl),
+        subject=subject,
+        expires=url_expiry(now, ttl),
         signer=signer,
         rate_of=track.rate_of,
     )
@@ -139,6 +152,86 @@ def verified_listener(
     if listener is None:
         raise SignatureInvalid("the signature's holder no longer exists")
     return Caller(listener.id, listener.role)
+
+
+def authorise_stream(
+    track_id: str,
+    *,
+    caller: Caller,
+    uow: UnitOfWork,
+    tracks: ReadyTracks,
+    cache: Cache,
+    signer: UrlSigner,
+    clock: Clock,
+    ttl: timedelta = DEFAULT_URL_TTL,
+) -> str:
+    """The caller's master playlist: only the rungs their tier allows, each URI signed for them."""
+    track, rights = _playable(track_id, caller, uow=uow, tracks=tracks, cache=cache, clock=clock)
+    return _master(track, rights, subject=caller.id, signer=signer, now=clock.now(), ttl=ttl)
+
+
+class StreamOpener:
+    """Opening a stream from a bearer token, for async handlers: bound once, called per request.
+
+    Each request must learn whether the token is revoked and what the fan's standing is. Both are
+    asked of AccessReads together and awaited, so on Redis the event loop never waits and no worker
+    thread is involved. Only a track this process has not yet seen published, or a standing the
+    cache does not hold, is read from the database as blocking work (``authorise_stream``), which
+    fills both for the requests after it.
+    """
+
+    def __init__(
+        self,
+        *,
+        tokens: TokenIssuer,
+        reads: AccessReads,
+        blocking: BlockingWork,
+        reader: Callable[[], UnitOfWork],
+        tracks: ReadyTracks,
+        cache: Cache,
+        signer: UrlSigner,
+        clock: Clock,
+        ttl: timedelta = DEFAULT_URL_TTL,
+    ) -> None:
+        self._tokens = tokens
+        self._reads = reads
+        self._blocking = blocking
+        self._reader = reader
+        self._tracks = tracks
+        self._cache = cache
+        self._signer = signer
+        self._clock = clock
+        self._ttl = ttl
+
+    async def master_playlist(self, track_id: str, access_token: str) -> str:
+        """The token holder's master playlist of ``track_id`` (see ``authorise_stream``)."""
+        claims = self._tokens.decode(access_token, kind="access")
+        caller = Caller(id=claims.subject, role=role_of_token(claims.role))
+        track = self._tracks.remembered(track_id)
+        key = None
+        if track is not None and _needs_standing(caller, track):
+            key = standing_key(caller.id, track.artist_id)
+        revoked, cached = await self._reads.read((claims.token_id, claims.family.id), key)
+        if revoked:
+            raise AuthenticationFailed("token revoked")
+        standing = None if cached is None else decode_standing(cached)
+        if track is None or (key is not None and standing is None):
+            return await self._blocking(lambda: self._authorise(track_id, caller))
+        now = self._clock.now()
+        rights = _entitlements_at(caller, track, standing, now)
+        return _master(track, rights, subject=caller.id, signer=self._signer, now=now, ttl=self._ttl)
+
+    def _authorise(self, track_id: str, caller: Caller) -> str:
+        return authorise_stream(
+            track_id,
+            caller=caller,
+            uow=self._reader(),
+            tracks=self._tracks,
+            cache=self._cache,
+            signer=self._signer,
+            clock=self._clock,
+            ttl=self._ttl,
+        )
 
 
 @attrs.frozen

@@ -1,5 +1,7 @@
-"""Jobs run inside this process: a small thread pool, or synchronously for unit tests."""
+"""In this process: jobs on a small thread pool (or synchronously for unit tests), and the stream
+path's reads of local stores."""
 
+from musicconnect.adapters.inprocess.access import LocalAccessReads, in_place, in_worker_thread
 from musicconnect.adapters.inprocess.jobs import InlineJobQueue, ThreadJobQueue
 
-__all__ = ["InlineJobQueue", "ThreadJobQueue"]
+__all__ = ["InlineJobQueue", "LocalAccessReads", "ThreadJobQueue", "in_place", "in_worker_thread"]

@@ -1,7 +1,9 @@
-"""Redis adapters (redis-py): quotas, token revocation, cache, unique listeners, and jobs on saq."""
+"""Redis adapters (redis-py): quotas, token revocation, cache, the stream path's reads, unique
+listeners, and jobs on saq."""
 
+from musicconnect.adapters.redis.access import RedisAccessReads
 from musicconnect.adapters.redis.cache import RedisCache
-from musicconnect.adapters.redis.connection import RedisConnection
+from musicconnect.adapters.redis.connection import AsyncRedisConnection, RedisConnection
 from musicconnect.adapters.redis.counters import (
     RedisOneTimeTokens,
     RedisQuotaCounter,
@@ -12,6 +14,8 @@ from musicconnect.adapters.redis.jobs import DEFAULT_QUEUE, SaqJobQueue, run_wor
 
 __all__ = [
     "DEFAULT_QUEUE",
+    "AsyncRedisConnection",
+    "RedisAccessReads",
     "RedisCache",
     "RedisConnection",
     "RedisOneTimeTokens",

@@ -39,17 +39,20 @@ class RedisCache:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._redis!r}, prefix={self._prefix!r})"
 
+    def key_of(self, key: str) -> str:
+        """The Redis key holding the entry ``key`` (read by RedisAccessReads too)."""
+        return self._prefix + key
+
     def get(self, key: str) -> bytes | None:
         # Sent the lean way (see RedisConnection.command): a fan's standing is read on every
         # stream request, and redis-py's per-command wrapping was most of that read's cost.
         try:
-            value = self._redis.command("GET", self._prefix + key, what="cache get")
+            value = self._redis.command("GET", self.key_of(key), what="cache get")
         except ServiceUnavailable as error:
             self._failed("get", error)
             return None
         self._answered()
-        # Raw replies are bytes; a str would only come from a client decoding responses.
-        return value.encode("utf-8") if isinstance(value, str) else value
+        return as_bytes(value)
 
     def set(self, key: str, value: bytes, *, ttl_s: int) -> None:
         if ttl_s <= 0:
@@ -88,3 +91,8 @@ class RedisCache:
                 recovered, self._failing = self._failing, False
             if recovered:
                 _log.info("cache is back: redis answers again")
+
+
+def as_bytes(value: bytes | str | None) -> bytes | None:
+    """A raw GET reply as bytes: replies are bytes; a str would only come from a decoding client."""
+    return value.encode("utf-8") if isinstance(value, str) else value

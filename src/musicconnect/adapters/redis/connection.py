@@ -7,6 +7,7 @@ Redis would wait seconds before it could answer 503. Quotas and revocation fail 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import threading
@@ -17,6 +18,7 @@ from typing import Any, Final, TypeVar
 
 import hiredis
 import redis
+import redis.asyncio
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import NoScriptError, RedisError
 from redis.retry import Retry
@@ -177,3 +179,73 @@ class LuaScript:
     def __init__(self, source: str) -> None:
         self.source = source
         self.sha = hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+class AsyncRedisConnection:
+    """Commands for async code, sent the lean way (see ``RedisConnection.command``) on redis.asyncio
+    connections, so a request's reads are awaited on the event loop instead of a worker thread.
+
+    Idle connections wait on a stack, the most recently used on top; a call takes one, writes its
+    commands in one go, reads their replies and puts it back. A connection whose replies were not
+    all read (an error, a timeout, a cancelled request) is closed rather than put back, so no reply
+    is ever read by the wrong call. Connections belong to the process and event loop that made
+    them: a forked worker or a new loop starts with none.
+    """
+
+    def __init__(self, like: RedisConnection | str) -> None:
+        """Connections to the server ``like`` talks to, with its timeouts and retries."""
+        like = as_connection(like)
+        self.url = like.url
+        self.retries = like.retries
+        self._factory = redis.asyncio.ConnectionPool.from_url(
+            like.url, socket_timeout=like.socket_timeout_s, socket_connect_timeout=like.connect_timeout_s
+        )
+        self._idle: list[redis.asyncio.Connection] = []
+        self._owner: tuple[int, asyncio.AbstractEventLoop] | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({_without_password(self.url)!r})"
+
+    async def pipeline(self, *commands: Sequence[str | int], what: str) -> list[Any]:
+        """Each command's raw reply, in order; failures to reach Redis are ServiceUnavailable.
+
+        For reads only: when a connection fails, the commands are sent again on a new one.
+        """
+        packed = [b"".join(hiredis.pack_command(tuple(c)) for c in commands)]  # type: ignore[arg-type]
+        for attempt in range(self.retries + 1):
+            connection = self._take()
+            finished = False
+            try:
+                await connection.send_packed_command(packed, check_health=False)
+                replies = [await connection.read_response() for _ in commands]
+                finished = True
+            except _TRANSPORT_FAILURES as error:
+                if attempt == self.retries:
+                    raise ServiceUnavailable(f"redis is unavailable ({what}): {error}") from error
+                await asyncio.sleep(_RETRY_PAUSE_S * (attempt + 1))
+                continue
+            except RedisError as error:
+                raise ServiceUnavailable(f"redis is unavailable ({what}): {error}") from error
+            finally:
+                if finished:
+                    self._idle.append(connection)
+                else:
+                    await connection.disconnect(nowait=True)
+            return replies
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _take(self) -> redis.asyncio.Connection:
+        owner = (os.getpid(), asyncio.get_running_loop())
+        if self._owner != owner:
+            # Another process's or loop's sockets are not ours to use, nor to close.
+            self._owner, self._idle = owner, []
+        if self._idle:
+            return self._idle.pop()
+        made: redis.asyncio.Connection = self._factory.make_connection()  # type: ignore[no-untyped-call]
+        return made
+
+    async def close(self) -> None:
+        """Close the idle connections; the next call connects again."""
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.disconnect()

@@ -120,10 +120,14 @@ class RedisTokenDenylist:
         )
         return found is None or found == mine.encode("ascii")
 
+    def key_of(self, token_id: str) -> str:
+        """The Redis key marking ``token_id`` revoked (read by RedisAccessReads too)."""
+        return self._prefix + token_id
+
     def is_revoked(self, *token_ids: str) -> bool:
         if not token_ids:
             return False
-        keys = [self._prefix + token_id for token_id in token_ids]
+        keys = [self.key_of(token_id) for token_id in token_ids]
         found = self._redis.command("EXISTS", *keys, what="token check")
         return int(found) > 0
 

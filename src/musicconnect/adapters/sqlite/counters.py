@@ -8,11 +8,12 @@ reach the file is ServiceUnavailable: a quota or a revocation fails closed, neve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, TypeVar
@@ -57,6 +58,10 @@ class _CounterFile:
         self.busy_timeout_ms = int(busy_timeout_ms)
         self._clock = clock
         self._local = threading.local()
+        # This process's threads take turns for the file's write lock (and for opening it) here,
+        # in a queue that wakes the next at once, rather than all polling SQLite's busy handler,
+        # whose backoff lets a few of a hundred contenders starve past the busy timeout.
+        self._turn = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
@@ -70,13 +75,14 @@ class _CounterFile:
             connection = self._connection()
             if not write:
                 return work(connection)
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(connection)
-            except BaseException:
-                connection.rollback()
-                raise
-            connection.execute("COMMIT")
+            with self._taking_turns():
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    result = work(connection)
+                except BaseException:
+                    connection.rollback()
+                    raise
+                connection.execute("COMMIT")
         except (sqlite3.Error, OSError) as error:
             # The connection may be half-way through anything: the next call starts afresh.
             self._discard()
@@ -87,6 +93,20 @@ class _CounterFile:
         held: tuple[int, sqlite3.Connection] | None = getattr(self._local, "held", None)
         if held is not None and held[0] == os.getpid():
             return held[1]
+        with self._taking_turns():
+            return self._open_for_this_thread()
+
+    @contextlib.contextmanager
+    def _taking_turns(self) -> Iterator[None]:
+        """This process's turn at the file, waited for no longer than the busy timeout."""
+        if not self._turn.acquire(timeout=self.busy_timeout_ms / 1000):
+            raise sqlite3.OperationalError("database is locked: this process's other threads hold it")
+        try:
+            yield
+        finally:
+            self._turn.release()
+
+    def _open_for_this_thread(self) -> sqlite3.Connection:
         create_private(self.path)
         # Switching a brand-new file to WAL needs it to itself, and SQLite reports that as "locked"
         # at once, without waiting out the busy timeout, when several processes open it together.

@@ -31,6 +31,7 @@ from musicconnect.entrypoints.http.subscriptions import MySubscriptionsControlle
 from musicconnect.entrypoints.http.tracks import TrackController
 from musicconnect.entrypoints.http.webhooks import payment_handlers
 from musicconnect.ports.repositories import UnitOfWork
+from musicconnect.usecases.streaming import StreamOpener
 
 #: JSON bodies other than uploads are small; uploads set their own limit from the upload policy.
 MAX_JSON_BODY_BYTES: Final = 1024 * 1024
@@ -89,6 +90,9 @@ def create_app(services: Services) -> Litestar:
         # One unit of work per request; each use case opens and closes its own transactions on it.
         return services.uow()
 
+    def provide_streams() -> StreamOpener:
+        return services.stream_opener()
+
     async def close_services() -> None:
         await anyio.to_thread.run_sync(services.close)
 
@@ -111,6 +115,7 @@ def create_app(services: Services) -> Litestar:
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
             "uow": Provide(provide_uow, sync_to_thread=False),
+            "streams": Provide(provide_streams, sync_to_thread=False),
             # Revocation checks may reach a network store (Redis): keep them off the event loop.
             "caller": Provide(provide_caller, sync_to_thread=True),
             "viewer": Provide(provide_viewer, sync_to_thread=True),

@@ -11,6 +11,7 @@ from litestar.params import SkipValidation
 from musicconnect.bootstrap import Services
 from musicconnect.domain.accounts import Caller
 from musicconnect.ports.repositories import UnitOfWork
+from musicconnect.usecases.streaming import StreamOpener
 
 #: Every port, assembled by bootstrap.
 ServicesDep: TypeAlias = NamedDependency[SkipValidation[Services]]
@@ -20,3 +21,5 @@ UowDep: TypeAlias = NamedDependency[SkipValidation[UnitOfWork]]
 CallerDep: TypeAlias = NamedDependency[SkipValidation[Caller]]
 #: The caller if a token was sent, else None. Name the parameter ``viewer``.
 ViewerDep: TypeAlias = NamedDependency[SkipValidation[Caller | None]]
+#: Opening streams, bound once at start-up.
+StreamsDep: TypeAlias = NamedDependency[SkipValidation[StreamOpener]]

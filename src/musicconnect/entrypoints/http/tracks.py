@@ -13,14 +13,13 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from musicconnect.domain.clocks import require_aware
-from musicconnect.domain.errors import InvalidInput
+from musicconnect.domain.errors import AuthenticationFailed, InvalidInput
 from musicconnect.domain.tracks import check_release_at
-from musicconnect.entrypoints.http.auth import BEARER, OPTIONAL_BEARER, provide_caller
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep, ViewerDep
+from musicconnect.entrypoints.http.auth import BEARER, OPTIONAL_BEARER, bearer_token
+from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, StreamsDep, UowDep, ViewerDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import TrackAcceptedOut, TrackOut
 from musicconnect.entrypoints.http.uploads import FILE_FIELD, ReceivedForm, spooled_form
-from musicconnect.usecases import streaming
 from musicconnect.usecases.access import require_owner
 from musicconnect.usecases.tracks import IngestTrack, ingest_track, tracks_of_artist, view_track, waveform
 
@@ -169,28 +168,15 @@ class TrackController(Controller):
         responses=error_responses(401, 403, 404, 409),
     )
     async def stream(
-        self, *, track_id: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+        self, *, track_id: FromPath[str], request: Request[Any, Any, Any], streams: StreamsDep
     ) -> Response[str]:
         """The caller's master playlist: only the rungs their tier allows, each URI signed and expiring."""
-
-        def authorise() -> str:
-            # The caller is read here too: one hop at most per request, not one for a
-            # dependency and one for the handler. A read-only unit of work takes no write lock.
-            return streaming.authorise_stream(
-                track_id,
-                caller=provide_caller(request, services),
-                uow=services.reader(),
-                tracks=services.ready_tracks,
-                cache=services.cache,
-                signer=services.signer,
-                clock=services.clock,
-                ttl=services.url_ttl,
-            )
-
-        # On local stores (SQLite in WAL, whose readers never wait) the whole lookup takes less
-        # than handing it to a worker thread and back: measured with wrk, inline served 0.85x
-        # /health against 0.42x with the hop. Network stores may stall, so they keep the hop.
-        playlist = authorise() if services.local_reads else await anyio.to_thread.run_sync(authorise)
+        # The token is read here rather than through the caller dependency: StreamOpener checks
+        # its revocation together with the fan's standing, in one awaited round trip.
+        token = bearer_token(request)
+        if token is None:
+            raise AuthenticationFailed("sign in: this route needs a bearer token")
+        playlist = await streams.master_playlist(track_id, token)
         return Response(
             content=playlist,
             media_type=HLS_MEDIA_TYPE,
