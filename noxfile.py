@@ -1,4 +1,4 @@
-"""Checks, one session each: tests, lint, typecheck, architecture, bench."""
+"""Checks, one session each: tests, lint, typecheck, architecture, docs, package, bench."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.sessions = ["lint", "typecheck", "architecture", "tests"]
+nox.options.sessions = ["lint", "typecheck", "architecture", "docs", "tests"]
 
 PYPROJECT = tomllib.loads(Path("pyproject.toml").read_text(encoding="utf-8"))
 PYTHONS = [
@@ -34,7 +34,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHONS[0])
 def lint(session: nox.Session) -> None:
     _install(session, "lint")
-    session.run("ruff", "check", "src", "tests", "bench", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "bench", "examples", "noxfile.py")
 
 
 @nox.session(python=PYTHONS[0])
@@ -47,6 +47,32 @@ def typecheck(session: nox.Session) -> None:
 def architecture(session: nox.Session) -> None:
     _install(session, "architecture")
     session.run("lint-imports")
+
+
+@nox.session(python=PYTHONS[0])
+def docs(session: nox.Session) -> None:
+    """The API reference from the docstrings, into site/; any warning fails the build."""
+    _install(session, "docs")
+    session.run("mkdocs", "build", "--strict", *session.posargs)
+
+
+@nox.session(python=PYTHONS[0])
+def package(session: nox.Session) -> None:
+    """Build the wheel and sdist, install the wheel with its dependencies into this clean session,
+    and type-check the examples against it from outside the source tree."""
+    session.install("build>=1.2", "mypy>=1.13")
+    dist = Path(session.create_tmp()) / "dist"
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    (wheel,) = dist.glob("musicconnect-*.whl")
+    session.install(str(wheel))
+    examples = Path("examples").resolve()
+    outside = Path(session.create_tmp()).resolve()
+    # Its own, empty mypy configuration: the project's would put src/ on the path.
+    config = outside / "mypy.ini"
+    config.write_text("[mypy]\n", encoding="utf-8")
+    with session.chdir(outside):
+        session.run("python", "-c", "import musicconnect; print(musicconnect.__file__)")
+        session.run("mypy", "--config-file", str(config), "--strict", "--no-incremental", str(examples))
 
 
 @nox.session(python=PYTHONS[0])

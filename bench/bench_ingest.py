@@ -18,13 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from musicconnect import IngestTrack, Platform, Register, Settings
 from musicconnect.adapters.ffmpeg import find_ffmpeg, generate_demo_audio
-from musicconnect.bootstrap import bootstrap
 from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.tracks import TrackStatus
-from musicconnect.settings import Settings
-from musicconnect.usecases.accounts import Register, register
-from musicconnect.usecases.tracks import IngestTrack, ingest_track, view_track
+from musicconnect.entrypoints.cli.common import ingest_and_wait
 
 SECONDS = 240.0
 ROUNDS = 2
@@ -86,37 +84,20 @@ def bare_ladder(ffmpeg: str, source: Path, out: Path) -> float:
 
 
 def our_pipeline(source: Path, data_dir: Path) -> float:
-    services = bootstrap(Settings(data_dir=data_dir, secret_key="bench-secret-key-long-enough-for-hs256"))
-    try:
-        account = register(
-            Register("artist@example.com", "bench-password", "artist", "Bench"),
-            uow=services.uow(),
-            hasher=services.hasher,
-            ids=services.ids,
-            clock=services.clock,
-            mail=services.mail,
+    settings = Settings(data_dir=data_dir, secret_key="bench-secret-key-long-enough-for-hs256")
+    with Platform.from_settings(settings) as platform:
+        account = platform.accounts.register(
+            Register("artist@example.com", "bench-password", "artist", "Bench")
         )
         artist = Caller(account.id, Role.ARTIST)
         start = time.perf_counter()
-        track = ingest_track(
-            IngestTrack(artist_id=artist.id, title="bench", upload=source),
-            caller=artist,
-            uow=services.uow(),
-            probe=services.probe,
-            storage=services.storage,
-            jobs=services.jobs,
-            ids=services.ids,
-            clock=services.clock,
-            policy=services.policy,
+        ready = ingest_and_wait(
+            platform, IngestTrack(artist_id=artist.id, title="bench", upload=source), caller=artist
         )
-        services.jobs.join(timeout=1800)  # type: ignore[attr-defined]
         elapsed = time.perf_counter() - start
-        ready = view_track(track.id, caller=artist, uow=services.uow(), clock=services.clock)
         if ready.status is not TrackStatus.READY:
             raise RuntimeError(f"pipeline failed: {ready.failure_reason}")
         return elapsed
-    finally:
-        services.close()
 
 
 def main() -> None:

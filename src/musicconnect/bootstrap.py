@@ -7,8 +7,8 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
 import attrs
 
@@ -33,6 +33,7 @@ from musicconnect.ports.services import (
     EmailSender,
     EventPublisher,
     IdGenerator,
+    JobHandler,
     JobQueue,
     OneTimeTokens,
     PasswordHasher,
@@ -43,18 +44,22 @@ from musicconnect.ports.services import (
 from musicconnect.settings import Settings
 from musicconnect.usecases.account_mail import AccountMail
 from musicconnect.usecases.caching import InvalidatingUnitOfWork, ReadyTracks
-from musicconnect.usecases.live import FINISH_JOB, LiveSessions
-from musicconnect.usecases.streaming import StreamOpener
-from musicconnect.usecases.subscriptions import Subscriptions
+from musicconnect.usecases.live import FINISH_JOB
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 
 log = logging.getLogger(__name__)
 
+#: The counters file: quotas, revoked tokens and one-time tokens without Redis.
+_COUNTERS: Final = "counters.sqlite3"
+
 #: Called with (track_id, fraction done) while a transcode runs.
 TranscodeProgress = Callable[[str, float], None]
 
+#: Every job the queues run: a queue refuses (Redis: at enqueue) any other name.
+_JOBS: Final = frozenset({TRANSCODE_JOB, FINISH_JOB})
 
-@attrs.define
+
+@attrs.frozen
 class Services:
     """Every port, assembled. ``uow()`` makes a fresh unit of work (one per request or job)."""
 
@@ -73,7 +78,9 @@ class Services:
     signer: UrlSigner
     probe: MediaProbe
     transcoder: Transcoder
+    #: Encodes a live push into a live HLS ladder (run by ``musicconnect live relay``).
     live_transcoder: LiveTranscoder
+    #: Joins a live session's recorded parts into the file its recording track is ingested from.
     recording_packer: RecordingPacker
     #: Where what happened is published; notifications (issue 13) listen here.
     events: EventPublisher
@@ -86,80 +93,25 @@ class Services:
     email: EmailSender
     one_time_tokens: OneTimeTokens
     throttle: ThrottlePolicy
-    #: Whether the hot read path (tokens, tracks, standings) stays on this machine, on files that
-    #: answer in microseconds and never wait for a lock: the embedded defaults.
-    local_reads: bool = False
-    #: The token and standing reads of the stream path, awaited together (one Redis round trip).
-    access_reads: AccessReads | None = None
-    #: How async handlers run database reads: in place on local files, else in a worker thread.
-    blocking: BlockingWork | None = None
+    #: The stream path's token and standing reads, awaited together (one Redis round trip).
+    access_reads: AccessReads
+    #: How async callers run database reads: in place on local files, else in a worker thread.
+    blocking: BlockingWork
     #: Published tracks remembered for the streaming path (exact: a ready track never changes).
     ready_tracks: ReadyTracks = attrs.field(factory=ReadyTracks)
-    _stream_opener: StreamOpener | None = attrs.field(default=None, init=False, repr=False)
+    #: What the queue this process runs jobs on (worker threads, or ``musicconnect worker``) calls,
+    #: by job name: the transcode from ``bootstrap``; each use-case group with jobs of its own
+    #: adds its handler when ``Platform.of`` binds it (ending a live session).
+    job_handlers: dict[str, JobHandler] = attrs.field(factory=dict)
     closers: list[Callable[[], None]] = attrs.field(factory=list)
     #: Run once before serving: index creation and the like. Nothing connects before it.
     startup: list[Callable[[], None]] = attrs.field(factory=list)
 
     @property
-    def subscriptions(self) -> Subscriptions:
-        """The subscription use cases, bound to these ports."""
-        return Subscriptions(self.uow, self.payments.billing, self.ids, self.clock, self.payment_lease)
-
-    @property
-    def live(self) -> LiveSessions:
-        """The live-session use cases, bound to these ports."""
-        return LiveSessions(
-            self.uow,
-            self.storage,
-            self.signer,
-            self.cache,
-            self.events,
-            self.jobs,
-            self.ids,
-            self.clock,
-            self.probe,
-            self.recording_packer,
-            self.policy,
-            ingest_url=self.settings.live_ingest_url,
-            grace=timedelta(seconds=self.settings.live_grace_s),
-            stall=timedelta(seconds=self.settings.live_stall_s),
-            url_ttl=self.url_ttl,
-        )
-
-    @property
-    def payment_lease(self) -> timedelta:
-        """How long a reserved payment belongs to its request (see ``PaymentIntent``)."""
-        return timedelta(seconds=self.settings.payment_lease_s)
-
-    @property
     def mail(self) -> AccountMail:
+        """The account emails (verification, reset), over this email sender."""
         return AccountMail(
             self.email, self.one_time_tokens, self.clock, base_url=self.settings.public_base_url
-        )
-
-    @property
-    def url_ttl(self) -> timedelta:
-        return timedelta(seconds=self.settings.url_ttl_s)
-
-    def stream_opener(self) -> StreamOpener:
-        """Opening streams, bound to these ports once, on first use."""
-        if self._stream_opener is None:
-            self._stream_opener = self._bind_stream_opener()
-        return self._stream_opener
-
-    def _bind_stream_opener(self) -> StreamOpener:
-        from musicconnect.adapters.inprocess import LocalAccessReads, in_place, in_worker_thread
-
-        return StreamOpener(
-            tokens=self.tokens,
-            reads=self.access_reads or LocalAccessReads(self.denylist, self.cache),
-            blocking=self.blocking or (in_place if self.local_reads else in_worker_thread),
-            reader=self.reader,
-            tracks=self.ready_tracks,
-            cache=self.cache,
-            signer=self.signer,
-            clock=self.clock,
-            ttl=self.url_ttl,
         )
 
     def close(self) -> None:
@@ -172,12 +124,17 @@ def _secret_key(settings: Settings) -> str:
     """The configured key, or one generated once and kept in the data folder."""
     if settings.secret_key:
         return settings.secret_key
-    path = settings.data_dir / "secret.key"
+    path = _data_dir(settings) / "secret.key"
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
+
+
+def _ingest_token(secret: str) -> str:
+    """The live-ingest callbacks' token: derived from the secret key, so every process of one
+    deployment (the API, ``musicconnect live``) agrees on it without one more setting."""
+    return hmac.new(secret.encode("utf-8"), b"live-ingest", hashlib.sha256).hexdigest()
 
 
 _UowFactory = Callable[[], UnitOfWork]
@@ -199,7 +156,7 @@ def _unit_of_work(
         return (lambda: MongoUnitOfWork(mongo)), (lambda: MongoUnitOfWork(mongo))
     from musicconnect.adapters.sqlite import SqliteDatabase, SqliteUnitOfWork
 
-    sqlite = SqliteDatabase(settings.data_dir / "musicconnect.sqlite3")
+    sqlite = SqliteDatabase(_data_dir(settings) / "musicconnect.sqlite3")
     # Its state is per thread, so one reader serves every request rather than one built per request.
     reader = SqliteUnitOfWork(sqlite, read_only=True)
     return (lambda: SqliteUnitOfWork(sqlite)), (lambda: reader)
@@ -221,7 +178,7 @@ def _media(settings: Settings, secret: str) -> tuple[MediaStorage, UrlSigner]:
         # Keys live under "media/", so a CloudFront path equals the API's delivery path.
         storage = S3MediaStorage(settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, prefix="media")
     else:
-        storage = FilesystemMediaStorage(settings.data_dir / "media")
+        storage = FilesystemMediaStorage(_data_dir(settings) / "media")
     signer: UrlSigner = HmacUrlSigner(secret.encode("utf-8"), base_url=settings.public_base_url)
     if settings.cloudfront_domain:
         from musicconnect.adapters.s3 import CloudFrontUrlSigner, PlaylistsHereSegmentsOnCdn
@@ -281,11 +238,23 @@ def _email(settings: Settings) -> EmailSender:
             username=settings.smtp_username,
             password=settings.smtp_password,
         )
-    return OutboxEmailSender(settings.data_dir / "outbox", sender=settings.email_from)
+    return OutboxEmailSender(_data_dir(settings) / "outbox", sender=settings.email_from)
 
 
-def _redis_parts(settings: Settings) -> dict[str, Any]:
+@attrs.frozen
+class _RedisParts:
     """Quotas, revocations, caches and the transcode queue on Redis, shared by every process."""
+
+    quota: QuotaCounter
+    denylist: TokenDenylist
+    one_time_tokens: OneTimeTokens
+    cache: Cache
+    jobs: JobQueue
+    #: Reads the denylist's and the cache's keys above, async.
+    access_reads: AccessReads
+
+
+def _redis_parts(url: str) -> _RedisParts:
     from musicconnect.adapters.redis import (
         AsyncRedisConnection,
         RedisAccessReads,
@@ -297,28 +266,69 @@ def _redis_parts(settings: Settings) -> dict[str, Any]:
         SaqJobQueue,
     )
 
-    url = settings.redis_url or ""
     connection = RedisConnection(url)
     denylist = RedisTokenDenylist(connection)
     cache = RedisCache(connection)
-    return {
-        "quota": RedisQuotaCounter(connection),
-        "denylist": denylist,
-        "one_time_tokens": RedisOneTimeTokens(connection),
-        "cache": cache,
-        "access_reads": RedisAccessReads(AsyncRedisConnection(connection), denylist=denylist, cache=cache),
+    return _RedisParts(
+        quota=RedisQuotaCounter(connection),
+        denylist=denylist,
+        one_time_tokens=RedisOneTimeTokens(connection),
+        cache=cache,
+        access_reads=RedisAccessReads(AsyncRedisConnection(connection), denylist=denylist, cache=cache),
         # The API only enqueues; `musicconnect worker` processes run the transcodes.
-        "jobs": SaqJobQueue(url, known_jobs={TRANSCODE_JOB, FINISH_JOB}),
-    }
+        jobs=SaqJobQueue(url, known_jobs=_JOBS),
+    )
+
+
+def _data_dir(settings: Settings) -> Path:
+    """The data folder, created (private to its owner) the first time an adapter needs it."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return settings.data_dir
+
+
+def _access_reads(redis: _RedisParts | None, denylist: TokenDenylist, cache: Cache) -> AccessReads:
+    """Redis's async reads when the denylist and the cache are Redis's, else both asked in place."""
+    from musicconnect.adapters.inprocess import LocalAccessReads
+
+    if redis and denylist is redis.denylist and cache is redis.cache:
+        return redis.access_reads
+    return LocalAccessReads(denylist, cache)
 
 
 def bootstrap(
     settings: Settings,
     *,
     on_transcode_progress: TranscodeProgress | None = None,
-    **overrides: Any,
+    clock: Clock | None = None,
+    ids: IdGenerator | None = None,
+    hasher: PasswordHasher | None = None,
+    tokens: TokenIssuer | None = None,
+    denylist: TokenDenylist | None = None,
+    quota: QuotaCounter | None = None,
+    one_time_tokens: OneTimeTokens | None = None,
+    email: EmailSender | None = None,
+    cache: Cache | None = None,
+    probe: MediaProbe | None = None,
+    transcoder: Transcoder | None = None,
+    live_transcoder: LiveTranscoder | None = None,
+    recording_packer: RecordingPacker | None = None,
+    events: EventPublisher | None = None,
+    ingest_token: str | None = None,
+    payments: Payments | None = None,
+    storage: MediaStorage | None = None,
+    signer: UrlSigner | None = None,
+    uow: Callable[[], UnitOfWork] | None = None,
+    reader: Callable[[], UnitOfWork] | None = None,
+    jobs: JobQueue | None = None,
 ) -> Services:
-    """Build every adapter from ``settings``; keyword ``overrides`` replace any one by name."""
+    """Build every adapter from ``settings``. Any adapter passed explicitly is used instead of
+    the configured one, and the configured one is then never built: nothing is written to the
+    data folder for a port that was given (``musicconnect.testing.in_memory`` gives them all).
+
+    ``uow`` without ``reader`` reads through ``uow`` too. ``jobs`` defaults to Redis's queue
+    when configured, else worker threads in this process that run the transcodes and the other
+    jobs of ``Services.job_handlers``.
+    """
     from musicconnect.adapters.crypto import Argon2PasswordHasher
     from musicconnect.adapters.ffmpeg import (
         FfmpegLiveTranscoder,
@@ -326,7 +336,7 @@ def bootstrap(
         FfmpegRecordingPacker,
         FfmpegTranscoder,
     )
-    from musicconnect.adapters.inprocess import ThreadJobQueue
+    from musicconnect.adapters.inprocess import ThreadJobQueue, in_place, in_worker_thread
     from musicconnect.adapters.jwt import PyJwtTokenIssuer
     from musicconnect.adapters.memory import (
         InMemoryEventPublisher,
@@ -337,71 +347,101 @@ def bootstrap(
     )
     from musicconnect.adapters.sqlite import SqliteOneTimeTokens, SqliteQuotaCounter, SqliteTokenDenylist
 
-    data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secret = _secret_key(settings)
-    clock: Clock = overrides.pop("clock", None) or SystemClock()
-    ids: IdGenerator = overrides.pop("ids", None) or UuidIdGenerator()
-
-    parts: dict[str, Any] = {
-        "clock": clock,
-        "ids": ids,
-        "hasher": Argon2PasswordHasher(),
-        "tokens": MemoizedTokenIssuer(PyJwtTokenIssuer(secret, clock=clock), clock=clock),
-        # On files, not in memory: `serve --workers N` runs N processes that must share them.
-        "denylist": SqliteTokenDenylist(data_dir / "counters.sqlite3", clock),
-        "quota": SqliteQuotaCounter(data_dir / "counters.sqlite3", clock),
-        "one_time_tokens": SqliteOneTimeTokens(data_dir / "counters.sqlite3", clock),
-        "email": _email(settings),
-        "throttle": ThrottlePolicy().scaled(settings.throttle_scale),
-        "cache": NoCache(),
-        "probe": FfmpegMediaProbe(),
-        "transcoder": FfmpegTranscoder(),
-        "live_transcoder": FfmpegLiveTranscoder(),
-        "recording_packer": FfmpegRecordingPacker(),
-        "events": InMemoryEventPublisher(),
-        "ingest_token": hmac.new(secret.encode("utf-8"), b"live-ingest", hashlib.sha256).hexdigest(),
-        "payments": _payments(settings, ids, clock),
-        "policy": UploadPolicy(max_bytes=settings.max_upload_bytes, max_duration_s=settings.max_duration_s),
-    }
-    if settings.redis_url:
-        parts.update(_redis_parts(settings))
-    if "storage" not in overrides or "signer" not in overrides:
-        parts["storage"], parts["signer"] = _media(settings, secret)
-    startup: list[Callable[[], None]] = []
-    if "uow" not in overrides:
-        parts["uow"], parts["reader"] = _unit_of_work(settings, startup)
-    parts.update(overrides)
-    parts.setdefault("reader", parts["uow"])
-    parts["uow"] = _invalidating(parts["uow"], parts["cache"])
-
-    # The job handlers need the finished Services; they look it up when a job runs.
-    built: list[Services] = []
-    if "jobs" not in parts:
-        parts["jobs"] = ThreadJobQueue(
-            _job_handlers(lambda: built[0], on_transcode_progress),
-            workers=settings.transcode_workers,
+    clock = clock or SystemClock()
+    ids = ids or UuidIdGenerator()
+    if tokens is None or storage is None or signer is None or ingest_token is None:
+        secret = _secret_key(settings)
+    redis = _redis_parts(settings.redis_url) if settings.redis_url else None
+    if tokens is None:
+        tokens = MemoizedTokenIssuer(PyJwtTokenIssuer(secret, clock=clock), clock=clock)
+    ingest_token = ingest_token or _ingest_token(secret)
+    # Counters live on files, not in memory, without Redis: `serve --workers N` runs N processes
+    # that must share them.
+    if denylist is None:
+        denylist = redis.denylist if redis else SqliteTokenDenylist(_data_dir(settings) / _COUNTERS, clock)
+    if quota is None:
+        quota = redis.quota if redis else SqliteQuotaCounter(_data_dir(settings) / _COUNTERS, clock)
+    if one_time_tokens is None:
+        one_time_tokens = (
+            redis.one_time_tokens if redis else SqliteOneTimeTokens(_data_dir(settings) / _COUNTERS, clock)
         )
-    local = not (settings.mongodb_uri or settings.redis_url) and "uow" not in overrides
-    services = Services(settings=settings, startup=startup, local_reads=local, **parts)
+    if storage is None or signer is None:
+        configured_storage, configured_signer = _media(settings, secret)
+        storage = storage or configured_storage
+        signer = signer or configured_signer
+    startup: list[Callable[[], None]] = []
+    own_uow = uow is None
+    if uow is None:
+        uow, reader = _unit_of_work(settings, startup)
+    cache = cache or (redis.cache if redis else NoCache())
+    built: list[Services] = []  # the job handlers need the finished Services; they look it up then
+    own_jobs = jobs is None
+    if jobs is None:
+        jobs = (
+            redis.jobs
+            if redis
+            else ThreadJobQueue(_dispatch(lambda: built[0]), workers=settings.transcode_workers)
+        )
+    # The embedded defaults answer reads from local files; anything given may not.
+    local_reads = own_uow and not (settings.mongodb_uri or settings.redis_url)
+    services = Services(
+        settings=settings,
+        uow=_invalidating(uow, cache),
+        reader=reader or uow,
+        clock=clock,
+        ids=ids,
+        hasher=hasher or Argon2PasswordHasher(),
+        tokens=tokens,
+        denylist=denylist,
+        quota=quota,
+        cache=cache,
+        storage=storage,
+        signer=signer,
+        probe=probe or FfmpegMediaProbe(),
+        transcoder=transcoder or FfmpegTranscoder(),
+        live_transcoder=live_transcoder or FfmpegLiveTranscoder(),
+        recording_packer=recording_packer or FfmpegRecordingPacker(),
+        events=events or InMemoryEventPublisher(),
+        ingest_token=ingest_token,
+        payments=payments or _payments(settings, ids, clock),
+        jobs=jobs,
+        policy=UploadPolicy(max_bytes=settings.max_upload_bytes, max_duration_s=settings.max_duration_s),
+        email=email or _email(settings),
+        one_time_tokens=one_time_tokens,
+        throttle=ThrottlePolicy().scaled(settings.throttle_scale),
+        startup=startup,
+        access_reads=_access_reads(redis, denylist, cache),
+        blocking=in_place if local_reads else in_worker_thread,
+    )
+    services.job_handlers[TRANSCODE_JOB] = _transcode(services, on_transcode_progress)
     built.append(services)
     close_jobs = getattr(services.jobs, "close", None)
-    if close_jobs is not None and "jobs" not in overrides:
+    if close_jobs is not None and own_jobs:
         services.closers.append(close_jobs)
     return services
 
 
-def job_handlers(services: Services) -> Mapping[str, Callable[[Mapping[str, Any]], None]]:
-    """The handlers a worker process runs, by job name."""
-    return _job_handlers(lambda: services, None)
+def job_handlers(services: Services) -> Mapping[str, JobHandler]:
+    """The handlers a worker process runs, by job name: those of ``Services.job_handlers``, so
+    ``services`` should be bound into a ``Platform`` first (its groups add their jobs' handlers)."""
+    return dict(services.job_handlers)
 
 
-def _job_handlers(
-    get_services: Callable[[], Services],
-    on_progress: TranscodeProgress | None,
-) -> Mapping[str, Callable[[Mapping[str, Any]], None]]:
+def _dispatch(get_services: Callable[[], Services]) -> Mapping[str, JobHandler]:
+    """A handler per known job that runs what ``Services.job_handlers`` holds for it when the job
+    runs (a ``Platform`` bound after the queue was built adds its groups' handlers there)."""
+
+    def handler(name: str) -> JobHandler:
+        def run(payload: Mapping[str, Any]) -> None:
+            get_services().job_handlers[name](payload)
+
+        return run
+
+    return {name: handler(name) for name in _JOBS}
+
+
+def _transcode(services: Services, on_progress: TranscodeProgress | None) -> JobHandler:
     def transcode(payload: Mapping[str, Any]) -> None:
-        services = get_services()
         track_id = str(payload["track_id"])
         progress = (lambda fraction: on_progress(track_id, fraction)) if on_progress else None
         try:
@@ -416,10 +456,7 @@ def _job_handlers(
             # The track is marked failed; retrying a file ffmpeg cannot decode would not help.
             log.warning("transcode of %s failed: %s", track_id, rejected.detail)
 
-    def finish_live(payload: Mapping[str, Any]) -> None:
-        get_services().live.finish(str(payload["session_id"]))
-
-    return {TRANSCODE_JOB: transcode, FINISH_JOB: finish_live}
+    return transcode
 
 
 def prepare(settings: Settings) -> None:

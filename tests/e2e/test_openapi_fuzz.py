@@ -30,6 +30,7 @@ from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.accounts import Account, Role
 from musicconnect.entrypoints.http.app import create_app
 from musicconnect.entrypoints.http.openapi import complete_openapi
+from musicconnect.platform import Platform
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Register, register
 
@@ -61,7 +62,7 @@ def _signed_in(account: Account) -> dict[str, str]:
 _DATA = Path(tempfile.mkdtemp(prefix="musicconnect-fuzz-"))
 atexit.register(shutil.rmtree, _DATA, ignore_errors=True)
 _SERVICES = bootstrap(Settings(data_dir=_DATA, secret_key="f" * 40))
-_APP = create_app(_SERVICES)
+_APP = create_app(Platform.of(_SERVICES))
 complete_openapi(_APP)  # what start-up does before the document is first served
 FAN = _account(_SERVICES, "fan@example.com", Role.FAN)
 ARTIST = _account(_SERVICES, "artist@example.com", Role.ARTIST)

@@ -30,6 +30,7 @@ from musicconnect.domain.money import Money, split_revenue
 from musicconnect.domain.payments import LinkKind
 from musicconnect.domain.subscriptions import prorate
 from musicconnect.entrypoints.http import create_app
+from musicconnect.platform import Platform
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import set_admin
 from tests.support.accounts import verify_email
@@ -128,7 +129,10 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flow]:
             payout_minimum_minor=100,
         )
         services = bootstrap(settings, payments=stripe_payments(gateway), clock=clock)
-        with serving(create_app(services)) as base, httpx.Client(base_url=base, timeout=60) as http:
+        with (
+            serving(create_app(Platform.of(services))) as base,
+            httpx.Client(base_url=base, timeout=60) as http,
+        ):
             control = DoubleControl(double.url)
             control.deliver_webhooks_to(f"{base}/webhooks/stripe", SECRET)
             yield Flow(http, services, clock, double, control, gateway, root)

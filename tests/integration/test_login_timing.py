@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 from musicconnect.adapters.crypto import Argon2PasswordHasher
 from musicconnect.bootstrap import bootstrap
 from musicconnect.entrypoints.http import create_app
+from musicconnect.platform import Platform
 from musicconnect.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -28,7 +29,7 @@ def test_a_failed_login_takes_as_long_for_an_unknown_email_as_for_a_known_one(tm
     settings = Settings(data_dir=tmp_path / "data", secret_key="t" * 40, throttle_scale=1000)
     hasher = Argon2PasswordHasher(time_cost=1, memory_cost_kib=19 * 1024, parallelism=1)
     services = bootstrap(settings, hasher=hasher)
-    with TestClient(create_app(services)) as client:
+    with TestClient(create_app(Platform.of(services))) as client:
         body = {"email": "known@example.com", "password": PASSWORD, "role": "fan", "display_name": "K"}
         assert client.post("/auth/register", json=body).status_code == 201
 

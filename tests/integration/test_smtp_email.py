@@ -17,6 +17,7 @@ from musicconnect.adapters.memory import FrozenClock
 from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.errors import ServiceUnavailable
 from musicconnect.entrypoints.http import create_app
+from musicconnect.platform import Platform
 from musicconnect.ports.services import EmailMessage, EmailSender
 from musicconnect.settings import Settings
 from musicconnect.usecases.account_mail import RESET_TTL
@@ -108,7 +109,7 @@ def api(server: SmtpServer, clock: FrozenClock, tmp_path: Path) -> Iterator[Test
         public_base_url="https://app.example",
     )
     services: Services = bootstrap(settings, clock=clock, hasher=ScryptPasswordHasher(n=2, r=1, p=1))
-    with TestClient(create_app(services)) as client:
+    with TestClient(create_app(Platform.of(services))) as client:
         yield client
 
 

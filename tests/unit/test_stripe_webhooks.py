@@ -12,7 +12,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -40,7 +40,9 @@ from musicconnect.domain.money import Money
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http import create_app
+from musicconnect.platform import Platform
 from musicconnect.ports.payments import SubscriptionSnapshot
+from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.settings import Settings
 from musicconnect.usecases.payouts import run_payouts
 from tests.support.accounts import verify_email
@@ -86,6 +88,20 @@ def gateway(double: StripeDouble) -> FlakyStripeGateway:
     )
 
 
+@attrs.define
+class _SwitchableUnitsOfWork:
+    """The units of work the module's one app uses: a test points them at a fresh or a failing
+    store (the app's use cases were bound once to this factory)."""
+
+    factory: Callable[[], UnitOfWork]
+
+    def __call__(self) -> UnitOfWork:
+        return self.factory()
+
+
+_UOWS = _SwitchableUnitsOfWork(lambda: InMemoryUnitOfWork(InMemoryStore()))
+
+
 @pytest.fixture(scope="module")
 def services(
     tmp_path_factory: pytest.TempPathFactory, double: StripeDouble, gateway: FlakyStripeGateway
@@ -94,9 +110,10 @@ def services(
         data_dir=tmp_path_factory.mktemp("webhooks"), secret_key="k" * 32, stripe_webhook_secret=SECRET
     )
     store = InMemoryStore()
+    _UOWS.factory = lambda: InMemoryUnitOfWork(store)
     return bootstrap(
         settings,
-        uow=lambda: InMemoryUnitOfWork(store),
+        uow=_UOWS,
         clock=FrozenClock(datetime.fromtimestamp(double.state.now, UTC)),
         hasher=ScryptPasswordHasher(n=2, r=1, p=1),
         probe=FakeMediaProbe(),
@@ -108,7 +125,7 @@ def services(
 
 @pytest.fixture(scope="module")
 def client(services: Services) -> Iterator[TestClient[Litestar]]:
-    with TestClient(create_app(services)) as test_client:
+    with TestClient(create_app(Platform.of(services))) as test_client:
         yield test_client
 
 
@@ -174,7 +191,7 @@ class Scene:
     def fresh_store(self) -> None:
         self.store = InMemoryStore()
         store = self.store
-        self.services.uow = lambda: InMemoryUnitOfWork(store)
+        _UOWS.factory = lambda: InMemoryUnitOfWork(store)
         self._seed()
 
     def _seed(self) -> None:
@@ -220,7 +237,7 @@ def scene(
     gateway: FlakyStripeGateway,
 ) -> Scene:
     store = InMemoryStore()
-    services.uow = lambda: InMemoryUnitOfWork(store)
+    _UOWS.factory = lambda: InMemoryUnitOfWork(store)
     gateway.failures = 0
     made = Scene(client, services, double, control, gateway, store, store)
     made.artist_id, artist_token = made.register("artist")
@@ -441,7 +458,7 @@ def test_a_handler_failing_part_way_writes_nothing_and_the_redelivery_succeeds(
     paid = _first(scene.subscribe(), "invoice.paid")
     fuse = [0]
     store = scene.store
-    scene.services.uow = lambda: _breaking_uow(store, fuse)
+    _UOWS.factory = lambda: _breaking_uow(store, fuse)
     if failure == "processor down":
         scene.gateway.failures, scene.gateway.error = 1, ServiceUnavailable("Stripe did not answer")
     elif failure == "bug while reading":
@@ -566,7 +583,7 @@ def test_webhook_routes_exist_only_on_stripe(tmp_path: Path) -> None:
         transcoder=FakeTranscoder(),
         jobs=InlineJobQueue({}),
     )
-    with TestClient(create_app(services)) as offline:
+    with TestClient(create_app(Platform.of(services))) as offline:
         assert offline.post("/webhooks/stripe", content=b"{}").status_code in {404, 405}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 
 import attrs
 
@@ -209,3 +210,52 @@ def set_admin(email: str, *, admin: bool, uow: UnitOfWork) -> Account:
             uow.commit()
     log.warning("the admin role of %s is now %s", account.id, "granted" if admin else "revoked")
     return account
+
+
+@attrs.frozen
+class Accounts:
+    """Signing up, in and out: the account use cases, bound once to their ports."""
+
+    uow: Callable[[], UnitOfWork]
+    hasher: PasswordHasher
+    tokens: TokenIssuer
+    denylist: TokenDenylist
+    ids: IdGenerator
+    clock: Clock
+    mail: AccountMail
+
+    def register(self, command: Register) -> Account:
+        """Create a fan or artist account and email a verification link (see ``register``)."""
+        return register(
+            command, uow=self.uow(), hasher=self.hasher, ids=self.ids, clock=self.clock, mail=self.mail
+        )
+
+    def login(self, email: str, password: str) -> TokenPair:
+        """A new login: an access and a refresh token."""
+        return login(email, password, uow=self.uow(), hasher=self.hasher, tokens=self.tokens)
+
+    def sign_in(self, email: str, password: str) -> Caller:
+        """Log in and return who that is: the caller to pass to other use cases from a script."""
+        return self.authenticate(self.login(email, password).access_token)
+
+    def authenticate(self, access_token: str) -> Caller:
+        """Who holds ``access_token``; AuthenticationFailed when it is bad, expired or revoked."""
+        return authenticate(access_token, tokens=self.tokens, denylist=self.denylist)
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        """Trade a refresh token for a new pair; spending one twice revokes its whole login."""
+        return refresh(refresh_token, tokens=self.tokens, denylist=self.denylist, uow=self.uow())
+
+    def logout(self, access_token: str, *, refresh_token: str | None = None) -> None:
+        """End the login of ``access_token``, and that of ``refresh_token`` when it is the same
+        account's (never someone else's)."""
+        access = self.tokens.decode(access_token, kind="access")
+        logout(access, denylist=self.denylist)
+        if refresh_token:
+            other = self.tokens.decode(refresh_token, kind="refresh")
+            if other.subject == access.subject:
+                revoke_family(other, denylist=self.denylist)
+
+    def set_admin(self, email: str, *, admin: bool) -> Account:
+        """The operator's grant or revocation of the admin role."""
+        return set_admin(email, admin=admin, uow=self.uow())

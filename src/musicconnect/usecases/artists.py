@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import attrs
 
 from musicconnect.domain.accounts import Artist, Caller
 from musicconnect.domain.money import Money
@@ -40,3 +42,23 @@ def set_tier(
         uow.artists.save(artist.with_plan(plan))
         uow.commit()
     return plan
+
+
+@attrs.frozen
+class Artists:
+    """Artist profiles and their tiers, bound once to their ports."""
+
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+
+    def view(self, artist_id: str, *, visitor_id: str | None = None) -> Artist:
+        """The artist's profile and tiers (a visit counts in the artist's funnel)."""
+        return view_artist(artist_id, uow=self.uow(), clock=self.clock, visitor_id=visitor_id)
+
+    def set_tier(
+        self, artist_id: str, tier: Tier, *, price: Money, features: Sequence[str], caller: Caller
+    ) -> TierPlan:
+        """A new price version of one of the caller's own tiers."""
+        return set_tier(
+            artist_id, tier, price=price, features=features, caller=caller, uow=self.uow(), clock=self.clock
+        )

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+
+import attrs
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.analytics import WINDOW_DAYS, Dashboard, FanScore, Revenue, fill_days, funnel
@@ -81,3 +84,15 @@ def build_dashboard(artist_id: str, *, caller: Caller, uow: UnitOfWork, clock: C
         funnel=funnel(counts),
         unique_listeners_30d=listeners,
     )
+
+
+@attrs.frozen
+class Dashboards:
+    """The artist's statistics, bound once to their ports."""
+
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+
+    def of_artist(self, artist_id: str, *, caller: Caller) -> Dashboard:
+        """Plays and revenue of the last 30 days, top fans and the conversion funnel."""
+        return build_dashboard(artist_id, caller=caller, uow=self.uow(), clock=self.clock)

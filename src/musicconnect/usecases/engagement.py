@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import attrs
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.analytics import PlayEvent
@@ -91,3 +93,35 @@ def inbox(artist_id: str, *, caller: Caller, uow: UnitOfWork) -> Sequence[Direct
     with uow:
         require_artist(uow, artist_id)
         return uow.messages.to_artist(artist_id)
+
+
+@attrs.frozen
+class Engagement:
+    """What fans do besides paying (follow, like, play, message), bound once to their ports."""
+
+    uow: Callable[[], UnitOfWork]
+    quota: QuotaCounter
+    ids: IdGenerator
+    clock: Clock
+
+    def follow(self, artist_id: str, *, caller: Caller) -> None:
+        """Follow the artist (following twice is following once)."""
+        follow(artist_id, caller=caller, uow=self.uow(), clock=self.clock)
+
+    def like(self, track_id: str, *, caller: Caller) -> None:
+        """Like a track the caller may see."""
+        like(track_id, caller=caller, uow=self.uow(), clock=self.clock)
+
+    def play(self, track_id: str, *, caller: Caller) -> bool:
+        """Count a play; False when it repeats one of the last 30 s."""
+        return record_play(track_id, caller=caller, uow=self.uow(), quota=self.quota, clock=self.clock)
+
+    def message(self, artist_id: str, body: str, *, caller: Caller) -> DirectMessage:
+        """A superfan's direct message to the artist: five per calendar month (UTC)."""
+        return send_message(
+            artist_id, body, caller=caller, uow=self.uow(), quota=self.quota, ids=self.ids, clock=self.clock
+        )
+
+    def inbox(self, artist_id: str, *, caller: Caller) -> Sequence[DirectMessage]:
+        """The artist's direct messages, oldest first."""
+        return inbox(artist_id, caller=caller, uow=self.uow())

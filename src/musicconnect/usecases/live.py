@@ -8,12 +8,13 @@ job that turns what was recorded into a track for superfans (``finish``).
 
 from __future__ import annotations
 
+import hmac
 import logging
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -40,17 +41,11 @@ from musicconnect.domain.live import (
     split_key,
     stream_key,
 )
-from musicconnect.domain.media import (
-    LADDER_KBPS,
-    VARIANT_PLAYLIST,
-    UploadPolicy,
-    content_type_for,
-    rung_folder,
-)
+from musicconnect.domain.media import LADDER_KBPS, VARIANT_PLAYLIST, content_type_for, rung_folder
 from musicconnect.domain.text import clean_text
 from musicconnect.domain.tiers import Feature, Tier
 from musicconnect.domain.tracks import Track
-from musicconnect.ports.media import MediaProbe, MediaStorage, RecordingPacker, UrlSigner
+from musicconnect.ports.media import MediaStorage, RecordingPacker, UrlSigner
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Cache, Clock, EventPublisher, IdGenerator, Job, JobQueue
 from musicconnect.usecases.access import require_artist, require_owner
@@ -65,7 +60,7 @@ from musicconnect.usecases.streaming import (
     url_expiry,
     verified_listener,
 )
-from musicconnect.usecases.tracks import IngestTrack, ingest_track
+from musicconnect.usecases.tracks import IngestTrack, Tracks
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +107,13 @@ class LiveSessions:
     jobs: JobQueue
     ids: IdGenerator
     clock: Clock
-    probe: MediaProbe
+    #: Where the recording goes: through the normal ingest pipeline, as an upload would.
+    tracks: Tracks
     packer: RecordingPacker
-    policy: UploadPolicy
     #: Where OBS or ffmpeg pushes (``rtmp://host:port/live``); the stream key names the session.
     ingest_url: str
+    #: What the RTMP server's callbacks carry to prove they are its own (its config holds it).
+    ingest_token: str
     grace: timedelta = DEFAULT_GRACE
     stall: timedelta = DEFAULT_STALL
     url_ttl: timedelta = DEFAULT_URL_TTL
@@ -172,6 +169,11 @@ class LiveSessions:
             return [self._settled(s) for s in uow.live_sessions.of_artist(artist_id)]
 
     # --- the ingest server -------------------------------------------------------------------
+
+    def check_ingest_token(self, token: str) -> None:
+        """Forbidden unless ``token`` is our RTMP server's: only it may report pushes."""
+        if not hmac.compare_digest(token.encode(), self.ingest_token.encode()):
+            raise Forbidden("not our ingest server")
 
     def accept_push(self, key: str) -> LiveSession:
         """May ``key`` publish now? Only its own session's key, only while scheduled or live, and
@@ -290,6 +292,10 @@ class LiveSessions:
         self.storage.delete_prefix(session.recording_prefix + "/")
         return track
 
+    def run_finish_job(self, payload: Mapping[str, Any]) -> None:
+        """The ``FINISH_JOB`` handler: ``finish`` the session the job names."""
+        self.finish(str(payload["session_id"]))
+
     def _ingest_recording(self, session: LiveSession, parts: Sequence[str]) -> Track | None:
         with tempfile.TemporaryDirectory(prefix="musicconnect-live-") as scratch:
             work = Path(scratch)
@@ -300,7 +306,7 @@ class LiveSessions:
             recording = work / "recording.m4a"
             try:
                 self.packer.pack(local, recording)
-                return ingest_track(
+                return self.tracks.ingest(
                     IngestTrack(
                         artist_id=session.artist_id,
                         title=session.title,
@@ -308,13 +314,6 @@ class LiveSessions:
                         audience=Tier.SUPERFAN,
                     ),
                     caller=Caller(session.artist_id, Role.ARTIST),
-                    uow=self.uow(),
-                    probe=self.probe,
-                    storage=self.storage,
-                    jobs=self.jobs,
-                    ids=self.ids,
-                    clock=self.clock,
-                    policy=self.policy,
                 )
             except MediaRejected as rejected:
                 log.warning("live session %s: its recording was not kept: %s", session.id, rejected.detail)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
+
+import attrs
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.clocks import parse_period
@@ -291,3 +293,48 @@ def remember_account(account: ConnectedAccount, *, uow: UnitOfWork) -> None:
     with uow:
         uow.processor_links.save(account.link)
         uow.commit()
+
+
+@attrs.frozen
+class Payouts:
+    """Paying artists: payout runs, receipts and payout onboarding, bound once to their ports."""
+
+    uow: Callable[[], UnitOfWork]
+    gateway: PayoutSender
+    accounts: ConnectedAccounts
+    ids: IdGenerator
+    clock: Clock
+    #: Balances below this (in minor units) are carried over to the next run.
+    minimum_minor: int = 0
+    lease: timedelta = INTENT_LEASE
+
+    def run(self, period: str, *, caller: Caller) -> list[Payout]:
+        """Pay every artist their available balance for ``period`` (YYYY-MM), once per period."""
+        return run_payouts(
+            period,
+            caller=caller,
+            uow=self.uow(),
+            gateway=self.gateway,
+            ids=self.ids,
+            clock=self.clock,
+            minimum_minor=self.minimum_minor,
+            lease=self.lease,
+        )
+
+    def of_artist(self, artist_id: str, *, caller: Caller) -> Sequence[Payout]:
+        """The artist's payout receipts, with the 90/10 split of each."""
+        return payouts_of(artist_id, caller=caller, uow=self.uow())
+
+    def start_onboarding(
+        self, artist_id: str, *, caller: Caller, refresh_url: str, return_url: str
+    ) -> OnboardingLink:
+        """The processor's page where the artist sets up how they are paid."""
+        return start_payouts_onboarding(
+            artist_id,
+            caller=caller,
+            refresh_url=refresh_url,
+            return_url=return_url,
+            uow=self.uow(),
+            accounts=self.accounts,
+            clock=self.clock,
+        )

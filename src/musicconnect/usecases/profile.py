@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -190,3 +191,50 @@ def erase_account(
         if artist is not None:
             uow.artists.save(attrs.evolve(artist, display_name=erased.display_name))
         uow.commit()
+
+
+@attrs.frozen
+class Profiles:
+    """The signed-in person's own account: read, change, verify, reset, export, erase."""
+
+    uow: Callable[[], UnitOfWork]
+    hasher: PasswordHasher
+    mail: AccountMail
+    clock: Clock
+    subscriptions: Subscriptions
+
+    def mine(self, caller: Caller) -> Account:
+        """The caller's account."""
+        return my_account(caller, uow=self.uow())
+
+    def change(self, command: ChangeAccount, *, caller: Caller) -> Account:
+        """Change the display name; the password or email with the current password."""
+        return change_account(
+            command, caller=caller, uow=self.uow(), hasher=self.hasher, mail=self.mail, clock=self.clock
+        )
+
+    def send_verification(self, caller: Caller) -> None:
+        """Send the verification email again, unless the address is verified already."""
+        account = self.mine(caller)
+        if not account.email_verified:
+            self.mail.send_verification(account, account.email)
+
+    def confirm_email(self, token: str) -> Account:
+        """Prove an address with the code of its verification email (it works once)."""
+        return confirm_email(token, uow=self.uow(), mail=self.mail)
+
+    def request_password_reset(self, email: str) -> None:
+        """Email a single-use reset link if the account exists; nothing tells whether it does."""
+        request_password_reset(email, uow=self.uow(), mail=self.mail)
+
+    def reset_password(self, token: str, password: str) -> None:
+        """Set a new password with the code of a reset email."""
+        reset_password(token, password, uow=self.uow(), hasher=self.hasher, mail=self.mail, clock=self.clock)
+
+    def export(self, caller: Caller) -> dict[str, Any]:
+        """Every piece of personal data kept about the caller."""
+        return export_account(caller, uow=self.uow())
+
+    def erase(self, caller: Caller, password: str) -> None:
+        """Erase the account: personal data goes, money records stay anonymised."""
+        erase_account(caller, password, uow=self.uow(), hasher=self.hasher, subscriptions=self.subscriptions)

@@ -170,70 +170,6 @@ def authorise_stream(
     return _master(track, rights, subject=caller.id, signer=signer, now=clock.now(), ttl=ttl)
 
 
-class StreamOpener:
-    """Opening a stream from a bearer token, for async handlers: bound once, called per request.
-
-    Each request must learn whether the token is revoked and what the fan's standing is. Both are
-    asked of AccessReads together and awaited, so on Redis the event loop never waits and no worker
-    thread is involved. Only a track this process has not yet seen published, or a standing the
-    cache does not hold, is read from the database as blocking work (``authorise_stream``), which
-    fills both for the requests after it.
-    """
-
-    def __init__(
-        self,
-        *,
-        tokens: TokenIssuer,
-        reads: AccessReads,
-        blocking: BlockingWork,
-        reader: Callable[[], UnitOfWork],
-        tracks: ReadyTracks,
-        cache: Cache,
-        signer: UrlSigner,
-        clock: Clock,
-        ttl: timedelta = DEFAULT_URL_TTL,
-    ) -> None:
-        self._tokens = tokens
-        self._reads = reads
-        self._blocking = blocking
-        self._reader = reader
-        self._tracks = tracks
-        self._cache = cache
-        self._signer = signer
-        self._clock = clock
-        self._ttl = ttl
-
-    async def master_playlist(self, track_id: str, access_token: str) -> str:
-        """The token holder's master playlist of ``track_id`` (see ``authorise_stream``)."""
-        claims = self._tokens.decode(access_token, kind="access")
-        caller = Caller(id=claims.subject, role=role_of_token(claims.role))
-        track = self._tracks.remembered(track_id)
-        key = None
-        if track is not None and _needs_standing(caller, track):
-            key = standing_key(caller.id, track.artist_id)
-        revoked, cached = await self._reads.read((claims.token_id, claims.family.id), key)
-        if revoked:
-            raise AuthenticationFailed("token revoked")
-        standing = None if cached is None else decode_standing(cached)
-        if track is None or (key is not None and standing is None):
-            return await self._blocking(lambda: self._authorise(track_id, caller))
-        now = self._clock.now()
-        rights = _entitlements_at(caller, track, standing, now)
-        return _master(track, rights, subject=caller.id, signer=self._signer, now=now, ttl=self._ttl)
-
-    def _authorise(self, track_id: str, caller: Caller) -> str:
-        return authorise_stream(
-            track_id,
-            caller=caller,
-            uow=self._reader(),
-            tracks=self._tracks,
-            cache=self._cache,
-            signer=self._signer,
-            clock=self._clock,
-            ttl=self._ttl,
-        )
-
-
 @attrs.frozen
 class MediaFile:
     body: bytes
@@ -306,3 +242,85 @@ def sign_playlist(
         return signer.sign(path_of(uri), subject=subject, expires_at=expires)
 
     return rewrite_uris(body.decode("utf-8"), sign).encode("utf-8")
+
+
+@attrs.frozen
+class Streaming:
+    """The hot path of playback: master playlists and signed media, bound once at start-up so a
+    request builds nothing."""
+
+    #: Read-only units of work: opening a stream never takes a write lock.
+    reader: Callable[[], UnitOfWork]
+    tracks: ReadyTracks
+    cache: Cache
+    storage: MediaStorage
+    signer: UrlSigner
+    clock: Clock
+    ttl: timedelta = DEFAULT_URL_TTL
+    #: Reads access tokens (their signature, expiry and claims).
+    tokens: TokenIssuer | None = None
+    #: Whether a token is revoked and the fan's cached standing, awaited together.
+    reads: AccessReads | None = None
+    #: How the database is read when the cache cannot answer: in place on local files, else in a
+    #: worker thread, so the event loop never waits on the network.
+    blocking: BlockingWork | None = None
+
+    def master_playlist(self, track_id: str, *, caller: Caller) -> str:
+        """The caller's master playlist: only the rungs their tier allows, each URI signed."""
+        return authorise_stream(
+            track_id,
+            caller=caller,
+            uow=self.reader(),
+            tracks=self.tracks,
+            cache=self.cache,
+            signer=self.signer,
+            clock=self.clock,
+            ttl=self.ttl,
+        )
+
+    async def master_playlist_for(self, track_id: str, *, access_token: str) -> str:
+        """``master_playlist`` for the holder of ``access_token``, for async callers.
+
+        Each request must learn whether the token is revoked and what the fan's standing is. Both
+        are asked of ``reads`` together and awaited, so on Redis the event loop never waits and no
+        worker thread is involved. Only a track this process has not yet seen published, or a
+        standing the cache does not hold, is read from the database as ``blocking`` work, which
+        fills both for the requests after it. AuthenticationFailed when the token is bad, expired
+        or revoked.
+        """
+        if self.tokens is None or self.reads is None or self.blocking is None:
+            raise AuthenticationFailed("this platform signs nobody in")
+        claims = self.tokens.decode(access_token, kind="access")
+        caller = Caller(id=claims.subject, role=role_of_token(claims.role))
+        track = self.tracks.remembered(track_id)
+        key = None
+        if track is not None and _needs_standing(caller, track):
+            key = standing_key(caller.id, track.artist_id)
+        revoked, cached = await self.reads.read((claims.token_id, claims.family.id), key)
+        if revoked:
+            raise AuthenticationFailed("token revoked")
+        standing = None if cached is None else decode_standing(cached)
+        if track is None or (key is not None and standing is None):
+            return await self.blocking(lambda: self.master_playlist(track_id, caller=caller))
+        now = self.clock.now()
+        rights = _entitlements_at(caller, track, standing, now)
+        return _master(track, rights, subject=caller.id, signer=self.signer, now=now, ttl=self.ttl)
+
+    def media(
+        self, artist_id: str, track_id: str, rung: str, filename: str, query: Mapping[str, str]
+    ) -> MediaFile:
+        """A variant playlist or segment behind a signed URL (``query`` holds the signature)."""
+        return serve_media(
+            artist_id,
+            track_id,
+            rung,
+            filename,
+            query,
+            uow=self.reader(),
+            tracks=self.tracks,
+            cache=self.cache,
+            storage=self.storage,
+            signer=self.signer,
+            clock=self.clock,
+            ttl=self.ttl,
+        )

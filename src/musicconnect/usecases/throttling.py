@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import attrs
+
 from musicconnect.domain.errors import QuotaExceeded
 from musicconnect.domain.throttling import Action, Scope, ThrottlePolicy
 from musicconnect.ports.services import Clock, QuotaCounter
@@ -32,3 +34,18 @@ def throttle(
             raise QuotaExceeded(
                 f"too many {action} attempts; try again later", retry_after_s=limit.retry_after_s(now)
             )
+
+
+@attrs.frozen
+class Throttling:
+    """Rate limits, bound once to the policy and the shared counter."""
+
+    policy: ThrottlePolicy
+    quota: QuotaCounter
+    clock: Clock
+
+    def count(self, action: Action, *, account: str | None, address: str | None) -> None:
+        """Count one attempt at ``action``; QuotaExceeded (429) once a limit is reached."""
+        throttle(
+            action, account=account, address=address, policy=self.policy, quota=self.quota, clock=self.clock
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -247,3 +248,53 @@ def waveform(
     if track.status is not TrackStatus.READY:
         raise NotFound(f"track {track_id} has no waveform yet")
     return storage.get_bytes(f"{track.hls_prefix}/{WAVEFORM_FILE}")
+
+
+@attrs.frozen
+class Tracks:
+    """Uploading, transcoding and reading tracks: the track use cases, bound once to their ports."""
+
+    uow: Callable[[], UnitOfWork]
+    probe: MediaProbe
+    storage: MediaStorage
+    transcoder: Transcoder
+    jobs: JobQueue
+    ids: IdGenerator
+    clock: Clock
+    policy: UploadPolicy
+
+    def ingest(self, command: IngestTrack, *, caller: Caller) -> Track:
+        """Validate and store an upload, then queue its transcode (see ``ingest_track``)."""
+        return ingest_track(
+            command,
+            caller=caller,
+            uow=self.uow(),
+            probe=self.probe,
+            storage=self.storage,
+            jobs=self.jobs,
+            ids=self.ids,
+            clock=self.clock,
+            policy=self.policy,
+        )
+
+    def transcode(self, track_id: str, *, progress: ProgressCallback | None = None) -> TrackPublished | None:
+        """Transcode a stored upload into the HLS ladder and publish it (what a job runs)."""
+        return transcode_track(
+            track_id, uow=self.uow(), storage=self.storage, transcoder=self.transcoder, progress=progress
+        )
+
+    def requeue_stranded(self) -> StrandedTracks:
+        """Queue again the transcodes of tracks left processing (see ``requeue_stranded``)."""
+        return requeue_stranded(uow=self.uow(), jobs=self.jobs, clock=self.clock)
+
+    def view(self, track_id: str, *, caller: Caller | None) -> Track:
+        """A track's status and details, for whoever may see it."""
+        return view_track(track_id, caller=caller, uow=self.uow(), clock=self.clock)
+
+    def of_artist(self, artist_id: str, *, caller: Caller | None) -> list[Track]:
+        """The artist's tracks that the caller may see."""
+        return tracks_of_artist(artist_id, caller=caller, uow=self.uow(), clock=self.clock)
+
+    def waveform(self, track_id: str, *, caller: Caller | None) -> bytes:
+        """Waveform peaks for a player, as JSON."""
+        return waveform(track_id, caller=caller, uow=self.uow(), storage=self.storage, clock=self.clock)

@@ -268,3 +268,20 @@ _READERS: Final[dict[GatewayEventKind, Callable[[GatewayEvent, _Context], _Apply
     GatewayEventKind.ACCOUNT_UPDATED: _account_updated,
     GatewayEventKind.PAYOUT_UPDATED: _payout_updated,
 }
+
+
+@attrs.frozen
+class Webhooks:
+    """The payment processor's events, applied at most once; bound once to their ports."""
+
+    uow: Callable[[], UnitOfWork]
+    reads: ProcessorReads
+    accounts: ConnectedAccounts
+    ids: IdGenerator
+    clock: Clock
+
+    def handle(self, event: GatewayEvent) -> WebhookOutcome:
+        """Apply a verified processor event at most once (see ``handle_stripe_event``)."""
+        return handle_stripe_event(
+            event, uow=self.uow(), reads=self.reads, accounts=self.accounts, ids=self.ids, clock=self.clock
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -21,10 +21,12 @@ from musicconnect.adapters.memory import FrozenClock, InMemoryEmailSender, InMem
 from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.errors import MediaRejected
 from musicconnect.entrypoints.http import create_app
+from musicconnect.platform import Platform
+from musicconnect.ports.services import JobQueue
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import set_admin
 from musicconnect.usecases.live import FINISH_JOB
-from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
+from musicconnect.usecases.tracks import TRANSCODE_JOB
 from tests.support.accounts import verify_email
 from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder, fake_audio
 
@@ -145,23 +147,6 @@ class Api:
         return fan
 
 
-def _transcode_handler(services: Services) -> Mapping[str, Any]:
-    def transcode(payload: Mapping[str, Any]) -> None:
-        # A file that cannot be decoded leaves the track failed, as the real worker does.
-        with contextlib.suppress(MediaRejected):
-            transcode_track(
-                str(payload["track_id"]),
-                uow=services.uow(),
-                storage=services.storage,
-                transcoder=services.transcoder,
-            )
-
-    def finish_live(payload: Mapping[str, Any]) -> None:
-        services.live.finish(str(payload["session_id"]))
-
-    return {TRANSCODE_JOB: transcode, FINISH_JOB: finish_live}
-
-
 @pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(T0)
@@ -172,7 +157,7 @@ def store() -> InMemoryStore:
     return InMemoryStore()
 
 
-def _bootstrap(data_dir: Path, clock: FrozenClock, store: InMemoryStore) -> Services:
+def _bootstrap(data_dir: Path, clock: FrozenClock, store: InMemoryStore, jobs: JobQueue) -> Services:
     settings = Settings(
         data_dir=data_dir,
         secret_key="x" * 32,
@@ -187,34 +172,66 @@ def _bootstrap(data_dir: Path, clock: FrozenClock, store: InMemoryStore) -> Serv
         email=InMemoryEmailSender(),
         probe=FakeMediaProbe(),
         transcoder=FakeTranscoder(),
-        jobs=InlineJobQueue({}),
+        jobs=jobs,
     )
 
 
 @pytest.fixture(scope="session")
-def _shared_services(tmp_path_factory: pytest.TempPathFactory) -> Services:
-    """One Services object for the session's one app; each test fills it with fresh parts."""
-    return _bootstrap(tmp_path_factory.mktemp("shell"), FrozenClock(T0), InMemoryStore())
+def _shared_platform(tmp_path_factory: pytest.TempPathFactory) -> Platform:
+    """One Platform for the session's one app; each test binds it to fresh services."""
+    shell = _bootstrap(tmp_path_factory.mktemp("shell"), FrozenClock(T0), InMemoryStore(), InlineJobQueue({}))
+    return Platform.of(shell)
 
 
 @pytest.fixture(scope="session")
-def _shared_app(_shared_services: Services) -> Litestar:
-    # Building a Litestar app costs about 0.3 s; the handlers only reach the parts through
-    # the Services object at request time, so one app serves every test.
-    return create_app(_shared_services)
+def _shared_app(_shared_platform: Platform) -> Litestar:
+    # Building a Litestar app costs about 0.3 s; the handlers read the platform's groups at
+    # request time, so one app serves every test.
+    return create_app(_shared_platform)
+
+
+def bind(shared: Platform, services: Services) -> None:
+    """Point the shared app's platform at use cases bound to ``services`` (test-only: a real
+    Platform is bound once and never changes)."""
+    fresh = Platform.of(services)
+    for field in attrs.fields(Platform):
+        object.__setattr__(shared, field.name, getattr(fresh, field.name))
 
 
 @pytest.fixture
 def services(
-    tmp_path: Path, clock: FrozenClock, store: InMemoryStore, _shared_services: Services
+    tmp_path: Path, clock: FrozenClock, store: InMemoryStore, _shared_platform: Platform
 ) -> Iterator[Services]:
     """Services over in-memory repositories and this test's own data folder, clock and store."""
-    fresh = _bootstrap(tmp_path, clock, store)
-    for field in attrs.fields(Services):
-        setattr(_shared_services, field.name, getattr(fresh, field.name))
-    _shared_services.jobs = InlineJobQueue(_transcode_handler(_shared_services))
-    yield _shared_services
-    _shared_services.close()
+
+    def transcode(payload: Mapping[str, Any]) -> None:
+        # Through the app's tracks, so a port a test swapped in (rebind) is the one used. A file
+        # that cannot be decoded leaves the track failed, as the real worker does.
+        with contextlib.suppress(MediaRejected):
+            _shared_platform.tracks.transcode(str(payload["track_id"]))
+
+    def finish_live(payload: Mapping[str, Any]) -> None:
+        _shared_platform.live.run_finish_job(payload)
+
+    jobs = InlineJobQueue({TRANSCODE_JOB: transcode, FINISH_JOB: finish_live})
+    fresh = _bootstrap(tmp_path, clock, store, jobs)
+    bind(_shared_platform, fresh)
+    yield fresh
+    fresh.close()
+
+
+#: Replaces some of the test's ports (by name) in the app; returns the services it now runs on.
+Rebind = Callable[..., Services]
+
+
+@pytest.fixture
+def rebind(services: Services, _shared_platform: Platform) -> Rebind:
+    def replace(**ports: Any) -> Services:
+        changed = attrs.evolve(services, **ports)
+        bind(_shared_platform, changed)
+        return changed
+
+    return replace
 
 
 @pytest.fixture

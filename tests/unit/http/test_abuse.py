@@ -16,15 +16,14 @@ from musicconnect.domain.media import Ladder
 from musicconnect.domain.throttling import ThrottlePolicy
 from musicconnect.entrypoints.http.hardening import json_depth
 from musicconnect.settings import Settings
-from tests.unit.http.conftest import PASSWORD, Api, assert_error
+from tests.unit.http.conftest import PASSWORD, Api, Rebind, assert_error
 from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder
 
 
 @pytest.fixture
-def strict(api: Api) -> Api:
+def strict(api: Api, rebind: Rebind) -> Api:
     """The API with the production limits (the other tests run with them scaled up)."""
-    api.services.throttle = ThrottlePolicy()
-    api.services.quota = InMemoryQuotaCounter(api.clock)
+    api.services = rebind(throttle=ThrottlePolicy(), quota=InMemoryQuotaCounter(api.clock))
     return api
 
 
@@ -206,10 +205,10 @@ def test_two_hundred_plays_in_three_seconds_count_once(api: Api) -> None:
     assert sum(dashboard["plays_30d"].values()) == 1
 
 
-def test_a_play_on_a_failed_track_is_refused_and_not_counted(api: Api) -> None:
+def test_a_play_on_a_failed_track_is_refused_and_not_counted(api: Api, rebind: Rebind) -> None:
     """A track whose transcode failed cannot be streamed, so it cannot be played: 409."""
     artist = api.artist()
-    api.services.transcoder = _UndecodableTranscoder()
+    api.services = rebind(transcoder=_UndecodableTranscoder())
     response = api.upload(artist)
     track_id = response.json()["track_id"]
     assert api.client.get(f"/tracks/{track_id}", headers=artist.headers).json()["status"] == "failed"

@@ -1,12 +1,14 @@
-"""Assembling the app: one per Services, and shutting it down closes them."""
+"""Assembling the app: one per Platform, and shutting it down closes it."""
 
 from __future__ import annotations
 
+import attrs
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from musicconnect.bootstrap import Services
 from musicconnect.entrypoints.http import create_app
+from musicconnect.platform import Platform
 from musicconnect.ports.repositories import UnitOfWork
 
 
@@ -14,7 +16,7 @@ def test_shutdown_closes_the_services(services: Services) -> None:
     """The app's on_shutdown hook runs Services.close, which runs every registered closer."""
     closed: list[str] = []
     services.closers.append(lambda: closed.append("queue"))
-    app = create_app(services)
+    app = create_app(Platform.of(services))
     assert isinstance(app, Litestar)
     with TestClient(app) as client:
         assert client.get("/health").status_code == 200
@@ -32,8 +34,7 @@ def test_each_request_gets_its_own_unit_of_work(services: Services) -> None:
         made.append(factory())
         return made[-1]
 
-    services.uow = counting
-    with TestClient(create_app(services)) as client:
+    with TestClient(create_app(Platform.of(attrs.evolve(services, uow=counting)))) as client:
         client.get("/artists/nobody")
         client.get("/artists/nobody")
         client.get("/health")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import attrs
 import pytest
 from litestar.testing import TestClient
 
 from musicconnect.bootstrap import Services
 from musicconnect.domain.hls import referenced_uris
 from musicconnect.entrypoints.http.app import create_app
+from musicconnect.platform import Platform
 from tests.unit.http.conftest import Api
 
 WEB = "https://player.example"
@@ -18,8 +20,9 @@ WEB = "https://player.example"
 @pytest.fixture
 def web(services: Services, api: Api) -> Iterator[Api]:
     """The API with MUSICCONNECT_CORS_ORIGINS naming the player's origin (and another)."""
-    services.settings = services.settings.model_copy(update={"cors_origins": f"{WEB}, https://b.example/"})
-    with TestClient(create_app(services)) as client:
+    settings = services.settings.model_copy(update={"cors_origins": f"{WEB}, https://b.example/"})
+    services = attrs.evolve(services, settings=settings)
+    with TestClient(create_app(Platform.of(services))) as client:
         yield Api(client, services, api.clock)
 
 

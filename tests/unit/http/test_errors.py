@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from typing import Self
 
+import attrs
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -14,6 +15,7 @@ from musicconnect.bootstrap import Services
 from musicconnect.domain import errors
 from musicconnect.entrypoints.http import create_app
 from musicconnect.entrypoints.http.errors import DOMAIN_STATUS, status_of
+from musicconnect.platform import Platform
 from tests.unit.http.conftest import Api, assert_error
 
 
@@ -85,8 +87,8 @@ class _DownUnitOfWork:
 
 @pytest.fixture
 def broken_client(services: Services) -> Iterator[TestClient[Litestar]]:
-    services.uow = _BrokenUnitOfWork  # type: ignore[assignment]
-    with TestClient(create_app(services)) as client:
+    broken = attrs.evolve(services, uow=_BrokenUnitOfWork)  # type: ignore[arg-type]
+    with TestClient(create_app(Platform.of(broken))) as client:
         yield client
 
 
@@ -103,8 +105,8 @@ def test_an_unexpected_exception_is_a_logged_500(
 
 def test_a_backing_service_down_is_503_with_retry_after(services: Services) -> None:
     """ServiceUnavailable becomes a 503 that tells the client to retry."""
-    services.uow = _DownUnitOfWork  # type: ignore[assignment]
-    with TestClient(create_app(services)) as client:
+    down = attrs.evolve(services, uow=_DownUnitOfWork)  # type: ignore[arg-type]
+    with TestClient(create_app(Platform.of(down))) as client:
         response = client.get("/artists/someone")
     assert_error(response, 503, "service_unavailable")
     assert int(response.headers["retry-after"]) > 0

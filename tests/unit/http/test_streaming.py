@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from musicconnect.bootstrap import Services
 from musicconnect.domain.hls import listed_rungs, referenced_uris
 from musicconnect.usecases.streaming import media_path
-from tests.unit.http.conftest import Api, User, assert_error
+from tests.unit.http.conftest import Api, Rebind, User, assert_error
 from tests.unit.http.fakes import INIT, SEGMENT
 
 HLS = "application/vnd.apple.mpegurl"
@@ -57,10 +57,10 @@ def test_streaming_a_hidden_or_missing_track_is_404(api: Api) -> None:
     assert_error(api.client.get("/tracks/nothing/stream", headers=artist.headers), 404)
 
 
-def test_a_track_still_processing_is_409(api: Api, services: Services) -> None:
+def test_a_track_still_processing_is_409(api: Api, rebind: Rebind) -> None:
     """There is nothing to stream before the ladder is published."""
     artist = api.artist()
-    services.jobs = _NoJobs()
+    api.services = rebind(jobs=_NoJobs())
     response = api.upload(artist)
     assert response.status_code == 202
     track_id = response.json()["track_id"]

@@ -20,6 +20,7 @@ from musicconnect.domain.tracks import TrackStatus
 from musicconnect.ports.services import Job
 from musicconnect.usecases.live import FINISH_JOB, IssuedKey, LiveSessions
 from musicconnect.usecases.live_relay import LiveOutput
+from musicconnect.usecases.tracks import Tracks
 from tests.unit.usecases.conftest import AUDIO_MAGIC, POLICY, World
 
 STARTS: Final = datetime(2030, 6, 1, 20, 0, tzinfo=UTC)
@@ -64,10 +65,12 @@ def live(world: World, events: InMemoryEventPublisher, queued: QueuedJobs) -> Li
         queued,
         world.ids,
         world.clock,
-        world.probe,
+        Tracks(
+            world.uow, world.probe, world.storage, world.transcoder, queued, world.ids, world.clock, POLICY
+        ),
         JoiningPacker(),
-        POLICY,
         ingest_url="rtmp://127.0.0.1:1935/live",
+        ingest_token="ingest-token",
         grace=GRACE,
         stall=STALL,
     )

@@ -1,6 +1,11 @@
 """In-process adapters: real code over dicts and locks, usable by the API, the CLI and tests."""
 
-from musicconnect.adapters.memory.audio import InMemoryMediaProbe, InMemoryTranscoder
+from musicconnect.adapters.memory.audio import (
+    InMemoryLiveTranscoder,
+    InMemoryMediaProbe,
+    InMemoryRecordingPacker,
+    InMemoryTranscoder,
+)
 from musicconnect.adapters.memory.media import InMemoryMediaStorage
 from musicconnect.adapters.memory.repositories import (
     InMemoryAccountRepository,
@@ -43,6 +48,7 @@ __all__ = [
     "InMemoryFanRepository",
     "InMemoryLedgerRepository",
     "InMemoryLiveSessionRepository",
+    "InMemoryLiveTranscoder",
     "InMemoryMediaProbe",
     "InMemoryMediaStorage",
     "InMemoryMessageRepository",
@@ -51,6 +57,7 @@ __all__ = [
     "InMemoryPlayEventStore",
     "InMemoryProcessedEventStore",
     "InMemoryQuotaCounter",
+    "InMemoryRecordingPacker",
     "InMemoryStore",
     "InMemorySubscriptionRepository",
     "InMemoryTokenDenylist",

@@ -9,10 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from musicconnect.adapters.email import read_outbox
-from musicconnect.bootstrap import bootstrap
 from musicconnect.domain.errors import DomainError
 from musicconnect.entrypoints.cli.common import data_dir_option, load_settings
-from musicconnect.usecases.accounts import set_admin
+from musicconnect.platform import Platform
 
 console = Console()
 
@@ -23,15 +22,15 @@ def admin() -> None:
 
 
 def _set_admin(email: str, data_dir: Path | None, *, grant: bool) -> None:
-    services = bootstrap(load_settings(data_dir))
+    platform = Platform.from_settings(load_settings(data_dir))
     try:
-        for hook in services.startup:
+        for hook in platform.services.startup:
             hook()
-        account = set_admin(email, admin=grant, uow=services.uow())
+        account = platform.accounts.set_admin(email, admin=grant)
     except DomainError as error:
         raise click.ClickException(error.detail) from error
     finally:
-        services.close()
+        platform.close()
     console.print(f"{account.email} ({account.id}) is now {account.role.value}")
     console.print("It takes effect at the account's next sign-in or token refresh (within 15 minutes).")
 

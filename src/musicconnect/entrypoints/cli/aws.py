@@ -19,7 +19,7 @@ class AwsClientFactory:
     """Makes the clients ``provision`` uses from (region, endpoint URL).
 
     Tests hand one in as the click context object (``invoke(..., obj=AwsClientFactory(...))``),
-    the CLI's counterpart of bootstrap overrides.
+    the CLI's counterpart of passing adapters to bootstrap.
     """
 
     make: Callable[[str, str | None], AwsClients]

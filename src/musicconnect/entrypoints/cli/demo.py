@@ -17,7 +17,7 @@ from rich.table import Table
 from musicconnect.adapters.email import read_outbox
 from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.memory import FrozenClock
-from musicconnect.bootstrap import Services, bootstrap
+from musicconnect.bootstrap import bootstrap
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.clocks import month_key
 from musicconnect.domain.hls import listed_rungs
@@ -25,18 +25,10 @@ from musicconnect.domain.money import Money, split_revenue
 from musicconnect.domain.payments import Payout
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import TrackStatus
-from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, load_settings
-from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.usecases import (
-    accounts,
-    artists,
-    dashboard,
-    engagement,
-    payouts,
-    profile,
-    streaming,
-)
-from musicconnect.usecases.tracks import IngestTrack, ingest_track, view_track
+from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, ingest_and_wait, load_settings
+from musicconnect.platform import Platform
+from musicconnect.usecases.accounts import Register
+from musicconnect.usecases.tracks import IngestTrack
 
 console = Console()
 PASSWORD = "demo-password-1"  # noqa: S105 - demo accounts on a throwaway data folder
@@ -65,11 +57,10 @@ def demo(data_dir: Path | None, audio: Path | None, seconds: float) -> None:
     with _data_dir(data_dir) as folder:
         clock = FrozenClock()
         relay = _ProgressRelay()
-        services = bootstrap(load_settings(folder), clock=clock, on_transcode_progress=relay)
-        try:
-            _walk(_Tour(services, clock, folder, relay), audio, seconds)
-        finally:
-            services.close()
+        with Platform.of(
+            bootstrap(load_settings(folder), clock=clock, on_transcode_progress=relay)
+        ) as platform:
+            _walk(_Tour(platform, clock, folder, relay), audio, seconds)
     console.print("\n[bold green]Demo finished.[/] Every step above ran on the embedded defaults.")
 
 
@@ -77,7 +68,7 @@ def demo(data_dir: Path | None, audio: Path | None, seconds: float) -> None:
 class _Tour:
     """What the demo has built so far, handed from step to step."""
 
-    services: Services
+    platform: Platform
     clock: FrozenClock
     folder: Path
     progress: _ProgressRelay
@@ -85,9 +76,6 @@ class _Tour:
     artist_name: str = ""
     track_id: str = ""
     fans: dict[Tier, Caller] = attrs.field(factory=dict)
-
-    def uow(self) -> UnitOfWork:
-        return self.services.uow()
 
 
 class _ProgressRelay:
@@ -113,38 +101,29 @@ def _walk(tour: _Tour, audio: Path | None, seconds: float) -> None:
 
 def _follow_verification_link(tour: _Tour, email: str) -> None:
     """Do what the artist does with the email in the outbox: an unverified artist is not paid."""
-    outbox = tour.services.settings.data_dir / "outbox"
+    outbox = tour.platform.settings.data_dir / "outbox"
     for _, message in reversed(read_outbox(outbox)):
         found = re.search(r"verify-email\?token=(\S+)", message.body)
         if message.to == email and found:
-            profile.confirm_email(found.group(1), uow=tour.uow(), mail=tour.services.mail)
+            tour.platform.profiles.confirm_email(found.group(1))
             console.print(f"{email} followed the verification link in {outbox}")
             return
 
 
 def _artist_and_tiers(tour: _Tour) -> None:
     console.rule("[bold]1. An artist and three tiers")
-    services, clock = tour.services, tour.clock
-    account = accounts.register(
-        accounts.Register("nova@example.com", PASSWORD, "artist", "Nova Lights"),
-        uow=tour.uow(),
-        hasher=services.hasher,
-        ids=services.ids,
-        clock=clock,
-        mail=services.mail,
-    )
+    platform = tour.platform
+    account = platform.accounts.register(Register("nova@example.com", PASSWORD, "artist", "Nova Lights"))
     _follow_verification_link(tour, account.email)
     artist = tour.artist = Caller(account.id, account.role)
-    artists.set_tier(
+    platform.artists.set_tier(
         artist.id,
         Tier.SUPERFAN,
         price=Money(1000, "USD"),
         features=["direct messages (5 a month)", "virtual backstage", "live sessions"],
         caller=artist,
-        uow=tour.uow(),
-        clock=clock,
     )
-    profile = artists.view_artist(artist.id, uow=tour.uow(), clock=clock)
+    profile = platform.artists.view(artist.id)
     tour.artist_name = profile.display_name
     table = Table("tier", "price", "features")
     for plan in profile.plans:
@@ -156,7 +135,7 @@ def _artist_and_tiers(tour: _Tour) -> None:
 
 def _track(tour: _Tour, audio: Path | None, seconds: float) -> None:
     console.rule("[bold]2. A track into the HLS ladder")
-    services, artist = tour.services, _artist(tour)
+    artist = _artist(tour)
     source = audio or tour.folder / "demo-track.wav"
     if audio is None:
         generate_demo_audio(source, seconds)
@@ -169,20 +148,10 @@ def _track(tour: _Tour, audio: Path | None, seconds: float) -> None:
     ) as bar:
         task = bar.add_task("transcoding", total=1.0)
         tour.progress.target = lambda fraction: bar.update(task, completed=fraction)
-        track = ingest_track(
-            IngestTrack(artist_id=artist.id, title="First Light", upload=source),
-            caller=artist,
-            uow=tour.uow(),
-            probe=services.probe,
-            storage=services.storage,
-            jobs=services.jobs,
-            ids=services.ids,
-            clock=tour.clock,
-            policy=services.policy,
+        track = ingest_and_wait(
+            tour.platform, IngestTrack(artist_id=artist.id, title="First Light", upload=source), caller=artist
         )
-        _wait_for_jobs(services)
         tour.progress.target = None
-    track = view_track(track.id, caller=artist, uow=tour.uow(), clock=tour.clock)
     if track.status is not TrackStatus.READY:
         raise click.ClickException(f"transcode failed: {track.failure_reason}")
     tour.track_id = track.id
@@ -191,56 +160,31 @@ def _track(tour: _Tour, audio: Path | None, seconds: float) -> None:
 
 def _fans(tour: _Tour) -> None:
     console.rule("[bold]3. Three fans on three tiers")
-    services, clock, artist = tour.services, tour.clock, _artist(tour)
+    platform, artist = tour.platform, _artist(tour)
     people = [("ada@example.com", "Ada"), ("ben@example.com", "Ben"), ("cleo@example.com", "Cleo")]
     for tier, (email, name) in zip(Tier, people, strict=True):
-        account = accounts.register(
-            accounts.Register(email, PASSWORD, "fan", name),
-            uow=tour.uow(),
-            hasher=services.hasher,
-            ids=services.ids,
-            clock=clock,
-            mail=services.mail,
-        )
+        account = platform.accounts.register(Register(email, PASSWORD, "fan", name))
         fan = tour.fans[tier] = Caller(account.id, account.role)
-        artists.view_artist(artist.id, uow=tour.uow(), clock=clock, visitor_id=fan.id)
-        engagement.follow(artist.id, caller=fan, uow=tour.uow(), clock=clock)
-        services.subscriptions.subscribe(artist.id, tier, caller=fan)
+        platform.artists.view(artist.id, visitor_id=fan.id)
+        platform.engagement.follow(artist.id, caller=fan)
+        platform.billing.subscribe(artist.id, tier, caller=fan)
     table = Table("fan", "tier", "rungs in their master playlist (kbps)")
     for tier, fan in tour.fans.items():
-        master = streaming.authorise_stream(
-            tour.track_id,
-            caller=fan,
-            uow=tour.uow(),
-            tracks=services.ready_tracks,
-            cache=services.cache,
-            signer=services.signer,
-            clock=clock,
-        )
-        table.add_row(_name(services, fan), tier.value, ", ".join(map(str, listed_rungs(master))))
+        master = platform.streaming.master_playlist(tour.track_id, caller=fan)
+        table.add_row(_name(platform, fan), tier.value, ", ".join(map(str, listed_rungs(master))))
     console.print(table)
 
 
 def _listening(tour: _Tour) -> None:
     console.rule("[bold]4. Listening, a message from a superfan, an upgrade")
-    services, clock, artist = tour.services, tour.clock, _artist(tour)
+    platform, clock, artist = tour.platform, tour.clock, _artist(tour)
     clock.advance(days=10)
     for plays, fan in zip((3, 5, 8), tour.fans.values(), strict=True):
         for _ in range(plays):
-            engagement.record_play(
-                tour.track_id, caller=fan, uow=tour.uow(), quota=services.quota, clock=clock
-            )
+            platform.engagement.play(tour.track_id, caller=fan)
             clock.advance(minutes=4)  # a play counts once per fan and track every 30 s
-    engagement.send_message(
-        artist.id,
-        "Loved the new track!",
-        caller=tour.fans[Tier.SUPERFAN],
-        uow=tour.uow(),
-        quota=services.quota,
-        ids=services.ids,
-        clock=clock,
-    )
-    upgrade = services.subscriptions.change_tier(artist.id, Tier.SUPPORTER, caller=tour.fans[Tier.FREE])
+    platform.engagement.message(artist.id, "Loved the new track!", caller=tour.fans[Tier.SUPERFAN])
+    upgrade = platform.billing.change_tier(artist.id, Tier.SUPPORTER, caller=tour.fans[Tier.FREE])
     console.print(
         f"Ada upgrades to supporter 10 days into her month: charged {upgrade.charged.format()} (prorated)"
     )
@@ -249,26 +193,16 @@ def _listening(tour: _Tour) -> None:
 def _billing_month(tour: _Tour) -> None:
     console.rule("[bold]5. A billing month")
     tour.clock.advance(days=21)
-    services = tour.services
-    report = services.subscriptions.run_billing()
+    report = tour.platform.billing.run_billing()
     console.print(f"renewed {report.renewed}, past due {report.past_due}, canceled {report.canceled}")
 
 
 def _payout_run(tour: _Tour) -> None:
     console.rule("[bold]6. The payout run, split 90/10")
-    services, clock = tour.services, tour.clock
-    period = month_key(clock.now())
+    period = month_key(tour.clock.now())
 
     def run() -> list[Payout]:
-        return payouts.run_payouts(
-            period,
-            caller=OPERATOR,
-            uow=tour.uow(),
-            gateway=services.payments.payouts,
-            ids=services.ids,
-            clock=clock,
-            minimum_minor=services.settings.payout_minimum_minor,
-        )
+        return tour.platform.payouts.run(period, caller=OPERATOR)
 
     paid = run()
     table = Table("artist", "period", "fans paid", "platform 10 %", "artist 90 %")
@@ -289,7 +223,7 @@ def _payout_run(tour: _Tour) -> None:
 def _dashboard(tour: _Tour) -> None:
     console.rule("[bold]7. The artist's dashboard")
     artist = _artist(tour)
-    board = dashboard.build_dashboard(artist.id, caller=artist, uow=tour.uow(), clock=tour.clock)
+    board = tour.platform.dashboard.of_artist(artist.id, caller=artist)
     active = ", ".join(f"{day}: {n}" for day, n in board.plays_30d.items() if n)
     console.print(f"plays in the last 30 days: {sum(board.plays_30d.values())} ({active})")
     for revenue in board.revenue_by_currency:
@@ -313,13 +247,5 @@ def _artist(tour: _Tour) -> Caller:
     return tour.artist
 
 
-def _wait_for_jobs(services: Services) -> None:
-    join = getattr(services.jobs, "join", None)
-    if join is not None:
-        join(timeout=600)
-
-
-def _name(services: Services, caller: Caller) -> str:
-    with services.uow() as uow:
-        account = uow.accounts.get(caller.id)
-    return account.display_name if account else caller.id
+def _name(platform: Platform, caller: Caller) -> str:
+    return platform.profiles.mine(caller).display_name

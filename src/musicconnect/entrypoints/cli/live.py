@@ -13,9 +13,10 @@ from types import FrameType
 
 import click
 
-from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.errors import DomainError
 from musicconnect.entrypoints.cli.common import data_dir_option, load_settings
+from musicconnect.platform import Platform
+from musicconnect.settings import Settings
 from musicconnect.usecases.live_relay import relay as run_relay
 
 log = logging.getLogger(__name__)
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_S = 1.0
 
 
-def _work_root(services: Services) -> Path:
-    return services.settings.data_dir / "live" / "work"
+def _work_root(settings: Settings) -> Path:
+    return settings.data_dir / "live" / "work"
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -57,7 +58,7 @@ def live(ctx: click.Context, host: str, port: int, api_url: str, data_dir: Path 
     settings = load_settings(data_dir)
     # The relays nginx starts build their settings from the environment, as this process did.
     os.environ["MUSICCONNECT_DATA_DIR"] = str(settings.data_dir.resolve())
-    services = bootstrap(settings)
+    platform = Platform.from_settings(settings)
     private = settings.data_dir / "live"
     private.mkdir(parents=True, exist_ok=True, mode=0o700)
     ingest = NginxRtmpIngest(
@@ -65,7 +66,7 @@ def live(ctx: click.Context, host: str, port: int, api_url: str, data_dir: Path 
         port=port,
         host=host,
         api_url=api_url,
-        token=services.ingest_token,
+        token=platform.live.ingest_token,
         relay=[sys.executable, "-m", "musicconnect", "live", "relay"],
     )
     stop = threading.Event()
@@ -79,7 +80,7 @@ def live(ctx: click.Context, host: str, port: int, api_url: str, data_dir: Path 
         while not stop.wait(SWEEP_EVERY_S):
             if server.poll() is not None:
                 raise click.ClickException(f"nginx exited with {server.returncode}; see {private / 'nginx'}")
-            _sweep(services)
+            _sweep(platform)
     finally:
         if server.poll() is None:
             server.terminate()
@@ -87,13 +88,13 @@ def live(ctx: click.Context, host: str, port: int, api_url: str, data_dir: Path 
                 server.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 server.kill()
-        _sweep(services)
-        services.close()
+        _sweep(platform)
+        platform.close()
 
 
-def _sweep(services: Services) -> None:
+def _sweep(platform: Platform) -> None:
     try:
-        for session in services.live.sweep():
+        for session in platform.live.sweep():
             log.info("live session %s is %s", session.id, session.status)
     except DomainError as error:  # the database is busy or down: the next sweep tries again
         log.warning("could not sweep live sessions: %s", error.detail)
@@ -106,20 +107,20 @@ def _sweep(services: Services) -> None:
 def relay(key: str, source: str, data_dir: Path | None) -> None:
     """Transcode one push (run by the ingest server for each accepted push, not by hand)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s relay: %(message)s")
-    services = bootstrap(load_settings(data_dir))
+    platform = Platform.from_settings(load_settings(data_dir))
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
         code = run_relay(
             key,
             source,
-            _work_root(services),
-            live=services.live,
-            transcoder=services.live_transcoder,
+            _work_root(platform.settings),
+            live=platform.live,
+            transcoder=platform.services.live_transcoder,
             stop=stop,
         )
     except DomainError as refused:
         raise click.ClickException(refused.detail) from refused
     finally:
-        services.close()
+        platform.close()
     sys.exit(code)

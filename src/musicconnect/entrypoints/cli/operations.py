@@ -13,20 +13,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
-from musicconnect.bootstrap import Services, bootstrap, job_handlers
+from musicconnect.bootstrap import bootstrap, job_handlers
 from musicconnect.domain.clocks import month_key
 from musicconnect.domain.errors import DomainError
-from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, load_settings
-from musicconnect.usecases.payouts import run_payouts
-from musicconnect.usecases.tracks import (
-    GIVE_UP_AFTER,
-    SWEEP_EVERY,
-    IngestTrack,
-    ingest_track,
-    requeue_stranded,
-    transcode_track,
-    view_track,
-)
+from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, ingest_and_wait, load_settings
+from musicconnect.platform import Platform
+from musicconnect.usecases.tracks import GIVE_UP_AFTER, SWEEP_EVERY, IngestTrack
 
 console = Console()
 log = logging.getLogger(__name__)
@@ -59,28 +51,14 @@ def ingest(
             load_settings(data_dir),
             on_transcode_progress=lambda _, fraction: progress.update(task, completed=fraction),
         )
+        command = IngestTrack(
+            artist_id=artist_id, title=title, upload=audio, release_at=release_at, exclusive=exclusive
+        )
         try:
-            track = ingest_track(
-                IngestTrack(
-                    artist_id=artist_id, title=title, upload=audio, release_at=release_at, exclusive=exclusive
-                ),
-                caller=OPERATOR,
-                uow=services.uow(),
-                probe=services.probe,
-                storage=services.storage,
-                jobs=services.jobs,
-                ids=services.ids,
-                clock=services.clock,
-                policy=services.policy,
-            )
-            join = getattr(services.jobs, "join", None)
-            if join is not None:
-                join(timeout=3600)
-            track = view_track(track.id, caller=OPERATOR, uow=services.uow(), clock=services.clock)
+            with Platform.of(services) as platform:
+                track = ingest_and_wait(platform, command, caller=OPERATOR)
         except DomainError as error:
             raise click.ClickException(error.detail) from error
-        finally:
-            services.close()
     console.print(f"track {track.id}: {track.status}, rungs {list(track.rungs_kbps)} kbps")
     if track.failure_reason:
         raise click.ClickException(track.failure_reason)
@@ -96,23 +74,12 @@ def payouts() -> None:
 @data_dir_option
 def payouts_run(period: str | None, data_dir: Path | None) -> None:
     """Pay every artist their available balance for the period; running it again pays nothing more."""
-    services = bootstrap(load_settings(data_dir))
     try:
-        chosen = period or month_key(services.clock.now())
-        paid = run_payouts(
-            chosen,
-            caller=OPERATOR,
-            uow=services.uow(),
-            gateway=services.payments.payouts,
-            ids=services.ids,
-            clock=services.clock,
-            minimum_minor=services.settings.payout_minimum_minor,
-            lease=services.payment_lease,
-        )
+        with Platform.from_settings(load_settings(data_dir)) as platform:
+            chosen = period or month_key(platform.payouts.clock.now())
+            paid = platform.payouts.run(chosen, caller=OPERATOR)
     except DomainError as error:
         raise click.ClickException(error.detail) from error
-    finally:
-        services.close()
     table = Table("artist", "period", "gross", "platform 10 %", "artist 90 %", title=f"payouts for {chosen}")
     for payout in paid:
         table.add_row(
@@ -132,14 +99,15 @@ def payouts_run(period: str | None, data_dir: Path | None) -> None:
 def worker(data_dir: Path | None, once: bool, interval: float) -> None:
     """Run transcodes: jobs from the Redis queue when configured, else tracks still processing."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    services = bootstrap(load_settings(data_dir))
+    platform = Platform.from_settings(load_settings(data_dir))
+    services = platform.services
     if services.settings.redis_url:
         from musicconnect.adapters.redis import run_worker
 
         console.print("worker: taking transcode jobs from the Redis queue")
         stop = threading.Event()
         sweeper = threading.Thread(
-            target=_sweep_stranded, args=(services, stop), name="stranded-tracks", daemon=True
+            target=_sweep_stranded, args=(platform, stop), name="stranded-tracks", daemon=True
         )
         sweeper.start()
         try:
@@ -155,18 +123,13 @@ def worker(data_dir: Path | None, once: bool, interval: float) -> None:
         return
     try:
         while True:
-            _sweep_live(services)
+            _sweep_live(platform)
             with services.uow() as uow:
                 pending = [track.id for track in uow.tracks.processing()]
             for track_id in pending:
                 console.print(f"transcoding {track_id}")
                 try:
-                    transcode_track(
-                        track_id,
-                        uow=services.uow(),
-                        storage=services.storage,
-                        transcoder=services.transcoder,
-                    )
+                    platform.tracks.transcode(track_id)
                 except DomainError as error:
                     console.print(f"[red]{track_id} failed:[/] {error.detail}")
             if once:
@@ -176,13 +139,13 @@ def worker(data_dir: Path | None, once: bool, interval: float) -> None:
         services.close()
 
 
-def _sweep_stranded(services: Services, stop: threading.Event) -> None:
+def _sweep_stranded(platform: Platform, stop: threading.Event) -> None:
     """Until ``stop``: queue again the transcodes of tracks left processing, at once and then every
     SWEEP_EVERY. Every worker may do this: enqueuing is deduplicated by track."""
     while True:
-        _sweep_live(services)
+        _sweep_live(platform)
         try:
-            swept = requeue_stranded(uow=services.uow(), jobs=services.jobs, clock=services.clock)
+            swept = platform.tracks.requeue_stranded()
         except DomainError as error:  # the database or the queue is down: try again next time
             log.warning("could not look for stranded tracks: %s", error.detail)
         except Exception:  # a sweeper thread that died would never sweep again
@@ -196,10 +159,10 @@ def _sweep_stranded(services: Services, stop: threading.Event) -> None:
             return
 
 
-def _sweep_live(services: Services) -> None:
+def _sweep_live(platform: Platform) -> None:
     """End the live sessions the clock ended, should the ingest server that sweeps them be gone."""
     try:
-        for session in services.live.sweep():
+        for session in platform.live.sweep():
             log.warning("live session %s was left %s; its recording is queued", session.id, session.status)
     except DomainError as error:
         log.warning("could not sweep live sessions: %s", error.detail)

@@ -1,4 +1,4 @@
-"""The HTTP API: ``create_app(services)`` builds the Litestar application."""
+"""The HTTP API: ``create_app(platform)`` builds the Litestar application."""
 
 from musicconnect.entrypoints.http.app import create_app
 

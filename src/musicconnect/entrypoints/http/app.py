@@ -1,11 +1,13 @@
-"""``create_app``: the Litestar application over an assembled set of services."""
+"""``create_app``: the Litestar application over a ``Platform``: each handler receives the bound
+use-case groups it names (``tracks: TracksDep``), provided once here for every ``Platform`` field."""
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import Final
+from typing import Any, Final
 
 import anyio.to_thread
+import attrs
 from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
@@ -14,7 +16,6 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components
 from litestar.plugins.pydantic import PydanticPlugin
 
-from musicconnect.bootstrap import Services
 from musicconnect.entrypoints.http.artists import ArtistController
 from musicconnect.entrypoints.http.auth import SECURITY_SCHEMES, provide_caller, provide_viewer
 from musicconnect.entrypoints.http.auth_routes import AuthController
@@ -29,9 +30,9 @@ from musicconnect.entrypoints.http.payouts import AdminController, ArtistMoneyCo
 from musicconnect.entrypoints.http.schemas import HealthOut
 from musicconnect.entrypoints.http.subscriptions import MySubscriptionsController, SubscriptionController
 from musicconnect.entrypoints.http.tracks import TrackController
+from musicconnect.entrypoints.http.uploads import UploadFolder
 from musicconnect.entrypoints.http.webhooks import payment_handlers
-from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.usecases.streaming import StreamOpener
+from musicconnect.platform import Platform
 
 #: JSON bodies other than uploads are small; uploads set their own limit from the upload policy.
 MAX_JSON_BODY_BYTES: Final = 1024 * 1024
@@ -80,21 +81,28 @@ def _cors_config(origins: list[str]) -> CORSConfig | None:
     )
 
 
-def create_app(services: Services) -> Litestar:
-    """The HTTP API over ``services``; closing the app closes them."""
+def _provide(platform: Platform, name: str) -> Provide:
+    """A dependency answering the platform's ``name`` group: an attribute read, built nothing.
 
-    def provide_services() -> Services:
-        return services
+    Read at each request rather than cached, so a test may swap the groups of one app's platform.
+    """
 
-    def provide_uow() -> UnitOfWork:
-        # One unit of work per request; each use case opens and closes its own transactions on it.
-        return services.uow()
+    def provide() -> Any:
+        return getattr(platform, name)
 
-    def provide_streams() -> StreamOpener:
-        return services.stream_opener()
+    return Provide(provide, sync_to_thread=False)
 
-    async def close_services() -> None:
-        await anyio.to_thread.run_sync(services.close)
+
+def create_app(platform: Platform) -> Litestar:
+    """The HTTP API over ``platform``; closing the app closes it."""
+    groups = {field.name: _provide(platform, field.name) for field in attrs.fields(Platform)}
+
+    def provide_uploads() -> UploadFolder:
+        # Only uploads ask for it, so it is no cost to the hot paths.
+        return UploadFolder(platform.settings.data_dir / "tmp" / "uploads")
+
+    async def close_platform() -> None:
+        await anyio.to_thread.run_sync(platform.close)
 
     return Litestar(
         route_handlers=[
@@ -110,18 +118,17 @@ def create_app(services: Services) -> Litestar:
             MySubscriptionsController,
             EngagementController,
             AdminController,
-            *payment_handlers(services),
+            *payment_handlers(platform),
         ],
         dependencies={
-            "services": Provide(provide_services, sync_to_thread=False, use_cache=True),
-            "uow": Provide(provide_uow, sync_to_thread=False),
-            "streams": Provide(provide_streams, sync_to_thread=False),
+            **groups,
+            "uploads": Provide(provide_uploads, sync_to_thread=False),
             # Revocation checks may reach a network store (Redis): keep them off the event loop.
             "caller": Provide(provide_caller, sync_to_thread=True),
             "viewer": Provide(provide_viewer, sync_to_thread=True),
         },
         exception_handlers=dict(EXCEPTION_HANDLERS),
-        cors_config=_cors_config(services.settings.cors_origin_list),
+        cors_config=_cors_config(platform.settings.cors_origin_list),
         openapi_config=_openapi_config(),
         # Strict validation: a float where an integer amount belongs is refused, not truncated.
         plugins=[PydanticPlugin(validate_strict=True)],
@@ -129,6 +136,6 @@ def create_app(services: Services) -> Litestar:
         before_request=refuse_deep_json,
         before_send=[add_security_headers],
         on_startup=[complete_openapi],
-        on_shutdown=[close_services],
+        on_shutdown=[close_platform],
         debug=False,
     )

@@ -8,10 +8,9 @@ from litestar.params import FromPath, JSONBody
 from musicconnect.domain.money import Money
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.auth import BEARER, OPTIONAL_BEARER
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep, ViewerDep
+from musicconnect.entrypoints.http.deps import ArtistsDep, CallerDep, ViewerDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import ArtistOut, TierPlanIn, TierPlanOut
-from musicconnect.usecases import artists
 
 
 class ArtistController(Controller):
@@ -19,13 +18,9 @@ class ArtistController(Controller):
     tags = ("artists",)
 
     @get("/", sync_to_thread=True, security=OPTIONAL_BEARER, responses=error_responses(401, 404))
-    def profile(
-        self, *, artist_id: FromPath[str], viewer: ViewerDep, services: ServicesDep, uow: UowDep
-    ) -> ArtistOut:
+    def profile(self, *, artist_id: FromPath[str], viewer: ViewerDep, artists: ArtistsDep) -> ArtistOut:
         """The artist's profile and tiers; a signed-in visitor counts towards the conversion funnel."""
-        artist = artists.view_artist(
-            artist_id, uow=uow, clock=services.clock, visitor_id=viewer.id if viewer else None
-        )
+        artist = artists.view(artist_id, visitor_id=viewer.id if viewer else None)
         return ArtistOut.of(artist)
 
     @put("/tiers/{tier:str}", sync_to_thread=True, security=BEARER, responses=error_responses(401, 403, 404))
@@ -36,8 +31,7 @@ class ArtistController(Controller):
         tier: FromPath[str],
         data: JSONBody[TierPlanIn],
         caller: CallerDep,
-        services: ServicesDep,
-        uow: UowDep,
+        artists: ArtistsDep,
     ) -> TierPlanOut:
         """A new price version of one of the artist's tiers; existing subscribers keep theirs."""
         plan = artists.set_tier(
@@ -46,7 +40,5 @@ class ArtistController(Controller):
             price=Money(data.price_minor, data.currency),
             features=data.features,
             caller=caller,
-            uow=uow,
-            clock=services.clock,
         )
         return TierPlanOut.of(plan)

@@ -9,8 +9,7 @@ from litestar.openapi.spec import Reference, SecurityRequirement, SecurityScheme
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.errors import AuthenticationFailed
-from musicconnect.entrypoints.http.deps import ServicesDep
-from musicconnect.usecases.accounts import authenticate
+from musicconnect.entrypoints.http.deps import AccountsDep
 
 BEARER_SCHEME: Final = "bearer"
 SECURITY_SCHEMES: Final[dict[str, SecurityScheme | Reference]] = {
@@ -38,17 +37,22 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
     return token
 
 
-def provide_caller(request: Request[Any, Any, Any], services: ServicesDep) -> Caller:
-    """The signed-in caller; 401 without a valid, unrevoked access token."""
+def required_bearer_token(request: Request[Any, Any, Any]) -> str:
+    """The bearer token of a route that needs one; 401 without it."""
     token = bearer_token(request)
     if token is None:
         raise AuthenticationFailed("sign in: this route needs a bearer token")
-    return authenticate(token, tokens=services.tokens, denylist=services.denylist)
+    return token
 
 
-def provide_viewer(request: Request[Any, Any, Any], services: ServicesDep) -> Caller | None:
+def provide_caller(request: Request[Any, Any, Any], accounts: AccountsDep) -> Caller:
+    """The signed-in caller; 401 without a valid, unrevoked access token."""
+    return accounts.authenticate(required_bearer_token(request))
+
+
+def provide_viewer(request: Request[Any, Any, Any], accounts: AccountsDep) -> Caller | None:
     """The caller when a token is sent, None for anonymous requests; a bad token is still a 401."""
     token = bearer_token(request)
     if token is None:
         return None
-    return authenticate(token, tokens=services.tokens, denylist=services.denylist)
+    return accounts.authenticate(token)

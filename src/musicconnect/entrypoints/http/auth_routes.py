@@ -12,7 +12,7 @@ from musicconnect.domain.accounts import normalise_email
 from musicconnect.domain.errors import InvalidInput
 from musicconnect.domain.throttling import Action
 from musicconnect.entrypoints.http.auth import BEARER, bearer_token
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
+from musicconnect.entrypoints.http.deps import AccountsDep, CallerDep, ProfilesDep, ThrottlingDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import (
     EmailIn,
@@ -26,8 +26,8 @@ from musicconnect.entrypoints.http.schemas import (
     TokenOut,
     VerifiedOut,
 )
-from musicconnect.usecases import accounts, profile
-from musicconnect.usecases.throttling import throttle
+from musicconnect.usecases.accounts import Register
+from musicconnect.usecases.throttling import Throttling
 
 #: Tokens and account data must not be kept by browsers or proxies.
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -39,21 +39,14 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 
 
 def throttled(
-    action: Action, request: Request[Any, Any, Any], services: ServicesDep, email: str | None
+    action: Action, request: Request[Any, Any, Any], throttling: Throttling, email: str | None
 ) -> None:
     """Count one attempt at ``action`` by this address and (when the email is valid) account."""
     try:
         account = normalise_email(email) if email is not None else None
     except InvalidInput:
         account = None  # the use case refuses it; the address limit still counts the attempt
-    throttle(
-        action,
-        account=account,
-        address=client_address(request),
-        policy=services.throttle,
-        quota=services.quota,
-        clock=services.clock,
-    )
+    throttling.count(action, account=account, address=client_address(request))
 
 
 class AuthController(Controller):
@@ -67,43 +60,35 @@ class AuthController(Controller):
         *,
         request: Request[Any, Any, Any],
         data: JSONBody[RegisterIn],
-        services: ServicesDep,
-        uow: UowDep,
+        accounts: AccountsDep,
+        throttling: ThrottlingDep,
     ) -> RegisteredOut:
         """Create a fan or artist account and email a verification link. The answer is the same
         for an email that has an account already (its owner is emailed instead)."""
-        throttled(Action.REGISTER, request, services, data.email)
+        throttled(Action.REGISTER, request, throttling, data.email)
         account = accounts.register(
-            accounts.Register(
-                email=data.email, password=data.password, role=data.role, display_name=data.display_name
-            ),
-            uow=uow,
-            hasher=services.hasher,
-            ids=services.ids,
-            clock=services.clock,
-            mail=services.mail,
+            Register(email=data.email, password=data.password, role=data.role, display_name=data.display_name)
         )
         return RegisteredOut.of(account)
 
     @post("/login", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401, 429))
     def login(
-        self, *, request: Request[Any, Any, Any], data: JSONBody[LoginIn], services: ServicesDep, uow: UowDep
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        data: JSONBody[LoginIn],
+        accounts: AccountsDep,
+        throttling: ThrottlingDep,
     ) -> TokenOut:
         """Trade an email and password for an access and a refresh token (a new login)."""
-        throttled(Action.LOGIN, request, services, data.email)
-        pair = accounts.login(
-            data.email, data.password, uow=uow, hasher=services.hasher, tokens=services.tokens
-        )
-        return TokenOut.of(pair)
+        throttled(Action.LOGIN, request, throttling, data.email)
+        return TokenOut.of(accounts.login(data.email, data.password))
 
     @post("/refresh", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401))
-    def refresh(self, *, data: JSONBody[RefreshIn], services: ServicesDep, uow: UowDep) -> TokenOut:
+    def refresh(self, *, data: JSONBody[RefreshIn], accounts: AccountsDep) -> TokenOut:
         """Trade a refresh token for a new pair; the old one is spent, and spending it twice
         revokes every token of the login."""
-        pair = accounts.refresh(
-            data.refresh_token, tokens=services.tokens, denylist=services.denylist, uow=uow
-        )
-        return TokenOut.of(pair)
+        return TokenOut.of(accounts.refresh(data.refresh_token))
 
     @post(
         "/logout",
@@ -117,7 +102,7 @@ class AuthController(Controller):
         *,
         request: Request[Any, Any, Any],
         caller: CallerDep,  # noqa: ARG002 - depending on it refuses missing, bad and revoked tokens
-        services: ServicesDep,
+        accounts: AccountsDep,
         data: JSONBody[LogoutIn | None] = None,
     ) -> None:
         """End the login: the bearer token and every token of its family, refresh tokens included.
@@ -125,12 +110,7 @@ class AuthController(Controller):
         token = bearer_token(request)
         if token is None:  # pragma: no cover - the caller dependency has already refused this
             return
-        access = services.tokens.decode(token, kind="access")
-        accounts.logout(access, denylist=services.denylist)
-        if data is not None and data.refresh_token:
-            other = services.tokens.decode(data.refresh_token, kind="refresh")
-            if other.subject == access.subject:  # never someone else's login
-                accounts.revoke_family(other, denylist=services.denylist)
+        accounts.logout(token, refresh_token=data.refresh_token if data is not None else None)
 
     @post(
         "/verify-email",
@@ -138,9 +118,9 @@ class AuthController(Controller):
         sync_to_thread=True,
         responses=error_responses(401, 409),
     )
-    def verify_email(self, *, data: JSONBody[TokenIn], services: ServicesDep, uow: UowDep) -> None:
+    def verify_email(self, *, data: JSONBody[TokenIn], profiles: ProfilesDep) -> None:
         """Send the code of a verification email: the address it was sent to is proven."""
-        profile.confirm_email(data.token, uow=uow, mail=services.mail)
+        profiles.confirm_email(data.token)
 
     @get(
         "/verify-email",
@@ -151,23 +131,27 @@ class AuthController(Controller):
         self,
         *,
         token: Annotated[str, Parameter(query="token", max_length=200)],
-        services: ServicesDep,
-        uow: UowDep,
+        profiles: ProfilesDep,
     ) -> VerifiedOut:
         """The link in a verification email, opened in a browser: the address it was sent to is
         proven (the link works once)."""
-        profile.confirm_email(token, uow=uow, mail=services.mail)
+        profiles.confirm_email(token)
         return VerifiedOut()
 
     @post(
         "/password-reset", status_code=HTTP_202_ACCEPTED, sync_to_thread=True, responses=error_responses(429)
     )
     def request_reset(
-        self, *, request: Request[Any, Any, Any], data: JSONBody[EmailIn], services: ServicesDep, uow: UowDep
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        data: JSONBody[EmailIn],
+        profiles: ProfilesDep,
+        throttling: ThrottlingDep,
     ) -> None:
         """Email a single-use reset link if the account exists; the answer is the same if not."""
-        throttled(Action.RESET, request, services, data.email)
-        profile.request_password_reset(data.email, uow=uow, mail=services.mail)
+        throttled(Action.RESET, request, throttling, data.email)
+        profiles.request_password_reset(data.email)
 
     @post(
         "/password-reset/confirm",
@@ -175,13 +159,6 @@ class AuthController(Controller):
         sync_to_thread=True,
         responses=error_responses(401),
     )
-    def confirm_reset(self, *, data: JSONBody[PasswordResetIn], services: ServicesDep, uow: UowDep) -> None:
+    def confirm_reset(self, *, data: JSONBody[PasswordResetIn], profiles: ProfilesDep) -> None:
         """Set a new password with the token of a reset email; the token works once, for an hour."""
-        profile.reset_password(
-            data.token,
-            data.password,
-            uow=uow,
-            hasher=services.hasher,
-            mail=services.mail,
-            clock=services.clock,
-        )
+        profiles.reset_password(data.token, data.password)

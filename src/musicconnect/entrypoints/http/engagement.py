@@ -11,11 +11,9 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_
 from musicconnect.domain.throttling import Action
 from musicconnect.entrypoints.http.auth import BEARER
 from musicconnect.entrypoints.http.auth_routes import client_address
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
+from musicconnect.entrypoints.http.deps import CallerDep, EngagementDep, ThrottlingDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import InboxMessageOut, MessageIn, MessageOut
-from musicconnect.usecases import engagement
-from musicconnect.usecases.throttling import throttle
 
 
 class EngagementController(Controller):
@@ -29,11 +27,9 @@ class EngagementController(Controller):
         sync_to_thread=True,
         responses=error_responses(401, 403, 404),
     )
-    def follow(
-        self, *, artist_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep
-    ) -> None:
+    def follow(self, *, artist_id: FromPath[str], caller: CallerDep, engagement: EngagementDep) -> None:
         """Follow the artist (following twice is following once)."""
-        engagement.follow(artist_id, caller=caller, uow=uow, clock=services.clock)
+        engagement.follow(artist_id, caller=caller)
 
     @post(
         "/tracks/{track_id:str}/like",
@@ -41,9 +37,9 @@ class EngagementController(Controller):
         sync_to_thread=True,
         responses=error_responses(401, 403, 404),
     )
-    def like(self, *, track_id: FromPath[str], caller: CallerDep, services: ServicesDep, uow: UowDep) -> None:
+    def like(self, *, track_id: FromPath[str], caller: CallerDep, engagement: EngagementDep) -> None:
         """Like a track the caller may see."""
-        engagement.like(track_id, caller=caller, uow=uow, clock=services.clock)
+        engagement.like(track_id, caller=caller)
 
     @post(
         "/tracks/{track_id:str}/plays",
@@ -57,20 +53,13 @@ class EngagementController(Controller):
         request: Request[Any, Any, Any],
         track_id: FromPath[str],
         caller: CallerDep,
-        services: ServicesDep,
-        uow: UowDep,
+        engagement: EngagementDep,
+        throttling: ThrottlingDep,
     ) -> None:
         """Count a play of a ready track in the artist's daily statistics (once per 30 s per fan
         and track; plays are rate-limited per account and address)."""
-        throttle(
-            Action.PLAY,
-            account=caller.id,
-            address=client_address(request),
-            policy=services.throttle,
-            quota=services.quota,
-            clock=services.clock,
-        )
-        engagement.record_play(track_id, caller=caller, uow=uow, quota=services.quota, clock=services.clock)
+        throttling.count(Action.PLAY, account=caller.id, address=client_address(request))
+        engagement.play(track_id, caller=caller)
 
     @post(
         "/artists/{artist_id:str}/messages",
@@ -84,19 +73,10 @@ class EngagementController(Controller):
         artist_id: FromPath[str],
         data: JSONBody[MessageIn],
         caller: CallerDep,
-        services: ServicesDep,
-        uow: UowDep,
+        engagement: EngagementDep,
     ) -> MessageOut:
         """A superfan's direct message to the artist: five per calendar month (UTC)."""
-        sent = engagement.send_message(
-            artist_id,
-            data.body,
-            caller=caller,
-            uow=uow,
-            quota=services.quota,
-            ids=services.ids,
-            clock=services.clock,
-        )
+        sent = engagement.message(artist_id, data.body, caller=caller)
         return MessageOut.of(sent)
 
     @get(
@@ -104,6 +84,8 @@ class EngagementController(Controller):
         sync_to_thread=True,
         responses=error_responses(401, 403, 404),
     )
-    def messages(self, *, artist_id: FromPath[str], caller: CallerDep, uow: UowDep) -> list[InboxMessageOut]:
+    def messages(
+        self, *, artist_id: FromPath[str], caller: CallerDep, engagement: EngagementDep
+    ) -> list[InboxMessageOut]:
         """The artist's inbox: every direct message fans sent, oldest first."""
-        return [InboxMessageOut.of(m) for m in engagement.inbox(artist_id, caller=caller, uow=uow)]
+        return [InboxMessageOut.of(m) for m in engagement.inbox(artist_id, caller=caller)]

@@ -5,19 +5,25 @@ Thin: each handler turns the request into a call on the bound ``LiveSessions`` u
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated, Any, Final
+from typing import Any, Final
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from musicconnect.domain.errors import DomainError, Forbidden
 from musicconnect.entrypoints.http.auth import BEARER, provide_caller
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep
+from musicconnect.entrypoints.http.deps import AccountsDep, CallerDep, LiveDep
 from musicconnect.entrypoints.http.errors import error_responses
-from musicconnect.entrypoints.http.media import media_response
+from musicconnect.entrypoints.http.media import (
+    ByteRange,
+    Expiry,
+    Holder,
+    Signature,
+    media_response,
+    signed_query,
+)
 from musicconnect.entrypoints.http.schemas import LiveKeyOut, LiveSessionIn, LiveSessionOut
 from musicconnect.entrypoints.http.tracks import HLS_MEDIA_TYPE
 from musicconnect.usecases.live import IssuedKey
@@ -49,21 +55,21 @@ class LiveController(Controller):
         artist_id: FromPath[str],
         data: JSONBody[LiveSessionIn],
         caller: CallerDep,
-        services: ServicesDep,
+        live: LiveDep,
     ) -> LiveKeyOut:
         """Schedule a live session; the answer holds the RTMP server and the secret stream key."""
-        issued = services.live.schedule(artist_id, title=data.title, starts_at=data.starts_at, caller=caller)
+        issued = live.schedule(artist_id, title=data.title, starts_at=data.starts_at, caller=caller)
         return _key_out(issued)
 
     @get("/artists/{artist_id:str}/live", sync_to_thread=True, responses=error_responses(404))
-    def sessions(self, *, artist_id: FromPath[str], services: ServicesDep) -> list[LiveSessionOut]:
+    def sessions(self, *, artist_id: FromPath[str], live: LiveDep) -> list[LiveSessionOut]:
         """The artist's live sessions, soonest first."""
-        return [LiveSessionOut.of(s) for s in services.live.of_artist(artist_id)]
+        return [LiveSessionOut.of(s) for s in live.of_artist(artist_id)]
 
     @get("/live/{session_id:str}", sync_to_thread=True, responses=error_responses(404))
-    def session(self, *, session_id: FromPath[str], services: ServicesDep) -> LiveSessionOut:
+    def session(self, *, session_id: FromPath[str], live: LiveDep) -> LiveSessionOut:
         """A live session's state and times, and the track its recording became."""
-        return LiveSessionOut.of(services.live.view(session_id))
+        return LiveSessionOut.of(live.view(session_id))
 
     @post(
         "/live/{session_id:str}/key",
@@ -72,11 +78,9 @@ class LiveController(Controller):
         security=BEARER,
         responses=error_responses(401, 403, 404, 409),
     )
-    def rotate_key(
-        self, *, session_id: FromPath[str], caller: CallerDep, services: ServicesDep
-    ) -> LiveKeyOut:
+    def rotate_key(self, *, session_id: FromPath[str], caller: CallerDep, live: LiveDep) -> LiveKeyOut:
         """A new stream key; the old one stops working, even for a push that reconnects."""
-        return _key_out(services.live.rotate_key(session_id, caller=caller))
+        return _key_out(live.rotate_key(session_id, caller=caller))
 
     @post(
         "/live/{session_id:str}/end",
@@ -85,9 +89,9 @@ class LiveController(Controller):
         security=BEARER,
         responses=error_responses(401, 403, 404),
     )
-    def end(self, *, session_id: FromPath[str], caller: CallerDep, services: ServicesDep) -> LiveSessionOut:
+    def end(self, *, session_id: FromPath[str], caller: CallerDep, live: LiveDep) -> LiveSessionOut:
         """End the session (a scheduled one is called off); its recording becomes a track."""
-        return LiveSessionOut.of(services.live.end(session_id, caller=caller))
+        return LiveSessionOut.of(live.end(session_id, caller=caller))
 
     @get(
         "/live/{session_id:str}/stream",
@@ -96,12 +100,17 @@ class LiveController(Controller):
         responses=error_responses(401, 403, 404, 409),
     )
     async def stream(
-        self, *, session_id: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+        self,
+        *,
+        session_id: FromPath[str],
+        request: Request[Any, Any, Any],
+        accounts: AccountsDep,
+        live: LiveDep,
     ) -> Response[str]:
         """The live master for superfans and the artist: the rungs their tier allows, signed."""
 
         def authorise() -> str:
-            return services.live.authorise_stream(session_id, caller=provide_caller(request, services))
+            return live.authorise_stream(session_id, caller=provide_caller(request, accounts))
 
         playlist = await anyio.to_thread.run_sync(authorise)
         return Response(
@@ -121,31 +130,25 @@ class LiveController(Controller):
         session_id: FromPath[str],
         rung: FromPath[str],
         filename: FromPath[str],
-        services: ServicesDep,
-        exp: Annotated[str | None, QueryParameter(description="Expiry, Unix seconds")] = None,
-        sub: Annotated[str | None, QueryParameter(description="Whom the URL was signed for")] = None,
-        sig: Annotated[str | None, QueryParameter(description="HMAC signature")] = None,
-        byte_range: Annotated[
-            str | None, HeaderParameter(name="Range", description="One byte range, e.g. bytes=0-1023")
-        ] = None,
+        live: LiveDep,
+        exp: Expiry = None,
+        sub: Holder = None,
+        sig: Signature = None,
+        byte_range: ByteRange = None,
     ) -> Response[bytes]:
         """A live variant playlist (it slides: never cached) or segment, for its signature's holder."""
-        query = {n: v for n, v in (("exp", exp), ("sub", sub), ("sig", sig)) if v is not None}
-        served = services.live.serve_media(artist_id, session_id, rung, filename, query)
+        served = live.serve_media(artist_id, session_id, rung, filename, signed_query(exp, sub, sig))
         fresh = "no-cache" if filename.endswith(".m3u8") else "private, max-age=60"
         return media_response(served, {"Cache-Control": fresh}, byte_range)
 
     @post(f"{INGEST_PATH}/{{event:str}}", status_code=HTTP_200_OK, include_in_schema=False)
     async def ingest(
-        self, *, event: FromPath[str], request: Request[Any, Any, Any], services: ServicesDep
+        self, *, event: FromPath[str], request: Request[Any, Any, Any], live: LiveDep
     ) -> Response[str]:
         """nginx-rtmp's callbacks: 2xx lets the push go on, anything else drops it."""
-        token = request.query_params.get("token", "")
-        if not hmac.compare_digest(token.encode(), services.ingest_token.encode()):
-            raise Forbidden("not our ingest server")
+        live.check_ingest_token(request.query_params.get("token", ""))
         form = await request.form()
         key = str(form.get("name", ""))
-        live = services.live
         calls = {"publish": live.accept_push, "publish_done": live.push_ended, "update": live.relaying}
         call = calls.get(event)
         if call is None:

@@ -10,10 +10,10 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from musicconnect.entrypoints.http.auth import BEARER, bearer_token
 from musicconnect.entrypoints.http.auth_routes import NO_STORE
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
+from musicconnect.entrypoints.http.deps import AccountsDep, CallerDep, ProfilesDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import AccountChangeIn, AccountEraseIn, AccountOut
-from musicconnect.usecases import accounts, profile
+from musicconnect.usecases.profile import ChangeAccount
 
 
 class MeController(Controller):
@@ -23,42 +23,36 @@ class MeController(Controller):
     response_headers = NO_STORE
 
     @get("", sync_to_thread=True, responses=error_responses(401))
-    def me(self, *, caller: CallerDep, uow: UowDep) -> AccountOut:
+    def me(self, *, caller: CallerDep, profiles: ProfilesDep) -> AccountOut:
         """The caller's account."""
-        return AccountOut.of(profile.my_account(caller, uow=uow))
+        return AccountOut.of(profiles.mine(caller))
 
     @patch("", sync_to_thread=True, responses=error_responses(401, 409))
     def change(
-        self, *, data: JSONBody[AccountChangeIn], caller: CallerDep, services: ServicesDep, uow: UowDep
+        self, *, data: JSONBody[AccountChangeIn], caller: CallerDep, profiles: ProfilesDep
     ) -> AccountOut:
         """Change the display name; the password or email with ``current_password``. A new email
         takes effect once the link sent to it is followed."""
-        account = profile.change_account(
-            profile.ChangeAccount(
+        account = profiles.change(
+            ChangeAccount(
                 display_name=data.display_name,
                 email=data.email,
                 password=data.password,
                 current_password=data.current_password,
             ),
             caller=caller,
-            uow=uow,
-            hasher=services.hasher,
-            mail=services.mail,
-            clock=services.clock,
         )
         return AccountOut.of(account)
 
     @post("/verification", status_code=HTTP_202_ACCEPTED, sync_to_thread=True, responses=error_responses(401))
-    def resend_verification(self, *, caller: CallerDep, services: ServicesDep, uow: UowDep) -> None:
+    def resend_verification(self, *, caller: CallerDep, profiles: ProfilesDep) -> None:
         """Send the verification email again."""
-        account = profile.my_account(caller, uow=uow)
-        if not account.email_verified:
-            services.mail.send_verification(account, account.email)
+        profiles.send_verification(caller)
 
     @get("/export", sync_to_thread=True, responses=error_responses(401))
-    def export(self, *, caller: CallerDep, uow: UowDep) -> dict[str, Any]:
+    def export(self, *, caller: CallerDep, profiles: ProfilesDep) -> dict[str, Any]:
         """Every piece of personal data kept about the caller, as JSON."""
-        return profile.export_account(caller, uow=uow)
+        return profiles.export(caller)
 
     @delete("", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, responses=error_responses(401))
     def erase(
@@ -67,13 +61,11 @@ class MeController(Controller):
         request: Request[Any, Any, Any],
         data: JSONBody[AccountEraseIn],
         caller: CallerDep,
-        services: ServicesDep,
-        uow: UowDep,
+        profiles: ProfilesDep,
+        accounts: AccountsDep,
     ) -> None:
         """Erase the account (password required): personal data goes, money records stay anonymised."""
-        profile.erase_account(
-            caller, data.password, uow=uow, hasher=services.hasher, subscriptions=services.subscriptions
-        )
+        profiles.erase(caller, data.password)
         token = bearer_token(request)
         if token is not None:
-            accounts.logout(services.tokens.decode(token, kind="access"), denylist=services.denylist)
+            accounts.logout(token)

@@ -4,15 +4,28 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Annotated, Final
+from typing import Annotated, Final, TypeAlias
 
 from litestar import Controller, Response, get
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 
-from musicconnect.entrypoints.http.deps import ServicesDep
+from musicconnect.entrypoints.http.deps import StreamingDep
 from musicconnect.entrypoints.http.errors import error_responses
-from musicconnect.usecases import streaming
 from musicconnect.usecases.streaming import MediaFile
+
+#: A signed media URL's query: when it expires, whom it was signed for, and the signature.
+Expiry: TypeAlias = Annotated[str | None, QueryParameter(description="Expiry, Unix seconds")]
+Holder: TypeAlias = Annotated[str | None, QueryParameter(description="Whom the URL was signed for")]
+Signature: TypeAlias = Annotated[str | None, QueryParameter(description="HMAC signature")]
+#: The one byte range a player asks for (``Range``).
+ByteRange: TypeAlias = Annotated[
+    str | None, HeaderParameter(name="Range", description="One byte range, e.g. bytes=0-1023")
+]
+
+
+def signed_query(exp: str | None, sub: str | None, sig: str | None) -> dict[str, str]:
+    """The signature's query parameters that were sent, for the signer to verify."""
+    return {name: value for name, value in (("exp", exp), ("sub", sub), ("sig", sig)) if value is not None}
 
 
 def _cache_control(expires: str | None, now_s: float) -> str:
@@ -63,35 +76,16 @@ class MediaController(Controller):
         track_id: FromPath[str],
         rung: FromPath[str],
         filename: FromPath[str],
-        services: ServicesDep,
-        exp: Annotated[str | None, QueryParameter(description="Expiry, Unix seconds")] = None,
-        sub: Annotated[str | None, QueryParameter(description="Whom the URL was signed for")] = None,
-        sig: Annotated[str | None, QueryParameter(description="HMAC signature")] = None,
-        byte_range: Annotated[
-            str | None, HeaderParameter(name="Range", description="One byte range, e.g. bytes=0-1023")
-        ] = None,
+        streaming: StreamingDep,
+        exp: Expiry = None,
+        sub: Holder = None,
+        sig: Signature = None,
+        byte_range: ByteRange = None,
     ) -> Response[bytes]:
         """A variant playlist or segment; tampered or above-tier URLs get 403, expired ones 403
         ``url_expired`` (fetch a fresh master). A ``Range`` is answered with 206."""
-        query = {
-            name: value for name, value in (("exp", exp), ("sub", sub), ("sig", sig)) if value is not None
-        }
-        served = streaming.serve_media(
-            artist_id,
-            track_id,
-            rung,
-            filename,
-            query,
-            # Read-only: players fetch segments often, and none of it writes.
-            uow=services.reader(),
-            tracks=services.ready_tracks,
-            cache=services.cache,
-            storage=services.storage,
-            signer=services.signer,
-            clock=services.clock,
-            ttl=services.url_ttl,
-        )
-        headers = {"Cache-Control": _cache_control(exp, services.clock.now().timestamp())}
+        served = streaming.media(artist_id, track_id, rung, filename, signed_query(exp, sub, sig))
+        headers = {"Cache-Control": _cache_control(exp, streaming.clock.now().timestamp())}
         return media_response(served, headers, byte_range)
 
 

@@ -12,7 +12,7 @@ from musicconnect.domain.accounts import Caller
 from musicconnect.domain.errors import InvalidInput
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.auth import BEARER
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep
+from musicconnect.entrypoints.http.deps import BillingDep, CallerDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import SubscriptionOut, TierChangeOut, TierIn
 from musicconnect.ports.payments import ReturnUrls
@@ -59,11 +59,11 @@ class SubscriptionController(Controller):
         artist_id: FromPath[str],
         data: JSONBody[TierIn],
         caller: CallerDep,
-        services: ServicesDep,
+        billing: BillingDep,
     ) -> TierChangeOut:
         """Subscribe to the artist. A paid tier is charged for its first month at once, or, where
         the processor hosts payment, answers with a `checkout_url` to send the fan to."""
-        return _change(services.subscriptions.subscribe, artist_id, data, caller)
+        return _change(billing.subscribe, artist_id, data, caller)
 
     @patch(
         "/",
@@ -77,19 +77,17 @@ class SubscriptionController(Controller):
         artist_id: FromPath[str],
         data: JSONBody[TierIn],
         caller: CallerDep,
-        services: ServicesDep,
+        billing: BillingDep,
     ) -> TierChangeOut:
         """Upgrade at once with a prorated charge, or downgrade at the end of the paid period."""
-        return _change(services.subscriptions.change_tier, artist_id, data, caller)
+        return _change(billing.change_tier, artist_id, data, caller)
 
     @delete(
         "/", status_code=HTTP_200_OK, sync_to_thread=True, responses=error_responses(401, 403, 404, 409, 503)
     )
-    def cancel(
-        self, *, artist_id: FromPath[str], caller: CallerDep, services: ServicesDep
-    ) -> SubscriptionOut:
+    def cancel(self, *, artist_id: FromPath[str], caller: CallerDep, billing: BillingDep) -> SubscriptionOut:
         """Cancel at the end of the paid period; access stays until then."""
-        return SubscriptionOut.of(services.subscriptions.cancel(artist_id, caller=caller))
+        return SubscriptionOut.of(billing.cancel(artist_id, caller=caller))
 
 
 class MySubscriptionsController(Controller):
@@ -98,6 +96,6 @@ class MySubscriptionsController(Controller):
     security = BEARER
 
     @get("/", sync_to_thread=True, responses=error_responses(401))
-    def mine(self, *, caller: CallerDep, services: ServicesDep) -> list[SubscriptionOut]:
+    def mine(self, *, caller: CallerDep, billing: BillingDep) -> list[SubscriptionOut]:
         """The caller's subscriptions, live and ended."""
-        return [SubscriptionOut.of(s) for s in services.subscriptions.of_fan(caller)]
+        return [SubscriptionOut.of(s) for s in billing.of_fan(caller)]

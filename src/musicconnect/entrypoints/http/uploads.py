@@ -41,6 +41,13 @@ def check_announced_length(content_length: int | None, max_file_bytes: int) -> N
 
 
 @attrs.frozen
+class UploadFolder:
+    """Where uploads are spooled while they arrive (``<data dir>/tmp/uploads``)."""
+
+    scratch_root: Path
+
+
+@attrs.frozen
 class ReceivedForm:
     fields: dict[str, str]
     #: The spooled file part, or None when the form had none.

@@ -1,6 +1,6 @@
 """Stripe at the HTTP edge: the signed webhook, hosted checkout, and artists' payout onboarding.
 
-``payment_handlers(services)`` lists the routes; they exist only when the services run on a
+``payment_handlers(platform)`` lists the routes; they exist only when the platform runs on a
 Stripe gateway that has a webhook secret.
 """
 
@@ -10,27 +10,23 @@ import logging
 import sys
 from datetime import datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any, Protocol, TypeAlias
 
-from litestar import Controller, Response, post
-from litestar.params import FromPath, HeaderParameter, JSONBody, RawBody
+from litestar import Controller, Response, Router, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, HeaderParameter, JSONBody, RawBody, SkipValidation
 from litestar.status_codes import HTTP_201_CREATED
 from litestar.types import ControllerRouterHandler
 from pydantic import BaseModel, ConfigDict, Field
 
-from musicconnect.bootstrap import Services
 from musicconnect.domain.errors import Conflict, DomainError, ServiceUnavailable, SignatureInvalid
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.auth import BEARER
-from musicconnect.entrypoints.http.deps import CallerDep, ServicesDep, UowDep
+from musicconnect.entrypoints.http.deps import BillingDep, CallerDep, PayoutsDep, WebhooksDep
 from musicconnect.entrypoints.http.errors import error_response, error_responses
 from musicconnect.entrypoints.http.schemas import ReturnUrl, TierName
-from musicconnect.ports.payments import ReturnUrls
-from musicconnect.usecases import payouts
-from musicconnect.usecases.webhooks import handle_stripe_event
-
-if TYPE_CHECKING:
-    from musicconnect.adapters.stripe import StripePaymentGateway
+from musicconnect.platform import Platform
+from musicconnect.ports.payments import GatewayEvent, ReturnUrls
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +62,14 @@ class WebhookOut(BaseModel):
     duplicate: bool
 
 
-def _stripe(services: Services) -> StripePaymentGateway:
-    from musicconnect.adapters.stripe import StripePaymentGateway
+class EventVerifier(Protocol):
+    """The processor's check of a webhook's signature (Stripe's gateway is one)."""
 
-    gateway = services.payments.reads
-    if not isinstance(gateway, StripePaymentGateway):  # pragma: no cover - routes exist only on Stripe
-        raise ServiceUnavailable("payments are not configured")
-    return gateway
+    def verify_event(self, payload: bytes, signature_header: str | None) -> GatewayEvent: ...
+
+
+#: The gateway that checks webhook signatures. Name the parameter ``verifier``.
+VerifierDep: TypeAlias = NamedDependency[SkipValidation[EventVerifier]]
 
 
 @post(
@@ -86,29 +83,21 @@ def stripe_webhook(
     *,
     body: RawBody,
     stripe_signature: Annotated[str | None, HeaderParameter(name="Stripe-Signature", required=False)] = None,
-    services: ServicesDep,
-    uow: UowDep,
+    verifier: VerifierDep,
+    webhooks: WebhooksDep,
 ) -> Response[Any]:
     """Stripe's events, signature-checked on the raw body and applied at most once.
 
     400 (and nothing written) for any signature problem; 200 once applied or already applied;
     5xx when applying failed, so Stripe delivers it again.
     """
-    gateway = _stripe(services)
     try:
-        event = gateway.verify_event(body, stripe_signature)
+        event = verifier.verify_event(body, stripe_signature)
     except SignatureInvalid as refused:
         log.warning("refused a webhook: %s", refused.detail)
         return error_response(HTTPStatus.BAD_REQUEST, "invalid_signature", refused.detail)
     try:
-        outcome = handle_stripe_event(
-            event,
-            uow=uow,
-            reads=services.payments.reads,
-            accounts=services.payments.accounts,
-            ids=services.ids,
-            clock=services.clock,
-        )
+        outcome = webhooks.handle(event)
     except ServiceUnavailable as down:
         log.warning("webhook %s (%s) must wait: %s", event.id, event.type, down.detail)
         return error_response(HTTPStatus.SERVICE_UNAVAILABLE, down.code, down.detail)
@@ -136,13 +125,13 @@ class StripeBillingController(Controller):
         artist_id: FromPath[str],
         data: JSONBody[CheckoutIn],
         caller: CallerDep,
-        services: ServicesDep,
+        billing: BillingDep,
     ) -> CheckoutOut:
         """A hosted payment page for a paid tier; the subscription starts when Stripe says it is paid.
 
         The same as `POST /artists/{artist_id}/subscription` with return pages, answering only
         the page."""
-        result = services.subscriptions.subscribe_or_upgrade(
+        result = billing.subscribe_or_upgrade(
             artist_id,
             Tier.parse(data.tier),
             caller=caller,
@@ -164,29 +153,32 @@ class StripeBillingController(Controller):
         artist_id: FromPath[str],
         data: JSONBody[OnboardingIn],
         caller: CallerDep,
-        services: ServicesDep,
-        uow: UowDep,
+        payouts: PayoutsDep,
     ) -> OnboardingOut:
         """The artist's connected account and a link to finish setting up payouts."""
-        link = payouts.start_payouts_onboarding(
-            artist_id,
-            caller=caller,
-            refresh_url=data.refresh_url,
-            return_url=data.return_url,
-            uow=uow,
-            accounts=services.payments.accounts,
-            clock=services.clock,
+        link = payouts.start_onboarding(
+            artist_id, caller=caller, refresh_url=data.refresh_url, return_url=data.return_url
         )
         return OnboardingOut(url=link.url, expires_at=link.expires_at)
 
 
-def payment_handlers(services: Services) -> list[ControllerRouterHandler]:
-    """The Stripe routes, when the services run on Stripe with a webhook secret; none otherwise."""
+def payment_handlers(platform: Platform) -> list[ControllerRouterHandler]:
+    """The Stripe routes, when the platform runs on Stripe with a webhook secret; none otherwise."""
     if "musicconnect.adapters.stripe" not in sys.modules:
         return []  # nobody built a Stripe gateway, and importing stripe costs most of a second
     from musicconnect.adapters.stripe import StripePaymentGateway
 
-    gateway = services.payments.reads
-    if isinstance(gateway, StripePaymentGateway) and gateway.verifies_webhooks:
-        return [stripe_webhook, StripeBillingController]
-    return []
+    gateway = platform.services.payments.reads
+    if not (isinstance(gateway, StripePaymentGateway) and gateway.verifies_webhooks):
+        return []
+
+    def provide_verifier() -> EventVerifier:
+        return gateway
+
+    return [
+        Router(
+            path="/",
+            route_handlers=[stripe_webhook, StripeBillingController],
+            dependencies={"verifier": Provide(provide_verifier, sync_to_thread=False)},
+        )
+    ]

@@ -1,4 +1,5 @@
-"""StreamOpener: the async stream path answers as ``authorise_stream`` does, from the reads it awaits.
+"""Streaming.master_playlist_for: the async stream path answers as ``authorise_stream`` does, from
+the reads it awaits.
 
 The fast path (a remembered track and a cached standing) must agree with the database path on
 every tier, follow changes the moment the cache is invalidated, and refuse revoked tokens and
@@ -21,7 +22,7 @@ from musicconnect.domain.hls import listed_rungs
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track
 from musicconnect.usecases.caching import ReadyTracks
-from musicconnect.usecases.streaming import StreamOpener
+from musicconnect.usecases.streaming import Streaming
 from tests.unit.usecases.conftest import World
 from tests.unit.usecases.test_streaming import _master as master_from_the_database
 
@@ -39,16 +40,17 @@ class CountedBlocking:
         return work()
 
 
-def _opener(world: World, blocking: CountedBlocking) -> StreamOpener:
-    return StreamOpener(
+def _opener(world: World, blocking: CountedBlocking) -> Streaming:
+    return Streaming(
+        world.uow,
+        ReadyTracks(),
+        world.cache,
+        world.storage,
+        world.signer,
+        world.clock,
         tokens=world.tokens,
         reads=LocalAccessReads(world.denylist, world.cache),
         blocking=blocking,
-        reader=world.uow,
-        tracks=ReadyTracks(),
-        cache=world.cache,
-        signer=world.signer,
-        clock=world.clock,
     )
 
 
@@ -56,8 +58,8 @@ def _token(world: World, caller: Caller) -> str:
     return world.tokens.issue(subject=caller.id, role=caller.role.value).access_token
 
 
-def _open(opener: StreamOpener, track: Track, token: str) -> str:
-    return asyncio.run(opener.master_playlist(track.id, token))
+def _open(opener: Streaming, track: Track, token: str) -> str:
+    return asyncio.run(opener.master_playlist_for(track.id, access_token=token))
 
 
 @pytest.mark.parametrize("tier", list(Tier))
