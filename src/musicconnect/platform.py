@@ -17,7 +17,10 @@ Adding a group (say, Q&A):
 2. add a field ``qa: QandA`` to ``Platform`` below and bind it in ``Platform.of``;
 3. in ``entrypoints/http/deps.py`` add ``QandADep = NamedDependency[SkipValidation[QandA]]``; a
    handler then takes ``qa: QandADep`` (the parameter is named like the field). ``create_app``
-   provides every field of ``Platform`` under its own name, so there is nothing to register.
+   provides every field of ``Platform`` under its own name, so there is nothing to register;
+4. if the group queues jobs of its own, put their handler under the job's name in
+   ``services.job_handlers`` in ``Platform.of`` (as ``live`` does for ``FINISH_JOB``) and add the
+   name to the known jobs in ``bootstrap``: the job queue, built before the groups, runs it there.
 """
 
 from __future__ import annotations
@@ -112,7 +115,7 @@ class Platform:
             stall=timedelta(seconds=settings.live_stall_s),
             url_ttl=url_ttl,
         )
-        # The queue this process runs jobs on finds the end of a live session here.
+        # The queue this process runs jobs on (built before the groups) finds the handler here.
         s.job_handlers[FINISH_JOB] = live.run_finish_job
         return cls(
             services=s,

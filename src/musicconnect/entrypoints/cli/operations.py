@@ -97,14 +97,15 @@ def payouts_run(period: str | None, data_dir: Path | None) -> None:
 @click.option("--once", is_flag=True, help="Process what is pending, then exit.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between looks for work.")
 def worker(data_dir: Path | None, once: bool, interval: float) -> None:
-    """Run transcodes: jobs from the Redis queue when configured, else tracks still processing."""
+    """Run transcodes and keep ended live sessions' recordings: jobs from the Redis queue when
+    configured, else tracks still processing and live sessions the clock ended."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     platform = Platform.from_settings(load_settings(data_dir))
     services = platform.services
     if services.settings.redis_url:
         from musicconnect.adapters.redis import run_worker
 
-        console.print("worker: taking transcode jobs from the Redis queue")
+        console.print("worker: taking jobs (transcodes, live recordings) from the Redis queue")
         stop = threading.Event()
         sweeper = threading.Thread(
             target=_sweep_stranded, args=(platform, stop), name="stranded-tracks", daemon=True
