@@ -56,6 +56,8 @@ class Track:
     #: The measured rate of each published rung, lowest first; empty for tracks published
     #: before rates were kept (their playlists then declare the nominal rates).
     rates: tuple[RungRate, ...] = ()
+    #: The lowest tier that may ever see the track (a live session's recording: superfans).
+    audience: Tier = Tier.FREE
 
     def rate_of(self, kbps: int) -> RungRate | None:
         return next((r for r in self.rates if r.kbps == kbps), None)
@@ -98,6 +100,8 @@ class Track:
 def visible_from(track: Track, tier: Tier) -> datetime | None:
     """When a listener on ``tier`` first sees the track (None: never, or at once if unreleased)."""
     if track.exclusive and not tier.includes(Tier.SUPPORTER):
+        return None
+    if not tier.includes(track.audience):
         return None
     if track.release_at is None:
         return track.created_at

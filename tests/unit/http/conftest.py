@@ -25,6 +25,7 @@ from musicconnect.platform import Platform
 from musicconnect.ports.services import JobQueue
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import set_admin
+from musicconnect.usecases.live import FINISH_JOB
 from musicconnect.usecases.tracks import TRANSCODE_JOB
 from tests.support.accounts import verify_email
 from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder, fake_audio
@@ -209,7 +210,11 @@ def services(
         with contextlib.suppress(MediaRejected):
             _shared_platform.tracks.transcode(str(payload["track_id"]))
 
-    fresh = _bootstrap(tmp_path, clock, store, InlineJobQueue({TRANSCODE_JOB: transcode}))
+    def finish_live(payload: Mapping[str, Any]) -> None:
+        _shared_platform.live.run_finish_job(payload)
+
+    jobs = InlineJobQueue({TRANSCODE_JOB: transcode, FINISH_JOB: finish_live})
+    fresh = _bootstrap(tmp_path, clock, store, jobs)
     bind(_shared_platform, fresh)
     yield fresh
     fresh.close()

@@ -1,12 +1,18 @@
 """In-process adapters: real code over dicts and locks, usable by the API, the CLI and tests."""
 
-from musicconnect.adapters.memory.audio import InMemoryMediaProbe, InMemoryTranscoder
+from musicconnect.adapters.memory.audio import (
+    InMemoryLiveTranscoder,
+    InMemoryMediaProbe,
+    InMemoryRecordingPacker,
+    InMemoryTranscoder,
+)
 from musicconnect.adapters.memory.media import InMemoryMediaStorage
 from musicconnect.adapters.memory.repositories import (
     InMemoryAccountRepository,
     InMemoryArtistRepository,
     InMemoryFanRepository,
     InMemoryLedgerRepository,
+    InMemoryLiveSessionRepository,
     InMemoryMessageRepository,
     InMemoryPayoutRepository,
     InMemoryPlayEventStore,
@@ -20,6 +26,7 @@ from musicconnect.adapters.memory.services import (
     FrozenClock,
     InMemoryCache,
     InMemoryEmailSender,
+    InMemoryEventPublisher,
     InMemoryOneTimeTokens,
     InMemoryQuotaCounter,
     InMemoryTokenDenylist,
@@ -37,8 +44,11 @@ __all__ = [
     "InMemoryArtistRepository",
     "InMemoryCache",
     "InMemoryEmailSender",
+    "InMemoryEventPublisher",
     "InMemoryFanRepository",
     "InMemoryLedgerRepository",
+    "InMemoryLiveSessionRepository",
+    "InMemoryLiveTranscoder",
     "InMemoryMediaProbe",
     "InMemoryMediaStorage",
     "InMemoryMessageRepository",
@@ -47,6 +57,7 @@ __all__ = [
     "InMemoryPlayEventStore",
     "InMemoryProcessedEventStore",
     "InMemoryQuotaCounter",
+    "InMemoryRecordingPacker",
     "InMemoryStore",
     "InMemorySubscriptionRepository",
     "InMemoryTokenDenylist",

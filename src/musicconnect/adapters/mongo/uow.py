@@ -28,11 +28,13 @@ from musicconnect.adapters.mongo.billing import (
 from musicconnect.adapters.mongo.catalog import MongoTrackRepository
 from musicconnect.adapters.mongo.database import MongoDatabase
 from musicconnect.adapters.mongo.intents import MongoPaymentIntentRepository, MongoProcessorLinkRepository
+from musicconnect.adapters.mongo.live import MongoLiveSessionRepository
 from musicconnect.ports.repositories import (
     AccountRepository,
     ArtistRepository,
     FanRepository,
     LedgerRepository,
+    LiveSessionRepository,
     MessageRepository,
     PaymentIntentRepository,
     PayoutRepository,
@@ -53,6 +55,7 @@ class MongoUnitOfWork:
         self.artists: ArtistRepository = MongoArtistRepository(work)
         self.fans: FanRepository = MongoFanRepository(work)
         self.tracks: TrackRepository = MongoTrackRepository(work)
+        self.live_sessions: LiveSessionRepository = MongoLiveSessionRepository(work)
         self.subscriptions: SubscriptionRepository = MongoSubscriptionRepository(work)
         self.ledger: LedgerRepository = MongoLedgerRepository(work)
         self.payouts: PayoutRepository = MongoPayoutRepository(work)

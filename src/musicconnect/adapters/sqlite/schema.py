@@ -297,6 +297,32 @@ _ARTIST_PROFILE: Final[Sequence[str]] = (
     "ALTER TABLE artists ADD COLUMN links TEXT NOT NULL DEFAULT '[]'",
 )
 
+#: Step 8: live sessions, and the lowest tier that may see a track (a session's recording: superfans).
+_LIVE_SESSIONS: Final[Sequence[str]] = (
+    """
+    CREATE TABLE live_sessions (
+        id TEXT PRIMARY KEY,
+        artist_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        starts_at TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        key_hash TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        publishing INTEGER NOT NULL,
+        dropped_at TEXT,
+        media_at TEXT,
+        recording_track_id TEXT,
+        failure_reason TEXT,
+        version INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX live_sessions_by_artist ON live_sessions(artist_id, starts_at)",
+    "CREATE INDEX live_sessions_by_status ON live_sessions(status, starts_at)",
+    "ALTER TABLE tracks ADD COLUMN audience TEXT NOT NULL DEFAULT 'free'",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -306,6 +332,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_LISTENERS,
     _RUNG_RATES,
     _ARTIST_PROFILE,
+    _LIVE_SESSIONS,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -36,12 +36,14 @@ from musicconnect.adapters.sqlite.billing import (
 from musicconnect.adapters.sqlite.catalog import SqliteTrackRepository
 from musicconnect.adapters.sqlite.database import SqliteDatabase
 from musicconnect.adapters.sqlite.intents import SqlitePaymentIntentRepository, SqliteProcessorLinkRepository
+from musicconnect.adapters.sqlite.live import SqliteLiveSessionRepository
 from musicconnect.domain.errors import ServiceUnavailable
 from musicconnect.ports.repositories import (
     AccountRepository,
     ArtistRepository,
     FanRepository,
     LedgerRepository,
+    LiveSessionRepository,
     MessageRepository,
     PaymentIntentRepository,
     PayoutRepository,
@@ -73,6 +75,7 @@ class SqliteUnitOfWork:
         self.artists: ArtistRepository = SqliteArtistRepository(connect)
         self.fans: FanRepository = SqliteFanRepository(connect)
         self.tracks: TrackRepository = SqliteTrackRepository(connect)
+        self.live_sessions: LiveSessionRepository = SqliteLiveSessionRepository(connect)
         self.subscriptions: SubscriptionRepository = SqliteSubscriptionRepository(connect)
         self.ledger: LedgerRepository = SqliteLedgerRepository(connect)
         self.payouts: PayoutRepository = SqlitePayoutRepository(connect)

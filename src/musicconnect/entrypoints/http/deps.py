@@ -17,6 +17,7 @@ from musicconnect.usecases.accounts import Accounts
 from musicconnect.usecases.artists import Artists
 from musicconnect.usecases.dashboard import Dashboards
 from musicconnect.usecases.engagement import Engagement
+from musicconnect.usecases.live import LiveSessions
 from musicconnect.usecases.payouts import Payouts
 from musicconnect.usecases.profile import Profiles
 from musicconnect.usecases.streaming import Streaming
@@ -35,6 +36,8 @@ ArtistsDep: TypeAlias = NamedDependency[SkipValidation[Artists]]
 TracksDep: TypeAlias = NamedDependency[SkipValidation[Tracks]]
 #: Name the parameter ``streaming``.
 StreamingDep: TypeAlias = NamedDependency[SkipValidation[Streaming]]
+#: Name the parameter ``live``.
+LiveDep: TypeAlias = NamedDependency[SkipValidation[LiveSessions]]
 #: Name the parameter ``billing``.
 BillingDep: TypeAlias = NamedDependency[SkipValidation[Subscriptions]]
 #: Name the parameter ``engagement``.
