@@ -15,6 +15,9 @@ if [ "${MUSICCONNECT_WITH_SERVERS:-0}" = 1 ]; then
   command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
   command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+  # Live sessions: nginx with Debian's RTMP module takes the pushes (the suite runs it unprivileged).
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+  [ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need_apt+=(libnginx-mod-rtmp)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -13,7 +15,14 @@ import attrs
 from musicconnect.domain.errors import InvalidInput, MediaRejected
 from musicconnect.domain.media import UploadPolicy
 from musicconnect.domain.throttling import ThrottlePolicy
-from musicconnect.ports.media import MediaProbe, MediaStorage, Transcoder, UrlSigner
+from musicconnect.ports.media import (
+    LiveTranscoder,
+    MediaProbe,
+    MediaStorage,
+    RecordingPacker,
+    Transcoder,
+    UrlSigner,
+)
 from musicconnect.ports.payments import Payments, ReturnUrls
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import (
@@ -22,7 +31,9 @@ from musicconnect.ports.services import (
     Cache,
     Clock,
     EmailSender,
+    EventPublisher,
     IdGenerator,
+    JobHandler,
     JobQueue,
     OneTimeTokens,
     PasswordHasher,
@@ -33,6 +44,7 @@ from musicconnect.ports.services import (
 from musicconnect.settings import Settings
 from musicconnect.usecases.account_mail import AccountMail
 from musicconnect.usecases.caching import InvalidatingUnitOfWork, ReadyTracks
+from musicconnect.usecases.live import FINISH_JOB
 from musicconnect.usecases.notifications import NOTIFY_JOB, Notifications
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 
@@ -43,6 +55,9 @@ _COUNTERS: Final = "counters.sqlite3"
 
 #: Called with (track_id, fraction done) while a transcode runs.
 TranscodeProgress = Callable[[str, float], None]
+
+#: Every job the queues run: a queue refuses (Redis: at enqueue) any other name.
+_JOBS: Final = frozenset({TRANSCODE_JOB, FINISH_JOB, NOTIFY_JOB})
 
 
 @attrs.frozen
@@ -64,6 +79,14 @@ class Services:
     signer: UrlSigner
     probe: MediaProbe
     transcoder: Transcoder
+    #: Encodes a live push into a live HLS ladder (run by ``musicconnect live relay``).
+    live_transcoder: LiveTranscoder
+    #: Joins a live session's recorded parts into the file its recording track is ingested from.
+    recording_packer: RecordingPacker
+    #: Where what happened is published; notifications (issue 13) listen here.
+    events: EventPublisher
+    #: Proves a live-ingest callback comes from our RTMP server (its config carries it).
+    ingest_token: str
     #: The payment processor's roles: offline, or Stripe.
     payments: Payments
     jobs: JobQueue
@@ -77,6 +100,10 @@ class Services:
     blocking: BlockingWork
     #: Published tracks remembered for the streaming path (exact: a ready track never changes).
     ready_tracks: ReadyTracks = attrs.field(factory=ReadyTracks)
+    #: What the queue this process runs jobs on (worker threads, or ``musicconnect worker``) calls,
+    #: by job name: the transcode from ``bootstrap``; each use-case group with jobs of its own
+    #: adds its handler when ``Platform.of`` binds it (ending a live session).
+    job_handlers: dict[str, JobHandler] = attrs.field(factory=dict)
     closers: list[Callable[[], None]] = attrs.field(factory=list)
     #: Run once before serving: index creation and the like. Nothing connects before it.
     startup: list[Callable[[], None]] = attrs.field(factory=list)
@@ -103,6 +130,12 @@ def secret_key(settings: Settings) -> str:
         path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
+
+
+def _ingest_token(secret: str) -> str:
+    """The live-ingest callbacks' token: derived from the secret key, so every process of one
+    deployment (the API, ``musicconnect live``) agrees on it without one more setting."""
+    return hmac.new(secret.encode("utf-8"), b"live-ingest", hashlib.sha256).hexdigest()
 
 
 _UowFactory = Callable[[], UnitOfWork]
@@ -244,7 +277,7 @@ def _redis_parts(url: str) -> _RedisParts:
         cache=cache,
         access_reads=RedisAccessReads(AsyncRedisConnection(connection), denylist=denylist, cache=cache),
         # The API only enqueues; `musicconnect worker` processes run the transcodes.
-        jobs=SaqJobQueue(url, known_jobs={TRANSCODE_JOB, NOTIFY_JOB}),
+        jobs=SaqJobQueue(url, known_jobs=_JOBS),
     )
 
 
@@ -278,6 +311,10 @@ def bootstrap(
     cache: Cache | None = None,
     probe: MediaProbe | None = None,
     transcoder: Transcoder | None = None,
+    live_transcoder: LiveTranscoder | None = None,
+    recording_packer: RecordingPacker | None = None,
+    events: EventPublisher | None = None,
+    ingest_token: str | None = None,
     payments: Payments | None = None,
     storage: MediaStorage | None = None,
     signer: UrlSigner | None = None,
@@ -290,22 +327,35 @@ def bootstrap(
     data folder for a port that was given (``musicconnect.testing.in_memory`` gives them all).
 
     ``uow`` without ``reader`` reads through ``uow`` too. ``jobs`` defaults to Redis's queue
-    when configured, else worker threads in this process that run the transcodes.
+    when configured, else worker threads in this process that run the transcodes and the other
+    jobs of ``Services.job_handlers``.
     """
     from musicconnect.adapters.crypto import Argon2PasswordHasher
-    from musicconnect.adapters.ffmpeg import FfmpegMediaProbe, FfmpegTranscoder
+    from musicconnect.adapters.ffmpeg import (
+        FfmpegLiveTranscoder,
+        FfmpegMediaProbe,
+        FfmpegRecordingPacker,
+        FfmpegTranscoder,
+    )
     from musicconnect.adapters.inprocess import ThreadJobQueue, in_place, in_worker_thread
     from musicconnect.adapters.jwt import PyJwtTokenIssuer
-    from musicconnect.adapters.memory import MemoizedTokenIssuer, NoCache, SystemClock, UuidIdGenerator
+    from musicconnect.adapters.memory import (
+        InMemoryEventPublisher,
+        MemoizedTokenIssuer,
+        NoCache,
+        SystemClock,
+        UuidIdGenerator,
+    )
     from musicconnect.adapters.sqlite import SqliteOneTimeTokens, SqliteQuotaCounter, SqliteTokenDenylist
 
     clock = clock or SystemClock()
     ids = ids or UuidIdGenerator()
-    if tokens is None or (storage is None or signer is None):
+    if tokens is None or storage is None or signer is None or ingest_token is None:
         secret = secret_key(settings)
     redis = _redis_parts(settings.redis_url) if settings.redis_url else None
     if tokens is None:
         tokens = MemoizedTokenIssuer(PyJwtTokenIssuer(secret, clock=clock), clock=clock)
+    ingest_token = ingest_token or _ingest_token(secret)
     # Counters live on files, not in memory, without Redis: `serve --workers N` runs N processes
     # that must share them.
     if denylist is None:
@@ -331,9 +381,7 @@ def bootstrap(
         jobs = (
             redis.jobs
             if redis
-            else ThreadJobQueue(
-                _job_handlers(lambda: built[0], on_transcode_progress), workers=settings.transcode_workers
-            )
+            else ThreadJobQueue(_dispatch(lambda: built[0]), workers=settings.transcode_workers)
         )
     # The embedded defaults answer reads from local files; anything given may not.
     local_reads = own_uow and not (settings.mongodb_uri or settings.redis_url)
@@ -352,6 +400,10 @@ def bootstrap(
         signer=signer,
         probe=probe or FfmpegMediaProbe(),
         transcoder=transcoder or FfmpegTranscoder(),
+        live_transcoder=live_transcoder or FfmpegLiveTranscoder(),
+        recording_packer=recording_packer or FfmpegRecordingPacker(),
+        events=events or InMemoryEventPublisher(),
+        ingest_token=ingest_token,
         payments=payments or _payments(settings, ids, clock),
         jobs=jobs,
         policy=UploadPolicy(max_bytes=settings.max_upload_bytes, max_duration_s=settings.max_duration_s),
@@ -362,6 +414,7 @@ def bootstrap(
         access_reads=_access_reads(redis, denylist, cache),
         blocking=in_place if local_reads else in_worker_thread,
     )
+    services.job_handlers[TRANSCODE_JOB] = _transcode(services, on_transcode_progress)
     built.append(services)
     close_jobs = getattr(services.jobs, "close", None)
     if close_jobs is not None and own_jobs:
@@ -375,17 +428,27 @@ def notifications_of(services: Services) -> Notifications:
     return Notifications(services.uow, services.jobs, services.email, services.clock)
 
 
-def job_handlers(services: Services) -> Mapping[str, Callable[[Mapping[str, Any]], None]]:
-    """The handlers a worker process runs, by job name."""
-    return _job_handlers(lambda: services, None)
+def job_handlers(services: Services) -> Mapping[str, JobHandler]:
+    """The handlers a worker process runs, by job name: those of ``Services.job_handlers``, so
+    ``services`` should be bound into a ``Platform`` first (its groups add their jobs' handlers)."""
+    return dict(services.job_handlers)
 
 
-def _job_handlers(
-    get_services: Callable[[], Services],
-    on_progress: TranscodeProgress | None,
-) -> Mapping[str, Callable[[Mapping[str, Any]], None]]:
+def _dispatch(get_services: Callable[[], Services]) -> Mapping[str, JobHandler]:
+    """A handler per known job that runs what ``Services.job_handlers`` holds for it when the job
+    runs (a ``Platform`` bound after the queue was built adds its groups' handlers there)."""
+
+    def handler(name: str) -> JobHandler:
+        def run(payload: Mapping[str, Any]) -> None:
+            get_services().job_handlers[name](payload)
+
+        return run
+
+    return {name: handler(name) for name in _JOBS}
+
+
+def _transcode(services: Services, on_progress: TranscodeProgress | None) -> JobHandler:
     def transcode(payload: Mapping[str, Any]) -> None:
-        services = get_services()
         track_id = str(payload["track_id"])
         progress = (lambda fraction: on_progress(track_id, fraction)) if on_progress else None
         try:
@@ -403,10 +466,7 @@ def _job_handlers(
         if published is not None:
             notifications_of(services).announce_release(track_id)
 
-    def notify(payload: Mapping[str, Any]) -> None:
-        notifications_of(get_services()).fan_out(payload)
-
-    return {TRANSCODE_JOB: transcode, NOTIFY_JOB: notify}
+    return transcode
 
 
 def prepare(settings: Settings) -> None:

@@ -17,7 +17,10 @@ Adding a group (say, Q&A):
 2. add a field ``qa: QandA`` to ``Platform`` below and bind it in ``Platform.of``;
 3. in ``entrypoints/http/deps.py`` add ``QandADep = NamedDependency[SkipValidation[QandA]]``; a
    handler then takes ``qa: QandADep`` (the parameter is named like the field). ``create_app``
-   provides every field of ``Platform`` under its own name, so there is nothing to register.
+   provides every field of ``Platform`` under its own name, so there is nothing to register;
+4. if the group queues jobs of its own, put their handler under the job's name in
+   ``services.job_handlers`` in ``Platform.of`` (as ``live`` does for ``FINISH_JOB``) and add the
+   name to the known jobs in ``bootstrap``: the job queue, built before the groups, runs it there.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from musicconnect.usecases.artists import Artists
 from musicconnect.usecases.conversations import Conversations
 from musicconnect.usecases.dashboard import Dashboards
 from musicconnect.usecases.library import Library
-from musicconnect.usecases.notifications import Notifications
+from musicconnect.usecases.live import FINISH_JOB, LiveSessions
+from musicconnect.usecases.notifications import NOTIFY_JOB, Notifications, NotifyingPublisher
 from musicconnect.usecases.payouts import Payouts
 from musicconnect.usecases.profile import Profiles
 from musicconnect.usecases.qa import MonthlyQa
@@ -66,6 +70,8 @@ class Platform:
     tracks: Tracks
     #: Master playlists and signed media.
     streaming: Streaming
+    #: Live sessions: scheduling, the RTMP server's callbacks, listening live, the recording kept.
+    live: LiveSessions
     #: Subscribe, change tier, cancel, and the monthly billing run.
     billing: Subscriptions
     #: A fan's library: follow, like (and undo them), play, listening history, and the counts.
@@ -100,14 +106,37 @@ class Platform:
         billing = Subscriptions(s.uow, s.payments.billing, s.ids, s.clock, lease)
         accounts = Accounts(s.uow, s.hasher, s.tokens, s.denylist, s.ids, s.clock, s.mail)
         notifications = notifications_of(s)
+        url_ttl = timedelta(seconds=settings.url_ttl_s)
+        tracks = Tracks(
+            s.uow, s.probe, s.storage, s.transcoder, s.jobs, s.ids, s.clock, s.policy, notifications
+        )
+        live = LiveSessions(
+            s.uow,
+            s.storage,
+            s.signer,
+            s.cache,
+            # Notifications hear of a session starting; the services' publisher still gets every event.
+            NotifyingPublisher(notifications, s.events),
+            s.jobs,
+            s.ids,
+            s.clock,
+            tracks,
+            s.recording_packer,
+            ingest_url=settings.live_ingest_url,
+            ingest_token=s.ingest_token,
+            grace=timedelta(seconds=settings.live_grace_s),
+            stall=timedelta(seconds=settings.live_stall_s),
+            url_ttl=url_ttl,
+        )
+        # The queue this process runs jobs on (built before the groups) finds the handler here.
+        s.job_handlers[FINISH_JOB] = live.run_finish_job
+        s.job_handlers[NOTIFY_JOB] = notifications.run_fan_out_job
         return cls(
             services=s,
             accounts=accounts,
             profiles=Profiles(s.uow, s.hasher, s.mail, s.clock, billing),
             artists=Artists(s.uow, s.clock),
-            tracks=Tracks(
-                s.uow, s.probe, s.storage, s.transcoder, s.jobs, s.ids, s.clock, s.policy, notifications
-            ),
+            tracks=tracks,
             streaming=Streaming(
                 s.reader,
                 s.ready_tracks,
@@ -115,11 +144,12 @@ class Platform:
                 s.storage,
                 s.signer,
                 s.clock,
-                ttl=timedelta(seconds=settings.url_ttl_s),
+                ttl=url_ttl,
                 tokens=s.tokens,
                 reads=s.access_reads,
                 blocking=s.blocking,
             ),
+            live=live,
             billing=billing,
             library=Library(s.uow, s.quota, s.clock),
             conversations=Conversations(s.uow, s.quota, s.ids, s.clock, notifications),

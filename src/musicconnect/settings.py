@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     #: request or billing run finishes it with the same key.
     payment_lease_s: int = Field(default=120, ge=1)
     transcode_workers: int = 1
+    #: What artists paste into OBS as the server (the stream key names the session).
+    live_ingest_url: str = "rtmp://127.0.0.1:1935/live"
+    #: Seconds a dropped push may take to come back before its session ends.
+    live_grace_s: float = Field(default=30.0, gt=0)
+    #: Seconds a connected push may publish nothing before its session fails.
+    live_stall_s: float = Field(default=60.0, gt=0)
 
     # Production adapters: each selected by its setting (see the README's Production section).
     mongodb_uri: str | None = None

@@ -2,10 +2,11 @@
 
 ``in_memory()`` builds a ``Platform`` whose every adapter lives in this process: repositories on
 dicts, media in a dict, quotas and revocations in memory, emails kept in a list, the offline
-payment ledger, a fake probe and transcoder that understand PCM WAV, and a ``FrozenClock`` that
-moves only when told to. It opens no connection and creates no data folder; a transcode works
-in a scratch folder in the system's temporary directory and removes it, because the
-``Transcoder`` port speaks files.
+payment ledger, a fake probe and transcoder that understand PCM WAV (and a fake recording packer
+that writes it; no live encoding, as no RTMP server runs), events kept in a list, and a
+``FrozenClock`` that moves only when told to. It opens no connection and creates no data
+folder; a transcode works in a scratch folder in the system's temporary directory and removes
+it, because the ``Transcoder`` port speaks files.
 """
 
 from __future__ import annotations
@@ -26,10 +27,13 @@ from musicconnect.adapters.jwt import PyJwtTokenIssuer
 from musicconnect.adapters.memory import (
     FrozenClock,
     InMemoryEmailSender,
+    InMemoryEventPublisher,
+    InMemoryLiveTranscoder,
     InMemoryMediaProbe,
     InMemoryMediaStorage,
     InMemoryOneTimeTokens,
     InMemoryQuotaCounter,
+    InMemoryRecordingPacker,
     InMemoryStore,
     InMemoryTokenDenylist,
     InMemoryTranscoder,
@@ -42,6 +46,7 @@ from musicconnect.domain.errors import MediaRejected
 from musicconnect.platform import Platform
 from musicconnect.ports.media import MediaStorage
 from musicconnect.settings import Settings
+from musicconnect.usecases.live import FINISH_JOB
 from musicconnect.usecases.notifications import NOTIFY_JOB
 from musicconnect.usecases.tracks import TRANSCODE_JOB
 
@@ -92,6 +97,9 @@ def in_memory(
     def notify(payload: Mapping[str, Any]) -> None:
         built[0].notifications.fan_out(payload)
 
+    def finish_live(payload: Mapping[str, Any]) -> None:
+        built[0].live.run_finish_job(payload)
+
     services = bootstrap(
         settings,
         clock=clock,
@@ -104,11 +112,15 @@ def in_memory(
         email=email or InMemoryEmailSender(),
         probe=InMemoryMediaProbe(),
         transcoder=InMemoryTranscoder(),
+        live_transcoder=InMemoryLiveTranscoder(),
+        recording_packer=InMemoryRecordingPacker(),
+        events=InMemoryEventPublisher(),
+        ingest_token=secrets.token_urlsafe(32),
         payments=offline_payments(OfflinePaymentGateway(ids, clock=clock)),
         storage=storage or InMemoryMediaStorage(),
         signer=HmacUrlSigner(secret.encode("utf-8")),
         uow=lambda: InMemoryUnitOfWork(store),
-        jobs=InlineJobQueue({TRANSCODE_JOB: transcode, NOTIFY_JOB: notify}),
+        jobs=InlineJobQueue({TRANSCODE_JOB: transcode, FINISH_JOB: finish_live, NOTIFY_JOB: notify}),
     )
     built.append(Platform.of(services))
     return built[0]

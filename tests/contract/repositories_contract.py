@@ -568,6 +568,7 @@ class TrackRepositoryContract(UnitOfWorkFactory):
             duration_s=241.37,
             rungs_kbps=(128, 256),
             rates=(RungRate(128, 129.3, 131.25), RungRate(256, 203.4, 268.7)),
+            audience=Tier.SUPERFAN,
         )
         self.committed(lambda uow: uow.tracks.add(track))
 

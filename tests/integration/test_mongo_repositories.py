@@ -28,6 +28,7 @@ from musicconnect.domain.errors import Conflict, ServiceUnavailable
 from musicconnect.domain.money import Money
 from musicconnect.domain.tracks import TrackStatus
 from musicconnect.ports.repositories import UnitOfWork
+from tests.contract.live_contract import LiveSessionRepositoryContract
 from tests.contract.repositories_contract import (
     AccountRepositoryContract,
     ArtistRepositoryContract,
@@ -496,3 +497,7 @@ def test_a_server_killed_mid_transaction_keeps_none_of_it(own_server: ServerProc
             assert uow.ledger.trial_balance() == {}
     finally:
         db.close()
+
+
+class TestMongoLiveSessionRepository(OnMongo, LiveSessionRepositoryContract):
+    pass

@@ -29,6 +29,7 @@ from musicconnect.domain.subscriptions import end_now
 from musicconnect.domain.tiers import Tier, default_plans, revise_plan
 from musicconnect.domain.tracks import Track
 from musicconnect.ports.repositories import UnitOfWork
+from tests.contract.live_contract import LiveSessionRepositoryContract
 from tests.contract.repositories_contract import (
     AccountRepositoryContract,
     ArtistRepositoryContract,
@@ -679,3 +680,7 @@ def _tables(connection: sqlite3.Connection) -> set[str]:
 def _plan(connection: sqlite3.Connection, sql: str, parameters: tuple[str, ...]) -> str:
     rows = connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters).fetchall()
     return "\n".join(str(row[3]) for row in rows)
+
+
+class TestSqliteLiveSessionRepository(SqliteFile, LiveSessionRepositoryContract):
+    pass

@@ -11,6 +11,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,6 +19,8 @@ import pytest
 
 import musicconnect
 from musicconnect import IngestTrack, Register, Tier
+from musicconnect.adapters.memory import InMemoryEventPublisher
+from musicconnect.domain.events import LiveSessionStarted
 from musicconnect.testing import in_memory, write_wav
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -129,6 +132,47 @@ def test_a_fan_journey_in_memory_leaves_no_file_and_opens_no_connection(
     assert not any(Path(path).exists() for path in scratch)
 
 
+def test_a_live_session_in_memory_keeps_its_recording_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``platform.live`` on ``in_memory()``: the ingest server's callbacks, the end, and the
+    recording kept as a superfans-only track, through the fake packer, in memory. The only writes
+    are scratch folders, gone afterwards; the events are kept in memory."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    starts = datetime(2025, 1, 6, 20, 0, tzinfo=UTC)
+
+    with _WATCH.watching() as events, in_memory() as platform:
+        platform.accounts.register(Register("nova@example.com", PASSWORD, "artist", "Nova"))
+        artist = platform.accounts.sign_in("nova@example.com", PASSWORD)
+        issued = platform.live.schedule(artist.id, title="Sunday set", starts_at=starts, caller=artist)
+        platform.live.check_ingest_token(platform.services.ingest_token)
+        with pytest.raises(musicconnect.DomainError):
+            platform.live.check_ingest_token("a stranger's token")
+        platform.live.accept_push(issued.stream_key)
+        prefix = issued.session.recording_prefix
+        for part in range(2):  # 6 s each as the fake packer's samples (16-bit mono at 8 kHz)
+            platform.services.storage.put_bytes(f"{prefix}/part-{part}.aac", bytes(96_000), "audio/aac")
+        platform.live.end(issued.session.id, caller=artist)
+        session = platform.live.view(issued.session.id)
+        assert session.recording_track_id is not None
+        track = platform.tracks.view(session.recording_track_id, caller=artist)
+        published = platform.services.events
+        assert isinstance(published, InMemoryEventPublisher)
+        kinds = [type(event).__name__ for event in published.published()]
+
+    assert track.audience is Tier.SUPERFAN
+    assert track.duration_s == pytest.approx(12.0)
+    assert kinds == ["LiveSessionScheduled", "LiveSessionStarted", "LiveSessionEnded"]
+    assert _files_under(temp) == set()
+    scratch = {path for event, path in events if event == "tempfile.mkdtemp"}
+    elsewhere = [(e, p) for e, p in events if e != "tempfile.mkdtemp" and not p.startswith(tuple(scratch))]
+    assert elsewhere == []
+    assert not any(Path(path).exists() for path in scratch)
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
 def test_each_example_runs(example: Path, tmp_path: Path) -> None:
     """``python examples/<name>.py`` exits 0, from any folder, and leaves nothing behind."""
@@ -147,3 +191,36 @@ def test_the_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(tmp_path)
     for number, block in enumerate(blocks, start=1):
         exec(compile(block, f"README.md block {number}", "exec"), {"__name__": "__readme__"})  # noqa: S102
+
+
+def test_a_live_session_starting_notifies_the_artists_superfans_in_memory() -> None:
+    """Platform.of puts notifications on the live sessions' event publisher: the push that takes
+    a session live tells its superfans (not a supporter), and the services' publisher still gets
+    the event."""
+    with in_memory() as platform:
+        platform.accounts.register(Register("nova@example.com", PASSWORD, "artist", "Nova"))
+        artist = platform.accounts.sign_in("nova@example.com", PASSWORD)
+        fans = {}
+        for tier in (Tier.SUPPORTER, Tier.SUPERFAN):
+            email = f"{tier.value}@example.com"
+            platform.accounts.register(Register(email, PASSWORD, "fan", tier.value))
+            fans[tier] = platform.accounts.sign_in(email, PASSWORD)
+            platform.billing.subscribe(artist.id, tier, caller=fans[tier])
+        issued = platform.live.schedule(
+            artist.id,
+            title="Studio night",
+            starts_at=platform.live.clock.now() + timedelta(minutes=5),
+            caller=artist,
+        )
+        platform.live.accept_push(issued.stream_key)
+
+        superfan_feed = platform.notifications.feed(caller=fans[Tier.SUPERFAN])
+        supporter_feed = platform.notifications.feed(caller=fans[Tier.SUPPORTER])
+        published = platform.services.events
+
+    assert [(n.kind.value, n.subject_id) for n in superfan_feed] == [
+        ("live_session_starting", issued.session.id)
+    ]
+    assert supporter_feed == []
+    assert isinstance(published, InMemoryEventPublisher)
+    assert any(isinstance(e, LiveSessionStarted) for e in published.published())

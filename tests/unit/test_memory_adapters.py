@@ -34,6 +34,7 @@ from musicconnect.ports.services import (
     QuotaCounter,
     TokenDenylist,
 )
+from tests.contract.live_contract import LiveSessionRepositoryContract
 from tests.contract.repositories_contract import (
     T0,
     AccountRepositoryContract,
@@ -306,6 +307,10 @@ class TestInMemoryOneTimeTokens(OneTimeTokensContract):
 class TestInMemoryTokenDenylist(TokenDenylistContract):
     def make_denylist(self, clock: FrozenClock) -> TokenDenylist:
         return InMemoryTokenDenylist(clock)
+
+
+class TestInMemoryLiveSessionRepository(InMemoryUnitsOfWork, LiveSessionRepositoryContract):
+    pass
 
 
 class TestLocalAccessReadsInMemory(AccessReadsContract):

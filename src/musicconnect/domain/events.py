@@ -47,3 +47,33 @@ class PayoutPaid:
     artist_id: str
     period: str
     amount: Money
+
+
+@attrs.frozen
+class LiveSessionScheduled:
+    """Followers with access to live sessions may be told (issue 13 wires the notifications)."""
+
+    session_id: str
+    artist_id: str
+    title: str
+    starts_at: datetime
+
+
+@attrs.frozen
+class LiveSessionStarted:
+    session_id: str
+    artist_id: str
+    title: str
+    started_at: datetime
+
+
+@attrs.frozen
+class LiveSessionEnded:
+    session_id: str
+    artist_id: str
+    status: str
+    ended_at: datetime
+
+
+#: What an ``EventPublisher`` is given.
+LiveSessionEvent = LiveSessionScheduled | LiveSessionStarted | LiveSessionEnded

@@ -11,7 +11,7 @@ import attrs
 from musicconnect.domain.entitlements import Entitlements
 from musicconnect.domain.errors import InvalidInput
 from musicconnect.domain.media import RungRate
-from musicconnect.domain.tiers import Feature
+from musicconnect.domain.tiers import Feature, Tier
 
 EARLY_ACCESS: Final = timedelta(hours=24)
 MAX_TITLE: Final = 200
@@ -57,6 +57,8 @@ class Track:
     #: The measured rate of each published rung, lowest first; empty for tracks published
     #: before rates were kept (their playlists then declare the nominal rates).
     rates: tuple[RungRate, ...] = ()
+    #: The lowest tier that may ever see the track (a live session's recording: superfans).
+    audience: Tier = Tier.FREE
 
     def rate_of(self, kbps: int) -> RungRate | None:
         return next((r for r in self.rates if r.kbps == kbps), None)
@@ -99,6 +101,8 @@ class Track:
 def visible_from(track: Track, rights: Entitlements) -> datetime | None:
     """When a listener with ``rights`` first sees the track (None: never)."""
     if track.exclusive and not rights.has(Feature.EXCLUSIVE_TRACKS):
+        return None
+    if not rights.tier.includes(track.audience):
         return None
     if track.release_at is None:
         return track.created_at

@@ -36,6 +36,31 @@ class Transcoder(Protocol):
         ...
 
 
+class RecordingPacker(Protocol):
+    def pack(self, parts: Sequence[Path], target: Path) -> None:
+        """Join a live session's recorded parts (ADTS AAC, in order) into one M4A at ``target``."""
+        ...
+
+
+class LiveEncoding(Protocol):
+    """One running live transcode."""
+
+    def exit_code(self) -> int | None:
+        """None while it runs."""
+        ...
+
+    def stop(self, timeout_s: float) -> int:
+        """Ask it to finish what it wrote and stop; kill it after ``timeout_s``. Its exit code."""
+        ...
+
+
+class LiveTranscoder(Protocol):
+    def start(self, source_url: str, out_dir: Path, ladder_kbps: Sequence[int], *, run: str) -> LiveEncoding:
+        """Encode the push at ``source_url`` into a live HLS ladder under ``out_dir``: a folder per
+        rung (``128k/index.m3u8`` and its files) and recording parts listed in ``recording.csv``."""
+        ...
+
+
 class MediaStorage(Protocol):
     """Bytes by key. A key is visible to readers only once completely written."""
 

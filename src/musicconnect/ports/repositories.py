@@ -10,6 +10,7 @@ from typing import Protocol, Self
 from musicconnect.domain.accounts import Account, Artist
 from musicconnect.domain.analytics import Listened, PlayEvent
 from musicconnect.domain.ledger import Transaction
+from musicconnect.domain.live import LiveSession
 from musicconnect.domain.messages import Conversation, DirectMessage
 from musicconnect.domain.notifications import Notification, NotificationKind
 from musicconnect.domain.payments import LinkKind, PaymentIntent, Payout, ProcessorLink
@@ -102,6 +103,27 @@ class TrackRepository(Protocol):
 
     def processing(self) -> Sequence[Track]:
         """Tracks still waiting for their transcode, oldest first (for workers to pick up)."""
+        ...
+
+
+class LiveSessionRepository(Protocol):
+    def add(self, session: LiveSession) -> None:
+        """Raise Conflict when a session with its id exists."""
+        ...
+
+    def get(self, session_id: str) -> LiveSession | None: ...
+
+    def save(self, session: LiveSession) -> None:
+        """Store a changed session; raise Conflict unless the stored one is the version before
+        it (``version - 1``): of two changes made from one copy, one is saved."""
+        ...
+
+    def of_artist(self, artist_id: str) -> Sequence[LiveSession]:
+        """Soonest start first."""
+        ...
+
+    def live(self) -> Sequence[LiveSession]:
+        """Sessions stored as live, for the sweep that ends or fails them."""
         ...
 
 
@@ -335,6 +357,7 @@ class UnitOfWork(Protocol):
     artists: ArtistRepository
     fans: FanRepository
     tracks: TrackRepository
+    live_sessions: LiveSessionRepository
     subscriptions: SubscriptionRepository
     ledger: LedgerRepository
     payouts: PayoutRepository

@@ -8,6 +8,8 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
+from musicconnect.domain.events import LiveSessionEvent
+
 _T = TypeVar("_T")
 
 
@@ -57,6 +59,12 @@ JobHandler = Callable[[Mapping[str, Any]], None]
 
 class JobQueue(Protocol):
     def enqueue(self, job: Job) -> None: ...
+
+
+class EventPublisher(Protocol):
+    """Hands what happened to whoever reacts to it (notifications); never raises for a listener."""
+
+    def publish(self, event: LiveSessionEvent) -> None: ...
 
 
 class PasswordHasher(Protocol):

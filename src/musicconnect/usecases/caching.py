@@ -180,6 +180,7 @@ class InvalidatingUnitOfWork:
         self.subscriptions: SubscriptionRepository = _WatchedSubscriptions(
             inner.subscriptions, self._stale.update
         )
+        self.live_sessions = inner.live_sessions
         self.ledger = inner.ledger
         self.payouts = inner.payouts
         self.plays = inner.plays

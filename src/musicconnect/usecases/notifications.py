@@ -19,6 +19,7 @@ import attrs
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.entitlements import entitlements
 from musicconnect.domain.errors import Conflict, DomainError, InvalidInput
+from musicconnect.domain.events import LiveSessionEvent, LiveSessionStarted
 from musicconnect.domain.notifications import (
     MAX_FEED,
     REQUIRED_FEATURE,
@@ -29,7 +30,7 @@ from musicconnect.domain.notifications import (
 )
 from musicconnect.domain.tracks import TrackStatus, can_see
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.ports.services import Clock, EmailMessage, EmailSender, Job, JobQueue
+from musicconnect.ports.services import Clock, EmailMessage, EmailSender, EventPublisher, Job, JobQueue
 from musicconnect.usecases.access import require_fan
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,10 @@ class Notifications:
         self._email(new)
         return len(new)
 
+    def run_fan_out_job(self, payload: Mapping[str, Any]) -> None:
+        """The ``NOTIFY_JOB`` handler the job queue runs (``fan_out``, its count dropped)."""
+        self.fan_out(payload)
+
     def _recipients(self, uow: UnitOfWork, announcement: Announcement) -> list[str]:
         now = self.clock.now()
         artist_id = announcement.artist_id
@@ -188,3 +193,17 @@ class Notifications:
             uow.notifications.set_email_kinds(caller.id, kinds)
             uow.commit()
         return kinds
+
+
+@attrs.frozen
+class NotifyingPublisher:
+    """An ``EventPublisher`` that tells ``notifications`` of a live session starting (its
+    superfans are notified) and then hands every event on to ``then``."""
+
+    notifications: Notifications
+    then: EventPublisher
+
+    def publish(self, event: LiveSessionEvent) -> None:
+        if isinstance(event, LiveSessionStarted):
+            self.notifications.live_session_starting(event.artist_id, event.session_id, event.title)
+        self.then.publish(event)

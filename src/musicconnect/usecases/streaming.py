@@ -7,7 +7,7 @@ Serving re-checks the caller's tier, so a signed URL for a rung above it (or a g
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -17,7 +17,7 @@ from musicconnect.domain.accounts import Caller, Role, role_of_token
 from musicconnect.domain.entitlements import OWNER_ENTITLEMENTS, Entitlements, entitlements_for_tier
 from musicconnect.domain.errors import AuthenticationFailed, Conflict, Forbidden, NotFound, SignatureInvalid
 from musicconnect.domain.hls import Variant, master_playlist, rewrite_uris
-from musicconnect.domain.media import VARIANT_PLAYLIST, content_type_for, rung_folder
+from musicconnect.domain.media import VARIANT_PLAYLIST, RungRate, content_type_for, rung_folder
 from musicconnect.domain.subscriptions import Standing
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track, TrackStatus, can_see
@@ -51,6 +51,23 @@ def media_path(artist_id: str, track_id: str, kbps: int, filename: str) -> str:
     return f"/media/artists/{artist_id}/tracks/{track_id}/hls/{rung_folder(kbps)}/{filename}"
 
 
+def is_owner(caller: Caller, artist_id: str) -> bool:
+    return caller.id == artist_id or caller.is_admin
+
+
+def standing_entitlements(  # outside any open unit of work: the cache is read first
+    caller: Caller, artist_id: str, *, uow: UnitOfWork, cache: Cache, clock: Clock
+) -> Entitlements:
+    """What the caller may do with the artist's media now: the artist (or an admin) everything,
+    a fan what their tier grants, anyone else the free tier."""
+    if is_owner(caller, artist_id):
+        return OWNER_ENTITLEMENTS
+    tier = Tier.FREE
+    if caller.role is Role.FAN:
+        tier = standing_with(caller.id, artist_id, uow=uow, cache=cache).tier_at(clock.now())
+    return entitlements_for_tier(tier)
+
+
 def _needs_standing(caller: Caller, track: Track) -> bool:
     """Whether the caller's rights on ``track`` depend on their subscription: a fan's, not its owner's."""
     return caller.role is Role.FAN and caller.id != track.artist_id
@@ -58,7 +75,7 @@ def _needs_standing(caller: Caller, track: Track) -> bool:
 
 def _entitlements_at(caller: Caller, track: Track, standing: Standing | None, now: datetime) -> Entitlements:
     """What ``caller`` may do with ``track`` at ``now``; ``standing`` is a fan's (None for others)."""
-    if caller.id == track.artist_id or caller.is_admin:
+    if is_owner(caller, track.artist_id):
         return OWNER_ENTITLEMENTS
     tier = Tier.FREE if standing is None else standing.tier_at(now)
     rights = entitlements_for_tier(tier)
@@ -92,20 +109,50 @@ def _master(
     track: Track, rights: Entitlements, *, subject: str, signer: UrlSigner, now: datetime, ttl: timedelta
 ) -> str:
     """The master playlist of the rungs ``rights`` allow, each variant URI signed for ``subject``."""
-    expires = url_expiry(now, ttl)
+    return signed_master(
+        track.rungs_kbps,
+        lambda kbps, name: media_path(track.artist_id, track.id, kbps, name),
+        rights=rights,
+        subject=subject,
+        expires=url_expiry(now, ttl),
+        signer=signer,
+        rate_of=track.rate_of,
+    )
+
+
+def signed_master(
+    rungs_kbps: Iterable[int],
+    path_of: Callable[[int, str], str],
+    *,
+    rights: Entitlements,
+    subject: str,
+    expires: datetime,
+    signer: UrlSigner,
+    rate_of: Callable[[int], RungRate | None] = lambda _: None,
+) -> str:
+    """A master playlist of the rungs ``rights`` allow, each variant URI (``path_of(kbps, name)``)
+    signed for ``subject``; without a measured rate a rung declares its nominal one."""
     variants = [
         Variant(
             kbps,
-            signer.sign(
-                media_path(track.artist_id, track.id, kbps, VARIANT_PLAYLIST),
-                subject=subject,
-                expires_at=expires,
-            ),
-            track.rate_of(kbps),
+            signer.sign(path_of(kbps, VARIANT_PLAYLIST), subject=subject, expires_at=expires),
+            rate_of(kbps),
         )
-        for kbps in rights.allowed_rungs(track.rungs_kbps)
+        for kbps in rights.allowed_rungs(rungs_kbps)
     ]
     return master_playlist(variants)
+
+
+def verified_listener(
+    path: str, query: Mapping[str, str], *, uow: UnitOfWork, signer: UrlSigner, now: datetime
+) -> Caller:
+    """The holder of a signed media URL, who must still exist; SignatureInvalid otherwise."""
+    subject = signer.verify(path, dict(query), now=now)
+    with uow:
+        listener = uow.accounts.get(subject)
+    if listener is None:
+        raise SignatureInvalid("the signature's holder no longer exists")
+    return Caller(listener.id, listener.role)
 
 
 def authorise_stream(
@@ -130,12 +177,6 @@ class MediaFile:
     content_type: str
 
 
-def _parse_rung(rung: str) -> int:
-    if not rung.endswith("k") or not rung[:-1].isdigit():
-        raise NotFound(f"no rung {rung}")
-    return int(rung[:-1])
-
-
 def serve_media(
     artist_id: str,
     track_id: str,
@@ -152,17 +193,15 @@ def serve_media(
     ttl: timedelta = DEFAULT_URL_TTL,
 ) -> MediaFile:
     """A signed variant playlist or segment. Tampered, expired or above-tier requests are refused."""
-    kbps = _parse_rung(rung)
+    kbps = parse_rung(rung)
     now = clock.now()
-    subject = signer.verify(media_path(artist_id, track_id, kbps, filename), dict(query), now=now)
+    listening = verified_listener(
+        media_path(artist_id, track_id, kbps, filename), query, uow=uow, signer=signer, now=now
+    )
+    subject = listening.id
     track = tracks.get(track_id, uow=uow)
     if track.artist_id != artist_id:
         raise NotFound(f"no track {track_id} by artist {artist_id}")
-    with uow:
-        listener = uow.accounts.get(subject)
-    if listener is None:
-        raise SignatureInvalid("the signature's holder no longer exists")
-    listening = Caller(listener.id, listener.role)
     rights = _listener_entitlements(listening, track, uow=uow, cache=cache, clock=clock)
     if not rights.may_stream(kbps) or kbps not in track.rungs_kbps:
         raise SignatureInvalid(f"rung {kbps}k is above this listener's tier")
@@ -173,23 +212,35 @@ def serve_media(
     else:
         body = storage.get_bytes(f"{track.hls_prefix}/{rung_folder(kbps)}/{filename}")
     if filename.endswith(".m3u8"):
-        body = _sign_variant(body, track, kbps, subject=subject, expires=url_expiry(now, ttl), signer=signer)
+        body = sign_playlist(
+            body,
+            lambda uri: media_path(track.artist_id, track.id, kbps, uri),
+            subject=subject,
+            expires=url_expiry(now, ttl),
+            signer=signer,
+        )
     return MediaFile(body=body, content_type=content_type_for(filename))
 
 
-def _sign_variant(
+def parse_rung(rung: str) -> int:
+    """The kbps of a rung folder's name (``320k``); NotFound for anything else."""
+    if not rung.endswith("k") or not rung[:-1].isdigit():
+        raise NotFound(f"no rung {rung}")
+    return int(rung[:-1])
+
+
+def sign_playlist(
     body: bytes,
-    track: Track,
-    kbps: int,
+    path_of: Callable[[str], str],
     *,
     subject: str,
     expires: datetime,
     signer: UrlSigner,
 ) -> bytes:
+    """A variant playlist whose every URI (``path_of(uri)``) is signed for ``subject``."""
+
     def sign(uri: str) -> str:
-        return signer.sign(
-            media_path(track.artist_id, track.id, kbps, uri), subject=subject, expires_at=expires
-        )
+        return signer.sign(path_of(uri), subject=subject, expires_at=expires)
 
     return rewrite_uris(body.decode("utf-8"), sign).encode("utf-8")
 

@@ -50,6 +50,8 @@ class IngestTrack:
     upload: Path
     release_at: datetime | None = None
     exclusive: bool = False
+    #: The lowest tier that may ever see it (a live session's recording: superfans).
+    audience: Tier = Tier.FREE
 
 
 def ingest_track(
@@ -81,6 +83,7 @@ def ingest_track(
             created_at=clock.now(),
             release_at=release_at,
             exclusive=command.exclusive,
+            audience=command.audience,
         )
         try:
             storage.put_file(track.original_key, command.upload, "application/octet-stream")

@@ -33,6 +33,13 @@ ROUTES: Final = {
     ("get", "/tracks/{track_id}/waveform"),
     ("get", "/artists/{artist_id}/messages"),
     ("get", "/media/artists/{artist_id}/tracks/{track_id}/hls/{rung}/{filename}"),
+    ("post", "/artists/{artist_id}/live"),
+    ("get", "/artists/{artist_id}/live"),
+    ("get", "/live/{session_id}"),
+    ("post", "/live/{session_id}/key"),
+    ("post", "/live/{session_id}/end"),
+    ("get", "/live/{session_id}/stream"),
+    ("get", "/media/artists/{artist_id}/live/{session_id}/hls/{rung}/{filename}"),
     ("post", "/artists/{artist_id}/subscription"),
     ("patch", "/artists/{artist_id}/subscription"),
     ("delete", "/artists/{artist_id}/subscription"),
@@ -77,6 +84,9 @@ PUBLIC: Final = {
     ("post", "/auth/password-reset"),
     ("post", "/auth/password-reset/confirm"),
     ("get", "/media/artists/{artist_id}/tracks/{track_id}/hls/{rung}/{filename}"),
+    ("get", "/media/artists/{artist_id}/live/{session_id}/hls/{rung}/{filename}"),
+    ("get", "/artists/{artist_id}/live"),
+    ("get", "/live/{session_id}"),
     ("get", "/health"),
 }
 #: Public, but what they show depends on who asks when a token is sent.

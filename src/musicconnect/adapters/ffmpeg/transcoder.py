@@ -136,12 +136,7 @@ class FfmpegTranscoder:
         # (alimiter works in double), saves about 8 % of the encoding pass.
         audio = self._loudness_chain(conditioned(open_input(source)), analysis)
         split = audio.filter("aformat", sample_fmts="fltp").filter_multi_output("asplit", len(rungs))
-        encoders: dict[str, object] = {"c:a": "aac"}
-        for i, kbps in enumerate(rungs):
-            encoders[f"b:a:{i}"] = f"{kbps}k"
-            if kbps >= _FAST_CODER_FROM_KBPS:
-                encoders[f"aac_coder:a:{i}"] = "fast"
-                encoders[f"cutoff:a:{i}"] = _FAST_CODER_CUTOFF_HZ
+        encoders = ladder_encoders(rungs)
         for kbps in rungs:
             (out_dir / rung_folder(kbps)).mkdir()
         encode_share = 1.0 - _ANALYSIS_SHARE
@@ -196,6 +191,17 @@ class FfmpegTranscoder:
                 .filter("aresample", _ENCODE_HZ)
             )
         return audio
+
+
+def ladder_encoders(rungs: Sequence[int]) -> dict[str, object]:
+    """ffmpeg output options encoding the i-th mapped stream at the i-th rung's rate."""
+    encoders: dict[str, object] = {"c:a": "aac"}
+    for i, kbps in enumerate(rungs):
+        encoders[f"b:a:{i}"] = f"{kbps}k"
+        if kbps >= _FAST_CODER_FROM_KBPS:
+            encoders[f"aac_coder:a:{i}"] = "fast"
+            encoders[f"cutoff:a:{i}"] = _FAST_CODER_CUTOFF_HZ
+    return encoders
 
 
 def _published(out_dir: Path, encoded: Sequence[EncodedRung]) -> list[EncodedRung]:

@@ -1,12 +1,18 @@
 """In-process adapters: real code over dicts and locks, usable by the API, the CLI and tests."""
 
-from musicconnect.adapters.memory.audio import InMemoryMediaProbe, InMemoryTranscoder
+from musicconnect.adapters.memory.audio import (
+    InMemoryLiveTranscoder,
+    InMemoryMediaProbe,
+    InMemoryRecordingPacker,
+    InMemoryTranscoder,
+)
 from musicconnect.adapters.memory.media import InMemoryMediaStorage
 from musicconnect.adapters.memory.repositories import (
     InMemoryAccountRepository,
     InMemoryArtistRepository,
     InMemoryFanRepository,
     InMemoryLedgerRepository,
+    InMemoryLiveSessionRepository,
     InMemoryMessageRepository,
     InMemoryNotificationRepository,
     InMemoryPayoutRepository,
@@ -23,6 +29,7 @@ from musicconnect.adapters.memory.services import (
     FrozenClock,
     InMemoryCache,
     InMemoryEmailSender,
+    InMemoryEventPublisher,
     InMemoryOneTimeTokens,
     InMemoryQuotaCounter,
     InMemoryTokenDenylist,
@@ -40,8 +47,11 @@ __all__ = [
     "InMemoryArtistRepository",
     "InMemoryCache",
     "InMemoryEmailSender",
+    "InMemoryEventPublisher",
     "InMemoryFanRepository",
     "InMemoryLedgerRepository",
+    "InMemoryLiveSessionRepository",
+    "InMemoryLiveTranscoder",
     "InMemoryMediaProbe",
     "InMemoryMediaStorage",
     "InMemoryMessageRepository",
@@ -53,6 +63,7 @@ __all__ = [
     "InMemoryQaSessionRepository",
     "InMemoryQuestionRepository",
     "InMemoryQuotaCounter",
+    "InMemoryRecordingPacker",
     "InMemoryStore",
     "InMemorySubscriptionRepository",
     "InMemoryTokenDenylist",

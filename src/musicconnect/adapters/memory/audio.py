@@ -117,3 +117,45 @@ class InMemoryTranscoder:
             files=(*media, *(r.playlist for r in rungs), MASTER),
             master=MASTER,
         )
+
+
+#: The rate of the WAV the fake packer writes: the recorded bytes become its 16-bit mono samples.
+_PACKED_RATE: Final = 8000
+
+
+class InMemoryRecordingPacker:
+    """Joins a live session's recorded parts into a PCM WAV the fake probe and transcoder accept:
+    the parts' bytes, in order, become its samples (no AAC is decoded)."""
+
+    def pack(self, parts: Sequence[Path], target: Path) -> None:
+        joined = b"".join(part.read_bytes() for part in parts)
+        with wave.open(str(target), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(_PACKED_RATE)
+            out.writeframes(joined + b"\0" * (len(joined) % 2))
+
+
+class _EndedEncoding:
+    def exit_code(self) -> int | None:
+        return 0
+
+    def stop(self, timeout_s: float) -> int:  # noqa: ARG002 - it has nothing to stop
+        return 0
+
+
+class InMemoryLiveTranscoder:
+    """No live encoding in memory: pushes arrive over RTMP, which an in-memory platform has no
+    server for. An encoding it starts has already ended, having written nothing."""
+
+    def start(
+        self,
+        source_url: str,  # noqa: ARG002 - nothing is read: see the class doc
+        out_dir: Path,  # noqa: ARG002 - nothing is written
+        ladder_kbps: Sequence[int],
+        *,
+        run: str,  # noqa: ARG002
+    ) -> _EndedEncoding:
+        if not ladder_kbps:
+            raise InvalidInput("a ladder needs at least one rung")
+        return _EndedEncoding()

@@ -33,6 +33,7 @@ from musicconnect.domain.analytics import Listened, PlayEvent
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import Transaction, artist_account
+from musicconnect.domain.live import LiveSession, LiveStatus
 from musicconnect.domain.messages import Conversation, DirectMessage, summarise
 from musicconnect.domain.notifications import Notification, NotificationKind
 from musicconnect.domain.payments import IntentStatus, LinkKind, PaymentIntent, Payout, ProcessorLink
@@ -45,6 +46,7 @@ from musicconnect.ports.repositories import (
     ArtistRepository,
     FanRepository,
     LedgerRepository,
+    LiveSessionRepository,
     MessageRepository,
     NotificationRepository,
     PaymentIntentRepository,
@@ -126,6 +128,7 @@ class _State:
     visits: _Table[tuple[str, str], datetime] = attrs.field(factory=_Table)  # (artist, visitor)
     visitor_counts: _Table[str, int] = attrs.field(factory=_Table)
     tracks: _Table[str, Track] = attrs.field(factory=_Table)
+    live_sessions: _Table[str, LiveSession] = attrs.field(factory=_Table)
     subscriptions: _Table[str, Subscription] = attrs.field(factory=_Table)
     live_subscription_ids: _Table[tuple[str, str], str] = attrs.field(factory=_Table)
     transactions_by_key: _Table[str, Transaction] = attrs.field(factory=_Table)
@@ -429,6 +432,38 @@ class InMemoryTrackRepository(TrackRepository):
         """Oldest first (ties in the order added)."""
         found = [t for t in self._access.view().tracks.values() if t.status is TrackStatus.PROCESSING]
         return sorted(found, key=lambda t: t.created_at)
+
+
+class InMemoryLiveSessionRepository(LiveSessionRepository):
+    def __init__(self, source: InMemoryStore | _Session) -> None:
+        self._access = _access(source)
+
+    def add(self, session: LiveSession) -> None:
+        def operation(state: _State) -> None:
+            _require_new(state.live_sessions, session.id, "live session")
+            state.live_sessions.put(session.id, session)
+
+        self._access.write(operation)
+
+    def get(self, session_id: str) -> LiveSession | None:
+        return self._access.view().live_sessions.get(session_id)
+
+    def save(self, session: LiveSession) -> None:
+        def operation(state: _State) -> None:
+            stored = state.live_sessions.get(session.id)
+            if stored is None or stored.version != session.version - 1:
+                raise Conflict(f"live session {session.id!r} changed meanwhile")
+            state.live_sessions.put(session.id, session)
+
+        self._access.write(operation)
+
+    def of_artist(self, artist_id: str) -> Sequence[LiveSession]:
+        found = [s for s in self._access.view().live_sessions.values() if s.artist_id == artist_id]
+        return sorted(found, key=lambda s: s.starts_at)
+
+    def live(self) -> Sequence[LiveSession]:
+        found = [s for s in self._access.view().live_sessions.values() if s.status is LiveStatus.LIVE]
+        return sorted(found, key=lambda s: s.starts_at)
 
 
 def _store_subscription(state: _State, subscription: Subscription) -> None:
@@ -925,6 +960,7 @@ class InMemoryUnitOfWork:
         self.artists: ArtistRepository = InMemoryArtistRepository(self._session)
         self.fans: FanRepository = InMemoryFanRepository(self._session)
         self.tracks: TrackRepository = InMemoryTrackRepository(self._session)
+        self.live_sessions: LiveSessionRepository = InMemoryLiveSessionRepository(self._session)
         self.subscriptions: SubscriptionRepository = InMemorySubscriptionRepository(self._session)
         self.ledger: LedgerRepository = InMemoryLedgerRepository(self._session)
         self.payouts: PayoutRepository = InMemoryPayoutRepository(self._session)

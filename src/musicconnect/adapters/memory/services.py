@@ -6,6 +6,7 @@ across processes (quotas, revocation) has a Redis adapter; these hold within one
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -15,7 +16,12 @@ from typing import Final
 import attrs
 
 from musicconnect.domain.clocks import require_aware
+from musicconnect.domain.events import LiveSessionEvent
 from musicconnect.ports.services import Clock, EmailMessage
+
+_log = logging.getLogger(__name__)
+#: The newest events an in-process publisher keeps (a long-running server must not grow forever).
+_KEPT_EVENTS: Final = 1000
 
 
 class SystemClock:
@@ -264,3 +270,21 @@ class InMemoryEmailSender:
         """The messages sent so far, oldest first (only those to ``to`` when given)."""
         with self._lock:
             return [m for m in self._sent if to is None or m.to == to]
+
+
+class InMemoryEventPublisher:
+    """Keeps every event published, in order, and logs it: where notifications will listen."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[LiveSessionEvent] = []
+
+    def publish(self, event: LiveSessionEvent) -> None:
+        _log.info("event %r", event)
+        with self._lock:
+            self._events.append(event)
+            del self._events[:-_KEPT_EVENTS]
+
+    def published(self) -> list[LiveSessionEvent]:
+        with self._lock:
+            return list(self._events)

@@ -10,6 +10,7 @@ from musicconnect.adapters.mongo._work import CurrentWork
 from musicconnect.adapters.mongo.database import TRACKS
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.media import RungRate
+from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track, TrackStatus
 
 _OLDEST_FIRST: Final = (("created_at_us", 1), ("seq", 1))
@@ -54,6 +55,7 @@ def _track_doc(track: Track) -> Doc:
             {"kbps": r.kbps, "average_kbps": r.average_kbps, "peak_kbps": r.peak_kbps} for r in track.rates
         ],
         "failure_reason": track.failure_reason,
+        "audience": track.audience.value,
     }
     put_instant(doc, "created_at", track.created_at)
     put_instant(doc, "release_at", track.release_at)
@@ -79,4 +81,5 @@ def _track(doc: Doc) -> Track:
             )
             for r in doc.get("rates", ())
         ),
+        audience=Tier(doc.get("audience", Tier.FREE.value)),
     )

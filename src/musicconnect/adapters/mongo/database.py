@@ -31,6 +31,7 @@ ACCOUNTS: Final = "accounts"
 ARTISTS: Final = "artists"
 TIER_PLANS: Final = "tier_plans"
 TRACKS: Final = "tracks"
+LIVE_SESSIONS: Final = "live_sessions"
 SUBSCRIPTIONS: Final = "subscriptions"
 LEDGER: Final = "ledger_transactions"
 PAYOUTS: Final = "payouts"
@@ -59,6 +60,10 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
     TRACKS: (
         IndexModel([("artist_id", ASCENDING), ("created_at_us", ASCENDING)]),
         IndexModel([("status", ASCENDING), ("created_at_us", ASCENDING)]),
+    ),
+    LIVE_SESSIONS: (
+        IndexModel([("artist_id", ASCENDING), ("starts_at_us", ASCENDING)]),
+        IndexModel([("status", ASCENDING), ("starts_at_us", ASCENDING)]),
     ),
     SUBSCRIPTIONS: (
         # One live subscription per (fan, artist): see ``live_key`` in billing.py.

@@ -28,6 +28,7 @@ from musicconnect.adapters.mongo.billing import (
 from musicconnect.adapters.mongo.catalog import MongoTrackRepository
 from musicconnect.adapters.mongo.database import MongoDatabase
 from musicconnect.adapters.mongo.intents import MongoPaymentIntentRepository, MongoProcessorLinkRepository
+from musicconnect.adapters.mongo.live import MongoLiveSessionRepository
 from musicconnect.adapters.mongo.notifications import MongoNotificationRepository
 from musicconnect.adapters.mongo.qa import MongoQaSessionRepository, MongoQuestionRepository
 from musicconnect.ports.repositories import (
@@ -35,6 +36,7 @@ from musicconnect.ports.repositories import (
     ArtistRepository,
     FanRepository,
     LedgerRepository,
+    LiveSessionRepository,
     MessageRepository,
     NotificationRepository,
     PaymentIntentRepository,
@@ -58,6 +60,7 @@ class MongoUnitOfWork:
         self.artists: ArtistRepository = MongoArtistRepository(work)
         self.fans: FanRepository = MongoFanRepository(work)
         self.tracks: TrackRepository = MongoTrackRepository(work)
+        self.live_sessions: LiveSessionRepository = MongoLiveSessionRepository(work)
         self.subscriptions: SubscriptionRepository = MongoSubscriptionRepository(work)
         self.ledger: LedgerRepository = MongoLedgerRepository(work)
         self.payouts: PayoutRepository = MongoPayoutRepository(work)

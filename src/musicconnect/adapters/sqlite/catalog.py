@@ -20,12 +20,14 @@ from musicconnect.adapters.sqlite._codec import (
     read_ints,
 )
 from musicconnect.domain.media import RungRate
+from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track, TrackStatus
 
 _INSERT: Final = (
     "INSERT INTO tracks (id, artist_id, title, created_at, status, release_at, exclusive,"
-    " duration_s, rungs_kbps, failure_reason, rates) VALUES (:id, :artist_id, :title, :created_at,"
-    " :status, :release_at, :exclusive, :duration_s, :rungs_kbps, :failure_reason, :rates)"
+    " duration_s, rungs_kbps, failure_reason, rates, audience) VALUES (:id, :artist_id, :title,"
+    " :created_at, :status, :release_at, :exclusive, :duration_s, :rungs_kbps, :failure_reason, :rates,"
+    " :audience)"
 )
 
 
@@ -46,7 +48,8 @@ class SqliteTrackRepository:
             " title = excluded.title, created_at = excluded.created_at, status = excluded.status,"
             " release_at = excluded.release_at, exclusive = excluded.exclusive,"
             " duration_s = excluded.duration_s, rungs_kbps = excluded.rungs_kbps,"
-            " failure_reason = excluded.failure_reason, rates = excluded.rates",
+            " failure_reason = excluded.failure_reason, rates = excluded.rates,"
+            " audience = excluded.audience",
             _columns(track),
         )
 
@@ -78,6 +81,7 @@ def _columns(track: Track) -> dict[str, Any]:
         "rungs_kbps": ints(track.rungs_kbps),
         "failure_reason": track.failure_reason,
         "rates": json.dumps([attrs.astuple(r) for r in track.rates]),
+        "audience": track.audience.value,
     }
 
 
@@ -94,4 +98,5 @@ def _track(row: sqlite3.Row) -> Track:
         rungs_kbps=read_ints(row["rungs_kbps"]),
         failure_reason=row["failure_reason"],
         rates=tuple(RungRate(int(k), float(a), float(p)) for k, a, p in json.loads(row["rates"])),
+        audience=Tier(row["audience"]),
     )

@@ -297,14 +297,40 @@ _ARTIST_PROFILE: Final[Sequence[str]] = (
     "ALTER TABLE artists ADD COLUMN links TEXT NOT NULL DEFAULT '[]'",
 )
 
-#: Step 8: direct messages become conversations: the artist's replies and read state.
+#: Step 8: live sessions, and the lowest tier that may see a track (a session's recording: superfans).
+_LIVE_SESSIONS: Final[Sequence[str]] = (
+    """
+    CREATE TABLE live_sessions (
+        id TEXT PRIMARY KEY,
+        artist_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        starts_at TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        key_hash TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        publishing INTEGER NOT NULL,
+        dropped_at TEXT,
+        media_at TEXT,
+        recording_track_id TEXT,
+        failure_reason TEXT,
+        version INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX live_sessions_by_artist ON live_sessions(artist_id, starts_at)",
+    "CREATE INDEX live_sessions_by_status ON live_sessions(status, starts_at)",
+    "ALTER TABLE tracks ADD COLUMN audience TEXT NOT NULL DEFAULT 'free'",
+)
+
+#: Step 9: direct messages become conversations: the artist's replies and read state.
 _CONVERSATIONS: Final[Sequence[str]] = (
     "ALTER TABLE messages ADD COLUMN from_artist INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE messages ADD COLUMN read_at TEXT",
     "CREATE INDEX messages_thread ON messages(artist_id, fan_id, sent_at)",
 )
 
-#: Step 9: monthly Q&As, their questions and upvotes (one per fan and question).
+#: Step 10: monthly Q&As, their questions and upvotes (one per fan and question).
 _MONTHLY_QA: Final[Sequence[str]] = (
     """
     CREATE TABLE qa_sessions (
@@ -344,13 +370,13 @@ _MONTHLY_QA: Final[Sequence[str]] = (
     "CREATE INDEX qa_votes_of_session ON qa_votes(qa_id, question_id)",
 )
 
-#: Step 10: a fan's library lists whom they follow and what they like, the latest first.
+#: Step 11: a fan's library lists whom they follow and what they like, the latest first.
 _LIBRARY: Final[Sequence[str]] = (
     "CREATE INDEX follows_of_fan ON follows(fan_id, followed_at)",
     "CREATE INDEX likes_of_fan ON likes(fan_id, liked_at)",
 )
 
-#: Step 11: each fan's notification feed, and the kinds they also want by email.
+#: Step 12: each fan's notification feed, and the kinds they also want by email.
 _NOTIFICATIONS: Final[Sequence[str]] = (
     """
     CREATE TABLE notifications (
@@ -374,7 +400,7 @@ _NOTIFICATIONS: Final[Sequence[str]] = (
     """,
 )
 
-#: Step 12: each fan's listening history, a row per (fan, track) and never a row per play.
+#: Step 13: each fan's listening history, a row per (fan, track) and never a row per play.
 _HISTORY: Final[Sequence[str]] = (
     """
     CREATE TABLE fan_history (
@@ -398,6 +424,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_LISTENERS,
     _RUNG_RATES,
     _ARTIST_PROFILE,
+    _LIVE_SESSIONS,
     _CONVERSATIONS,
     _MONTHLY_QA,
     _LIBRARY,

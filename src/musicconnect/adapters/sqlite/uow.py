@@ -36,6 +36,7 @@ from musicconnect.adapters.sqlite.billing import (
 from musicconnect.adapters.sqlite.catalog import SqliteTrackRepository
 from musicconnect.adapters.sqlite.database import SqliteDatabase
 from musicconnect.adapters.sqlite.intents import SqlitePaymentIntentRepository, SqliteProcessorLinkRepository
+from musicconnect.adapters.sqlite.live import SqliteLiveSessionRepository
 from musicconnect.adapters.sqlite.notifications import SqliteNotificationRepository
 from musicconnect.adapters.sqlite.qa import SqliteQaSessionRepository, SqliteQuestionRepository
 from musicconnect.domain.errors import ServiceUnavailable
@@ -44,6 +45,7 @@ from musicconnect.ports.repositories import (
     ArtistRepository,
     FanRepository,
     LedgerRepository,
+    LiveSessionRepository,
     MessageRepository,
     NotificationRepository,
     PaymentIntentRepository,
@@ -78,6 +80,7 @@ class SqliteUnitOfWork:
         self.artists: ArtistRepository = SqliteArtistRepository(connect)
         self.fans: FanRepository = SqliteFanRepository(connect)
         self.tracks: TrackRepository = SqliteTrackRepository(connect)
+        self.live_sessions: LiveSessionRepository = SqliteLiveSessionRepository(connect)
         self.subscriptions: SubscriptionRepository = SqliteSubscriptionRepository(connect)
         self.ledger: LedgerRepository = SqliteLedgerRepository(connect)
         self.payouts: PayoutRepository = SqlitePayoutRepository(connect)

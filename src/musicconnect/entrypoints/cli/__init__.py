@@ -1,4 +1,4 @@
-"""The ``musicconnect`` command line: serve, demo, ingest, payouts, worker, admin, outbox."""
+"""The ``musicconnect`` command line: serve, demo, ingest, payouts, worker, live, admin, outbox."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import click
 from musicconnect.entrypoints.cli.accounts import admin, outbox
 from musicconnect.entrypoints.cli.aws import aws
 from musicconnect.entrypoints.cli.demo import demo
+from musicconnect.entrypoints.cli.live import live
 from musicconnect.entrypoints.cli.operations import ingest, payouts, worker
 from musicconnect.entrypoints.cli.serve import serve
 
@@ -22,6 +23,7 @@ main.add_command(demo)
 main.add_command(ingest)
 main.add_command(payouts)
 main.add_command(worker)
+main.add_command(live)
 main.add_command(aws)
 main.add_command(admin)
 main.add_command(outbox)

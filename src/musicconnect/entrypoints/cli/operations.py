@@ -97,14 +97,15 @@ def payouts_run(period: str | None, data_dir: Path | None) -> None:
 @click.option("--once", is_flag=True, help="Process what is pending, then exit.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between looks for work.")
 def worker(data_dir: Path | None, once: bool, interval: float) -> None:
-    """Run transcodes: jobs from the Redis queue when configured, else tracks still processing."""
+    """Run transcodes and keep ended live sessions' recordings: jobs from the Redis queue when
+    configured, else tracks still processing and live sessions the clock ended."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     platform = Platform.from_settings(load_settings(data_dir))
     services = platform.services
     if services.settings.redis_url:
         from musicconnect.adapters.redis import run_worker
 
-        console.print("worker: taking transcode jobs from the Redis queue")
+        console.print("worker: taking jobs (transcodes, live recordings) from the Redis queue")
         stop = threading.Event()
         sweeper = threading.Thread(
             target=_sweep_stranded, args=(platform, stop), name="stranded-tracks", daemon=True
@@ -123,6 +124,7 @@ def worker(data_dir: Path | None, once: bool, interval: float) -> None:
         return
     try:
         while True:
+            _sweep_live(platform)
             with services.uow() as uow:
                 pending = [track.id for track in uow.tracks.processing()]
             for track_id in pending:
@@ -142,6 +144,7 @@ def _sweep_stranded(platform: Platform, stop: threading.Event) -> None:
     """Until ``stop``: queue again the transcodes of tracks left processing, at once and then every
     SWEEP_EVERY. Every worker may do this: enqueuing is deduplicated by track."""
     while True:
+        _sweep_live(platform)
         try:
             swept = platform.tracks.requeue_stranded()
         except DomainError as error:  # the database or the queue is down: try again next time
@@ -155,3 +158,12 @@ def _sweep_stranded(platform: Platform, stop: threading.Event) -> None:
                 log.error("gave up on track %s: still processing after %s", track_id, GIVE_UP_AFTER)
         if stop.wait(SWEEP_EVERY.total_seconds()):
             return
+
+
+def _sweep_live(platform: Platform) -> None:
+    """End the live sessions the clock ended, should the ingest server that sweeps them be gone."""
+    try:
+        for session in platform.live.sweep():
+            log.warning("live session %s was left %s; its recording is queued", session.id, session.status)
+    except DomainError as error:
+        log.warning("could not sweep live sessions: %s", error.detail)

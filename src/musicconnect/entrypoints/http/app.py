@@ -24,6 +24,7 @@ from musicconnect.entrypoints.http.engagement import EngagementController
 from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS
 from musicconnect.entrypoints.http.hardening import add_security_headers, refuse_deep_json
 from musicconnect.entrypoints.http.library import LibraryController
+from musicconnect.entrypoints.http.live import LiveController
 from musicconnect.entrypoints.http.me import MeController
 from musicconnect.entrypoints.http.media import MediaController
 from musicconnect.entrypoints.http.messages import ConversationController
@@ -121,6 +122,7 @@ def create_app(platform: Platform) -> Litestar:
             ArtistMoneyController,
             TrackController,
             MediaController,
+            LiveController,
             SubscriptionController,
             MySubscriptionsController,
             EngagementController,

@@ -18,6 +18,7 @@ from musicconnect.usecases.artists import Artists
 from musicconnect.usecases.conversations import Conversations
 from musicconnect.usecases.dashboard import Dashboards
 from musicconnect.usecases.library import Library
+from musicconnect.usecases.live import LiveSessions
 from musicconnect.usecases.notifications import Notifications
 from musicconnect.usecases.payouts import Payouts
 from musicconnect.usecases.profile import Profiles
@@ -38,6 +39,8 @@ ArtistsDep: TypeAlias = NamedDependency[SkipValidation[Artists]]
 TracksDep: TypeAlias = NamedDependency[SkipValidation[Tracks]]
 #: Name the parameter ``streaming``.
 StreamingDep: TypeAlias = NamedDependency[SkipValidation[Streaming]]
+#: Name the parameter ``live``.
+LiveDep: TypeAlias = NamedDependency[SkipValidation[LiveSessions]]
 #: Name the parameter ``billing``.
 BillingDep: TypeAlias = NamedDependency[SkipValidation[Subscriptions]]
 #: Name the parameter ``library``.

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import re
 from http import HTTPStatus
-from typing import Annotated, Final
+from typing import Annotated, Final, TypeAlias
 
 from litestar import Controller, Response, get
 from litestar.params import FromPath, HeaderParameter, QueryParameter
 
 from musicconnect.entrypoints.http.deps import StreamingDep
 from musicconnect.entrypoints.http.errors import error_responses
+from musicconnect.usecases.streaming import MediaFile
+
+#: A signed media URL's query: when it expires, whom it was signed for, and the signature.
+Expiry: TypeAlias = Annotated[str | None, QueryParameter(description="Expiry, Unix seconds")]
+Holder: TypeAlias = Annotated[str | None, QueryParameter(description="Whom the URL was signed for")]
+Signature: TypeAlias = Annotated[str | None, QueryParameter(description="HMAC signature")]
+#: The one byte range a player asks for (``Range``).
+ByteRange: TypeAlias = Annotated[
+    str | None, HeaderParameter(name="Range", description="One byte range, e.g. bytes=0-1023")
+]
+
+
+def signed_query(exp: str | None, sub: str | None, sig: str | None) -> dict[str, str]:
+    """The signature's query parameters that were sent, for the signer to verify."""
+    return {name: value for name, value in (("exp", exp), ("sub", sub), ("sig", sig)) if value is not None}
 
 
 def _cache_control(expires: str | None, now_s: float) -> str:
@@ -62,38 +77,34 @@ class MediaController(Controller):
         rung: FromPath[str],
         filename: FromPath[str],
         streaming: StreamingDep,
-        exp: Annotated[str | None, QueryParameter(description="Expiry, Unix seconds")] = None,
-        sub: Annotated[str | None, QueryParameter(description="Whom the URL was signed for")] = None,
-        sig: Annotated[str | None, QueryParameter(description="HMAC signature")] = None,
-        byte_range: Annotated[
-            str | None, HeaderParameter(name="Range", description="One byte range, e.g. bytes=0-1023")
-        ] = None,
+        exp: Expiry = None,
+        sub: Holder = None,
+        sig: Signature = None,
+        byte_range: ByteRange = None,
     ) -> Response[bytes]:
         """A variant playlist or segment; tampered or above-tier URLs get 403, expired ones 403
         ``url_expired`` (fetch a fresh master). A ``Range`` is answered with 206."""
-        query = {
-            name: value for name, value in (("exp", exp), ("sub", sub), ("sig", sig)) if value is not None
-        }
-        served = streaming.media(artist_id, track_id, rung, filename, query)
-        headers = {
-            "Cache-Control": _cache_control(exp, streaming.clock.now().timestamp()),
-            "Accept-Ranges": "bytes",
-        }
-        size = len(served.body)
-        try:
-            wanted = _byte_range(byte_range, size)
-        except ValueError:
-            headers["Content-Range"] = f"bytes */{size}"
-            return Response(
-                content=b"", status_code=HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, headers=headers
-            )
-        if wanted is None:
-            return Response(content=served.body, media_type=served.content_type, headers=headers)
-        first, last = wanted
-        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
-        return Response(
-            content=served.body[first : last + 1],
-            media_type=served.content_type,
-            status_code=HTTPStatus.PARTIAL_CONTENT,
-            headers=headers,
-        )
+        served = streaming.media(artist_id, track_id, rung, filename, signed_query(exp, sub, sig))
+        headers = {"Cache-Control": _cache_control(exp, streaming.clock.now().timestamp())}
+        return media_response(served, headers, byte_range)
+
+
+def media_response(served: MediaFile, headers: dict[str, str], byte_range: str | None) -> Response[bytes]:
+    """``served`` with ``headers``, whole or the one byte range asked for (206; 416 past its end)."""
+    headers = {**headers, "Accept-Ranges": "bytes"}
+    size = len(served.body)
+    try:
+        wanted = _byte_range(byte_range, size)
+    except ValueError:
+        headers["Content-Range"] = f"bytes */{size}"
+        return Response(content=b"", status_code=HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, headers=headers)
+    if wanted is None:
+        return Response(content=served.body, media_type=served.content_type, headers=headers)
+    first, last = wanted
+    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    return Response(
+        content=served.body[first : last + 1],
+        media_type=served.content_type,
+        status_code=HTTPStatus.PARTIAL_CONTENT,
+        headers=headers,
+    )

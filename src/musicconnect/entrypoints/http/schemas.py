@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from musicconnect.domain.accounts import Account, Artist
 from musicconnect.domain.analytics import Dashboard
+from musicconnect.domain.live import LiveSession
 from musicconnect.domain.messages import DirectMessage
 from musicconnect.domain.payments import Payout
 from musicconnect.domain.subscriptions import Subscription
@@ -501,3 +502,57 @@ class VerifiedOut(_Out):
 
 class HealthOut(_Out):
     status: Literal["ok"] = "ok"
+
+
+# --- live sessions --------------------------------------------------------------------------
+
+
+class LiveSessionIn(_In):
+    title: str = Field(min_length=1, max_length=200)
+    starts_at: datetime = Field(description="ISO 8601 with a timezone")
+
+    @field_validator("starts_at", mode="before")
+    @classmethod
+    def _parse_instant(cls, value: object) -> object:
+        # JSON has no datetime type, and strict validation refuses every string: parse it here.
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError("starts_at must be an ISO 8601 date and time") from None
+        return value
+
+
+class LiveSessionOut(_Out):
+    id: str
+    artist_id: str
+    title: str
+    status: Literal["scheduled", "live", "ended", "failed"]
+    starts_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    #: The track the recording became (superfans only), once it is ingested.
+    recording_track_id: str | None
+    failure_reason: str | None
+
+    @classmethod
+    def of(cls, session: LiveSession) -> LiveSessionOut:
+        return cls(
+            id=session.id,
+            artist_id=session.artist_id,
+            title=session.title,
+            status=session.status.value,
+            starts_at=session.starts_at,
+            started_at=session.started_at,
+            ended_at=session.ended_at,
+            recording_track_id=session.recording_track_id,
+            failure_reason=session.failure_reason,
+        )
+
+
+class LiveKeyOut(_Out):
+    """Shown once: paste ``ingest_url`` into OBS as the server and ``stream_key`` as the key."""
+
+    session: LiveSessionOut
+    ingest_url: str
+    stream_key: str
