@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from musicconnect.adapters.ffmpeg import generate_demo_audio
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.servers import musicconnect_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -29,16 +30,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 ROOT: Final = Path(__file__).resolve().parents[2]
 HLS_JS: Final = ROOT / "node_modules" / "hls.js" / "dist" / "hls.min.js"
 PLAYER: Final = ROOT / "tests" / "browser"
-CHROMIUM: Final = "/usr/bin/chromium"
-CHROMIUM_ARGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 PASSWORD: Final = "correct horse battery"
 #: Short enough that URLs signed at the start of the track expire before its third segment.
 URL_TTL_S: Final = 8

@@ -21,6 +21,7 @@ import pytest
 
 from musicconnect.domain.hls import listed_rungs
 from tests.e2e.backends import AWS_ENV
+from tests.support.accounts import SignedIn as User
 from tests.support.live import live_ingest, push, refused, require_nginx_rtmp, rtmp_port
 from tests.support.moto_s3 import endpoint_url, moto_server
 from tests.support.servers import musicconnect_server
@@ -32,16 +33,6 @@ ORIGIN: Final = "https://player.example"
 #: The main push: a minute on the local folder (the issue's budget), a short one on S3.
 PUSH_S: Final = {"local": 60.0, "s3": 15.0}
 GRACE_S: Final = 3
-
-
-@attrs.frozen
-class User:
-    id: str
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token}"}
 
 
 @attrs.frozen

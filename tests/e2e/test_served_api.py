@@ -19,6 +19,7 @@ from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.filesystem import HmacUrlSigner
 from musicconnect.domain.hls import listed_rungs
 from tests.e2e.backends import BACKENDS, backend_env
+from tests.support.accounts import SignedIn as User
 from tests.support.accounts import grant_admin, verify_from_outbox
 from tests.support.servers import musicconnect_server
 
@@ -27,16 +28,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 SECRET = "e2e-secret-key-that-is-long-enough-for-hs256"
 ADMIN = "admin@example.com"
 PASSWORD = "correct horse battery"
-
-
-@attrs.frozen
-class User:
-    id: str
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token}"}
 
 
 @attrs.define

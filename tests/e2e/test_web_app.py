@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, e
 
 from musicconnect.adapters.ffmpeg import generate_demo_audio
 from tests.e2e.backends import BACKENDS, backend_env
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.servers import musicconnect_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
@@ -31,16 +32,6 @@ ONCE: Final = pytest.mark.parametrize("journey", ["embedded"], indirect=True)
 
 ROOT: Final = Path(__file__).resolve().parents[2]
 AXE: Final = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM: Final = "/usr/bin/chromium"
-CHROMIUM_ARGS: Final = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 PASSWORD: Final = "correct horse battery"
 #: Short enough that a player reading 3 s ahead asks for a segment after its URL expired.
 URL_TTL_S: Final = 8

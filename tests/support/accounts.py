@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from musicconnect.adapters.email import OutboxEmailSender, read_outbox
 from musicconnect.adapters.memory import InMemoryEmailSender, InMemoryOneTimeTokens
 from musicconnect.ports.services import Clock, EmailMessage, EmailSender
@@ -74,3 +76,16 @@ def signed_in(http: Any, email: str, role: str) -> tuple[str, dict[str, str]]:
     assert created.status_code == 201, created.text
     token = http.post("/auth/login", json={"email": email, "password": E2E_PASSWORD}).json()["access_token"]
     return str(created.json()["id"]), {"authorization": f"Bearer {token}"}
+
+
+@attrs.frozen
+class SignedIn:
+    """Someone signed in to a served API: their id and access token."""
+
+    id: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """The bearer header to send as them."""
+        return {"authorization": f"Bearer {self.token}"}
