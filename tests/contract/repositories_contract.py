@@ -644,6 +644,28 @@ class TrackRepositoryContract(UnitOfWorkFactory):
         """get of an id never added returns None."""
         assert self.read(lambda uow: uow.tracks.get("nope")) is None
 
+    def test_releasing_between_finds_releases_in_the_half_open_range_soonest_first(self) -> None:
+        """Release instants in (after, until], whatever their offset, soonest first; the start of
+        the range, tracks without a release and later ones are left out."""
+        paris = timezone(timedelta(hours=1))
+        tracks = [
+            attrs.evolve(a_track("t-start"), release_at=T0),
+            attrs.evolve(a_track("t-late", artist_id="artist-2"), release_at=T0 + timedelta(hours=2)),
+            # Written in Paris time, 30 minutes after T0: between the others, whatever the text says.
+            attrs.evolve(a_track("t-paris"), release_at=(T0 + timedelta(minutes=30)).astimezone(paris)),
+            attrs.evolve(a_track("t-end"), release_at=T0 + timedelta(hours=3)),
+            attrs.evolve(a_track("t-after"), release_at=T0 + timedelta(hours=3, microseconds=1)),
+            a_track("t-none"),
+        ]
+        self.each_committed(tracks, lambda uow, t: uow.tracks.add(t))
+
+        found = self.read(
+            lambda uow: [t.id for t in uow.tracks.releasing_between(T0, T0 + timedelta(hours=3))]
+        )
+
+        assert found == ["t-paris", "t-late", "t-end"]
+        assert self.read(lambda uow: uow.tracks.releasing_between(T0, T0)) == []
+
 
 class SubscriptionRepositoryContract(UnitOfWorkFactory):
     def test_subscription_round_trips_every_field(self) -> None:
@@ -1488,6 +1510,16 @@ class NotificationRepositoryContract(UnitOfWorkFactory):
         assert self.read(lambda uow: uow.notifications.email_kinds("fan-1")) == frozenset()
         assert self.read(lambda uow: uow.notifications.email_kinds("fan-2")) == {NotificationKind.QA_OPENED}
         assert self.read(lambda uow: uow.notifications.email_kinds("nobody")) == frozenset()
+
+    def test_the_release_sweeps_watermark_only_moves_forward(self) -> None:
+        """None before any sweep; then the latest instant marked, an earlier mark (a slower
+        sweep racing a faster one) changing nothing."""
+        assert self.read(lambda uow: uow.notifications.releases_swept_until()) is None
+        self.committed(lambda uow: uow.notifications.mark_releases_swept(T0 + timedelta(minutes=2)))
+        self.committed(lambda uow: uow.notifications.mark_releases_swept(T0 + timedelta(minutes=1)))
+        assert self.read(lambda uow: uow.notifications.releases_swept_until()) == T0 + timedelta(minutes=2)
+        self.committed(lambda uow: uow.notifications.mark_releases_swept(T0 + timedelta(minutes=3)))
+        assert self.read(lambda uow: uow.notifications.releases_swept_until()) == T0 + timedelta(minutes=3)
 
 
 class ProcessedEventStoreContract(UnitOfWorkFactory):

@@ -4,6 +4,7 @@ Platform, so a group's handler (ending a live session) is found when its job run
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from musicconnect.platform import Platform
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Register
 from musicconnect.usecases.live import FINISH_JOB
-from musicconnect.usecases.notifications import NOTIFY_JOB
+from musicconnect.usecases.notifications import NOTIFY_JOB, SWEEP_RELEASES_JOB
 from musicconnect.usecases.tracks import TRANSCODE_JOB
 
 PASSWORD = "correct horse battery"
@@ -36,7 +37,7 @@ def test_the_default_queue_runs_the_end_of_a_live_session_bound_by_the_platform(
     assert isinstance(services.jobs, ThreadJobQueue)
     assert set(job_handlers(services)) == {TRANSCODE_JOB}
     with Platform.of(services) as platform:
-        assert set(job_handlers(services)) == {TRANSCODE_JOB, FINISH_JOB, NOTIFY_JOB}
+        assert set(job_handlers(services)) == {TRANSCODE_JOB, FINISH_JOB, NOTIFY_JOB, SWEEP_RELEASES_JOB}
         platform.accounts.register(Register("nova@example.com", PASSWORD, "artist", "Nova"))
         artist = platform.accounts.sign_in("nova@example.com", PASSWORD)
         starts = datetime(2030, 1, 1, tzinfo=UTC)
@@ -49,3 +50,41 @@ def test_the_default_queue_runs_the_end_of_a_live_session_bound_by_the_platform(
         assert not platform.live.storage.exists(f"{issued.session.hls_prefix}/128k/index.m3u8")
         assert platform.live.view(issued.session.id).recording_track_id is None
     assert not [r for r in caplog.records if r.name.startswith("musicconnect.adapters.inprocess")]
+
+
+def test_the_schedule_queues_the_release_sweep_on_the_default_queue(tmp_path: Path) -> None:
+    """On the embedded default the platform's schedule queues the sweep on the thread queue,
+    which runs it: the sweep's watermark moves on while it runs, and stops once stopped."""
+    store = InMemoryStore()
+    services = bootstrap(
+        Settings(
+            data_dir=tmp_path, secret_key="x" * 32, redis_url=None, mongodb_uri=None, release_sweep_s=0.05
+        ),
+        uow=lambda: InMemoryUnitOfWork(store),
+        hasher=ScryptPasswordHasher(n=2, r=1, p=1),
+        email=InMemoryEmailSender(),
+    )
+    with Platform.of(services) as platform:
+
+        def swept_until() -> datetime | None:
+            with services.uow() as uow:
+                return uow.notifications.releases_swept_until()
+
+        schedule = platform.schedule().start()
+        try:
+            marks: list[datetime] = []
+            deadline = time.monotonic() + 30
+            while len(marks) < 3 and time.monotonic() < deadline:
+                mark = swept_until()
+                if mark is not None and mark not in marks:
+                    marks.append(mark)
+                time.sleep(0.01)
+        finally:
+            schedule.stop()
+        assert isinstance(services.jobs, ThreadJobQueue)
+        assert services.jobs.join(timeout=30)
+        stopped_at = swept_until()
+        time.sleep(0.2)
+        assert len(marks) == 3, marks
+        assert marks == sorted(marks)
+        assert swept_until() == stopped_at

@@ -105,6 +105,10 @@ class TrackRepository(Protocol):
         """Tracks still waiting for their transcode, oldest first (for workers to pick up)."""
         ...
 
+    def releasing_between(self, after: datetime, until: datetime) -> Sequence[Track]:
+        """Tracks whose ``release_at`` is in (``after``, ``until``], soonest first (ties by id)."""
+        ...
+
 
 class LiveSessionRepository(Protocol):
     def add(self, session: LiveSession) -> None:
@@ -306,6 +310,15 @@ class NotificationRepository(Protocol):
     def email_kinds(self, fan_id: str) -> frozenset[NotificationKind]: ...
 
     def set_email_kinds(self, fan_id: str, kinds: frozenset[NotificationKind]) -> None: ...
+
+    def releases_swept_until(self) -> datetime | None:
+        """Up to when the release sweep has announced openings (None: it never ran)."""
+        ...
+
+    def mark_releases_swept(self, until: datetime) -> None:
+        """Record that openings up to ``until`` are announced; an earlier ``until`` than the
+        one stored changes nothing, so sweeps racing each other never move it back."""
+        ...
 
 
 class PaymentIntentRepository(Protocol):

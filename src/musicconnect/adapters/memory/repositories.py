@@ -64,6 +64,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 _ARTIST_ACCOUNT_PREFIX = artist_account("")
+_RELEASE_SWEEP = "releases"
 _RENEWABLE = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING})
 
 
@@ -151,6 +152,8 @@ class _State:
     vote_counts: _Table[str, int] = attrs.field(factory=_Table)
     notifications: _Table[str, Notification] = attrs.field(factory=_Table)
     email_kinds: _Table[str, frozenset[NotificationKind]] = attrs.field(factory=_Table)
+    #: Up to when each sweep ran, by sweep name.
+    swept_until: _Table[str, datetime] = attrs.field(factory=_Table)
 
     def fork(self) -> _State:
         return attrs.evolve(
@@ -432,6 +435,15 @@ class InMemoryTrackRepository(TrackRepository):
         """Oldest first (ties in the order added)."""
         found = [t for t in self._access.view().tracks.values() if t.status is TrackStatus.PROCESSING]
         return sorted(found, key=lambda t: t.created_at)
+
+    def releasing_between(self, after: datetime, until: datetime) -> Sequence[Track]:
+        after, until = require_aware(after), require_aware(until)
+        found = [
+            (t.release_at, t.id, t)
+            for t in self._access.view().tracks.values()
+            if t.release_at is not None and after < t.release_at <= until
+        ]
+        return [t for _, _, t in sorted(found, key=lambda found: found[:2])]
 
 
 class InMemoryLiveSessionRepository(LiveSessionRepository):
@@ -941,6 +953,18 @@ class InMemoryNotificationRepository(NotificationRepository):
 
     def set_email_kinds(self, fan_id: str, kinds: frozenset[NotificationKind]) -> None:
         self._access.write(lambda state: state.email_kinds.put(fan_id, frozenset(kinds)))
+
+    def releases_swept_until(self) -> datetime | None:
+        return self._access.view().swept_until.get(_RELEASE_SWEEP)
+
+    def mark_releases_swept(self, until: datetime) -> None:
+        until = require_aware(until)
+
+        def operation(state: _State) -> None:
+            stored = state.swept_until.get(_RELEASE_SWEEP)
+            state.swept_until.put(_RELEASE_SWEEP, until if stored is None else max(stored, until))
+
+        self._access.write(operation)
 
 
 def _counted(state: _State, question: Question) -> Question:

@@ -51,6 +51,8 @@ QA_VOTES: Final = "qa_votes"
 NOTIFICATIONS: Final = "notifications"
 FAN_HISTORY: Final = "fan_history"
 NOTIFICATION_EMAIL: Final = "notification_email"
+#: Up to when each sweep ran: one document per sweep, keyed by its name.
+SWEEPS: Final = "sweeps"
 
 #: Every index the repositories rely on. Unnamed, so that MongoDB derives the names: creating them
 #: again is a no-op, and nothing depends on names (which the test server does not keep).
@@ -60,6 +62,7 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
     TRACKS: (
         IndexModel([("artist_id", ASCENDING), ("created_at_us", ASCENDING)]),
         IndexModel([("status", ASCENDING), ("created_at_us", ASCENDING)]),
+        IndexModel([("release_at_us", ASCENDING)]),
     ),
     LIVE_SESSIONS: (
         IndexModel([("artist_id", ASCENDING), ("starts_at_us", ASCENDING)]),

@@ -415,6 +415,12 @@ _HISTORY: Final[Sequence[str]] = (
     "CREATE INDEX fan_history_recent ON fan_history(fan_id, last_played_at)",
 )
 
+#: Step 14: the release sweep finds tracks by release instant and keeps up to when it announced.
+_RELEASE_SWEEP: Final[Sequence[str]] = (
+    "CREATE INDEX tracks_by_release ON tracks(release_at) WHERE release_at IS NOT NULL",
+    "CREATE TABLE notification_sweeps (name TEXT PRIMARY KEY, until TEXT NOT NULL) WITHOUT ROWID",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -430,6 +436,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _LIBRARY,
     _NOTIFICATIONS,
     _HISTORY,
+    _RELEASE_SWEEP,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
