@@ -112,8 +112,15 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
         IndexModel([("artist_month", ASCENDING)], unique=True),
         IndexModel([("artist_id", ASCENDING), ("month", DESCENDING)]),
     ),
-    QA_QUESTIONS: (IndexModel([("qa_id", ASCENDING), ("asked_at_us", ASCENDING)]),),
-    QA_VOTES: (IndexModel([("qa_id", ASCENDING)]), IndexModel([("question_id", ASCENDING)])),
+    QA_QUESTIONS: (
+        IndexModel([("qa_id", ASCENDING), ("asked_at_us", ASCENDING)]),
+        IndexModel([("fan_id", ASCENDING), ("asked_at_us", ASCENDING)]),
+    ),
+    QA_VOTES: (
+        IndexModel([("qa_id", ASCENDING)]),
+        IndexModel([("question_id", ASCENDING)]),
+        IndexModel([("fan_id", ASCENDING), ("voted_at_us", ASCENDING)]),
+    ),
     NOTIFICATIONS: (IndexModel([("fan_id", ASCENDING), ("created_at_us", DESCENDING)]),),
     FAN_HISTORY: (IndexModel([("fan_id", ASCENDING), ("last_played_at_us", DESCENDING)]),),
 }

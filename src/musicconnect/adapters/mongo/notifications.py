@@ -66,6 +66,12 @@ class MongoNotificationRepository:
         values = sorted(kind.value for kind in kinds)
         self._work().upsert(NOTIFICATION_EMAIL, {"_id": fan_id, "kinds": values}, {"$set": {"kinds": values}})
 
+    def erase_fan(self, fan_id: str) -> None:
+        work = self._work()
+        for doc in work.find(NOTIFICATIONS, {"fan_id": fan_id}):
+            work.delete(NOTIFICATIONS, doc["_id"])
+        work.delete(NOTIFICATION_EMAIL, fan_id)
+
     def releases_swept_until(self) -> datetime | None:
         doc = self._work().find_one(SWEEPS, {"_id": _RELEASE_SWEEP})
         return None if doc is None else read_instant(doc, "until")

@@ -67,6 +67,11 @@ class SqliteNotificationRepository:
             [(fan_id, kind.value) for kind in sorted(kinds)],
         )
 
+    def erase_fan(self, fan_id: str) -> None:
+        connection = self._connect()
+        connection.execute("DELETE FROM notifications WHERE fan_id = ?", (fan_id,))
+        connection.execute("DELETE FROM notification_email_kinds WHERE fan_id = ?", (fan_id,))
+
     def releases_swept_until(self) -> datetime | None:
         row = (
             self._connect()

@@ -421,6 +421,12 @@ _RELEASE_SWEEP: Final[Sequence[str]] = (
     "CREATE TABLE notification_sweeps (name TEXT PRIMARY KEY, until TEXT NOT NULL) WITHOUT ROWID",
 )
 
+#: Step 15: a person's export and erasure find their questions and upvotes.
+_PRIVACY: Final[Sequence[str]] = (
+    "CREATE INDEX qa_questions_of_fan ON qa_questions(fan_id, asked_at)",
+    "CREATE INDEX qa_votes_of_fan ON qa_votes(fan_id, voted_at)",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -437,6 +443,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _NOTIFICATIONS,
     _HISTORY,
     _RELEASE_SWEEP,
+    _PRIVACY,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
