@@ -98,7 +98,8 @@ def payouts_run(period: str | None, data_dir: Path | None) -> None:
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between looks for work.")
 def worker(data_dir: Path | None, once: bool, interval: float) -> None:
     """Run transcodes and keep ended live sessions' recordings: jobs from the Redis queue when
-    configured, else tracks still processing and live sessions the clock ended."""
+    configured, else tracks still processing and live sessions the clock ended. Either way it
+    schedules the release sweep (notifications of releases as they open)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     platform = Platform.from_settings(load_settings(data_dir))
     services = platform.services
