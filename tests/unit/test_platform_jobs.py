@@ -9,11 +9,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from litestar.testing import TestClient
 
 from musicconnect.adapters.crypto import ScryptPasswordHasher
 from musicconnect.adapters.inprocess import ThreadJobQueue
 from musicconnect.adapters.memory import InMemoryEmailSender, InMemoryStore, InMemoryUnitOfWork
 from musicconnect.bootstrap import bootstrap, job_handlers
+from musicconnect.entrypoints.asgi import create
 from musicconnect.platform import Platform
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Register
@@ -70,7 +72,8 @@ def test_the_schedule_queues_the_release_sweep_on_the_default_queue(tmp_path: Pa
             with services.uow() as uow:
                 return uow.notifications.releases_swept_until()
 
-        schedule = platform.schedule().start()
+        schedule = platform.schedule()
+        schedule.start()
         try:
             marks: list[datetime] = []
             deadline = time.monotonic() + 30
@@ -88,3 +91,32 @@ def test_the_schedule_queues_the_release_sweep_on_the_default_queue(tmp_path: Pa
         assert len(marks) == 3, marks
         assert marks == sorted(marks)
         assert swept_until() == stopped_at
+
+
+def test_the_served_app_keeps_the_schedule_from_startup_to_shutdown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve`` on the embedded default: the app's lifespan starts the schedule (the sweep runs
+    on the app's own queue, writing its watermark to the data folder) and stops it at shutdown."""
+    for name in ("MONGODB_URI", "REDIS_URL", "S3_BUCKET", "SMTP_HOST", "STRIPE_API_KEY"):
+        monkeypatch.delenv(f"MUSICCONNECT_{name}", raising=False)
+    monkeypatch.setenv("MUSICCONNECT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("MUSICCONNECT_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("MUSICCONNECT_RELEASE_SWEEP_S", "0.05")
+    with Platform.from_settings(Settings()) as reader:
+
+        def swept_until() -> datetime | None:
+            with reader.services.uow() as uow:
+                return uow.notifications.releases_swept_until()
+
+        with TestClient(create()) as client:
+            assert client.get("/health").status_code == 200
+            deadline = time.monotonic() + 30
+            while swept_until() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            running = swept_until()
+        time.sleep(0.3)  # stopped: no sweep moves the watermark any more
+        stopped = swept_until()
+        time.sleep(0.3)
+        assert running is not None
+        assert swept_until() == stopped

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Self
+from typing import Final
 
 _log = logging.getLogger(__name__)
+STOP_WAIT_S: Final = 10.0
 
 
 class Repeating:
@@ -24,15 +25,15 @@ class Repeating:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> Self:
+    # Neither takes a parameter, so both serve as Litestar lifespan hooks as they are.
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Ask the thread to stop and wait up to ``timeout_s`` for a call under way to end."""
+    def stop(self) -> None:
+        """Ask the thread to stop and wait a while (``STOP_WAIT_S``) for a call under way to end."""
         self._stopping.set()
         if self._thread.is_alive():
-            self._thread.join(timeout_s)
+            self._thread.join(STOP_WAIT_S)
 
     def _run(self) -> None:
         while not self._stopping.is_set():

@@ -103,7 +103,8 @@ def worker(data_dir: Path | None, once: bool, interval: float) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     platform = Platform.from_settings(load_settings(data_dir))
     services = platform.services
-    schedule = platform.schedule().start()
+    schedule = platform.schedule()
+    schedule.start()
     try:
         if services.settings.redis_url:
             _take_jobs_from_redis(platform, services.settings.redis_url)
