@@ -45,7 +45,7 @@ from musicconnect.settings import Settings
 from musicconnect.usecases.account_mail import AccountMail
 from musicconnect.usecases.caching import InvalidatingUnitOfWork, ReadyTracks
 from musicconnect.usecases.live import FINISH_JOB
-from musicconnect.usecases.notifications import NOTIFY_JOB, Notifications
+from musicconnect.usecases.notifications import NOTIFY_JOB, SWEEP_RELEASES_JOB, Notifications
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ _COUNTERS: Final = "counters.sqlite3"
 TranscodeProgress = Callable[[str, float], None]
 
 #: Every job the queues run: a queue refuses (Redis: at enqueue) any other name.
-_JOBS: Final = frozenset({TRANSCODE_JOB, FINISH_JOB, NOTIFY_JOB})
+_JOBS: Final = frozenset({TRANSCODE_JOB, FINISH_JOB, NOTIFY_JOB, SWEEP_RELEASES_JOB})
 
 
 @attrs.frozen

@@ -31,6 +31,7 @@ from typing import Self
 
 import attrs
 
+from musicconnect.adapters.inprocess import Repeating
 from musicconnect.bootstrap import Services, bootstrap, notifications_of
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Accounts
@@ -39,7 +40,12 @@ from musicconnect.usecases.conversations import Conversations
 from musicconnect.usecases.dashboard import Dashboards
 from musicconnect.usecases.library import Library
 from musicconnect.usecases.live import FINISH_JOB, LiveSessions
-from musicconnect.usecases.notifications import NOTIFY_JOB, Notifications, NotifyingPublisher
+from musicconnect.usecases.notifications import (
+    NOTIFY_JOB,
+    SWEEP_RELEASES_JOB,
+    Notifications,
+    NotifyingPublisher,
+)
 from musicconnect.usecases.payouts import Payouts
 from musicconnect.usecases.profile import Profiles
 from musicconnect.usecases.qa import MonthlyQa
@@ -91,6 +97,13 @@ class Platform:
     #: Rate limits on logins, registrations, resets and plays.
     throttling: Throttling
 
+    def schedule(self) -> Repeating:
+        """What a process that runs jobs queues on a schedule: the release sweep, every
+        ``release_sweep_s``. Not started: the worker starts it, and ``serve`` on the embedded
+        default, where jobs run in the API processes."""
+        every = self.services.settings.release_sweep_s
+        return Repeating("release-sweep", every, self.notifications.queue_release_sweep)
+
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Platform:
         """The platform on the adapters ``settings`` configure (embedded defaults when unset;
@@ -131,6 +144,7 @@ class Platform:
         # The queue this process runs jobs on (built before the groups) finds the handler here.
         s.job_handlers[FINISH_JOB] = live.run_finish_job
         s.job_handlers[NOTIFY_JOB] = notifications.run_fan_out_job
+        s.job_handlers[SWEEP_RELEASES_JOB] = notifications.run_sweep_job
         return cls(
             services=s,
             accounts=accounts,

@@ -47,7 +47,7 @@ from musicconnect.platform import Platform
 from musicconnect.ports.media import MediaStorage
 from musicconnect.settings import Settings
 from musicconnect.usecases.live import FINISH_JOB
-from musicconnect.usecases.notifications import NOTIFY_JOB
+from musicconnect.usecases.notifications import NOTIFY_JOB, SWEEP_RELEASES_JOB
 from musicconnect.usecases.tracks import TRANSCODE_JOB
 
 __all__ = ["FrozenClock", "InMemoryEmailSender", "in_memory", "write_wav"]
@@ -100,6 +100,9 @@ def in_memory(
     def finish_live(payload: Mapping[str, Any]) -> None:
         built[0].live.run_finish_job(payload)
 
+    def sweep_releases(payload: Mapping[str, Any]) -> None:
+        built[0].notifications.run_sweep_job(payload)
+
     services = bootstrap(
         settings,
         clock=clock,
@@ -120,7 +123,14 @@ def in_memory(
         storage=storage or InMemoryMediaStorage(),
         signer=HmacUrlSigner(secret.encode("utf-8")),
         uow=lambda: InMemoryUnitOfWork(store),
-        jobs=InlineJobQueue({TRANSCODE_JOB: transcode, FINISH_JOB: finish_live, NOTIFY_JOB: notify}),
+        jobs=InlineJobQueue(
+            {
+                TRANSCODE_JOB: transcode,
+                FINISH_JOB: finish_live,
+                NOTIFY_JOB: notify,
+                SWEEP_RELEASES_JOB: sweep_releases,
+            }
+        ),
     )
     built.append(Platform.of(services))
     return built[0]

@@ -105,6 +105,10 @@ class TrackRepository(Protocol):
         """Tracks still waiting for their transcode, oldest first (for workers to pick up)."""
         ...
 
+    def releasing_between(self, after: datetime, until: datetime) -> Sequence[Track]:
+        """Tracks whose ``release_at`` is in (``after``, ``until``], soonest first (ties by id)."""
+        ...
+
 
 class LiveSessionRepository(Protocol):
     def add(self, session: LiveSession) -> None:
@@ -214,6 +218,10 @@ class PlayEventStore(Protocol):
         """The tracks the fan played, the most recently played first (one row per track)."""
         ...
 
+    def forget_history(self, fan_id: str) -> None:
+        """Drop the fan's listening history (the artists' play counts stay: they are theirs)."""
+        ...
+
 
 class MessageRepository(Protocol):
     """Conversations between fans and artists. ``to_artist``, ``from_fan`` and ``count_from``
@@ -233,6 +241,10 @@ class MessageRepository(Protocol):
 
     def erase_from(self, fan_id: str, *, body: str) -> None:
         """Replace the body of every message the fan sent (the thread and its count stay)."""
+        ...
+
+    def erase_replies_of(self, artist_id: str, *, body: str) -> None:
+        """Replace the body of every reply the artist wrote (the threads and their counts stay)."""
         ...
 
     def thread(self, fan_id: str, artist_id: str) -> Sequence[DirectMessage]:
@@ -286,6 +298,19 @@ class QuestionRepository(Protocol):
         racing another by the same fan may instead raise Conflict at commit."""
         ...
 
+    def of_fan(self, fan_id: str) -> Sequence[Question]:
+        """Every question the fan asked, in any Q&A, each with its vote count, oldest first."""
+        ...
+
+    def votes_of(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        """The questions the fan upvoted and when, oldest vote first."""
+        ...
+
+    def erase_fan(self, fan_id: str, *, body: str) -> None:
+        """Forget the fan: their questions' bodies become ``body`` (answers and others' votes
+        stay) and their own votes go, so every count drops by the votes they gave."""
+        ...
+
 
 class NotificationRepository(Protocol):
     """Each fan's in-app feed, and which kinds they also want by email."""
@@ -306,6 +331,19 @@ class NotificationRepository(Protocol):
     def email_kinds(self, fan_id: str) -> frozenset[NotificationKind]: ...
 
     def set_email_kinds(self, fan_id: str, kinds: frozenset[NotificationKind]) -> None: ...
+
+    def releases_swept_until(self) -> datetime | None:
+        """Up to when the release sweep has announced openings (None: it never ran)."""
+        ...
+
+    def erase_fan(self, fan_id: str) -> None:
+        """Delete the fan's feed and their email choices."""
+        ...
+
+    def mark_releases_swept(self, until: datetime) -> None:
+        """Record that openings up to ``until`` are announced; an earlier ``until`` than the
+        one stored changes nothing, so sweeps racing each other never move it back."""
+        ...
 
 
 class PaymentIntentRepository(Protocol):

@@ -280,3 +280,6 @@ class _WatchedTracks:
 
     def processing(self) -> Sequence[Track]:
         return self._inner.processing()
+
+    def releasing_between(self, after: datetime, until: datetime) -> Sequence[Track]:
+        return self._inner.releasing_between(after, until)

@@ -64,6 +64,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 _ARTIST_ACCOUNT_PREFIX = artist_account("")
+_RELEASE_SWEEP = "releases"
 _RENEWABLE = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING})
 
 
@@ -151,6 +152,8 @@ class _State:
     vote_counts: _Table[str, int] = attrs.field(factory=_Table)
     notifications: _Table[str, Notification] = attrs.field(factory=_Table)
     email_kinds: _Table[str, frozenset[NotificationKind]] = attrs.field(factory=_Table)
+    #: Up to when each sweep ran, by sweep name.
+    swept_until: _Table[str, datetime] = attrs.field(factory=_Table)
 
     def fork(self) -> _State:
         return attrs.evolve(
@@ -433,6 +436,15 @@ class InMemoryTrackRepository(TrackRepository):
         found = [t for t in self._access.view().tracks.values() if t.status is TrackStatus.PROCESSING]
         return sorted(found, key=lambda t: t.created_at)
 
+    def releasing_between(self, after: datetime, until: datetime) -> Sequence[Track]:
+        after, until = require_aware(after), require_aware(until)
+        found = [
+            (t.release_at, t.id, t)
+            for t in self._access.view().tracks.values()
+            if t.release_at is not None and after < t.release_at <= until
+        ]
+        return [t for _, _, t in sorted(found, key=lambda found: found[:2])]
+
 
 class InMemoryLiveSessionRepository(LiveSessionRepository):
     def __init__(self, source: InMemoryStore | _Session) -> None:
@@ -688,6 +700,13 @@ class InMemoryPlayEventStore(PlayEventStore):
         found.sort(key=lambda row: (row.last_played_at, row.track_id), reverse=True)
         return found[: max(limit, 0)]
 
+    def forget_history(self, fan_id: str) -> None:
+        def operation(state: _State) -> None:
+            for fan, track_id in [key for key, _ in state.history.items() if key[0] == fan_id]:
+                state.history.discard((fan, track_id))
+
+        self._access.write(operation)
+
     def top_fans(self, artist_id: str, limit: int) -> Sequence[tuple[str, int]]:
         if limit <= 0:
             return []
@@ -729,8 +748,14 @@ class InMemoryMessageRepository(MessageRepository):
         return sorted(found, key=lambda m: m.sent_at)
 
     def erase_from(self, fan_id: str, *, body: str) -> None:
+        self._rewrite(lambda m: m.fan_id == fan_id and not m.from_artist, body)
+
+    def erase_replies_of(self, artist_id: str, *, body: str) -> None:
+        self._rewrite(lambda m: m.artist_id == artist_id and m.from_artist, body)
+
+    def _rewrite(self, chosen: Callable[[DirectMessage], bool], body: str) -> None:
         def operation(state: _State) -> None:
-            for message in [m for m in state.messages.values() if m.fan_id == fan_id and not m.from_artist]:
+            for message in [m for m in state.messages.values() if chosen(m)]:
                 state.messages.put(message.id, attrs.evolve(message, body=body))
 
         self._access.write(operation)
@@ -898,6 +923,27 @@ class InMemoryQuestionRepository(QuestionRepository):
         self._access.write(operation)
         return True
 
+    def of_fan(self, fan_id: str) -> Sequence[Question]:
+        state = self._access.view()
+        found = [_counted(state, q) for q in state.questions.values() if q.fan_id == fan_id]
+        return sorted(found, key=lambda q: q.asked_at)
+
+    def votes_of(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        found = [
+            (question_id, at) for (question_id, fan), at in self._access.view().votes.items() if fan == fan_id
+        ]
+        return sorted(found, key=lambda vote: vote[1])
+
+    def erase_fan(self, fan_id: str, *, body: str) -> None:
+        def operation(state: _State) -> None:
+            for question in [q for q in state.questions.values() if q.fan_id == fan_id]:
+                state.questions.put(question.id, attrs.evolve(question, body=body))
+            for question_id, fan in [key for key, _ in state.votes.items() if key[1] == fan_id]:
+                state.votes.discard((question_id, fan))
+                _add(state.vote_counts, question_id, -1)
+
+        self._access.write(operation)
+
 
 class InMemoryNotificationRepository(NotificationRepository):
     def __init__(self, source: InMemoryStore | _Session) -> None:
@@ -941,6 +987,26 @@ class InMemoryNotificationRepository(NotificationRepository):
 
     def set_email_kinds(self, fan_id: str, kinds: frozenset[NotificationKind]) -> None:
         self._access.write(lambda state: state.email_kinds.put(fan_id, frozenset(kinds)))
+
+    def erase_fan(self, fan_id: str) -> None:
+        def operation(state: _State) -> None:
+            for notification in [n for n in state.notifications.values() if n.fan_id == fan_id]:
+                state.notifications.discard(notification.id)
+            state.email_kinds.discard(fan_id)
+
+        self._access.write(operation)
+
+    def releases_swept_until(self) -> datetime | None:
+        return self._access.view().swept_until.get(_RELEASE_SWEEP)
+
+    def mark_releases_swept(self, until: datetime) -> None:
+        until = require_aware(until)
+
+        def operation(state: _State) -> None:
+            stored = state.swept_until.get(_RELEASE_SWEEP)
+            state.swept_until.put(_RELEASE_SWEEP, until if stored is None else max(stored, until))
+
+        self._access.write(operation)
 
 
 def _counted(state: _State, question: Question) -> Question:

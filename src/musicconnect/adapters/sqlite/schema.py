@@ -415,6 +415,18 @@ _HISTORY: Final[Sequence[str]] = (
     "CREATE INDEX fan_history_recent ON fan_history(fan_id, last_played_at)",
 )
 
+#: Step 14: the release sweep finds tracks by release instant and keeps up to when it announced.
+_RELEASE_SWEEP: Final[Sequence[str]] = (
+    "CREATE INDEX tracks_by_release ON tracks(release_at) WHERE release_at IS NOT NULL",
+    "CREATE TABLE notification_sweeps (name TEXT PRIMARY KEY, until TEXT NOT NULL) WITHOUT ROWID",
+)
+
+#: Step 15: a person's export and erasure find their questions and upvotes.
+_PRIVACY: Final[Sequence[str]] = (
+    "CREATE INDEX qa_questions_of_fan ON qa_questions(fan_id, asked_at)",
+    "CREATE INDEX qa_votes_of_fan ON qa_votes(fan_id, voted_at)",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -430,6 +442,8 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _LIBRARY,
     _NOTIFICATIONS,
     _HISTORY,
+    _RELEASE_SWEEP,
+    _PRIVACY,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
