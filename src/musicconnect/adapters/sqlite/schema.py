@@ -415,6 +415,15 @@ _HISTORY: Final[Sequence[str]] = (
     "CREATE INDEX fan_history_recent ON fan_history(fan_id, last_played_at)",
 )
 
+#: A payout receipt's processor fee, in the payout's currency; NULL for payouts made before it
+#: was kept (unknown, not zero).
+_PAYOUT_PROCESSOR_FEE: Final[Sequence[str]] = (
+    """
+    ALTER TABLE payouts ADD COLUMN processor_fee_minor INTEGER
+        CHECK (processor_fee_minor IS NULL OR typeof(processor_fee_minor) = 'integer')
+    """,
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -430,6 +439,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _LIBRARY,
     _NOTIFICATIONS,
     _HISTORY,
+    _PAYOUT_PROCESSOR_FEE,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
