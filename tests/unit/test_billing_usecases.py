@@ -29,7 +29,13 @@ from musicconnect.domain.money import Money
 from musicconnect.domain.payments import CHECKOUT_LIFETIME, INTENT_LEASE, ChargeResult, IntentStatus
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
-from musicconnect.ports.payments import BillingOutcome, BillingRequest, Charges, CheckoutSession
+from musicconnect.ports.payments import (
+    BillingOutcome,
+    BillingRequest,
+    Charges,
+    CheckoutSession,
+    SubscriptionBilling,
+)
 from musicconnect.usecases import accounts, subscriptions
 from musicconnect.usecases.subscriptions import Subscriptions
 from tests.support.accounts import memory_mail
@@ -234,6 +240,55 @@ def test_moving_to_free_is_cancelling_at_period_end(shop: Shop) -> None:
     assert moved.pending_tier is Tier.FREE
     assert again == moved
     assert shop.live().tier is Tier.SUPERFAN
+    assert len(shop.gateway.charges) == 1
+
+
+@attrs.define
+class DiesAfterChanging:
+    """A processor that carries out a change, but our process dies before its answer arrives."""
+
+    inner: SubscriptionBilling
+
+    def start(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
+        return self.inner.start(request, idempotency_key=idempotency_key)
+
+    def change(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
+        self.inner.change(request, idempotency_key=idempotency_key)
+        raise ProcessKilled
+
+    def renew(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
+        return self.inner.renew(request, idempotency_key=idempotency_key)
+
+
+def test_a_move_to_free_that_the_processor_already_ended_is_settled_by_the_repair(shop: Shop) -> None:
+    """A move to free is carried out, our process dies, and the processor's events then end the
+    subscription at its period end. The repair finds the change done (the domain's pending tier
+    of a cancellation is free) and settles the intent with its key: no failure, no charge."""
+    shop.subscribe(Tier.SUPPORTER)
+    dying = Subscriptions(
+        shop.uow, DiesAfterChanging(ChargingSubscriptionBilling(shop.gateway)), shop.ids, shop.clock
+    )
+    with pytest.raises(ProcessKilled):
+        dying.change_tier(shop.artist.id, Tier.FREE, caller=shop.fan)
+    live = shop.live()
+    assert not live.cancel_at_period_end
+    shop.clock.advance(days=31)
+    with shop.uow() as uow:  # what the processor's events bring: cancelled, then ended
+        ended = attrs.evolve(
+            live,
+            cancel_at_period_end=True,
+            status=SubscriptionStatus.CANCELED,
+            canceled_at=live.current_period_end,
+        )
+        uow.subscriptions.save(ended)
+        uow.commit()
+
+    report = shop.desk().run_billing()
+
+    assert report.repaired == 1
+    with shop.uow() as uow:
+        assert [i.status for i in uow.intents.of_subscription(live.id)] == [IntentStatus.SETTLED] * 2
+        assert uow.subscriptions.get(live.id) == ended
     assert len(shop.gateway.charges) == 1
 
 
