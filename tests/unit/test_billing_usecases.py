@@ -26,7 +26,13 @@ from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.errors import Conflict, DomainError
 from musicconnect.domain.ledger import TransactionKind
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import CHECKOUT_LIFETIME, INTENT_LEASE, ChargeResult, IntentStatus
+from musicconnect.domain.payments import (
+    CHECKOUT_LIFETIME,
+    INTENT_LEASE,
+    ChargeResult,
+    IntentStatus,
+    PayoutResult,
+)
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
 from musicconnect.ports.payments import (
@@ -37,6 +43,7 @@ from musicconnect.ports.payments import (
     SubscriptionBilling,
 )
 from musicconnect.usecases import accounts, subscriptions
+from musicconnect.usecases.payouts import run_payouts
 from musicconnect.usecases.subscriptions import Subscriptions
 from tests.support.accounts import memory_mail
 from tests.unit.usecases.conftest import LostAfterCharging
@@ -226,6 +233,55 @@ def test_a_slow_processor_holds_no_database_lock(shop: Shop) -> None:
     assert other.id
     assert took < 1.0, f"another writer waited {took:.2f} s for the processor"
     assert shop.booked() == [500]
+
+
+@attrs.define
+class SlowPayouts:
+    """Takes ``seconds`` to send a payout, as a processor on a bad day."""
+
+    inner: OfflinePaymentGateway
+    seconds: float
+    started: threading.Event = attrs.field(factory=threading.Event)
+
+    def pay_out(
+        self, *, artist_id: str, amount: Money, idempotency_key: str, account_ref: str | None = None
+    ) -> PayoutResult:
+        self.started.set()
+        time.sleep(self.seconds)
+        return self.inner.pay_out(
+            artist_id=artist_id, amount=amount, idempotency_key=idempotency_key, account_ref=account_ref
+        )
+
+
+def test_a_slow_payout_holds_no_database_lock(shop: Shop) -> None:
+    """While a payout takes 2 s to send, another writer on the same SQLite file commits at once;
+    the payout is then recorded once."""
+    shop.subscribe(Tier.SUPPORTER)
+    with shop.uow() as uow:
+        artist = uow.accounts.get(shop.artist.id)
+        assert artist is not None
+        uow.accounts.save(attrs.evolve(artist, email_verified=True))  # an artist is paid once verified
+        uow.commit()
+    slow = SlowPayouts(shop.gateway, seconds=2.0)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(
+            run_payouts,
+            "2025-03",
+            caller=Caller("operator", Role.ADMIN),
+            uow=shop.uow(),
+            gateway=slow,
+            ids=shop.ids,
+            clock=shop.clock,
+        )
+        assert slow.started.wait(10)
+        began = time.monotonic()
+        other = shop.register(Role.FAN)
+        took = time.monotonic() - began
+        [payout] = pending.result()
+    assert other.id
+    assert took < 1.0, f"another writer waited {took:.2f} s for the processor"
+    assert payout.amount.amount_minor == 450
+    assert len(shop.gateway.payouts) == 1
 
 
 def test_moving_to_free_is_cancelling_at_period_end(shop: Shop) -> None:

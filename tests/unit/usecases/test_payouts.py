@@ -139,6 +139,36 @@ def test_money_arriving_after_a_run_is_paid_by_the_next_periods_run(world: World
     assert [p.period for p in payouts_of(artist.id, caller=artist, uow=world.uow())] == ["2025-04", "2025-03"]
 
 
+def _set_verified(world: World, who: Caller, *, verified: bool) -> None:
+    with world.uow() as uow:
+        account = uow.accounts.get(who.id)
+        assert account is not None
+        uow.accounts.save(attrs.evolve(account, email_verified=verified))
+        uow.commit()
+
+
+def test_an_unverified_artist_is_paid_only_once_their_email_is_verified(world: World) -> None:
+    """Fans may pay without a verified email (the processor checks them); an artist's payout
+    waits, balance kept, until the artist's own address is proven. Other artists are paid."""
+    artist, other = world.artist(), world.artist()
+    _set_verified(world, artist, verified=False)
+    fan = world.fan()
+    _set_verified(world, fan, verified=False)
+    world.subscribe(fan, artist, Tier.SUPPORTER)
+    world.fan_on(other, Tier.SUPPORTER)
+    world.clock.advance(hours=1)
+
+    first = _run(world, "2025-03")
+
+    assert [p.artist_id for p in first] == [other.id]
+    assert [p.artist_id for p in world.gateway.payouts] == [other.id]
+    assert _owed(world, artist) == 450
+    _set_verified(world, artist, verified=True)
+    [paid] = _run(world, "2025-03")
+    assert (paid.artist_id, _split(paid)) == (artist.id, (500, 50, 450))
+    assert _owed(world, artist) == 0
+
+
 def _processor_kept(world: World, artist: Caller, charge_ref: str, fee_minor: int) -> None:
     """The processor's fee on one of ``artist``'s charges, booked as its charge event books it."""
     charge = ChargeSnapshot(
