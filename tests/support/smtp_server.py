@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import ipaddress
@@ -38,11 +39,13 @@ class Received:
 
 
 class _Inbox:
-    def __init__(self) -> None:
+    def __init__(self, delay_s: float = 0.0) -> None:
         self.lock = threading.Lock()
         self.received: list[Received] = []
+        self.delay_s = delay_s
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        await asyncio.sleep(self.delay_s)  # a relay on a bad day takes its time to accept
         content = envelope.original_content or b""
         parsed = email.message_from_bytes(content, policy=email.policy.default)
         body = parsed.get_body(("plain",))
@@ -109,10 +112,13 @@ def _authenticate(
 
 
 @contextmanager
-def smtp_server(folder: Path | None = None, *, starttls: bool = False) -> Iterator[SmtpServer]:
+def smtp_server(
+    folder: Path | None = None, *, starttls: bool = False, delay_s: float = 0.0
+) -> Iterator[SmtpServer]:
     """A plain SMTP server; with ``starttls`` (and a ``folder`` for its certificate) one that
-    requires STARTTLS and AUTH, as a provider's relay does."""
-    inbox = _Inbox()
+    requires STARTTLS and AUTH, as a provider's relay does; ``delay_s`` before accepting each
+    message, as a slow relay."""
+    inbox = _Inbox(delay_s)
     port = free_port()
     kwargs: dict[str, Any] = {}
     client_tls = None

@@ -98,6 +98,12 @@ def test_a_reset_answers_the_same_for_known_and_unknown_emails(api: Api) -> None
     assert api.outbox().sent("known@example.com")[-1].subject == "Reset your Music Connect password"
 
 
+def test_a_reset_for_a_malformed_email_is_refused_before_answering(api: Api) -> None:
+    """The reset email goes after the answer; a malformed address is still a 422 first."""
+    response = api.client.post("/auth/password-reset", json={"email": "not-an-email"})
+    assert_error(response, 422, "invalid_input")
+
+
 # --- 5. no 5xx from input -------------------------------------------------------------------------
 
 
