@@ -87,6 +87,29 @@ def test_starttls_and_login_as_a_providers_relay_requires(tmp_path: Path) -> Non
             wrong.send(EmailMessage(to="ada@example.com", subject="refused", body="x"))
 
 
+def test_implicit_tls_and_login_as_on_port_465(tmp_path: Path) -> None:
+    """TLS from the first byte (SMTPS), then AUTH: the message arrives; a sender that speaks
+    plain SMTP to it gets ServiceUnavailable, not a hang."""
+    with smtp_server(tmp_path, implicit_tls=True) as relay:
+        good = SmtpEmailSender(
+            relay.host,
+            relay.port,
+            sender=SENDER,
+            security=SmtpSecurity.TLS,
+            username=RELAY_USER,
+            password=RELAY_PASSWORD,
+            tls_context=relay.client_tls,
+        )
+        good.send(EmailMessage(to="ada@example.com", subject="over smtps", body="hello"))
+        assert [m.subject for m in relay.messages("ada@example.com")] == ["over smtps"]
+
+        plain = SmtpEmailSender(
+            relay.host, relay.port, sender=SENDER, security=SmtpSecurity.NONE, timeout_s=2
+        )
+        with pytest.raises(ServiceUnavailable):
+            plain.send(EmailMessage(to="ada@example.com", subject="refused", body="x"))
+
+
 def test_a_relay_that_is_down_is_service_unavailable() -> None:
     """Nothing listening: a clear ServiceUnavailable, quickly."""
     sender = SmtpEmailSender("127.0.0.1", free_port(), sender=SENDER, security=SmtpSecurity.NONE, timeout_s=2)
