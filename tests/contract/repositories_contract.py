@@ -1052,11 +1052,22 @@ class PayoutRepositoryContract(UnitOfWorkFactory):
             amount=Money(9001, "KWD"),
             gross=Money(10001, "KWD"),
             platform_fee=Money(1000, "KWD"),
+            processor_fee=Money(321, "KWD"),
             external_ref="tr_1Abc",
         )
         self.committed(lambda uow: uow.payouts.add(payout))
 
         assert self.read(lambda uow: list(uow.payouts.of_artist("artist-1"))) == [payout]
+
+    def test_an_unknown_processor_fee_reads_back_unknown_and_a_zero_one_as_zero(self) -> None:
+        """None (a payout from before the fee was kept) is not 0 (a processor that kept nothing)."""
+        unknown = attrs.evolve(a_payout("po-1"), processor_fee=None)
+        nothing = attrs.evolve(
+            a_payout("po-2", paid_at=T0 + timedelta(days=1)), processor_fee=Money(0, "USD")
+        )
+        self.each_committed([unknown, nothing], lambda uow, p: uow.payouts.add(p))
+
+        assert self.read(lambda uow: list(uow.payouts.of_artist("artist-1"))) == [nothing, unknown]
 
     def test_payouts_are_listed_newest_first(self) -> None:
         """of_artist orders by payment time, newest first, and leaves other artists out."""

@@ -427,6 +427,15 @@ _PRIVACY: Final[Sequence[str]] = (
     "CREATE INDEX qa_votes_of_fan ON qa_votes(fan_id, voted_at)",
 )
 
+#: Step 16: a payout receipt's processor fee, in the payout's currency; NULL for payouts made
+#: before it was kept (unknown, not zero).
+_PAYOUT_PROCESSOR_FEE: Final[Sequence[str]] = (
+    """
+    ALTER TABLE payouts ADD COLUMN processor_fee_minor INTEGER
+        CHECK (processor_fee_minor IS NULL OR typeof(processor_fee_minor) = 'integer')
+    """,
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -444,6 +453,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _HISTORY,
     _RELEASE_SWEEP,
     _PRIVACY,
+    _PAYOUT_PROCESSOR_FEE,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

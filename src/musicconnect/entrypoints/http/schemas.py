@@ -465,6 +465,10 @@ class PayoutOut(_Out):
     amount_minor: int = Field(description="Sent to the artist (the same as net_minor)")
     gross_minor: int = Field(description="What fans paid, net of refunds, that this payout covers")
     platform_fee_minor: int
+    processor_fee_minor: int | None = Field(
+        description="What the payment processor kept on those charges (the platform bears it, the"
+        " net is untouched); null when not known"
+    )
     net_minor: int = Field(description="Gross less the platform's fee: what the artist receives")
     currency: str
     paid_at: datetime = Field(description="When it was sent")
@@ -480,6 +484,7 @@ class PayoutOut(_Out):
             amount_minor=payout.amount.amount_minor,
             gross_minor=payout.gross.amount_minor,
             platform_fee_minor=payout.platform_fee.amount_minor,
+            processor_fee_minor=None if payout.processor_fee is None else payout.processor_fee.amount_minor,
             net_minor=payout.net.amount_minor,
             currency=payout.amount.currency,
             paid_at=payout.paid_at,
