@@ -28,6 +28,11 @@ from musicconnect.domain.errors import Conflict, ServiceUnavailable
 from musicconnect.domain.money import Money
 from musicconnect.domain.tracks import TrackStatus
 from musicconnect.ports.repositories import UnitOfWork
+from tests.contract.backstage_contract import (
+    BackstageBlockRepositoryContract,
+    BackstageCommentRepositoryContract,
+    BackstagePostRepositoryContract,
+)
 from tests.contract.live_contract import LiveSessionRepositoryContract
 from tests.contract.repositories_contract import (
     AccountRepositoryContract,
@@ -500,4 +505,16 @@ def test_a_server_killed_mid_transaction_keeps_none_of_it(own_server: ServerProc
 
 
 class TestMongoLiveSessionRepository(OnMongo, LiveSessionRepositoryContract):
+    pass
+
+
+class TestMongoBackstagePostRepository(OnMongo, BackstagePostRepositoryContract):
+    pass
+
+
+class TestMongoBackstageCommentRepository(OnMongo, BackstageCommentRepositoryContract):
+    pass
+
+
+class TestMongoBackstageBlockRepository(OnMongo, BackstageBlockRepositoryContract):
     pass

@@ -51,6 +51,9 @@ QA_VOTES: Final = "qa_votes"
 NOTIFICATIONS: Final = "notifications"
 FAN_HISTORY: Final = "fan_history"
 NOTIFICATION_EMAIL: Final = "notification_email"
+BACKSTAGE_POSTS: Final = "backstage_posts"
+BACKSTAGE_COMMENTS: Final = "backstage_comments"
+BACKSTAGE_BLOCKS: Final = "backstage_blocks"
 
 #: Every index the repositories rely on. Unnamed, so that MongoDB derives the names: creating them
 #: again is a no-op, and nothing depends on names (which the test server does not keep).
@@ -113,6 +116,11 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
     QA_VOTES: (IndexModel([("qa_id", ASCENDING)]), IndexModel([("question_id", ASCENDING)])),
     NOTIFICATIONS: (IndexModel([("fan_id", ASCENDING), ("created_at_us", DESCENDING)]),),
     FAN_HISTORY: (IndexModel([("fan_id", ASCENDING), ("last_played_at_us", DESCENDING)]),),
+    BACKSTAGE_POSTS: (
+        IndexModel([("artist_id", ASCENDING), ("deleted", ASCENDING), ("created_at_us", DESCENDING)]),
+    ),
+    BACKSTAGE_COMMENTS: (IndexModel([("post_id", ASCENDING), ("created_at_us", ASCENDING)]),),
+    BACKSTAGE_BLOCKS: (IndexModel([("artist_id", ASCENDING), ("blocked_at_us", DESCENDING)]),),
 }
 
 #: MongoDB's code for a broken unique index.
