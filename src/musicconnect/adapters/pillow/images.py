@@ -70,6 +70,9 @@ def _first_frame(opened: Image.Image) -> Image.Image:
 
 
 def _encode(picture: Image.Image, policy: ImagePolicy) -> ProcessedImage:
+    # Pillow's savers fall back on ``info`` (a JPEG comment, an ICC profile, EXIF bytes) when no
+    # option says otherwise, and ``convert`` copies it from the upload: drop every bit of it.
+    picture.info.clear()
     picture.thumbnail((policy.output_side, policy.output_side), Image.Resampling.LANCZOS)
     if picture.mode == "RGBA":
         encoded, content_type = _save(picture, "PNG", optimize=True), "image/png"
@@ -84,6 +87,6 @@ def _encode(picture: Image.Image, policy: ImagePolicy) -> ProcessedImage:
 
 def _save(picture: Image.Image, image_format: str, **options: object) -> bytes:
     out = io.BytesIO()
-    # No exif=, no icc_profile=, no pnginfo=: nothing of the upload's metadata is written.
+    # No exif=, icc_profile=, comment= or pnginfo=, and ``info`` is empty: no metadata is written.
     picture.save(out, format=image_format, **options)
     return out.getvalue()
