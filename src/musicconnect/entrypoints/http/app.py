@@ -20,6 +20,7 @@ from musicconnect.bootstrap import secret_key
 from musicconnect.entrypoints.http.artists import ArtistController
 from musicconnect.entrypoints.http.auth import SECURITY_SCHEMES, provide_caller, provide_viewer
 from musicconnect.entrypoints.http.auth_routes import AuthController
+from musicconnect.entrypoints.http.backstage import BackstageController, BackstageMediaController
 from musicconnect.entrypoints.http.engagement import EngagementController
 from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS
 from musicconnect.entrypoints.http.hardening import add_security_headers, refuse_deep_json
@@ -128,6 +129,8 @@ def create_app(platform: Platform) -> Litestar:
             EngagementController,
             ConversationController,
             QaController,
+            BackstageController,
+            BackstageMediaController,
             LibraryController,
             NotificationController,
             AdminController,
