@@ -16,6 +16,7 @@ from musicconnect.bootstrap import bootstrap, job_handlers
 from musicconnect.platform import Platform
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Register
+from musicconnect.usecases.backstage_media import CLIP_JOB
 from musicconnect.usecases.live import FINISH_JOB
 from musicconnect.usecases.notifications import NOTIFY_JOB
 from musicconnect.usecases.tracks import TRANSCODE_JOB
@@ -36,7 +37,7 @@ def test_the_default_queue_runs_the_end_of_a_live_session_bound_by_the_platform(
     assert isinstance(services.jobs, ThreadJobQueue)
     assert set(job_handlers(services)) == {TRANSCODE_JOB}
     with Platform.of(services) as platform:
-        assert set(job_handlers(services)) == {TRANSCODE_JOB, FINISH_JOB, NOTIFY_JOB}
+        assert set(job_handlers(services)) == {TRANSCODE_JOB, FINISH_JOB, NOTIFY_JOB, CLIP_JOB}
         platform.accounts.register(Register("nova@example.com", PASSWORD, "artist", "Nova"))
         artist = platform.accounts.sign_in("nova@example.com", PASSWORD)
         starts = datetime(2030, 1, 1, tzinfo=UTC)
