@@ -153,7 +153,7 @@ class Platform:
             services=s,
             accounts=accounts,
             profiles=Profiles(s.uow, s.hasher, s.mail, s.clock, billing),
-            artists=Artists(s.uow, s.clock),
+            artists=Artists(s.uow, s.clock, s.storage, s.images, s.ids),
             tracks=tracks,
             streaming=Streaming(
                 s.reader,

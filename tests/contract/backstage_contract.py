@@ -8,7 +8,9 @@ from typing import Final
 
 import attrs
 
+from musicconnect.domain.accounts import Artist
 from musicconnect.domain.backstage import BackstagePost, Clip, ClipStatus, Comment, PageCursor, PostImage
+from musicconnect.domain.tiers import default_plans
 from tests.contract.repositories_contract import UnitOfWorkFactory
 
 T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -135,3 +137,20 @@ class BackstageBlockRepositoryContract(UnitOfWorkFactory):
         assert self.read(lambda uow: list(uow.backstage_blocks.blocked("artist-1"))) == ["fan-2"]
         self.committed(lambda uow: uow.backstage_blocks.block("artist-1", "fan-1", T0 + timedelta(hours=1)))
         assert self.read(lambda uow: list(uow.backstage_blocks.blocked("artist-1"))) == ["fan-1", "fan-2"]
+
+
+class ArtistPictureContract(UnitOfWorkFactory):
+    def test_the_picture_key_is_kept_with_the_profile(self) -> None:
+        """An artist saved with a picture reads it back; a later profile edit keeps it."""
+        artist = Artist("artist-1", "Nadia", default_plans())
+        self.committed(lambda uow: uow.artists.add(artist))
+        assert self.read(lambda uow: uow.artists.get("artist-1")) == artist
+        pictured = attrs.evolve(artist, image_key="artists/artist-1/picture/p1/picture.jpg")
+        self.committed(lambda uow: uow.artists.save(pictured))
+        assert self.read(lambda uow: uow.artists.get("artist-1")) == pictured
+        edited = pictured.with_profile(bio="Songs from Lyon", links=())
+        self.committed(lambda uow: uow.artists.save(edited))
+        found = self.read(lambda uow: uow.artists.get("artist-1"))
+        assert found is not None
+        assert found.image_key == "artists/artist-1/picture/p1/picture.jpg"
+        assert found.bio == "Songs from Lyon"

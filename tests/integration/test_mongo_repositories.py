@@ -29,6 +29,7 @@ from musicconnect.domain.money import Money
 from musicconnect.domain.tracks import TrackStatus
 from musicconnect.ports.repositories import UnitOfWork
 from tests.contract.backstage_contract import (
+    ArtistPictureContract,
     BackstageBlockRepositoryContract,
     BackstageCommentRepositoryContract,
     BackstagePostRepositoryContract,
@@ -517,4 +518,8 @@ class TestMongoBackstageCommentRepository(OnMongo, BackstageCommentRepositoryCon
 
 
 class TestMongoBackstageBlockRepository(OnMongo, BackstageBlockRepositoryContract):
+    pass
+
+
+class TestMongoArtistPicture(OnMongo, ArtistPictureContract):
     pass

@@ -30,6 +30,7 @@ from musicconnect.domain.tiers import Tier, default_plans, revise_plan
 from musicconnect.domain.tracks import Track
 from musicconnect.ports.repositories import UnitOfWork
 from tests.contract.backstage_contract import (
+    ArtistPictureContract,
     BackstageBlockRepositoryContract,
     BackstageCommentRepositoryContract,
     BackstagePostRepositoryContract,
@@ -700,4 +701,8 @@ class TestSqliteBackstageCommentRepository(SqliteFile, BackstageCommentRepositor
 
 
 class TestSqliteBackstageBlockRepository(SqliteFile, BackstageBlockRepositoryContract):
+    pass
+
+
+class TestSqliteArtistPicture(SqliteFile, ArtistPictureContract):
     pass

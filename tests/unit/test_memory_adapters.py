@@ -35,6 +35,7 @@ from musicconnect.ports.services import (
     TokenDenylist,
 )
 from tests.contract.backstage_contract import (
+    ArtistPictureContract,
     BackstageBlockRepositoryContract,
     BackstageCommentRepositoryContract,
     BackstagePostRepositoryContract,
@@ -333,4 +334,8 @@ class TestInMemoryBackstageCommentRepository(InMemoryUnitsOfWork, BackstageComme
 
 
 class TestInMemoryBackstageBlockRepository(InMemoryUnitsOfWork, BackstageBlockRepositoryContract):
+    pass
+
+
+class TestInMemoryArtistPicture(InMemoryUnitsOfWork, ArtistPictureContract):
     pass

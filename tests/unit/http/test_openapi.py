@@ -69,6 +69,8 @@ ROUTES: Final = {
     ("post", "/qa/{qa_id}/questions/{question_id}/votes"),
     ("put", "/qa/{qa_id}/questions/{question_id}/answer"),
     ("put", "/qa/{qa_id}/questions/{question_id}/hidden"),
+    ("put", "/artists/{artist_id}/image"),
+    ("get", "/artists/{artist_id}/image"),
     ("post", "/artists/{artist_id}/backstage"),
     ("get", "/artists/{artist_id}/backstage"),
     ("get", "/backstage/{post_id}"),
@@ -100,6 +102,7 @@ PUBLIC: Final = {
     ("get", "/media/artists/{artist_id}/live/{session_id}/hls/{rung}/{filename}"),
     ("get", "/artists/{artist_id}/live"),
     ("get", "/live/{session_id}"),
+    ("get", "/artists/{artist_id}/image"),
     ("get", "/health"),
 }
 #: Public, but what they show depends on who asks when a token is sent.

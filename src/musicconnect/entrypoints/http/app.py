@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components
 from litestar.plugins.pydantic import PydanticPlugin
 
 from musicconnect.bootstrap import secret_key
+from musicconnect.entrypoints.http.artist_picture import ArtistPictureController
 from musicconnect.entrypoints.http.artists import ArtistController
 from musicconnect.entrypoints.http.auth import SECURITY_SCHEMES, provide_caller, provide_viewer
 from musicconnect.entrypoints.http.auth_routes import AuthController
@@ -120,6 +121,7 @@ def create_app(platform: Platform) -> Litestar:
             AuthController,
             MeController,
             ArtistController,
+            ArtistPictureController,
             ArtistMoneyController,
             TrackController,
             MediaController,
