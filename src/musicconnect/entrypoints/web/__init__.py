@@ -22,6 +22,7 @@ from musicconnect.domain.errors import DomainError
 from musicconnect.entrypoints.web import session
 from musicconnect.entrypoints.web.account import AccountPages
 from musicconnect.entrypoints.web.assets import asset_routers
+from musicconnect.entrypoints.web.backstage import BackstagePages
 from musicconnect.entrypoints.web.calls import WebCalls
 from musicconnect.entrypoints.web.common import SignInFirst, error_page, sign_in_first
 from musicconnect.entrypoints.web.fans import FanPages
@@ -81,7 +82,7 @@ def web_app(platform: Platform, *, secret: str) -> WebApp:
 
     pages = Router(
         path="/",
-        route_handlers=[AccountPages, FanPages, StudioPages],
+        route_handlers=[AccountPages, FanPages, StudioPages, BackstagePages],
         dependencies={
             "calls": Provide(provide_calls, sync_to_thread=False, use_cache=True),
             # One account read per request (a reset or erasure ends the session at once).
