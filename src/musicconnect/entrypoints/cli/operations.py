@@ -105,7 +105,7 @@ def worker(data_dir: Path | None, once: bool, interval: float) -> None:
     if services.settings.redis_url:
         from musicconnect.adapters.redis import run_worker
 
-        console.print("worker: taking jobs (transcodes, live recordings) from the Redis queue")
+        console.print("worker: taking jobs (transcodes, clips, live recordings) from the Redis queue")
         stop = threading.Event()
         sweeper = threading.Thread(
             target=_sweep_stranded, args=(platform, stop), name="stranded-tracks", daemon=True
