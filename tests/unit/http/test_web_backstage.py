@@ -54,3 +54,34 @@ def test_the_artist_posts_a_superfan_comments_and_a_supporter_is_refused(api: Ap
         refused = other_client.get(page_path)
         assert refused.status_code == 403
         assert "superfans" in refused.text
+
+
+def test_the_studio_uploads_a_picture_that_the_artist_page_shows(api: Api) -> None:
+    """The picture form posts multipart; the artist's page then shows it, re-encoded; a text file
+    is refused with a 422 page and changes nothing."""
+    artist = api.artist()
+    sign_in(api.client, artist)
+    token = csrf_of(api.client, "/studio")
+    refused = api.client.post(
+        "/studio/picture",
+        files=[
+            ("_csrf_token", (None, token.encode(), "text/plain")),
+            ("file", ("me.png", images.text_named_png(), "image/png")),
+        ],
+    )
+    assert refused.status_code == 422
+    saved = api.client.post(
+        "/studio/picture",
+        files=[
+            ("_csrf_token", (None, token.encode(), "text/plain")),
+            ("file", ("me.jpg", images.photo_with_gps(), "image/jpeg")),
+        ],
+    )
+    assert saved.status_code == 200, saved.text
+    shown = api.client.get(f"/artist/{artist.id}")
+    source = re.search(r'<img class="portrait" src="([^"]+)"', shown.text)
+    assert source is not None, shown.text
+    picture = api.client.get(html.unescape(source.group(1)))
+    assert picture.status_code == 200
+    assert picture.headers["content-type"] == "image/jpeg"
+    assert b"Exif" not in picture.content
