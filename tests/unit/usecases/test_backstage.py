@@ -8,13 +8,17 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import attrs
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from musicconnect import Register
 from musicconnect.adapters.inprocess import InlineJobQueue
 from musicconnect.adapters.pillow import PillowImageProcessor
+from musicconnect.adapters.s3 import CloudFrontUrlSigner, PlaylistsHereSegmentsOnCdn
 from musicconnect.domain.backstage import COMMENTS_PER_HOUR, ClipStatus
 from musicconnect.domain.errors import (
     Forbidden,
@@ -346,3 +350,46 @@ def test_a_bad_cursor_or_limit_is_invalid_input(world: World, backstage: Backsta
     for limit in (0, 51):
         with pytest.raises(InvalidInput):
             backstage.feed(artist.id, caller=artist, limit=limit)
+
+
+def test_on_cloudfront_images_and_segments_are_cdn_urls_bound_to_their_post(world: World) -> None:
+    """Behind a CDN the clip playlist is the API's (it re-checks the reader) and images and
+    segments are CloudFront URLs whose policy covers that post's files only."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    cdn = CloudFrontUrlSigner("d111111abcdef8.cloudfront.net", "K2JCJMDEHXQW5F", pem)
+    on_cdn = attrs.evolve(
+        backstage_of(world), signer=PlaylistsHereSegmentsOnCdn(playlists=world.signer, segments=cdn)
+    )
+    artist = world.artist()
+    superfan = world.fan_on(artist, Tier.SUPERFAN)
+    first = on_cdn.post(
+        NewPost(artist.id, "one", images=[images.photo(64, 64)], clip=world.upload()), caller=artist
+    )
+    second = on_cdn.post(
+        NewPost(artist.id, "two", images=[images.photo(64, 64)], clip=world.upload()), caller=artist
+    )
+    view = on_cdn.view(first.id, caller=superfan)
+    now = world.clock.now()
+
+    image_url = urlsplit(view.image_urls[0])
+    assert image_url.hostname == "d111111abcdef8.cloudfront.net"
+    query = dict(parse_qsl(image_url.query))
+    assert cdn.verify(image_url.path, query, now=now) == superfan.id
+    with pytest.raises(SignatureInvalid):
+        cdn.verify(image_url.path.replace(first.id, second.id), query, now=now)
+
+    assert view.clip_url is not None
+    assert view.clip_url.startswith("/media/")  # the playlist comes from the API, which checks the tier
+    _, playlist_query = split(view.clip_url)
+    playlist = on_cdn.clip(artist.id, first.id, "128k", "index.m3u8", playlist_query, requester=None)
+    segment = urlsplit(next(line for line in playlist.body.decode().splitlines() if SEGMENTS[0] in line))
+    assert segment.hostname == "d111111abcdef8.cloudfront.net"
+    segment_query = dict(parse_qsl(segment.query))
+    assert cdn.verify(segment.path, segment_query, now=now) == superfan.id
+    with pytest.raises(SignatureInvalid):
+        cdn.verify(segment.path.replace(first.id, second.id), segment_query, now=now)
+    with pytest.raises(SignatureInvalid):
+        cdn.verify(segment.path, segment_query, now=now + timedelta(minutes=16))
