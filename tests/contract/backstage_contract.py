@@ -118,6 +118,18 @@ class BackstageCommentRepositoryContract(UnitOfWorkFactory):
         assert self.read(lambda uow: [c.id for c in uow.backstage_comments.of_post("post-1")]) == ["c-late"]
         assert self.read(lambda uow: uow.backstage_comments.get("c-early")) is None
 
+    def test_a_fans_comments_across_posts_oldest_first(self) -> None:
+        """by_fan lists what one fan wrote on every post, and forgets deleted ones."""
+        comments = [
+            a_comment("c-2", post_id="post-2", at=T0 + timedelta(minutes=2)),
+            a_comment("c-1", at=T0 + timedelta(minutes=1)),
+            a_comment("c-other", fan_id="fan-2"),
+        ]
+        self.each_committed(comments, lambda uow, c: uow.backstage_comments.add(c))
+        assert self.read(lambda uow: [c.id for c in uow.backstage_comments.by_fan("fan-1")]) == ["c-1", "c-2"]
+        self.committed(lambda uow: uow.backstage_comments.delete("c-1"))
+        assert self.read(lambda uow: [c.id for c in uow.backstage_comments.by_fan("fan-1")]) == ["c-2"]
+
 
 class BackstageBlockRepositoryContract(UnitOfWorkFactory):
     def test_block_and_unblock_are_idempotent_and_per_artist(self) -> None:

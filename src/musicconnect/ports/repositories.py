@@ -330,6 +330,10 @@ class BackstageCommentRepository(Protocol):
         """The post's comments, oldest first."""
         ...
 
+    def by_fan(self, fan_id: str) -> Sequence[Comment]:
+        """Every comment the fan wrote (on any artist's posts), oldest first: their export and erasure."""
+        ...
+
 
 class BackstageBlockRepository(Protocol):
     """Fans an artist has blocked from commenting on their backstage."""

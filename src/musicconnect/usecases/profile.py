@@ -132,6 +132,7 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
         payouts = uow.payouts.of_artist(account.id) if artist is not None else ()
         inbox = uow.messages.to_artist(account.id) if artist is not None else ()
         sent = uow.messages.from_fan(account.id)
+        comments = uow.backstage_comments.by_fan(account.id)
     return {
         "account": {
             "id": account.id,
@@ -154,6 +155,7 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
         },
         "subscriptions": [_plain(subscription) for subscription in subscriptions],
         "messages_sent": [_plain(message) for message in sent],
+        "backstage_comments": [_plain(comment) for comment in comments],
     }
 
 
@@ -173,8 +175,9 @@ def _plain(value: object) -> Any:
 def erase_account(
     caller: Caller, password: str, *, uow: UnitOfWork, hasher: PasswordHasher, subscriptions: Subscriptions
 ) -> None:
-    """Forget the person: email, name, password and the words of their messages go; the id
-    stays, naming nobody, because ledger rows and payouts must be kept and point at it.
+    """Forget the person: email, name, password, the words of their messages and their backstage
+    comments go; the id stays, naming nobody, because ledger rows and payouts must be kept and
+    point at it.
 
     A fan's live subscriptions are cancelled first, through billing, so nobody is charged for a
     person who is gone (they run to the end of what was paid, as any cancellation does)."""
@@ -189,9 +192,13 @@ def erase_account(
     with uow:
         _save_unless_changed_meanwhile(uow, account, erased)
         uow.messages.erase_from(account.id, body=erased.display_name)
+        for comment in uow.backstage_comments.by_fan(account.id):
+            uow.backstage_comments.delete(comment.id)
         artist = uow.artists.get(account.id)
         if artist is not None:
-            uow.artists.save(attrs.evolve(artist, display_name=erased.display_name, bio="", links=()))
+            # The picture's key goes (nothing shows it); its bytes stay in storage for now.
+            gone = attrs.evolve(artist, display_name=erased.display_name, bio="", links=(), image_key=None)
+            uow.artists.save(gone)
         uow.commit()
 
 

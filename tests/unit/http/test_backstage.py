@@ -9,7 +9,7 @@ import pytest
 
 from musicconnect.bootstrap import Services
 from tests.support import images
-from tests.unit.http.conftest import Api, User, assert_error
+from tests.unit.http.conftest import PASSWORD, Api, User, assert_error
 from tests.unit.http.fakes import fake_audio
 
 
@@ -166,3 +166,20 @@ def test_the_routes_are_in_the_openapi_document(api: Api) -> None:
         assert path in paths, path
     body = paths["/artists/{artist_id}/backstage"]["post"]["requestBody"]["content"]["multipart/form-data"]
     assert set(body["schema"]["properties"]) == {"body", "image", "clip"}
+
+
+def test_a_fans_comments_are_exported_and_erased_with_them(api: Api) -> None:
+    """GET /me/export lists the backstage comments a fan wrote; DELETE /me removes them."""
+    artist = api.artist()
+    fan, other = api.fan_on(artist, "superfan"), api.fan_on(artist, "superfan")
+    post = post_backstage(api, artist, "Question of the day").json()  # type: ignore[attr-defined]
+    comments = f"/backstage/{post['id']}/comments"
+    api.client.post(comments, json={"body": "my private words"}, headers=fan.headers)
+    api.client.post(comments, json={"body": "someone else's"}, headers=other.headers)
+
+    exported = api.client.get("/me/export", headers=fan.headers).json()
+    assert [c["body"] for c in exported["backstage_comments"]] == ["my private words"]
+    erased = api.client.request("DELETE", "/me", json={"password": PASSWORD}, headers=fan.headers)
+    assert erased.status_code == 204, erased.text
+    left = api.client.get(comments, headers=other.headers).json()
+    assert [c["body"] for c in left] == ["someone else's"]

@@ -1021,6 +1021,10 @@ class InMemoryBackstageCommentRepository(BackstageCommentRepository):
         found = [c for c in self._access.view().backstage_comments.values() if c.post_id == post_id]
         return sorted(found, key=lambda c: c.created_at)
 
+    def by_fan(self, fan_id: str) -> Sequence[Comment]:
+        found = [c for c in self._access.view().backstage_comments.values() if c.fan_id == fan_id]
+        return sorted(found, key=lambda c: c.created_at)
+
 
 class InMemoryBackstageBlockRepository(BackstageBlockRepository):
     def __init__(self, source: InMemoryStore | _Session) -> None:

@@ -112,6 +112,10 @@ class MongoBackstageCommentRepository:
         docs = self._work().find(BACKSTAGE_COMMENTS, {"post_id": post_id, **_LIVE}, sort=_OLDEST_FIRST)
         return [_comment(doc) for doc in docs]
 
+    def by_fan(self, fan_id: str) -> Sequence[Comment]:
+        docs = self._work().find(BACKSTAGE_COMMENTS, {"fan_id": fan_id, **_LIVE}, sort=_OLDEST_FIRST)
+        return [_comment(doc) for doc in docs]
+
 
 class MongoBackstageBlockRepository:
     def __init__(self, work: CurrentWork) -> None:

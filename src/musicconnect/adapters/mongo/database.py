@@ -119,7 +119,10 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
     BACKSTAGE_POSTS: (
         IndexModel([("artist_id", ASCENDING), ("deleted", ASCENDING), ("created_at_us", DESCENDING)]),
     ),
-    BACKSTAGE_COMMENTS: (IndexModel([("post_id", ASCENDING), ("created_at_us", ASCENDING)]),),
+    BACKSTAGE_COMMENTS: (
+        IndexModel([("post_id", ASCENDING), ("created_at_us", ASCENDING)]),
+        IndexModel([("fan_id", ASCENDING), ("created_at_us", ASCENDING)]),
+    ),
     BACKSTAGE_BLOCKS: (IndexModel([("artist_id", ASCENDING), ("blocked_at_us", DESCENDING)]),),
 }
 

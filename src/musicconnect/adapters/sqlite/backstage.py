@@ -118,6 +118,12 @@ class SqliteBackstageCommentRepository:
         )
         return [_comment(row) for row in rows]
 
+    def by_fan(self, fan_id: str) -> Sequence[Comment]:
+        rows = self._connect().execute(
+            "SELECT * FROM backstage_comments WHERE fan_id = ? ORDER BY created_at, rowid", (fan_id,)
+        )
+        return [_comment(row) for row in rows]
+
 
 class SqliteBackstageBlockRepository:
     def __init__(self, connect: Connect) -> None:

@@ -443,6 +443,7 @@ _BACKSTAGE: Final[Sequence[str]] = (
     )
     """,
     "CREATE INDEX backstage_comments_of_post ON backstage_comments(post_id, created_at)",
+    "CREATE INDEX backstage_comments_by_fan ON backstage_comments(fan_id, created_at)",
     """
     CREATE TABLE backstage_blocks (
         artist_id TEXT NOT NULL,
