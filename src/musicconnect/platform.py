@@ -36,6 +36,8 @@ from musicconnect.bootstrap import Services, bootstrap, notifications_of
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Accounts
 from musicconnect.usecases.artists import Artists
+from musicconnect.usecases.backstage import Backstage
+from musicconnect.usecases.backstage_media import CLIP_JOB
 from musicconnect.usecases.conversations import Conversations
 from musicconnect.usecases.dashboard import Dashboards
 from musicconnect.usecases.library import Library
@@ -86,6 +88,8 @@ class Platform:
     conversations: Conversations
     #: The artist's monthly Q&A: open, ask (three per fan), upvote, answer, hide, close.
     qa: MonthlyQa
+    #: The superfans' virtual backstage: the artist's posts (text, images, a clip), comments, moderation.
+    backstage: Backstage
     #: A fan's notification feed and email choices; other groups announce through it.
     notifications: Notifications
     #: The artist's dashboard.
@@ -145,11 +149,25 @@ class Platform:
         s.job_handlers[FINISH_JOB] = live.run_finish_job
         s.job_handlers[NOTIFY_JOB] = notifications.run_fan_out_job
         s.job_handlers[SWEEP_RELEASES_JOB] = notifications.run_sweep_job
+        backstage = Backstage(
+            s.uow,
+            s.storage,
+            s.signer,
+            s.images,
+            s.probe,
+            s.transcoder,
+            s.jobs,
+            s.quota,
+            s.ids,
+            s.clock,
+            notifications,
+        )
+        s.job_handlers[CLIP_JOB] = backstage.run_clip_job
         return cls(
             services=s,
             accounts=accounts,
             profiles=Profiles(s.uow, s.hasher, s.mail, s.clock, billing),
-            artists=Artists(s.uow, s.clock),
+            artists=Artists(s.uow, s.clock, s.storage, s.images, s.ids),
             tracks=tracks,
             streaming=Streaming(
                 s.reader,
@@ -168,6 +186,7 @@ class Platform:
             library=Library(s.uow, s.quota, s.clock),
             conversations=Conversations(s.uow, s.quota, s.ids, s.clock, notifications),
             qa=MonthlyQa(s.uow, s.quota, s.ids, s.clock, notifications),
+            backstage=backstage,
             notifications=notifications,
             dashboard=Dashboards(s.uow, s.clock),
             payouts=Payouts(

@@ -19,6 +19,7 @@ from musicconnect.entrypoints.asgi import create
 from musicconnect.platform import Platform
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Register
+from musicconnect.usecases.backstage_media import CLIP_JOB
 from musicconnect.usecases.live import FINISH_JOB
 from musicconnect.usecases.notifications import NOTIFY_JOB, SWEEP_RELEASES_JOB
 from musicconnect.usecases.tracks import TRANSCODE_JOB
@@ -39,7 +40,13 @@ def test_the_default_queue_runs_the_end_of_a_live_session_bound_by_the_platform(
     assert isinstance(services.jobs, ThreadJobQueue)
     assert set(job_handlers(services)) == {TRANSCODE_JOB}
     with Platform.of(services) as platform:
-        assert set(job_handlers(services)) == {TRANSCODE_JOB, FINISH_JOB, NOTIFY_JOB, SWEEP_RELEASES_JOB}
+        assert set(job_handlers(services)) == {
+            TRANSCODE_JOB,
+            FINISH_JOB,
+            NOTIFY_JOB,
+            SWEEP_RELEASES_JOB,
+            CLIP_JOB,
+        }
         platform.accounts.register(Register("nova@example.com", PASSWORD, "artist", "Nova"))
         artist = platform.accounts.sign_in("nova@example.com", PASSWORD)
         starts = datetime(2030, 1, 1, tzinfo=UTC)

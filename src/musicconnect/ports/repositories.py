@@ -9,6 +9,7 @@ from typing import Protocol, Self
 
 from musicconnect.domain.accounts import Account, Artist
 from musicconnect.domain.analytics import Listened, PlayEvent
+from musicconnect.domain.backstage import BackstagePost, Clip, Comment, PageCursor
 from musicconnect.domain.ledger import Transaction
 from musicconnect.domain.live import LiveSession
 from musicconnect.domain.messages import Conversation, DirectMessage
@@ -312,6 +313,71 @@ class QuestionRepository(Protocol):
         ...
 
 
+class BackstagePostRepository(Protocol):
+    """An artist's backstage posts, read newest first a page at a time."""
+
+    def add(self, post: BackstagePost) -> None:
+        """Raise Conflict when a post with its id exists."""
+        ...
+
+    def get(self, post_id: str) -> BackstagePost | None: ...
+
+    def save(self, post: BackstagePost) -> None:
+        """Store an edited body (and when it was edited); the clip is ``save_clip``'s."""
+        ...
+
+    def save_clip(self, post_id: str, clip: Clip) -> None:
+        """Store the clip's new state (its transcode's outcome); nothing for a deleted post."""
+        ...
+
+    def delete(self, post_id: str) -> None:
+        """Delete the post and every comment on it (idempotent)."""
+        ...
+
+    def page(self, artist_id: str, *, after: PageCursor | None, limit: int) -> Sequence[BackstagePost]:
+        """At most ``limit`` of the artist's posts, newest first (ties: larger id first), only
+        those after ``after`` in that order when it is given."""
+        ...
+
+
+class BackstageCommentRepository(Protocol):
+    """Superfans' comments on backstage posts."""
+
+    def add(self, comment: Comment) -> None: ...
+
+    def get(self, comment_id: str) -> Comment | None: ...
+
+    def delete(self, comment_id: str) -> None:
+        """Idempotent."""
+        ...
+
+    def of_post(self, post_id: str) -> Sequence[Comment]:
+        """The post's comments, oldest first."""
+        ...
+
+    def by_fan(self, fan_id: str) -> Sequence[Comment]:
+        """Every comment the fan wrote (on any artist's posts), oldest first: their export and erasure."""
+        ...
+
+
+class BackstageBlockRepository(Protocol):
+    """Fans an artist has blocked from commenting on their backstage."""
+
+    def block(self, artist_id: str, fan_id: str, at: datetime) -> None:
+        """Idempotent: blocking twice is blocking once."""
+        ...
+
+    def unblock(self, artist_id: str, fan_id: str) -> None:
+        """Idempotent."""
+        ...
+
+    def is_blocked(self, artist_id: str, fan_id: str) -> bool: ...
+
+    def blocked(self, artist_id: str) -> Sequence[str]:
+        """The ids of the fans the artist blocked, the latest block first."""
+        ...
+
+
 class NotificationRepository(Protocol):
     """Each fan's in-app feed, and which kinds they also want by email."""
 
@@ -407,6 +473,9 @@ class UnitOfWork(Protocol):
     qa_sessions: QaSessionRepository
     questions: QuestionRepository
     notifications: NotificationRepository
+    backstage_posts: BackstagePostRepository
+    backstage_comments: BackstageCommentRepository
+    backstage_blocks: BackstageBlockRepository
 
     def __enter__(self) -> Self: ...
 

@@ -1,8 +1,9 @@
 """What fan engagement keeps about a person, for their export and their erasure.
 
 A fan's library (follows, likes, listening history), their Q&A questions and upvotes, their DM
-conversations (what they sent and the replies they received), their notifications and email
-choices; for an artist, the Q&As they opened, the answers and the DM replies they wrote.
+conversations (what they sent and the replies they received), their backstage comments, their
+notifications and email choices; for an artist, the Q&As they opened, the answers and the DM
+replies they wrote.
 
 What erasure does with each, and why:
 - follows and likes are undone: the artist's follower count and the track's like count drop, as
@@ -14,6 +15,7 @@ What erasure does with each, and why:
   the fan's own upvotes are taken back, so every count is what is stored;
 - DM messages the fan sent are blanked the same way (the artist's inbox keeps the thread and
   its count, shown as from an erased account); the artist's replies in it are the artist's words;
+- backstage comments are deleted, as the fan could have deleted each of them themselves;
 - notifications and email choices are deleted: nothing in them is anyone else's;
 - an erased artist's Q&A titles, descriptions, answers and DM replies are their words: blanked,
   while the fans' questions and messages to them stay the fans'.
@@ -49,6 +51,7 @@ def engagement_export(uow: UnitOfWork, person_id: str, *, artist: bool) -> dict[
             }
             for artist_id in wrote_to
         ],
+        "backstage_comments": [plain(comment) for comment in uow.backstage_comments.by_fan(person_id)],
         "notifications": [plain(n) for n in uow.notifications.of_fan(person_id, _EVERYTHING)],
         "notification_email": sorted(kind.value for kind in uow.notifications.email_kinds(person_id)),
     }
@@ -83,6 +86,8 @@ def erase_engagement(uow: UnitOfWork, person_id: str, *, artist: bool) -> None:
     uow.plays.forget_history(person_id)
     uow.questions.erase_fan(person_id, body=ERASED_NAME)
     uow.messages.erase_from(person_id, body=ERASED_NAME)
+    for comment in uow.backstage_comments.by_fan(person_id):
+        uow.backstage_comments.delete(comment.id)
     uow.notifications.erase_fan(person_id)
     if not artist:
         return

@@ -183,7 +183,9 @@ def erase_account(
         artist = uow.artists.get(account.id)
         erase_engagement(uow, account.id, artist=artist is not None)
         if artist is not None:
-            uow.artists.save(attrs.evolve(artist, display_name=erased.display_name, bio="", links=()))
+            # The picture's key goes (nothing shows it); its bytes stay in storage for now.
+            gone = attrs.evolve(artist, display_name=erased.display_name, bio="", links=(), image_key=None)
+            uow.artists.save(gone)
         uow.commit()
 
 

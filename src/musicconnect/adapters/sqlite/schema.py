@@ -436,6 +436,46 @@ _PAYOUT_PROCESSOR_FEE: Final[Sequence[str]] = (
     """,
 )
 
+#: Step 17: the virtual backstage (posts with their images and clip, comments, blocked fans)
+#: and the artist's profile picture.
+_BACKSTAGE: Final[Sequence[str]] = (
+    """
+    CREATE TABLE backstage_posts (
+        id TEXT PRIMARY KEY,
+        artist_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        edited_at TEXT,
+        images TEXT NOT NULL,
+        clip_status TEXT,
+        clip_duration_s REAL,
+        clip_failure TEXT
+    )
+    """,
+    "CREATE INDEX backstage_posts_feed ON backstage_posts(artist_id, created_at, id)",
+    """
+    CREATE TABLE backstage_comments (
+        id TEXT PRIMARY KEY,
+        post_id TEXT NOT NULL,
+        artist_id TEXT NOT NULL,
+        fan_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX backstage_comments_of_post ON backstage_comments(post_id, created_at)",
+    "CREATE INDEX backstage_comments_by_fan ON backstage_comments(fan_id, created_at)",
+    """
+    CREATE TABLE backstage_blocks (
+        artist_id TEXT NOT NULL,
+        fan_id TEXT NOT NULL,
+        blocked_at TEXT NOT NULL,
+        PRIMARY KEY (artist_id, fan_id)
+    ) WITHOUT ROWID
+    """,
+    "ALTER TABLE artists ADD COLUMN image_key TEXT",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -454,6 +494,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _RELEASE_SWEEP,
     _PRIVACY,
     _PAYOUT_PROCESSOR_FEE,
+    _BACKSTAGE,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -119,7 +119,7 @@ def _take_jobs_from_redis(platform: Platform, redis_url: str) -> None:
     from musicconnect.adapters.redis import run_worker
 
     services = platform.services
-    console.print("worker: taking jobs (transcodes, live recordings, notifications) from the Redis queue")
+    console.print("worker: taking jobs (transcodes, clips, live recordings, notifications) from Redis")
     # Every worker may sweep: enqueuing is deduplicated by track.
     sweeper = Repeating("stranded-tracks", SWEEP_EVERY.total_seconds(), lambda: _sweep_stranded(platform))
     sweeper.start()

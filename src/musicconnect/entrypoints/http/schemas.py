@@ -174,6 +174,7 @@ class ArtistOut(_Out):
     links: list[str] = Field(default_factory=list)
     tiers: list[TierPlanOut]
     followers: int | None = Field(default=None, description="How many fans follow the artist")
+    image_url: str | None = Field(default=None, description="The profile picture (public), if any")
 
     @classmethod
     def of(cls, artist: Artist, *, followers: int | None = None) -> ArtistOut:
@@ -184,7 +185,16 @@ class ArtistOut(_Out):
             links=list(artist.links),
             tiers=[TierPlanOut.of(p) for p in artist.plans],
             followers=followers,
+            image_url=picture_url(artist),
         )
+
+
+def picture_url(artist: Artist) -> str | None:
+    """Where the artist's picture is served; the stored name in the query, so a new picture is a
+    new URL that no cache has seen."""
+    if artist.image_key is None:
+        return None
+    return f"/artists/{artist.id}/image?v={artist.image_key.rsplit('/', 2)[-2]}"
 
 
 class ProfileIn(_In):

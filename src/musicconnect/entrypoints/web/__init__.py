@@ -19,12 +19,15 @@ from litestar.template.config import TemplateConfig
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.errors import DomainError
+from musicconnect.entrypoints.http.schemas import picture_url
 from musicconnect.entrypoints.web import session
 from musicconnect.entrypoints.web.account import AccountPages
 from musicconnect.entrypoints.web.assets import asset_routers
+from musicconnect.entrypoints.web.backstage import BackstagePages
 from musicconnect.entrypoints.web.calls import WebCalls
 from musicconnect.entrypoints.web.common import SignInFirst, error_page, sign_in_first
 from musicconnect.entrypoints.web.fans import FanPages
+from musicconnect.entrypoints.web.picture import PicturePages
 from musicconnect.entrypoints.web.studio import StudioPages
 from musicconnect.platform import Platform
 
@@ -65,6 +68,7 @@ def _templates() -> TemplateConfig[JinjaTemplateEngine]:
         auto_reload=False,
     )
     environment.filters["money"] = _money
+    environment.filters["picture_url"] = picture_url
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
@@ -81,7 +85,7 @@ def web_app(platform: Platform, *, secret: str) -> WebApp:
 
     pages = Router(
         path="/",
-        route_handlers=[AccountPages, FanPages, StudioPages],
+        route_handlers=[AccountPages, FanPages, StudioPages, BackstagePages, PicturePages],
         dependencies={
             "calls": Provide(provide_calls, sync_to_thread=False, use_cache=True),
             # One account read per request (a reset or erasure ends the session at once).
