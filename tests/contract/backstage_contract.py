@@ -92,6 +92,28 @@ class BackstagePostRepositoryContract(UnitOfWorkFactory):
             lambda uow: [p.id for p in uow.backstage_posts.page("artist-1", after=None, limit=9)]
         ) == ["post-2"]
 
+    def test_clips_processing_lists_every_artists_waiting_clips_oldest_first(self) -> None:
+        """Only clips still processing: not posts without one, not ready or failed clips, not
+        deleted posts; across artists, oldest first (ties by id)."""
+        waiting = [
+            a_post("late", artist_id="artist-2", at=T0 + timedelta(hours=1), clip=Clip()),
+            a_post("b-early", at=T0, clip=Clip()),
+            a_post("a-early", artist_id="artist-2", at=T0, clip=Clip()),
+        ]
+        others = [
+            a_post("no-clip", at=T0 - timedelta(hours=1)),
+            a_post("ready", at=T0 - timedelta(hours=1), clip=Clip().ready(3.0)),
+            a_post("failed", at=T0 - timedelta(hours=1), clip=Clip().failed("no audio")),
+            a_post("deleted", at=T0 - timedelta(hours=1), clip=Clip()),
+            a_post("published", at=T0 - timedelta(hours=1), clip=Clip()),
+        ]
+        self.each_committed([*waiting, *others], lambda uow, p: uow.backstage_posts.add(p))
+        self.committed(lambda uow: uow.backstage_posts.delete("deleted"))
+        self.committed(lambda uow: uow.backstage_posts.save_clip("published", Clip().ready(9.0)))
+        listed = self.read(lambda uow: list(uow.backstage_posts.clips_processing()))
+        assert [p.id for p in listed] == ["a-early", "b-early", "late"]
+        assert listed[0] == waiting[2]
+
     def test_nothing_is_visible_before_commit(self) -> None:
         """A post added and not committed is not there for the next unit of work."""
         with self.make_uow() as uow:

@@ -1,0 +1,144 @@
+"""Backstage upkeep: clips left processing are queued again with the tracks' backoff and failed
+at last; media bytes go once the database no longer points at them, and a storage that fails
+to delete them does not fail the request."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+import pytest
+
+from musicconnect.domain.backstage import BackstagePost, ClipStatus
+from musicconnect.domain.tiers import Tier
+from musicconnect.usecases.backstage import Backstage, NewPost
+from musicconnect.usecases.backstage_media import CLIP_JOB, StrandedClips
+from musicconnect.usecases.tracks import GIVE_UP_AFTER, REQUEUE_AFTER, SWEEP_EVERY
+from tests.support import images
+from tests.support.queues import DeadWorker, QueueDown
+from tests.unit.usecases.conftest import World
+from tests.unit.usecases.test_backstage import backstage_of
+
+
+@pytest.fixture
+def backstage(world: World) -> Backstage:
+    return backstage_of(world)
+
+
+def clip_status(world: World, post_id: str) -> ClipStatus | None:
+    with world.uow() as uow:
+        post = uow.backstage_posts.get(post_id)
+    assert post is not None
+    return None if post.clip is None else post.clip.status
+
+
+def post_with_clip(world: World, backstage: Backstage) -> BackstagePost:
+    artist = world.artist()
+    return backstage.post(NewPost(artist.id, "demo 🎙", clip=world.upload()), caller=artist)
+
+
+def test_a_clip_whose_job_could_not_be_queued_waits_for_the_sweep_and_is_published(
+    world: World, backstage: Backstage
+) -> None:
+    """The queue is down at the post's commit: the clip stays processing (not failed); no
+    sweep queues it before REQUEUE_AFTER; the one at REQUEUE_AFTER does, and it turns ready."""
+    post = post_with_clip(world, attrs.evolve(backstage, jobs=QueueDown()))
+    assert clip_status(world, post.id) is ClipStatus.PROCESSING
+
+    world.clock.advance(REQUEUE_AFTER - timedelta(seconds=1))
+    early = backstage.requeue_stranded_clips()
+    assert early == StrandedClips(requeued=(), given_up=())
+    assert clip_status(world, post.id) is ClipStatus.PROCESSING
+
+    world.clock.advance(timedelta(seconds=1))
+    swept = backstage.requeue_stranded_clips()
+    assert swept == StrandedClips(requeued=(post.id,), given_up=())
+    assert clip_status(world, post.id) is ClipStatus.READY
+
+
+def test_a_clip_whose_worker_died_mid_transcode_is_published_without_its_partial_output(
+    world: World, backstage: Backstage
+) -> None:
+    """The job was taken and the worker killed: a stray half-written segment is left. The sweep
+    queues the clip again; its transcode clears the stray file and publishes the clip."""
+    dead = DeadWorker()
+    post = post_with_clip(world, attrs.evolve(backstage, jobs=dead))
+    assert [job.name for job in dead.queued] == [CLIP_JOB]
+    stray = f"{post.clip_hls_prefix}/128k/half-written.ts"
+    world.storage.put_bytes(stray, b"\x47" * 100, "video/mp2t")
+
+    world.clock.advance(REQUEUE_AFTER)
+    backstage.requeue_stranded_clips()
+
+    assert clip_status(world, post.id) is ClipStatus.READY
+    assert not world.storage.exists(stray)
+    assert world.storage.exists(f"{post.clip_hls_prefix}/128k/index.m3u8")
+
+
+def test_a_clip_that_never_finishes_is_queued_at_doubling_waits_then_failed(
+    world: World, backstage: Backstage
+) -> None:
+    """Swept every SWEEP_EVERY for a day, a clip whose jobs never finish is queued again at 10,
+    20, 40 ... minutes (one or two sweeps each, as tracks are), then failed with a reason. A
+    post without a clip, a ready clip and a deleted post's clip are never swept."""
+    dead = DeadWorker()
+    sweeping = attrs.evolve(backstage, jobs=dead)
+    stuck = post_with_clip(world, sweeping)
+    ready = post_with_clip(world, backstage)
+    gone = post_with_clip(world, sweeping)
+    with world.uow() as uow:
+        uow.backstage_posts.delete(gone.id)
+        uow.commit()
+    requeued_at: list[timedelta] = []
+    given_up: list[str] = []
+    swept_for = timedelta()
+    while swept_for <= GIVE_UP_AFTER:
+        swept = sweeping.requeue_stranded_clips()
+        assert set(swept.requeued) <= {stuck.id}
+        requeued_at += [swept_for] * len(swept.requeued)
+        given_up += swept.given_up
+        world.clock.advance(SWEEP_EVERY)
+        swept_for += SWEEP_EVERY
+
+    # Sweeps fall exactly on the marks here: each mark is seen by the sweep at it and the next.
+    doublings = range(1, int(GIVE_UP_AFTER / REQUEUE_AFTER).bit_length())
+    marks = [REQUEUE_AFTER, *(REQUEUE_AFTER * 2**k for k in doublings)]
+    assert marks[-1] < GIVE_UP_AFTER <= 2 * marks[-1]
+    assert requeued_at == [at for mark in marks for at in (mark, mark + SWEEP_EVERY)]
+    assert given_up == [stuck.id]
+    with world.uow() as uow:
+        failed = uow.backstage_posts.get(stuck.id)
+    assert failed is not None
+    assert failed.clip is not None
+    assert failed.clip.status is ClipStatus.FAILED
+    assert failed.clip.failure_reason is not None
+    assert "did not finish" in failed.clip.failure_reason
+    assert clip_status(world, ready.id) is ClipStatus.READY
+    assert sweeping.requeue_stranded_clips() == StrandedClips(requeued=(), given_up=())
+
+
+def test_a_superfan_sees_the_swept_clip_play(world: World, backstage: Backstage) -> None:
+    """End to end through the feed: no clip URL while stranded, a signed one once swept."""
+    artist = world.artist()
+    fan = world.fan_on(artist, Tier.SUPERFAN)
+    down = attrs.evolve(backstage, jobs=QueueDown())
+    down.post(
+        NewPost(artist.id, "voice note", images=[images.photo(40, 40)], clip=world.upload()), caller=artist
+    )
+    assert backstage.feed(artist.id, caller=fan).posts[0].clip_url is None
+    world.clock.advance(REQUEUE_AFTER)
+    backstage.requeue_stranded_clips()
+    assert backstage.feed(artist.id, caller=fan).posts[0].clip_url is not None
+
+
+def test_a_clip_whose_job_used_up_its_attempts_is_published_by_the_sweep(
+    world: World, backstage: Backstage
+) -> None:
+    """The transcoder dies mid-way (a killed ffmpeg) and the queue drops the job after its one
+    attempt: the clip is left processing, not failed, and the sweep publishes it."""
+    world.transcoder.crash_with = RuntimeError("ffmpeg was killed")
+    post = post_with_clip(world, backstage)
+    assert clip_status(world, post.id) is ClipStatus.PROCESSING
+    world.clock.advance(REQUEUE_AFTER)
+    assert backstage.requeue_stranded_clips() == StrandedClips(requeued=(post.id,), given_up=())
+    assert clip_status(world, post.id) is ClipStatus.READY
