@@ -170,7 +170,7 @@ class Platform:
         return cls(
             services=s,
             accounts=accounts,
-            profiles=Profiles(s.uow, s.hasher, s.mail, s.clock, billing),
+            profiles=Profiles(s.uow, s.hasher, s.mail, s.clock, billing, s.storage),
             artists=Artists(s.uow, s.clock, s.storage, s.images, s.ids),
             tracks=tracks,
             streaming=Streaming(

@@ -53,6 +53,7 @@ from musicconnect.usecases.backstage_media import (
     requeue_stranded_clips,
     transcode_clip,
 )
+from musicconnect.usecases.media_cleanup import discard_media
 from musicconnect.usecases.notifications import Notifications
 from musicconnect.usecases.streaming import MediaFile, is_owner, url_expiry
 
@@ -163,7 +164,7 @@ class Backstage:
             require_owner(caller, post.artist_id)
             uow.backstage_posts.delete(post_id)
             uow.commit()
-        self.storage.delete_prefix(post.media_prefix + "/")
+        discard_media(self.storage, post.media_prefix + "/")
 
     def delete_comment(self, post_id: str, comment_id: str, *, caller: Caller) -> None:
         """The artist deletes any comment on their posts; a fan their own."""
