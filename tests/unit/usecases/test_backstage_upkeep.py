@@ -4,19 +4,27 @@ to delete them does not fail the request."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import attrs
 import pytest
 
+from musicconnect.adapters.pillow import PillowImageProcessor
 from musicconnect.domain.backstage import BackstagePost, ClipStatus
+from musicconnect.domain.errors import NotFound
 from musicconnect.domain.tiers import Tier
+from musicconnect.ports.media import MediaStorage
+from musicconnect.usecases.artists import Artists
 from musicconnect.usecases.backstage import Backstage, NewPost
 from musicconnect.usecases.backstage_media import CLIP_JOB, StrandedClips
+from musicconnect.usecases.profile import Profiles
 from musicconnect.usecases.tracks import GIVE_UP_AFTER, REQUEUE_AFTER, SWEEP_EVERY
 from tests.support import images
 from tests.support.queues import DeadWorker, QueueDown
-from tests.unit.usecases.conftest import World
+from tests.unit.usecases.conftest import PASSWORD, World
 from tests.unit.usecases.test_backstage import backstage_of
 
 
@@ -142,3 +150,164 @@ def test_a_clip_whose_job_used_up_its_attempts_is_published_by_the_sweep(
     world.clock.advance(REQUEUE_AFTER)
     assert backstage.requeue_stranded_clips() == StrandedClips(requeued=(post.id,), given_up=())
     assert clip_status(world, post.id) is ClipStatus.READY
+
+
+# --- media bytes once nothing points at them ----------------------------------------------------
+
+
+class WatchedDeletes:
+    """A storage that, at each delete, notes what the database shows at that instant (so a
+    delete made inside the transaction, before the commit, is caught) and may fail it."""
+
+    def __init__(self, inner: MediaStorage, snapshot: Callable[[], object], *, failing: bool = False) -> None:
+        self.inner = inner
+        self.snapshot = snapshot
+        self.failing = failing
+        self.deletes: list[tuple[str, object]] = []
+
+    def put_file(self, key: str, source: Path, content_type: str) -> None:
+        self.inner.put_file(key, source, content_type)
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.inner.put_bytes(key, data, content_type)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.inner.get_bytes(key)
+
+    def download(self, key: str, target: Path) -> None:
+        self.inner.download(key, target)
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        return self.inner.list_keys(prefix)
+
+    def delete_prefix(self, prefix: str) -> int:
+        self.deletes.append((prefix, self.snapshot()))
+        if self.failing:
+            raise ConnectionError(f"storage unavailable while deleting {prefix}")
+        return self.inner.delete_prefix(prefix)
+
+
+def keys_under(world: World, prefix: str) -> list[str]:
+    return sorted(world.storage.list_keys(prefix))
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_a_deleted_posts_media_go_after_the_commit_and_a_failing_storage_is_only_logged(
+    world: World, backstage: Backstage, caplog: pytest.LogCaptureFixture, *, failing: bool
+) -> None:
+    artist = world.artist()
+    post = backstage.post(
+        NewPost(artist.id, "soon gone", images=[images.photo(64, 48)], clip=world.upload()), caller=artist
+    )
+    assert keys_under(world, post.media_prefix + "/")  # images, original, clip playlist
+
+    def stored_post() -> object:
+        with world.uow() as uow:
+            return uow.backstage_posts.get(post.id)
+
+    watched = WatchedDeletes(world.storage, stored_post, failing=failing)
+    attrs.evolve(backstage, storage=watched).delete(post.id, caller=artist)  # no error either way
+
+    assert watched.deletes == [(post.media_prefix + "/", None)]  # the post was gone by then
+    with pytest.raises(NotFound):
+        backstage.view(post.id, caller=artist)
+    if failing:
+        assert keys_under(world, post.media_prefix + "/")
+        assert _logged_failure(caplog, post.media_prefix + "/")
+    else:
+        assert keys_under(world, post.media_prefix + "/") == []
+
+
+def artists_of(world: World, storage: MediaStorage) -> Artists:
+    return Artists(world.uow, world.clock, storage, PillowImageProcessor(), world.ids)
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_a_replaced_picture_goes_after_the_commit_and_a_failing_storage_is_only_logged(
+    world: World, caplog: pytest.LogCaptureFixture, *, failing: bool
+) -> None:
+    artist = world.artist()
+    first = artists_of(world, world.storage).set_picture(artist.id, images.photo(300, 200), caller=artist)
+    assert first.image_key is not None
+
+    def current_key() -> object:
+        with world.uow() as uow:
+            stored = uow.artists.get(artist.id)
+        return None if stored is None else stored.image_key
+
+    watched = WatchedDeletes(world.storage, current_key, failing=failing)
+    second = artists_of(world, watched).set_picture(artist.id, images.photo_with_gps(), caller=artist)
+
+    assert second.image_key is not None
+    assert second.image_key != first.image_key
+    old_folder = first.image_key.rsplit("/", 1)[0] + "/"
+    assert watched.deletes == [(old_folder, second.image_key)]  # the new key was committed by then
+    assert artists_of(world, world.storage).picture(artist.id).body == world.storage.get_bytes(
+        second.image_key
+    )
+    assert world.storage.exists(first.image_key) is failing
+    if failing:
+        assert _logged_failure(caplog, old_folder)
+
+
+def profiles_of(world: World, storage: MediaStorage) -> Profiles:
+    return Profiles(world.uow, world.hasher, world.mail, world.clock, world.subscriptions, storage)
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_an_erased_artists_picture_and_backstage_media_go_after_the_commit(
+    world: World, backstage: Backstage, caplog: pytest.LogCaptureFixture, *, failing: bool
+) -> None:
+    """The posts (with a fan's comment) and the picture are gone from the database before any
+    byte is deleted; then every byte under the artist's picture and backstage goes, or, when
+    the storage fails, the erasure still succeeds and each prefix is logged. Another artist's
+    backstage is untouched."""
+    artist, other = world.artist(), world.artist()
+    fan = world.fan_on(artist, Tier.SUPERFAN)
+    picture = artists_of(world, world.storage).set_picture(artist.id, images.photo(200, 200), caller=artist)
+    assert picture.image_key is not None
+    posts = [
+        backstage.post(
+            NewPost(artist.id, f"post {n}", images=[images.photo(40, 40)], clip=world.upload()), caller=artist
+        )
+        for n in range(2)
+    ]
+    backstage.comment(posts[0].id, "💜", caller=fan)
+    kept = backstage.post(NewPost(other.id, "not theirs", images=[images.photo(30, 30)]), caller=other)
+    kept_keys = keys_under(world, kept.media_prefix + "/")
+    backstage.block(artist.id, fan.id, caller=artist)
+
+    def what_the_database_shows() -> object:
+        with world.uow() as uow:
+            stored = uow.artists.get(artist.id)
+            return (
+                [uow.backstage_posts.get(p.id) for p in posts],
+                None if stored is None else stored.image_key,
+            )
+
+    watched = WatchedDeletes(world.storage, what_the_database_shows, failing=failing)
+    profiles_of(world, watched).erase(artist, PASSWORD)
+
+    assert sorted(prefix for prefix, _ in watched.deletes) == sorted(
+        [*(p.media_prefix + "/" for p in posts), picture.image_key.rsplit("/", 1)[0] + "/"]
+    )
+    assert all(seen == ([None, None], None) for _, seen in watched.deletes)
+    assert keys_under(world, kept.media_prefix + "/") == kept_keys
+    with world.uow() as uow:
+        assert uow.backstage_comments.by_fan(fan.id) == []
+        assert uow.backstage_blocks.blocked(artist.id) == []
+    if failing:
+        assert all(_logged_failure(caplog, prefix) for prefix, _ in watched.deletes)
+        assert keys_under(world, f"artists/{artist.id}/")
+    else:
+        assert keys_under(world, f"artists/{artist.id}/") == []
+
+
+def _logged_failure(caplog: pytest.LogCaptureFixture, prefix: str) -> bool:
+    return any(
+        record.levelno == logging.ERROR and prefix in record.getMessage() and record.exc_info
+        for record in caplog.records
+    )
