@@ -5,9 +5,8 @@ to delete them does not fail the request."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import attrs
 import pytest
@@ -16,7 +15,6 @@ from musicconnect.adapters.pillow import PillowImageProcessor
 from musicconnect.domain.backstage import BackstagePost, ClipStatus
 from musicconnect.domain.errors import NotFound
 from musicconnect.domain.tiers import Tier
-from musicconnect.ports.media import MediaStorage
 from musicconnect.usecases.artists import Artists
 from musicconnect.usecases.backstage import Backstage, NewPost
 from musicconnect.usecases.backstage_media import CLIP_JOB, StrandedClips
@@ -155,39 +153,13 @@ def test_a_clip_whose_job_used_up_its_attempts_is_published_by_the_sweep(
 # --- media bytes once nothing points at them ----------------------------------------------------
 
 
-class WatchedDeletes:
-    """A storage that, at each delete, notes what the database shows at that instant (so a
-    delete made inside the transaction, before the commit, is caught) and may fail it."""
-
-    def __init__(self, inner: MediaStorage, snapshot: Callable[[], object], *, failing: bool = False) -> None:
-        self.inner = inner
-        self.snapshot = snapshot
-        self.failing = failing
-        self.deletes: list[tuple[str, object]] = []
-
-    def put_file(self, key: str, source: Path, content_type: str) -> None:
-        self.inner.put_file(key, source, content_type)
-
-    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
-        self.inner.put_bytes(key, data, content_type)
-
-    def get_bytes(self, key: str) -> bytes:
-        return self.inner.get_bytes(key)
-
-    def download(self, key: str, target: Path) -> None:
-        self.inner.download(key, target)
-
-    def exists(self, key: str) -> bool:
-        return self.inner.exists(key)
-
-    def list_keys(self, prefix: str) -> Iterator[str]:
-        return self.inner.list_keys(prefix)
-
-    def delete_prefix(self, prefix: str) -> int:
-        self.deletes.append((prefix, self.snapshot()))
-        if self.failing:
-            raise ConnectionError(f"storage unavailable while deleting {prefix}")
-        return self.inner.delete_prefix(prefix)
+def watch_deletes(world: World, snapshot: Callable[[], object], *, failing: bool) -> list[tuple[str, object]]:
+    """From now on, each storage delete notes what the database shows at that instant (so a
+    delete made inside the transaction, before the commit, is caught), and fails if ``failing``."""
+    deletes: list[tuple[str, object]] = []
+    world.storage.before_delete = lambda prefix: deletes.append((prefix, snapshot()))
+    world.storage.fail_deletes = failing
+    return deletes
 
 
 def keys_under(world: World, prefix: str) -> list[str]:
@@ -208,10 +180,10 @@ def test_a_deleted_posts_media_go_after_the_commit_and_a_failing_storage_is_only
         with world.uow() as uow:
             return uow.backstage_posts.get(post.id)
 
-    watched = WatchedDeletes(world.storage, stored_post, failing=failing)
-    attrs.evolve(backstage, storage=watched).delete(post.id, caller=artist)  # no error either way
+    deletes = watch_deletes(world, stored_post, failing=failing)
+    backstage.delete(post.id, caller=artist)  # no error either way
 
-    assert watched.deletes == [(post.media_prefix + "/", None)]  # the post was gone by then
+    assert deletes == [(post.media_prefix + "/", None)]  # the post was gone by then
     with pytest.raises(NotFound):
         backstage.view(post.id, caller=artist)
     if failing:
@@ -221,8 +193,8 @@ def test_a_deleted_posts_media_go_after_the_commit_and_a_failing_storage_is_only
         assert keys_under(world, post.media_prefix + "/") == []
 
 
-def artists_of(world: World, storage: MediaStorage) -> Artists:
-    return Artists(world.uow, world.clock, storage, PillowImageProcessor(), world.ids)
+def artists_of(world: World) -> Artists:
+    return Artists(world.uow, world.clock, world.storage, PillowImageProcessor(), world.ids)
 
 
 @pytest.mark.parametrize("failing", [False, True])
@@ -230,7 +202,7 @@ def test_a_replaced_picture_goes_after_the_commit_and_a_failing_storage_is_only_
     world: World, caplog: pytest.LogCaptureFixture, *, failing: bool
 ) -> None:
     artist = world.artist()
-    first = artists_of(world, world.storage).set_picture(artist.id, images.photo(300, 200), caller=artist)
+    first = artists_of(world).set_picture(artist.id, images.photo(300, 200), caller=artist)
     assert first.image_key is not None
 
     def current_key() -> object:
@@ -238,23 +210,21 @@ def test_a_replaced_picture_goes_after_the_commit_and_a_failing_storage_is_only_
             stored = uow.artists.get(artist.id)
         return None if stored is None else stored.image_key
 
-    watched = WatchedDeletes(world.storage, current_key, failing=failing)
-    second = artists_of(world, watched).set_picture(artist.id, images.photo_with_gps(), caller=artist)
+    deletes = watch_deletes(world, current_key, failing=failing)
+    second = artists_of(world).set_picture(artist.id, images.photo_with_gps(), caller=artist)
 
     assert second.image_key is not None
     assert second.image_key != first.image_key
     old_folder = first.image_key.rsplit("/", 1)[0] + "/"
-    assert watched.deletes == [(old_folder, second.image_key)]  # the new key was committed by then
-    assert artists_of(world, world.storage).picture(artist.id).body == world.storage.get_bytes(
-        second.image_key
-    )
+    assert deletes == [(old_folder, second.image_key)]  # the new key was committed by then
+    assert artists_of(world).picture(artist.id).body == world.storage.get_bytes(second.image_key)
     assert world.storage.exists(first.image_key) is failing
     if failing:
         assert _logged_failure(caplog, old_folder)
 
 
-def profiles_of(world: World, storage: MediaStorage) -> Profiles:
-    return Profiles(world.uow, world.hasher, world.mail, world.clock, world.subscriptions, storage)
+def profiles_of(world: World) -> Profiles:
+    return Profiles(world.uow, world.hasher, world.mail, world.clock, world.subscriptions, world.storage)
 
 
 @pytest.mark.parametrize("failing", [False, True])
@@ -267,7 +237,7 @@ def test_an_erased_artists_picture_and_backstage_media_go_after_the_commit(
     backstage is untouched."""
     artist, other = world.artist(), world.artist()
     fan = world.fan_on(artist, Tier.SUPERFAN)
-    picture = artists_of(world, world.storage).set_picture(artist.id, images.photo(200, 200), caller=artist)
+    picture = artists_of(world).set_picture(artist.id, images.photo(200, 200), caller=artist)
     assert picture.image_key is not None
     posts = [
         backstage.post(
@@ -288,19 +258,19 @@ def test_an_erased_artists_picture_and_backstage_media_go_after_the_commit(
                 None if stored is None else stored.image_key,
             )
 
-    watched = WatchedDeletes(world.storage, what_the_database_shows, failing=failing)
-    profiles_of(world, watched).erase(artist, PASSWORD)
+    deletes = watch_deletes(world, what_the_database_shows, failing=failing)
+    profiles_of(world).erase(artist, PASSWORD)
 
-    assert sorted(prefix for prefix, _ in watched.deletes) == sorted(
+    assert sorted(prefix for prefix, _ in deletes) == sorted(
         [*(p.media_prefix + "/" for p in posts), picture.image_key.rsplit("/", 1)[0] + "/"]
     )
-    assert all(seen == ([None, None], None) for _, seen in watched.deletes)
+    assert all(seen == ([None, None], None) for _, seen in deletes)
     assert keys_under(world, kept.media_prefix + "/") == kept_keys
     with world.uow() as uow:
         assert uow.backstage_comments.by_fan(fan.id) == []
         assert uow.backstage_blocks.blocked(artist.id) == []
     if failing:
-        assert all(_logged_failure(caplog, prefix) for prefix, _ in watched.deletes)
+        assert all(_logged_failure(caplog, prefix) for prefix, _ in deletes)
         assert keys_under(world, f"artists/{artist.id}/")
     else:
         assert keys_under(world, f"artists/{artist.id}/") == []
