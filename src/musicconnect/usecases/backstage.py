@@ -300,7 +300,7 @@ class Backstage:
     def requeue_stranded_clips(self) -> StrandedClips:
         """Queue again the clips left processing, fail those stuck too long (see
         ``requeue_stranded_clips``); what a process running jobs schedules every ``SWEEP_EVERY``."""
-        swept = requeue_stranded_clips(uow=self.uow, jobs=self.jobs, clock=self.clock)
+        swept = requeue_stranded_clips(uow=self.uow, jobs=self.jobs, quota=self.quota, clock=self.clock)
         for post_id in swept.requeued:
             log.warning("queued the clip transcode of stranded backstage post %s again", post_id)
         for post_id in swept.given_up:

@@ -13,7 +13,7 @@ import pytest
 
 from musicconnect.adapters.pillow import PillowImageProcessor
 from musicconnect.domain.backstage import BackstagePost, ClipStatus
-from musicconnect.domain.errors import NotFound
+from musicconnect.domain.errors import NotFound, ServiceUnavailable
 from musicconnect.domain.tiers import Tier
 from musicconnect.usecases.artists import Artists
 from musicconnect.usecases.backstage import Backstage, NewPost
@@ -106,11 +106,12 @@ def test_a_clip_that_never_finishes_is_queued_at_doubling_waits_then_failed(
         world.clock.advance(SWEEP_EVERY)
         swept_for += SWEEP_EVERY
 
-    # Sweeps fall exactly on the marks here: each mark is seen by the sweep at it and the next.
+    # Sweeps fall exactly on the marks here: the sweep at a mark queues it, the next (still in
+    # the mark's window) finds the lease taken.
     doublings = range(1, int(GIVE_UP_AFTER / REQUEUE_AFTER).bit_length())
     marks = [REQUEUE_AFTER, *(REQUEUE_AFTER * 2**k for k in doublings)]
     assert marks[-1] < GIVE_UP_AFTER <= 2 * marks[-1]
-    assert requeued_at == [at for mark in marks for at in (mark, mark + SWEEP_EVERY)]
+    assert requeued_at == marks
     assert given_up == [stuck.id]
     with world.uow() as uow:
         failed = uow.backstage_posts.get(stuck.id)
@@ -121,6 +122,44 @@ def test_a_clip_that_never_finishes_is_queued_at_doubling_waits_then_failed(
     assert "did not finish" in failed.clip.failure_reason
     assert clip_status(world, ready.id) is ClipStatus.READY
     assert sweeping.requeue_stranded_clips() == StrandedClips(requeued=(), given_up=())
+
+
+def test_processes_sweeping_side_by_side_queue_a_stranded_clip_once_a_mark(
+    world: World, backstage: Backstage
+) -> None:
+    """Three ``serve`` processes on the embedded default, each with a thread queue of its own
+    (which do not see each other's job keys), sweep the same database: one of them queues the
+    clip at a mark, so it is never transcoded twice at once; at the next mark one does again."""
+    post = post_with_clip(world, attrs.evolve(backstage, jobs=QueueDown()))
+    queues = [DeadWorker() for _ in range(3)]
+    processes = [attrs.evolve(backstage, jobs=queue) for queue in queues]
+
+    def sweep_all() -> list[tuple[str, ...]]:
+        return [process.requeue_stranded_clips().requeued for process in processes]
+
+    world.clock.advance(REQUEUE_AFTER)
+    at_the_mark = sweep_all()
+    world.clock.advance(SWEEP_EVERY)
+    a_sweep_later = sweep_all()
+    world.clock.advance(REQUEUE_AFTER)  # the next mark: twice REQUEUE_AFTER
+    at_the_next_mark = sweep_all()
+
+    assert sorted(at_the_mark) == [(), (), (post.id,)]
+    assert a_sweep_later == [(), (), ()]
+    assert sorted(at_the_next_mark) == [(), (), (post.id,)]
+    assert sum(len(queue.queued) for queue in queues) == 2
+
+
+def test_a_sweep_that_cannot_reach_the_queue_leaves_the_mark_to_the_next_sweep(
+    world: World, backstage: Backstage
+) -> None:
+    post = post_with_clip(world, attrs.evolve(backstage, jobs=QueueDown()))
+    world.clock.advance(REQUEUE_AFTER)
+    with pytest.raises(ServiceUnavailable):
+        attrs.evolve(backstage, jobs=QueueDown()).requeue_stranded_clips()
+    world.clock.advance(SWEEP_EVERY)  # still within the mark's window
+    assert backstage.requeue_stranded_clips() == StrandedClips(requeued=(post.id,), given_up=())
+    assert clip_status(world, post.id) is ClipStatus.READY
 
 
 def test_a_superfan_sees_the_swept_clip_play(world: World, backstage: Backstage) -> None:
