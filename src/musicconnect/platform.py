@@ -31,7 +31,7 @@ from typing import Self
 
 import attrs
 
-from musicconnect.adapters.inprocess import Repeating
+from musicconnect.adapters.inprocess import Repeating, Schedule
 from musicconnect.bootstrap import Services, bootstrap, notifications_of
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Accounts
@@ -54,7 +54,7 @@ from musicconnect.usecases.qa import MonthlyQa
 from musicconnect.usecases.streaming import Streaming
 from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.throttling import Throttling
-from musicconnect.usecases.tracks import Tracks
+from musicconnect.usecases.tracks import SWEEP_EVERY, Tracks
 from musicconnect.usecases.webhooks import Webhooks
 
 
@@ -101,12 +101,16 @@ class Platform:
     #: Rate limits on logins, registrations, resets and plays.
     throttling: Throttling
 
-    def schedule(self) -> Repeating:
-        """What a process that runs jobs queues on a schedule: the release sweep, every
-        ``release_sweep_s``. Not started: the worker starts it, and ``serve`` on the embedded
-        default, where jobs run in the API processes."""
+    def schedule(self) -> Schedule:
+        """What a process that runs jobs does on a schedule: queue the release sweep, every
+        ``release_sweep_s``, and queue again the backstage clips left processing, every
+        ``SWEEP_EVERY`` (the tracks' backoff). Not started: the worker starts it, and ``serve``
+        on the embedded default, where jobs run in the API processes."""
         every = self.services.settings.release_sweep_s
-        return Repeating("release-sweep", every, self.notifications.queue_release_sweep)
+        return Schedule(
+            Repeating("release-sweep", every, self.notifications.queue_release_sweep),
+            Repeating("stranded-clips", SWEEP_EVERY.total_seconds(), self.backstage.requeue_stranded_clips),
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Platform:
@@ -166,7 +170,7 @@ class Platform:
         return cls(
             services=s,
             accounts=accounts,
-            profiles=Profiles(s.uow, s.hasher, s.mail, s.clock, billing),
+            profiles=Profiles(s.uow, s.hasher, s.mail, s.clock, billing, s.storage),
             artists=Artists(s.uow, s.clock, s.storage, s.images, s.ids),
             tracks=tracks,
             streaming=Streaming(

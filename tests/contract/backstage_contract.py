@@ -11,6 +11,7 @@ import attrs
 from musicconnect.domain.accounts import Artist
 from musicconnect.domain.backstage import BackstagePost, Clip, ClipStatus, Comment, PageCursor, PostImage
 from musicconnect.domain.tiers import default_plans
+from musicconnect.usecases.engagement_data import engagement_export, erase_engagement
 from tests.contract.repositories_contract import UnitOfWorkFactory
 
 T0: Final = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -91,6 +92,62 @@ class BackstagePostRepositoryContract(UnitOfWorkFactory):
         assert self.read(
             lambda uow: [p.id for p in uow.backstage_posts.page("artist-1", after=None, limit=9)]
         ) == ["post-2"]
+
+    def test_clips_processing_lists_every_artists_waiting_clips_oldest_first(self) -> None:
+        """Only clips still processing: not posts without one, not ready or failed clips, not
+        deleted posts; across artists, oldest first (ties by id)."""
+        waiting = [
+            a_post("late", artist_id="artist-2", at=T0 + timedelta(hours=1), clip=Clip()),
+            a_post("b-early", at=T0, clip=Clip()),
+            a_post("a-early", artist_id="artist-2", at=T0, clip=Clip()),
+        ]
+        others = [
+            a_post("no-clip", at=T0 - timedelta(hours=1)),
+            a_post("ready", at=T0 - timedelta(hours=1), clip=Clip().ready(3.0)),
+            a_post("failed", at=T0 - timedelta(hours=1), clip=Clip().failed("no audio")),
+            a_post("deleted", at=T0 - timedelta(hours=1), clip=Clip()),
+            a_post("published", at=T0 - timedelta(hours=1), clip=Clip()),
+        ]
+        self.each_committed([*waiting, *others], lambda uow, p: uow.backstage_posts.add(p))
+        self.committed(lambda uow: uow.backstage_posts.delete("deleted"))
+        self.committed(lambda uow: uow.backstage_posts.save_clip("published", Clip().ready(9.0)))
+        listed = self.read(lambda uow: list(uow.backstage_posts.clips_processing()))
+        assert [p.id for p in listed] == ["a-early", "b-early", "late"]
+        assert listed[0] == waiting[2]
+
+    def test_an_erased_artists_posts_comments_and_blocks_go_and_only_theirs(self) -> None:
+        """The export lists every post of the artist (beyond any page); erasure deletes them, the
+        comments on them and the artist's blocks, returns their media prefixes, and leaves
+        another artist's backstage and the fan's comments there alone."""
+        mine = [a_post(f"post-{n}", at=T0 + timedelta(minutes=n), clip=Clip()) for n in range(25)]
+        theirs = a_post("theirs", artist_id="artist-2")
+        self.each_committed([*mine, theirs], lambda uow, p: uow.backstage_posts.add(p))
+        comments = [a_comment("c-mine", post_id="post-3"), a_comment("c-theirs", post_id="theirs")]
+        self.each_committed(comments, lambda uow, c: uow.backstage_comments.add(c))
+        self.committed(lambda uow: uow.backstage_blocks.block("artist-1", "fan-2", T0))
+        self.committed(lambda uow: uow.backstage_blocks.block("artist-2", "fan-2", T0))
+
+        exported = self.read(lambda uow: engagement_export(uow, "artist-1", artist=True))
+        assert [p["id"] for p in exported["backstage_posts"]] == [p.id for p in reversed(mine)]
+        assert exported["backstage_posts"][-1]["images"][0] == {
+            "filename": "0.jpg",
+            "content_type": "image/jpeg",
+            "width": 2048,
+            "height": 1536,
+        }
+        assert exported["backstage_posts"][-1]["clip"]["status"] == "processing"
+        as_a_fan = self.read(lambda uow: engagement_export(uow, "fan-1", artist=False))
+        assert "backstage_posts" not in as_a_fan
+
+        media = self.committed(lambda uow: erase_engagement(uow, "artist-1", artist=True))
+        assert sorted(media) == sorted(p.media_prefix + "/" for p in mine)
+        assert self.read(lambda uow: list(uow.backstage_posts.page("artist-1", after=None, limit=99))) == []
+        assert self.read(lambda uow: uow.backstage_comments.get("c-mine")) is None
+        assert self.read(lambda uow: list(uow.backstage_blocks.blocked("artist-1"))) == []
+        assert self.read(lambda uow: list(uow.backstage_posts.clips_processing())) == []
+        assert self.read(lambda uow: uow.backstage_posts.get("theirs")) == theirs
+        assert self.read(lambda uow: uow.backstage_comments.get("c-theirs")) == comments[1]
+        assert self.read(lambda uow: list(uow.backstage_blocks.blocked("artist-2"))) == ["fan-2"]
 
     def test_nothing_is_visible_before_commit(self) -> None:
         """A post added and not committed is not there for the next unit of work."""

@@ -11,3 +11,14 @@ class QueueDown:
 
     def enqueue(self, job: Job) -> None:
         raise ServiceUnavailable(f"job queue is unavailable (enqueue {job.key})")
+
+
+class DeadWorker:
+    """A job queue that takes jobs and never runs them: the worker was killed (or the process
+    died before its thread pool got to them). Records what was queued."""
+
+    def __init__(self) -> None:
+        self.queued: list[Job] = []
+
+    def enqueue(self, job: Job) -> None:
+        self.queued.append(job)

@@ -13,16 +13,19 @@ from litestar.testing import TestClient
 
 from musicconnect.adapters.crypto import ScryptPasswordHasher
 from musicconnect.adapters.inprocess import ThreadJobQueue
-from musicconnect.adapters.memory import InMemoryEmailSender, InMemoryStore, InMemoryUnitOfWork
+from musicconnect.adapters.memory import FrozenClock, InMemoryEmailSender, InMemoryStore, InMemoryUnitOfWork
 from musicconnect.bootstrap import bootstrap, job_handlers
+from musicconnect.domain.backstage import BackstagePost, Clip, ClipStatus
 from musicconnect.entrypoints.asgi import create
 from musicconnect.platform import Platform
 from musicconnect.settings import Settings
+from musicconnect.testing import DEFAULT_START
 from musicconnect.usecases.accounts import Register
 from musicconnect.usecases.backstage_media import CLIP_JOB
 from musicconnect.usecases.live import FINISH_JOB
 from musicconnect.usecases.notifications import NOTIFY_JOB, SWEEP_RELEASES_JOB
-from musicconnect.usecases.tracks import TRANSCODE_JOB
+from musicconnect.usecases.tracks import REQUEUE_AFTER, TRANSCODE_JOB
+from tests.unit.usecases.conftest import FakeTranscoder, fake_audio
 
 PASSWORD = "correct horse battery"
 
@@ -127,3 +130,42 @@ def test_the_served_app_keeps_the_schedule_from_startup_to_shutdown(
         time.sleep(0.3)
         assert running is not None
         assert swept_until() == stopped
+
+
+def test_the_schedule_publishes_a_backstage_clip_a_dead_process_left_processing(tmp_path: Path) -> None:
+    """On the embedded default (``serve``, or ``worker`` without Redis) the platform's schedule
+    sweeps stranded clips: a post committed with its clip, whose job died with its process, is
+    queued again on the thread queue once REQUEUE_AFTER has passed, and published."""
+    store = InMemoryStore()
+    clock = FrozenClock(DEFAULT_START)
+    services = bootstrap(
+        Settings(data_dir=tmp_path, secret_key="x" * 32, redis_url=None, mongodb_uri=None),
+        uow=lambda: InMemoryUnitOfWork(store),
+        hasher=ScryptPasswordHasher(n=2, r=1, p=1),
+        email=InMemoryEmailSender(),
+        clock=clock,
+        transcoder=FakeTranscoder(),
+    )
+    post = BackstagePost("post-1", "artist-1", "voice note", DEFAULT_START, clip=Clip())
+    services.storage.put_bytes(post.clip_original_key, fake_audio(), "application/octet-stream")
+    with services.uow() as uow:
+        uow.backstage_posts.add(post)  # as committed by a process that died before its job ran
+        uow.commit()
+    clock.advance(REQUEUE_AFTER)
+
+    def clip_status() -> ClipStatus | None:
+        with services.uow() as uow:
+            stored = uow.backstage_posts.get(post.id)
+        return None if stored is None or stored.clip is None else stored.clip.status
+
+    with Platform.of(services) as platform:
+        schedule = platform.schedule()
+        schedule.start()
+        try:
+            deadline = time.monotonic() + 30
+            while clip_status() is ClipStatus.PROCESSING and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            schedule.stop()
+        assert clip_status() is ClipStatus.READY
+        assert services.storage.exists(f"{post.clip_hls_prefix}/128k/index.m3u8")

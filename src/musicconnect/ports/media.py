@@ -21,7 +21,10 @@ class ImageProcessor(Protocol):
     def process(self, data: bytes, policy: ImagePolicy) -> ProcessedImage:
         """Decode an uploaded image and encode it again, scaled down to the policy's output size
         and without its metadata (EXIF, GPS, comments). MediaTooLarge for an upload over the
-        policy's bytes, pixels or sides; MediaRejected for anything that is not a whole image."""
+        policy's bytes, pixels or sides; MediaRejected for anything that is not a whole image.
+
+        An animated image (GIF, WebP) keeps only its first frame, silently: the result is a
+        still picture, and nothing in it or in the answer says the animation was dropped."""
         ...
 
 

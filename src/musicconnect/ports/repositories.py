@@ -339,6 +339,11 @@ class BackstagePostRepository(Protocol):
         those after ``after`` in that order when it is given."""
         ...
 
+    def clips_processing(self) -> Sequence[BackstagePost]:
+        """Every artist's posts whose clip is still processing, oldest first (the stranded-clip
+        sweep's list: deleted posts are not in it)."""
+        ...
+
 
 class BackstageCommentRepository(Protocol):
     """Superfans' comments on backstage posts."""

@@ -15,6 +15,7 @@ from musicconnect.ports.media import ImageProcessor, MediaStorage
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator
 from musicconnect.usecases.access import require_artist, require_owner
+from musicconnect.usecases.media_cleanup import discard_media, picture_folder
 
 
 def view_artist(artist_id: str, *, uow: UnitOfWork, clock: Clock, visitor_id: str | None = None) -> Artist:
@@ -115,7 +116,7 @@ class Artists:
             self.storage.delete_prefix(folder)
             raise
         if before.image_key is not None:
-            self.storage.delete_prefix(before.image_key.rsplit("/", 1)[0] + "/")
+            discard_media(self.storage, picture_folder(before.image_key))
         return artist
 
     def picture(self, artist_id: str) -> Picture:

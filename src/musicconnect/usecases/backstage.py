@@ -43,14 +43,17 @@ from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, JobQueue, QuotaCounter
 from musicconnect.usecases.access import require_artist, require_fan, require_owner
 from musicconnect.usecases.backstage_media import (
+    StrandedClips,
     clip_file,
     clip_job,
     clip_path,
     holder_of,
     image_file,
     image_path,
+    requeue_stranded_clips,
     transcode_clip,
 )
+from musicconnect.usecases.media_cleanup import discard_media
 from musicconnect.usecases.notifications import Notifications
 from musicconnect.usecases.streaming import MediaFile, is_owner, url_expiry
 
@@ -161,7 +164,7 @@ class Backstage:
             require_owner(caller, post.artist_id)
             uow.backstage_posts.delete(post_id)
             uow.commit()
-        self.storage.delete_prefix(post.media_prefix + "/")
+        discard_media(self.storage, post.media_prefix + "/")
 
     def delete_comment(self, post_id: str, comment_id: str, *, caller: Caller) -> None:
         """The artist deletes any comment on their posts; a fan their own."""
@@ -294,6 +297,16 @@ class Backstage:
         """The ``CLIP_JOB`` handler."""
         self.transcode_clip(str(payload["post_id"]))
 
+    def requeue_stranded_clips(self) -> StrandedClips:
+        """Queue again the clips left processing, fail those stuck too long (see
+        ``requeue_stranded_clips``); what a process running jobs schedules every ``SWEEP_EVERY``."""
+        swept = requeue_stranded_clips(uow=self.uow, jobs=self.jobs, quota=self.quota, clock=self.clock)
+        for post_id in swept.requeued:
+            log.warning("queued the clip transcode of stranded backstage post %s again", post_id)
+        for post_id in swept.given_up:
+            log.error("gave up on the clip of backstage post %s: still processing", post_id)
+        return swept
+
     # --- helpers ------------------------------------------------------------------------------
 
     def _signed_post(
@@ -345,10 +358,8 @@ class Backstage:
         try:
             self.jobs.enqueue(clip_job(post_id))
         except ServiceUnavailable as error:
-            with self.uow() as uow:
-                uow.backstage_posts.save_clip(post_id, Clip().failed("the clip could not be queued"))
-                uow.commit()
-            log.warning("backstage clip of %s could not be queued: %s", post_id, error.detail)
+            # The post and its clip are committed; the stranded-clip sweep queues it later.
+            log.warning("backstage clip of %s could not be queued yet: %s", post_id, error.detail)
 
     def _announce(self, post: BackstagePost) -> None:
         if self.notifications is None:

@@ -15,14 +15,20 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
+import attrs
+
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.backstage import CLIP_KBPS, BackstagePost, Clip, ClipStatus
 from musicconnect.domain.errors import Forbidden, MediaRejected, NotFound
 from musicconnect.domain.media import VARIANT_PLAYLIST, content_type_for, rung_folder
 from musicconnect.ports.media import MediaStorage, Transcoder, UrlSigner
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.ports.services import Job
+from musicconnect.ports.services import Clock, Job, JobQueue, QuotaCounter
 from musicconnect.usecases.streaming import MediaFile, parse_rung, sign_playlist, verified_listener
+
+# One backoff rule for everything a sweep re-queues: the tracks' (that module is being edited on
+# another branch; the rule should move to a neutral module, public, once both have landed).
+from musicconnect.usecases.tracks import GIVE_UP_AFTER, REQUEUE_AFTER, SWEEP_EVERY, _at_a_mark
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +86,71 @@ def _save_clip(uow: Callable[[], UnitOfWork], post: BackstagePost, clip: Clip) -
     with uow() as work:
         work.backstage_posts.save_clip(post.id, clip)
         work.commit()
+
+
+@attrs.frozen
+class StrandedClips:
+    """What one sweep did: the posts whose clip job it queued again, and those it gave up on."""
+
+    requeued: tuple[str, ...]
+    given_up: tuple[str, ...]
+
+
+def requeue_stranded_clips(
+    *, uow: Callable[[], UnitOfWork], jobs: JobQueue, quota: QuotaCounter, clock: Clock
+) -> StrandedClips:
+    """Queue again the transcodes of clips left processing (the process died between the post's
+    commit and its job, or while the job ran); fail those processing for ``GIVE_UP_AFTER``.
+
+    The tracks' rule and timings (``tracks.requeue_stranded``), run every ``SWEEP_EVERY``: a clip
+    is queued again when the wait since its post reaches ``REQUEUE_AFTER``, twice that, four
+    times that ..., so one that keeps failing is tried a handful of times a day.
+
+    Every process that runs jobs sweeps, and on the embedded default each ``serve`` process has a
+    thread queue of its own that does not see the others' job keys: two of them queuing the clip
+    at one mark would transcode it twice at once, one clearing the files the other just wrote.
+    So a clip is queued once a mark, by the first sweep to take its lease (``quota``, atomic
+    across processes, held for the two sweep intervals a mark lasts).
+    """
+    now = clock.now()
+    with uow() as work:
+        waited = {post.id: now - post.created_at for post in work.backstage_posts.clips_processing()}
+    overdue = [post_id for post_id, wait in waited.items() if wait >= GIVE_UP_AFTER]
+    due = [
+        post_id
+        for post_id, wait in waited.items()
+        if wait < GIVE_UP_AFTER and _at_a_mark(wait, first=REQUEUE_AFTER, window=2 * SWEEP_EVERY)
+    ]
+    lease_ends = now + 2 * SWEEP_EVERY
+    requeued = [post_id for post_id in due if _queue_once(post_id, jobs=jobs, quota=quota, until=lease_ends)]
+    reason = f"the clip's transcode did not finish within {GIVE_UP_AFTER}"
+    given_up = [post_id for post_id in overdue if _fail_processing_clip(uow, post_id, reason)]
+    return StrandedClips(requeued=tuple(requeued), given_up=tuple(given_up))
+
+
+def _queue_once(post_id: str, *, jobs: JobQueue, quota: QuotaCounter, until: datetime) -> bool:
+    """Queue the clip's job unless another sweep did within this mark; the lease is given back
+    when the queue cannot be reached, so the next sweep tries again."""
+    lease = f"backstage-clip-requeue:{post_id}"
+    if not quota.acquire(lease, limit=1, resets_at=until):
+        return False
+    try:
+        jobs.enqueue(clip_job(post_id))
+    except BaseException:
+        quota.release(lease)
+        raise
+    return True
+
+
+def _fail_processing_clip(uow: Callable[[], UnitOfWork], post_id: str, reason: str) -> bool:
+    """Fail the post's clip if it is still processing (one published meanwhile stays published)."""
+    with uow() as work:
+        post = work.backstage_posts.get(post_id)
+        if post is None or post.clip is None or post.clip.status is not ClipStatus.PROCESSING:
+            return False
+        work.backstage_posts.save_clip(post_id, post.clip.failed(reason))
+        work.commit()
+    return True
 
 
 def holder_of(

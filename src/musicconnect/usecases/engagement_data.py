@@ -3,7 +3,7 @@
 A fan's library (follows, likes, listening history), their Q&A questions and upvotes, their DM
 conversations (what they sent and the replies they received), their backstage comments, their
 notifications and email choices; for an artist, the Q&As they opened, the answers and the DM
-replies they wrote.
+replies they wrote, and their backstage posts.
 
 What erasure does with each, and why:
 - follows and likes are undone: the artist's follower count and the track's like count drop, as
@@ -19,16 +19,27 @@ What erasure does with each, and why:
 - notifications and email choices are deleted: nothing in them is anyone else's;
 - an erased artist's Q&A titles, descriptions, answers and DM replies are their words: blanked,
   while the fans' questions and messages to them stay the fans'.
+- an erased artist's backstage posts are deleted with their images and clips, and the fans'
+  comments on them with them, as when the artist deletes a post. Unlike a Q&A answer (kept,
+  blanked, so the fan's question still reads as answered) or a track (kept for fans who paid
+  for it), a post is the artist's words, pictures and voice from end to end: nothing in it
+  is another person's to keep, and a blanked post with a stranger's face or voice still in its
+  media would erase nothing. The artist's list of blocked fans goes too: it moderated a
+  backstage that is no longer there. The media bytes are deleted after the erasing commit
+  (``media_cleanup``); the export lists the posts (text, image and clip metadata; the media
+  themselves are the artist's uploads, served while the account lives).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
 import attrs
 
 from musicconnect.domain.accounts import ERASED_NAME
+from musicconnect.domain.backstage import BackstagePost
 from musicconnect.ports.repositories import UnitOfWork
 
 #: Repositories page their lists; an export wants all of it (and MongoDB takes an int32 limit).
@@ -73,12 +84,17 @@ def engagement_export(uow: UnitOfWork, person_id: str, *, artist: bool) -> dict[
             for message in uow.messages.thread(conversation.fan_id, person_id)
             if message.from_artist
         ]
+        data["backstage_posts"] = [plain(post) for post in _backstage_of(uow, person_id)]
     return data
 
 
-def erase_engagement(uow: UnitOfWork, person_id: str, *, artist: bool) -> None:
+def erase_engagement(uow: UnitOfWork, person_id: str, *, artist: bool) -> list[str]:
     """Erase or blank the person's engagement data as the module docstring says; call inside
-    the erasing unit of work (the caller commits)."""
+    the erasing unit of work (the caller commits). Returns the storage prefixes of the media
+    erased with it, for the caller to discard once committed (never before)."""
+    # Listed before anything is written here: a MongoDB unit of work asks the server for
+    # ``_EVERYTHING`` plus its pending writes, which must stay within an int32.
+    posts = _backstage_of(uow, person_id) if artist else ()
     for artist_id, _ in uow.fans.following(person_id):
         uow.fans.unfollow(person_id, artist_id)
     for track_id, _ in uow.fans.liked(person_id):
@@ -90,13 +106,23 @@ def erase_engagement(uow: UnitOfWork, person_id: str, *, artist: bool) -> None:
         uow.backstage_comments.delete(comment.id)
     uow.notifications.erase_fan(person_id)
     if not artist:
-        return
+        return []
     uow.messages.erase_replies_of(person_id, body=ERASED_NAME)
     for session in uow.qa_sessions.of_artist(person_id):
         uow.qa_sessions.save(attrs.evolve(session, title=ERASED_NAME, description=""))
         for question in uow.questions.of_session(session.id):
             if question.answer is not None:
                 uow.questions.save(attrs.evolve(question, answer=ERASED_NAME))
+    for post in posts:
+        uow.backstage_posts.delete(post.id)  # and the comments on it
+    for fan_id in uow.backstage_blocks.blocked(person_id):
+        uow.backstage_blocks.unblock(person_id, fan_id)
+    return [post.media_prefix + "/" for post in posts]
+
+
+def _backstage_of(uow: UnitOfWork, artist_id: str) -> Sequence[BackstagePost]:
+    """Every post of the artist's backstage, newest first."""
+    return uow.backstage_posts.page(artist_id, after=None, limit=_EVERYTHING)
 
 
 def plain(value: object) -> Any:

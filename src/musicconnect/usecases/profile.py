@@ -10,10 +10,12 @@ import attrs
 from musicconnect.domain.accounts import Account, Caller, check_display_name, normalise_email
 from musicconnect.domain.errors import AuthenticationFailed, Conflict
 from musicconnect.domain.passwords import check_password
+from musicconnect.ports.media import MediaStorage
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, PasswordHasher
 from musicconnect.usecases.account_mail import RESET, VERIFY, AccountMail
 from musicconnect.usecases.engagement_data import engagement_export, erase_engagement, plain
+from musicconnect.usecases.media_cleanup import discard_media, picture_folder
 from musicconnect.usecases.subscriptions import Subscriptions
 
 
@@ -161,12 +163,20 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
 
 
 def erase_account(
-    caller: Caller, password: str, *, uow: UnitOfWork, hasher: PasswordHasher, subscriptions: Subscriptions
+    caller: Caller,
+    password: str,
+    *,
+    uow: UnitOfWork,
+    hasher: PasswordHasher,
+    subscriptions: Subscriptions,
+    storage: MediaStorage | None = None,
 ) -> None:
     """Forget the person: email, name, password and the words of their messages go; the id
     stays, naming nobody, because ledger rows and payouts must be kept and point at it. Their
     follows, likes, history, Q&A questions and votes, notifications (and, for an artist, Q&As,
-    answers and replies) go as ``engagement_data`` says, in the same unit of work.
+    answers, replies and backstage posts) go as ``engagement_data`` says, in the same unit of
+    work. An artist's picture and backstage media are deleted from ``storage`` once that is
+    committed (``media_cleanup``: a storage that fails to is logged, not the person's error).
 
     A fan's live subscriptions are cancelled first, through billing, so nobody is charged for a
     person who is gone (they run to the end of what was paid, as any cancellation does)."""
@@ -181,12 +191,15 @@ def erase_account(
     with uow:
         _save_unless_changed_meanwhile(uow, account, erased)
         artist = uow.artists.get(account.id)
-        erase_engagement(uow, account.id, artist=artist is not None)
+        media = erase_engagement(uow, account.id, artist=artist is not None)
         if artist is not None:
-            # The picture's key goes (nothing shows it); its bytes stay in storage for now.
+            if artist.image_key is not None:
+                media.append(picture_folder(artist.image_key))
             gone = attrs.evolve(artist, display_name=erased.display_name, bio="", links=(), image_key=None)
             uow.artists.save(gone)
         uow.commit()
+    if storage is not None:
+        discard_media(storage, *media)
 
 
 @attrs.frozen
@@ -198,6 +211,8 @@ class Profiles:
     mail: AccountMail
     clock: Clock
     subscriptions: Subscriptions
+    #: Where an erased artist's picture and backstage media are deleted from.
+    storage: MediaStorage | None = None
 
     def mine(self, caller: Caller) -> Account:
         """The caller's account."""
@@ -233,4 +248,11 @@ class Profiles:
 
     def erase(self, caller: Caller, password: str) -> None:
         """Erase the account: personal data goes, money records stay anonymised."""
-        erase_account(caller, password, uow=self.uow(), hasher=self.hasher, subscriptions=self.subscriptions)
+        erase_account(
+            caller,
+            password,
+            uow=self.uow(),
+            hasher=self.hasher,
+            subscriptions=self.subscriptions,
+            storage=self.storage,
+        )

@@ -183,3 +183,38 @@ def test_a_fans_comments_are_exported_and_erased_with_them(api: Api) -> None:
     assert erased.status_code == 204, erased.text
     left = api.client.get(comments, headers=other.headers).json()
     assert [c["body"] for c in left] == ["someone else's"]
+
+
+def test_an_artists_posts_are_exported_then_erased_with_their_media_and_picture(
+    api: Api, services: Services
+) -> None:
+    """GET /me/export lists the artist's posts; DELETE /me deletes them, the fans' comments on
+    them and every stored byte of the artist (picture, images, clip); the feed reads empty."""
+    artist = api.artist()
+    superfan = api.fan_on(artist, "superfan")
+    picture = api.client.put(
+        f"/artists/{artist.id}/image",
+        files={"file": ("me.jpg", images.photo(120, 120), "image/jpeg")},
+        headers=artist.headers,
+    )
+    assert picture.status_code == 200, picture.text
+    post = post_backstage(api, artist, "Tour diary 🚐", pictures=(images.photo(64, 64),), clip=fake_audio())
+    post_id = post.json()["id"]  # type: ignore[attr-defined]
+    api.client.post(
+        f"/backstage/{post_id}/comments", json={"body": "see you there"}, headers=superfan.headers
+    )
+    assert list(services.storage.list_keys(f"artists/{artist.id}/backstage/"))
+
+    exported = api.client.get("/me/export", headers=artist.headers).json()
+    [mine] = exported["engagement"]["backstage_posts"]
+    assert (mine["id"], mine["body"], mine["clip"]["status"]) == (post_id, "Tour diary 🚐", "ready")
+    erased = api.client.request("DELETE", "/me", json={"password": PASSWORD}, headers=artist.headers)
+    assert erased.status_code == 204, erased.text
+
+    assert list(services.storage.list_keys(f"artists/{artist.id}/")) == []
+    feed = api.client.get(f"/artists/{artist.id}/backstage", headers=superfan.headers)
+    assert feed.status_code == 200, feed.text
+    assert feed.json()["posts"] == []
+    assert_error(api.client.get(f"/backstage/{post_id}", headers=superfan.headers), 404)
+    fans_export = api.client.get("/me/export", headers=superfan.headers).json()
+    assert fans_export["engagement"]["backstage_comments"] == []

@@ -156,7 +156,8 @@ class RecordingMediaStorage:
     """The in-memory storage, remembering every key written in order.
 
     ``fail_when(key)`` true makes that write raise before storing anything (an S3 outage);
-    ``before_put(key)`` runs just before each write, to look at the world at that moment.
+    ``before_put(key)`` runs just before each write, to look at the world at that moment;
+    ``before_delete(prefix)`` the same before each delete, and ``fail_deletes`` makes them raise.
     """
 
     def __init__(self) -> None:
@@ -164,6 +165,8 @@ class RecordingMediaStorage:
         self.puts: list[str] = []
         self.fail_when: Callable[[str], bool] | None = None
         self.before_put: Callable[[str], None] | None = None
+        self.before_delete: Callable[[str], None] | None = None
+        self.fail_deletes = False
 
     def _record(self, key: str) -> None:
         if self.fail_when is not None and self.fail_when(key):
@@ -193,6 +196,10 @@ class RecordingMediaStorage:
         return self.inner.list_keys(prefix)
 
     def delete_prefix(self, prefix: str) -> int:
+        if self.before_delete is not None:
+            self.before_delete(prefix)
+        if self.fail_deletes:
+            raise ConnectionError(f"storage unavailable while deleting {prefix}")
         return self.inner.delete_prefix(prefix)
 
 

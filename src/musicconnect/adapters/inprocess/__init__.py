@@ -3,12 +3,13 @@ periodic jobs, and the stream path's reads of local stores."""
 
 from musicconnect.adapters.inprocess.access import LocalAccessReads, in_place, in_worker_thread
 from musicconnect.adapters.inprocess.jobs import InlineJobQueue, ThreadJobQueue
-from musicconnect.adapters.inprocess.schedule import Repeating
+from musicconnect.adapters.inprocess.schedule import Repeating, Schedule
 
 __all__ = [
     "InlineJobQueue",
     "LocalAccessReads",
     "Repeating",
+    "Schedule",
     "ThreadJobQueue",
     "in_place",
     "in_worker_thread",

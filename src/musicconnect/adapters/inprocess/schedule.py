@@ -42,3 +42,19 @@ class Repeating:
             except Exception:  # noqa: BLE001 - see the class docstring
                 _log.exception("%s failed; trying again in %s s", self.name, self._interval_s)
             self._stopping.wait(self._interval_s)
+
+
+class Schedule:
+    """Several ``Repeating`` started and stopped together: what one process keeps on schedule."""
+
+    def __init__(self, *repeating: Repeating) -> None:
+        self._repeating = repeating
+
+    # Litestar lifespan hooks, as ``Repeating``'s are.
+    def start(self) -> None:
+        for each in self._repeating:
+            each.start()
+
+    def stop(self) -> None:
+        for each in self._repeating:
+            each.stop()

@@ -30,7 +30,7 @@ import attrs
 
 from musicconnect.domain.accounts import Account, Artist
 from musicconnect.domain.analytics import Listened, PlayEvent
-from musicconnect.domain.backstage import BackstagePost, Clip, Comment, PageCursor
+from musicconnect.domain.backstage import BackstagePost, Clip, ClipStatus, Comment, PageCursor
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import Transaction, artist_account
@@ -1064,6 +1064,14 @@ class InMemoryBackstagePostRepository(BackstagePostRepository):
         ]
         found.sort(key=lambda p: (p.created_at, p.id), reverse=True)
         return found[: max(limit, 0)]
+
+    def clips_processing(self) -> Sequence[BackstagePost]:
+        found = [
+            p
+            for p in self._access.view().backstage_posts.values()
+            if p.clip is not None and p.clip.status is ClipStatus.PROCESSING
+        ]
+        return sorted(found, key=lambda p: (p.created_at, p.id))
 
 
 class InMemoryBackstageCommentRepository(BackstageCommentRepository):

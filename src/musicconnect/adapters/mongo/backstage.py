@@ -26,6 +26,7 @@ from musicconnect.domain.errors import Conflict
 
 _NEWEST_FIRST: Final = (("created_at_us", -1), ("_id", -1))
 _OLDEST_FIRST: Final = (("created_at_us", 1), ("seq", 1))
+_OLDEST_POST_FIRST: Final = (("created_at_us", 1), ("_id", 1))
 _LIVE: Final[Doc] = {"deleted": False}
 
 
@@ -67,6 +68,11 @@ class MongoBackstagePostRepository:
                 {"created_at_us": at, "_id": {"$lt": after.post_id}},
             ]
         docs = self._work().find(BACKSTAGE_POSTS, query, sort=_NEWEST_FIRST, limit=limit)
+        return [_post(doc) for doc in docs]
+
+    def clips_processing(self) -> Sequence[BackstagePost]:
+        query: Doc = {"clip.status": ClipStatus.PROCESSING.value, **_LIVE}
+        docs = self._work().find(BACKSTAGE_POSTS, query, sort=_OLDEST_POST_FIRST)
         return [_post(doc) for doc in docs]
 
     def _change(self, post_id: str, change: Callable[[Doc], Doc]) -> None:

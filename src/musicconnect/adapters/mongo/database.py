@@ -23,6 +23,7 @@ from pymongo.errors import (
     PyMongoError,
 )
 
+from musicconnect.domain.backstage import ClipStatus
 from musicconnect.domain.errors import Conflict, ServiceUnavailable
 
 Doc = dict[str, Any]
@@ -128,6 +129,11 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
     FAN_HISTORY: (IndexModel([("fan_id", ASCENDING), ("last_played_at_us", DESCENDING)]),),
     BACKSTAGE_POSTS: (
         IndexModel([("artist_id", ASCENDING), ("deleted", ASCENDING), ("created_at_us", DESCENDING)]),
+        # The stranded-clip sweep: only the few posts whose clip is processing.
+        IndexModel(
+            [("clip.status", ASCENDING), ("created_at_us", ASCENDING)],
+            partialFilterExpression={"clip.status": ClipStatus.PROCESSING.value},
+        ),
     ),
     BACKSTAGE_COMMENTS: (
         IndexModel([("post_id", ASCENDING), ("created_at_us", ASCENDING)]),

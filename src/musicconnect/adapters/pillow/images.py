@@ -24,7 +24,11 @@ _JPEG_QUALITY: Final = 85
 
 
 class PillowImageProcessor:
-    """Images in JPEG, PNG, WebP or GIF in; JPEG (opaque) or PNG/WebP (with transparency) out."""
+    """Images in JPEG, PNG, WebP or GIF in; JPEG (opaque) or PNG/WebP (with transparency) out.
+
+    An animated GIF or WebP is kept as its first frame only, without a word: posts and profile
+    pictures are stills, and telling the uploader is left to the product (the API answer does not).
+    """
 
     def process(self, data: bytes, policy: ImagePolicy) -> ProcessedImage:
         if len(data) > policy.max_bytes:

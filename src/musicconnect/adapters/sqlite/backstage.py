@@ -82,6 +82,13 @@ class SqliteBackstagePostRepository:
             )
         return [_post(row) for row in rows]
 
+    def clips_processing(self) -> Sequence[BackstagePost]:
+        rows = self._connect().execute(
+            "SELECT * FROM backstage_posts WHERE clip_status = ? ORDER BY created_at, id",
+            (ClipStatus.PROCESSING.value,),
+        )
+        return [_post(row) for row in rows]
+
 
 class SqliteBackstageCommentRepository:
     def __init__(self, connect: Connect) -> None:

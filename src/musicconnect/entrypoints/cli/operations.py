@@ -99,7 +99,8 @@ def payouts_run(period: str | None, data_dir: Path | None) -> None:
 def worker(data_dir: Path | None, once: bool, interval: float) -> None:
     """Run transcodes and keep ended live sessions' recordings: jobs from the Redis queue when
     configured, else tracks still processing and live sessions the clock ended. Either way it
-    schedules the release sweep (notifications of releases as they open)."""
+    keeps the platform's schedule (the release sweep, and backstage clips left processing queued
+    again)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     platform = Platform.from_settings(load_settings(data_dir))
     services = platform.services
