@@ -85,3 +85,40 @@ def test_the_studio_uploads_a_picture_that_the_artist_page_shows(api: Api) -> No
     assert picture.status_code == 200
     assert picture.headers["content-type"] == "image/jpeg"
     assert b"Exif" not in picture.content
+
+
+def test_markup_in_a_post_and_a_comment_is_shown_as_text_never_run(api: Api, app: Litestar) -> None:
+    """HTML is text people may type ("I <3 this"): it is kept as typed and escaped on the page, so
+    a post or comment carrying a script tag shows the tag and runs nothing."""
+    artist = api.artist()
+    superfan = api.fan_on(artist, "superfan")
+    page_path = f"/artist/{artist.id}/backstage"
+    post_body = '<script>alert("post")</script> I <3 this'
+    comment_body = '<img src=x onerror=alert("comment")>'
+
+    sign_in(api.client, artist)
+    token = csrf_of(api.client, page_path)
+    posted = api.client.post(
+        page_path,
+        files=[
+            ("_csrf_token", (None, token.encode(), "text/plain")),
+            ("body", (None, post_body.encode(), "text/plain")),
+        ],
+    )
+    assert posted.status_code == 200, posted.text
+
+    with TestClient(app) as fan_client:
+        sign_in(fan_client, superfan)
+        post_id = re.search(r'id="post-([^"]+)"', fan_client.get(page_path).text).group(1)  # type: ignore[union-attr]
+        token = csrf_of(fan_client, page_path)
+        commented = fan_client.post(
+            f"/backstage/{post_id}/comment", data={"body": comment_body, "_csrf_token": token}
+        )
+        assert commented.status_code == 200, commented.text
+        page = fan_client.get(page_path).text
+
+    for typed in (post_body, comment_body):
+        assert typed not in page  # never raw
+        assert typed in html.unescape(page)  # but shown, as typed
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page

@@ -56,7 +56,8 @@ class BackstagePages(Controller):
     ) -> Redirect:
         artist = require_visitor(visitor, Role.ARTIST)
         form = await request.form()  # parsed once already, for its CSRF token
-        uploads = [part for part in form.getall("image") if isinstance(part, UploadFile) and part.filename]
+        parts = form.getall("image", [])  # none when the form had no file input at all
+        uploads = [part for part in parts if isinstance(part, UploadFile) and part.filename]
         pictures = [await part.read() for part in uploads]
         command = NewPost(artist_id, str(form.get("body", "")), images=pictures)
         await anyio.to_thread.run_sync(lambda: calls.platform.backstage.post(command, caller=artist))
