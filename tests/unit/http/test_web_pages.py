@@ -192,6 +192,24 @@ def test_a_fan_cannot_open_the_studio(api: Api) -> None:
     assert api.client.get("/studio").status_code == 403
 
 
+def test_error_pages_keep_the_signed_in_navigation(api: Api) -> None:
+    """A 403 or a 404 is a page of the site: the signed-in visitor keeps their menu and can sign out."""
+    stranger_sees = api.client.get("/artist/nobody")
+    sign_in(api.client, api.fan())
+
+    refused = api.client.get("/studio")
+    missing = api.client.get("/artist/nobody")
+
+    assert stranger_sees.status_code == 404
+    assert "Sign in" in stranger_sees.text
+    for answer in (refused, missing):
+        assert answer.headers["content-type"].startswith("text/html")
+        assert 'href="/library"' in answer.text
+        assert "Sign out" in answer.text
+        assert 'role="alert"' in answer.text
+    assert (refused.status_code, missing.status_code) == (403, 404)
+
+
 def test_the_browser_packages_are_served(client: TestClient[Litestar]) -> None:
     hls = client.get("/vendor/hls.min.js")
 

@@ -18,12 +18,11 @@ from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from musicconnect.domain.accounts import Caller
-from musicconnect.domain.errors import DomainError
 from musicconnect.entrypoints.web import session
 from musicconnect.entrypoints.web.account import AccountPages
 from musicconnect.entrypoints.web.assets import asset_routers
 from musicconnect.entrypoints.web.calls import WebCalls
-from musicconnect.entrypoints.web.common import SignInFirst, error_page, sign_in_first
+from musicconnect.entrypoints.web.common import SignInFirst, error_pages, sign_in_first
 from musicconnect.entrypoints.web.fans import FanPages
 from musicconnect.entrypoints.web.studio import StudioPages
 from musicconnect.platform import Platform
@@ -91,7 +90,10 @@ def web_app(platform: Platform, *, secret: str) -> WebApp:
             session.session_config(settings).middleware,
             DefineMiddleware(CSRFMiddleware, config=session.csrf_config(settings, secret)),
         ],
-        exception_handlers={SignInFirst: sign_in_first, DomainError: error_page},
+        exception_handlers={
+            **error_pages(lambda request: session.visitor_of(request, calls)),
+            SignInFirst: sign_in_first,
+        },
         response_headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
         include_in_schema=False,
     )

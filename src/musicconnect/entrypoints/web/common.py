@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
 from typing import Annotated, Any, Final, TypeAlias
 from urllib.parse import quote
 
@@ -13,8 +16,8 @@ from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 
 from musicconnect.domain.accounts import Caller, Role
-from musicconnect.domain.errors import DomainError, Forbidden
-from musicconnect.entrypoints.http.errors import domain_error_handler, status_of
+from musicconnect.domain.errors import Forbidden
+from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS
 from musicconnect.entrypoints.web.calls import WebCalls
 
 #: The bound use cases. Name the parameter ``calls``.
@@ -24,7 +27,7 @@ VisitorDep: TypeAlias = NamedDependency[SkipValidation[Caller | None]]
 #: A urlencoded form's fields.
 Form: TypeAlias = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 #: For the routes the pages' script reads (uploads, track status, playlists): the API's JSON errors.
-JSON_ERRORS: Final[ExceptionHandlersMap] = {DomainError: domain_error_handler}
+JSON_ERRORS: Final[ExceptionHandlersMap] = dict(EXCEPTION_HANDLERS)
 #: Pages that show someone's own data are not kept by shared caches.
 PRIVATE: Final = {"Cache-Control": "private, no-store"}
 #: Sent by the pages' script on requests it makes itself (it then swaps in the page's main part).
@@ -72,5 +75,35 @@ def sign_in_first(request: Request[Any, Any, Any], _: SignInFirst) -> Response[A
     return see_other(f"/signin?next={quote(request.url.path)}")
 
 
-def error_page(_: Request[Any, Any, Any], error: DomainError) -> Response[Any]:
-    return page("error.html", None, status_code=status_of(error), message=error.detail)
+log = logging.getLogger(__name__)
+#: How an error handler learns who is signed in (it has no dependency injection).
+VisitorOf: TypeAlias = Callable[[Request[Any, Any, Any]], Caller | None]
+
+
+def error_pages(visitor_of: VisitorOf) -> ExceptionHandlersMap:
+    """The API's error handlers (status, detail, logging: one table), answered as a web page that
+    keeps the signed-in navigation."""
+
+    def as_page(json_handler: Callable[[Request[Any, Any, Any], Any], Response[Any]]) -> Any:
+        def handler(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+            answer = json_handler(request, error)
+            body = answer.content if isinstance(answer.content, dict) else {}
+            return page(
+                "error.html",
+                _visitor_or_none(visitor_of, request),
+                status_code=answer.status_code or HTTPStatus.INTERNAL_SERVER_ERROR,
+                message=str(body.get("detail", "")),
+            )
+
+        return handler
+
+    return {kind: as_page(handler) for kind, handler in EXCEPTION_HANDLERS.items()}
+
+
+def _visitor_or_none(visitor_of: VisitorOf, request: Request[Any, Any, Any]) -> Caller | None:
+    """Who is signed in, if that can still be told: the error may be the store that says so failing."""
+    try:
+        return visitor_of(request)
+    except Exception:  # an error page must render whatever broke
+        log.warning("error page shown without the visitor: the session could not be read", exc_info=True)
+        return None
