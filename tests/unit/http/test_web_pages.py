@@ -300,6 +300,51 @@ def test_an_upload_from_the_studio_is_ingested_and_its_status_readable(api: Api)
     assert status.json()["rungs_kbps"] == [128, 256, 320]
 
 
+def test_an_upload_posted_without_scripts_is_ingested_and_the_studio_shown_again(api: Api) -> None:
+    """The plain multipart form (its CSRF token as a field, no header) works without JavaScript;
+    its zone-less release time is read as UTC, as the label says."""
+    artist = api.artist()
+    sign_in(api.client, artist)
+    token = csrf_of(api.client, "/studio")
+
+    answer = api.client.post(
+        "/studio/tracks",
+        files={"file": ("song.wav", fake_audio(), "audio/wav")},
+        data={"title": "No Script", "release_at": "2030-05-01T09:30", "_csrf_token": token},
+        follow_redirects=False,
+    )
+    studio = api.client.get(answer.headers["location"])
+    [track] = api.client.get(f"/artists/{artist.id}/tracks", headers=artist.headers).json()
+
+    assert answer.status_code == 303, answer.text
+    assert "No Script" in studio.text
+    assert "being transcoded" in studio.text
+    assert track["release_at"].startswith("2030-05-01T09:30:00")
+    assert track["release_at"].endswith(("Z", "+00:00"))
+
+
+def test_an_upload_posted_without_scripts_needs_its_token_and_shows_refusals_as_a_page(api: Api) -> None:
+    artist = api.artist()
+    sign_in(api.client, artist)
+    token = csrf_of(api.client, "/studio")
+    wav = ("song.wav", fake_audio(), "audio/wav")
+
+    forged = api.client.post(
+        "/studio/tracks", files={"file": wav}, data={"title": "X", "_csrf_token": "x" * 80}
+    )
+    refused = api.client.post(
+        "/studio/tracks",
+        files={"file": ("a.wav", b"not audio", "audio/wav")},
+        data={"title": "X", "_csrf_token": token},
+    )
+
+    assert forged.status_code == 403
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("text/html"), refused.text
+    assert 'role="alert"' in refused.text
+    assert api.client.get(f"/artists/{artist.id}/tracks", headers=artist.headers).json() == []
+
+
 def test_an_upload_without_the_csrf_header_is_refused(api: Api) -> None:
     artist = api.artist()
     sign_in(api.client, artist)

@@ -9,6 +9,7 @@ from typing import Any, Final
 import attrs
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Request, Router
+from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
@@ -72,8 +73,13 @@ def web_app(platform: Platform, *, secret: str) -> WebApp:
     calls = WebCalls(platform)
     settings = platform.settings
 
+    csrf = session.csrf_config(settings, secret)
+
     def provide_calls() -> WebCalls:
         return calls
+
+    def provide_csrf() -> CSRFConfig:
+        return csrf
 
     def provide_visitor(request: Request[Any, Any, Any]) -> Caller | None:
         return session.visitor_of(request, calls)
@@ -83,12 +89,13 @@ def web_app(platform: Platform, *, secret: str) -> WebApp:
         route_handlers=[AccountPages, FanPages, StudioPages],
         dependencies={
             "calls": Provide(provide_calls, sync_to_thread=False, use_cache=True),
+            "csrf": Provide(provide_csrf, sync_to_thread=False, use_cache=True),
             # One account read per request (a reset or erasure ends the session at once).
             "visitor": Provide(provide_visitor, sync_to_thread=True),
         },
         middleware=[
             session.session_config(settings).middleware,
-            DefineMiddleware(CSRFMiddleware, config=session.csrf_config(settings, secret)),
+            DefineMiddleware(CSRFMiddleware, config=csrf),
         ],
         exception_handlers={
             **error_pages(lambda request: session.visitor_of(request, calls)),

@@ -9,8 +9,9 @@ from typing import Annotated, Any, Final, TypeAlias
 from urllib.parse import quote
 
 from litestar import Request, Response
+from litestar.config.csrf import CSRFConfig
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
+from litestar.enums import MediaType, RequestEncodingType
 from litestar.params import Body, SkipValidation
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
@@ -24,6 +25,8 @@ from musicconnect.entrypoints.web.calls import WebCalls
 CallsDep: TypeAlias = NamedDependency[SkipValidation[WebCalls]]
 #: The signed-in visitor or None. Name the parameter ``visitor``.
 VisitorDep: TypeAlias = NamedDependency[SkipValidation[Caller | None]]
+#: The CSRF settings, for routes that check the token themselves. Name the parameter ``csrf``.
+CsrfDep: TypeAlias = NamedDependency[SkipValidation[CSRFConfig]]
 #: A urlencoded form's fields.
 Form: TypeAlias = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 #: For the routes the pages' script reads (uploads, track status, playlists): the API's JSON errors.
@@ -45,6 +48,8 @@ def page(name: str, visitor: Caller | None, *, status_code: int = 200, **context
         | context,
         status_code=status_code,
         headers=PRIVATE,
+        # Whatever the route answers otherwise (an upload answers its script in JSON).
+        media_type=MediaType.HTML,
     )
 
 

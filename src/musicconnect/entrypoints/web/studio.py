@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio.to_thread
+import attrs
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -14,13 +15,15 @@ from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.errors import DomainError
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.tracks import ingest_command
-from musicconnect.entrypoints.http.uploads import spooled_form
+from musicconnect.entrypoints.http.uploads import ReceivedForm, spooled_form
+from musicconnect.entrypoints.web import session
 from musicconnect.entrypoints.web.calls import WebCalls
 from musicconnect.entrypoints.web.common import (
     JSON_ERRORS,
     PRIVATE,
     SCRIPT_HEADER,
     CallsDep,
+    CsrfDep,
     Form,
     VisitorDep,
     page,
@@ -78,22 +81,41 @@ class StudioPages(Controller):
         status_code=HTTP_202_ACCEPTED,
         request_max_body_size=None,
         exception_handlers=JSON_ERRORS,
+        # Checked below: the middleware would read the whole file into memory to find the form's token.
+        opt={"exclude_from_csrf": True},
     )
     async def upload(
-        self, *, request: Request[Any, Any, Any], calls: CallsDep, visitor: VisitorDep
-    ) -> dict[str, str]:
-        """The upload form's file, streamed to disk as it arrives (the page shows the progress)."""
+        self, *, request: Request[Any, Any, Any], calls: CallsDep, visitor: VisitorDep, csrf: CsrfDep
+    ) -> dict[str, str] | Redirect | Template:
+        """The upload form's file, streamed to disk as it arrives. The page's script sends the
+        CSRF header and shows the progress (answered in JSON); a browser without scripts posts the
+        plain form with its token field and gets the studio back."""
         artist = require_visitor(visitor, Role.ARTIST)
-        async with spooled_form(
-            request.stream(),
-            content_type=request.headers.get("content-type"),
-            content_length=request.content_length,
-            scratch_root=calls.settings.data_dir / "tmp" / "uploads",
-            max_file_bytes=calls.max_upload_bytes,
-        ) as form:
-            command = ingest_command(artist.id, form)
-            track = await anyio.to_thread.run_sync(lambda: calls.ingest(command, artist))
-        return {"track_id": track.id, "status": track.status.value}
+        scripted = request.headers.get(csrf.header_name) is not None
+        if scripted:
+            session.check_csrf(request, csrf)
+        try:
+            async with spooled_form(
+                request.stream(),
+                content_type=request.headers.get("content-type"),
+                content_length=request.content_length,
+                scratch_root=calls.settings.data_dir / "tmp" / "uploads",
+                max_file_bytes=calls.max_upload_bytes,
+            ) as received:
+                form = received
+                if not scripted:
+                    session.check_csrf(request, csrf, form.fields.get("_csrf_token"))
+                    form = _release_in_utc(form)
+                command = ingest_command(artist.id, form)
+                track = await anyio.to_thread.run_sync(lambda: calls.ingest(command, artist))
+        except DomainError as error:
+            if scripted:
+                raise
+            refusal = error
+            return await anyio.to_thread.run_sync(lambda: self._studio_again(calls, artist, refusal))
+        if scripted:
+            return {"track_id": track.id, "status": track.status.value}
+        return see_other(f"/studio?uploaded={track.id}")
 
     @get(
         "/tracks/{track_id:str}",
@@ -134,3 +156,12 @@ class StudioPages(Controller):
     @get("/payouts", sync_to_thread=True)
     def payouts(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:
         return page("payouts.html", visitor, payouts=calls.payouts(require_visitor(visitor, Role.ARTIST)))
+
+
+def _release_in_utc(form: ReceivedForm) -> ReceivedForm:
+    """A form posted without scripts carries the datetime-local field as typed, with no zone
+    (the script sends the instant in UTC): read it as UTC, as the form's label says."""
+    release = form.fields.get("release_at", "").strip()
+    if not release or release.endswith("Z") or "+" in release[10:] or "-" in release[10:]:
+        return form
+    return attrs.evolve(form, fields=form.fields | {"release_at": f"{release}Z"})
