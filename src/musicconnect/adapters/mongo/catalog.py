@@ -56,6 +56,7 @@ def _track_doc(track: Track) -> Doc:
         ],
         "failure_reason": track.failure_reason,
         "audience": track.audience.value,
+        "description": track.description,
     }
     put_instant(doc, "created_at", track.created_at)
     put_instant(doc, "release_at", track.release_at)
@@ -82,4 +83,5 @@ def _track(doc: Doc) -> Track:
             for r in doc.get("rates", ())
         ),
         audience=Tier(doc.get("audience", Tier.FREE.value)),
+        description=str(doc.get("description", "")),
     )

@@ -25,9 +25,9 @@ from musicconnect.domain.tracks import Track, TrackStatus
 
 _INSERT: Final = (
     "INSERT INTO tracks (id, artist_id, title, created_at, status, release_at, exclusive,"
-    " duration_s, rungs_kbps, failure_reason, rates, audience) VALUES (:id, :artist_id, :title,"
-    " :created_at, :status, :release_at, :exclusive, :duration_s, :rungs_kbps, :failure_reason, :rates,"
-    " :audience)"
+    " duration_s, rungs_kbps, failure_reason, rates, audience, description) VALUES (:id, :artist_id,"
+    " :title, :created_at, :status, :release_at, :exclusive, :duration_s, :rungs_kbps, :failure_reason,"
+    " :rates, :audience, :description)"
 )
 
 
@@ -49,7 +49,7 @@ class SqliteTrackRepository:
             " release_at = excluded.release_at, exclusive = excluded.exclusive,"
             " duration_s = excluded.duration_s, rungs_kbps = excluded.rungs_kbps,"
             " failure_reason = excluded.failure_reason, rates = excluded.rates,"
-            " audience = excluded.audience",
+            " audience = excluded.audience, description = excluded.description",
             _columns(track),
         )
 
@@ -82,6 +82,7 @@ def _columns(track: Track) -> dict[str, Any]:
         "failure_reason": track.failure_reason,
         "rates": json.dumps([attrs.astuple(r) for r in track.rates]),
         "audience": track.audience.value,
+        "description": track.description,
     }
 
 
@@ -99,4 +100,5 @@ def _track(row: sqlite3.Row) -> Track:
         failure_reason=row["failure_reason"],
         rates=tuple(RungRate(int(k), float(a), float(p)) for k, a, p in json.loads(row["rates"])),
         audience=Tier(row["audience"]),
+        description=row["description"],
     )

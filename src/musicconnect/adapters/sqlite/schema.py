@@ -415,6 +415,11 @@ _HISTORY: Final[Sequence[str]] = (
     "CREATE INDEX fan_history_recent ON fan_history(fan_id, last_played_at)",
 )
 
+#: A track's description, which the artist edits in the studio (tracks before it have none).
+_TRACK_DESCRIPTION: Final[Sequence[str]] = (
+    "ALTER TABLE tracks ADD COLUMN description TEXT NOT NULL DEFAULT ''",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -430,6 +435,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _LIBRARY,
     _NOTIFICATIONS,
     _HISTORY,
+    _TRACK_DESCRIPTION,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
