@@ -614,6 +614,20 @@ class TrackRepositoryContract(UnitOfWorkFactory):
         assert loaded is not None
         assert (loaded.status, loaded.duration_s, loaded.rungs_kbps) == (TrackStatus.READY, 3.5, (128,))
 
+    def test_a_transcodes_progress_is_saved_and_cleared_when_published(self) -> None:
+        track = a_track()
+        self.committed(lambda uow: uow.tracks.add(track))
+        self.committed(lambda uow: uow.tracks.save(track.transcoding(0.45)))
+        halfway = self.read(lambda uow: uow.tracks.get("track-1"))
+        self.committed(lambda uow: uow.tracks.save(track.published(duration_s=2.0, rungs_kbps=(128,))))
+
+        done = self.read(lambda uow: uow.tracks.get("track-1"))
+
+        assert halfway is not None
+        assert halfway.progress == 0.45
+        assert done is not None
+        assert done.progress is None
+
     def test_an_edit_and_a_deletion_are_saved_and_a_deleted_track_is_never_processing(self) -> None:
         """The artist's edit reads back whole; a deletion is a tombstone with its status, still
         found by id (so a transcode learns of it) and never waiting for a transcode."""

@@ -65,6 +65,8 @@ class Track:
     #: The lowest tier that may ever see the track (a live session's recording: superfans).
     audience: Tier = Tier.FREE
     description: str = ""
+    #: How far its transcode is, 0.0 to 1.0, while it is processing (None: not started, or done).
+    progress: float | None = None
 
     @property
     def required_tier(self) -> Tier:
@@ -109,10 +111,15 @@ class Track:
             rungs_kbps=rungs_kbps,
             rates=rates,
             failure_reason=None,
+            progress=None,
         )
 
     def failed(self, reason: str) -> Track:
-        return attrs.evolve(self, status=TrackStatus.FAILED, failure_reason=reason)
+        return attrs.evolve(self, status=TrackStatus.FAILED, failure_reason=reason, progress=None)
+
+    def transcoding(self, fraction: float) -> Track:
+        """The track with its transcode ``fraction`` done (clamped to 0..1)."""
+        return attrs.evolve(self, progress=min(1.0, max(0.0, fraction)))
 
     def edited(self, edit: TrackEdit) -> Track:
         """The track with the artist's changes; what ``edit`` leaves unset stays as it is."""

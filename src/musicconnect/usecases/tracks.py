@@ -102,6 +102,43 @@ def ingest_track(
     return track
 
 
+#: The transcode's progress is stored each time it crosses another this many percent: a bar the
+#: studio can show, at about twenty writes a track.
+PROGRESS_STEP_PERCENT: Final = 5
+
+
+class _ProgressRecorder:
+    """Stores a transcode's progress on its track, at most once per ``PROGRESS_STEP_PERCENT``,
+    and passes every report on to ``then`` (an operator's progress bar)."""
+
+    def __init__(self, track_id: str, uow: UnitOfWork, then: ProgressCallback | None) -> None:
+        self._track_id = track_id
+        self._uow = uow
+        self._then = then
+        self._stored_step = -1
+
+    def __call__(self, fraction: float) -> None:
+        self._store(fraction)
+        if self._then is not None:
+            self._then(fraction)
+
+    def _store(self, fraction: float) -> None:
+        step = int(min(1.0, max(0.0, fraction)) * 100) // PROGRESS_STEP_PERCENT
+        if step <= self._stored_step:
+            return
+        self._stored_step = step
+        try:
+            with self._uow:
+                track = self._uow.tracks.get(self._track_id)
+                if track is not None and track.status is TrackStatus.PROCESSING:
+                    self._uow.tracks.save(track.transcoding(step * PROGRESS_STEP_PERCENT / 100))
+                    self._uow.commit()
+        except DomainError as error:
+            # Progress is for the studio's bar: an edit saved meanwhile (Conflict) or a busy
+            # database must never fail the transcode itself.
+            log.info("transcode progress of %s not stored: %s", self._track_id, error.detail)
+
+
 def transcode_track(
     track_id: str,
     *,
@@ -113,7 +150,8 @@ def transcode_track(
     """Encode a track's original into the ladder and publish it: segments, variants, master last.
 
     Safe to run again after a crash: it clears any earlier partial output first, and the track
-    only turns ready after the master playlist (the last file) is stored.
+    only turns ready after the master playlist (the last file) is stored. The transcode's progress
+    is stored on the track as it goes (the studio shows it) and passed on to ``progress``.
     """
     with uow:
         track = require_track(uow, track_id)
@@ -125,7 +163,9 @@ def transcode_track(
         source = work / "original"
         storage.download(track.original_key, source)
         try:
-            ladder = transcoder.transcode(source, work / "hls", LADDER_KBPS, progress=progress)
+            ladder = transcoder.transcode(
+                source, work / "hls", LADDER_KBPS, progress=_ProgressRecorder(track_id, uow, progress)
+            )
         except MediaRejected as error:
             _mark_failed(track_id, str(error.detail), uow=uow)
             raise

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import attrs
 import httpx
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from musicconnect.bootstrap import Services
 from musicconnect.domain.payments import LinkKind
+from musicconnect.domain.tracks import TrackStatus
 from tests.unit.http.conftest import PASSWORD, Api, User
 from tests.unit.http.fakes import fake_audio
 
@@ -373,3 +376,78 @@ def test_an_artist_edits_their_page_in_the_studio_and_fans_see_it(api: Api) -> N
     assert saved.status_code == 200, saved.text
     assert "<p>Tapes from Lyon.</p><p>Live on Sundays.</p>" in page.text
     assert 'href="https://nova.example/" rel="nofollow noopener noreferrer ugc"' in page.text
+
+
+def test_the_artist_edits_and_deletes_a_track_in_the_studio_with_plain_forms(api: Api) -> None:
+    """The edit page saves every field (the date typed as UTC); the delete button removes the
+    track for fans at once; another artist cannot open the edit page."""
+    artist, fan = api.artist(), api.fan()
+    track_id = api.ready_track(artist, title="Rough Mix")
+    sign_in(api.client, artist)
+    form = api.client.get(f"/studio/tracks/{track_id}/edit")
+    token = csrf_of(api.client, f"/studio/tracks/{track_id}/edit")
+
+    saved = api.client.post(
+        f"/studio/tracks/{track_id}/edit",
+        data={
+            "title": "Final Mix",
+            "description": "Mixed at night.\r\nTwice.",
+            "required_tier": "supporter",
+            "release_at": "2031-02-03T04:05",
+            "_csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    refused = api.client.post(
+        f"/studio/tracks/{track_id}/edit",
+        data={
+            "title": "",
+            "description": "",
+            "required_tier": "free",
+            "release_at": "",
+            "_csrf_token": token,
+        },
+    )
+    seen_by_artist = api.client.get(f"/tracks/{track_id}", headers=artist.headers).json()
+    studio = api.client.get("/studio")
+    deleted = api.client.post(
+        f"/studio/tracks/{track_id}/delete", data={"_csrf_token": token}, follow_redirects=False
+    )
+
+    assert form.status_code == 200
+    assert 'value="Rough Mix"' in form.text
+    assert saved.status_code == 303, saved.text
+    assert refused.status_code == 422
+    assert 'role="alert"' in refused.text
+    assert (seen_by_artist["title"], seen_by_artist["description"], seen_by_artist["required_tier"]) == (
+        "Final Mix",
+        "Mixed at night.\nTwice.",
+        "supporter",
+    )
+    assert seen_by_artist["release_at"].startswith("2031-02-03T04:05:00")
+    assert "Final Mix" in studio.text
+    assert "2031-02-03 04:05 UTC" in studio.text
+    assert deleted.status_code == 303
+    assert "Final Mix" not in api.client.get("/studio").text
+    assert api.client.get(f"/tracks/{track_id}/stream", headers=fan.headers).status_code == 404
+    sign_in(api.client, api.artist())
+    assert api.client.get(f"/studio/tracks/{track_id}/edit").status_code == 404
+
+
+def test_the_studio_shows_a_transcodes_progress_as_a_number(api: Api, services: Services) -> None:
+    """While a track transcodes, the studio row and its status (which the page's script polls)
+    say how far it is."""
+    artist = api.artist()
+    track_id = api.ready_track(artist, title="Long One")
+    with services.uow() as uow:
+        track = uow.tracks.get(track_id)
+        assert track is not None
+        uow.tracks.save(attrs.evolve(track, status=TrackStatus.PROCESSING).transcoding(0.4))
+        uow.commit()
+    sign_in(api.client, artist)
+
+    studio = api.client.get("/studio")
+    status = api.client.get(f"/studio/tracks/{track_id}").json()
+
+    assert "processing 40 %" in studio.text
+    assert (status["status"], status["progress_percent"]) == ("processing", 40)

@@ -57,6 +57,7 @@ def _track_doc(track: Track) -> Doc:
         "failure_reason": track.failure_reason,
         "audience": track.audience.value,
         "description": track.description,
+        "progress": track.progress,
     }
     put_instant(doc, "created_at", track.created_at)
     put_instant(doc, "release_at", track.release_at)
@@ -84,4 +85,5 @@ def _track(doc: Doc) -> Track:
         ),
         audience=Tier(doc.get("audience", Tier.FREE.value)),
         description=str(doc.get("description", "")),
+        progress=None if doc.get("progress") is None else float(doc["progress"]),
     )

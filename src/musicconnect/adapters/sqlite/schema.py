@@ -415,9 +415,11 @@ _HISTORY: Final[Sequence[str]] = (
     "CREATE INDEX fan_history_recent ON fan_history(fan_id, last_played_at)",
 )
 
-#: A track's description, which the artist edits in the studio (tracks before it have none).
-_TRACK_DESCRIPTION: Final[Sequence[str]] = (
+#: A track's description, which the artist edits in the studio (tracks before it have none), and
+#: how far its transcode is while it processes.
+_TRACK_DESCRIPTION_AND_PROGRESS: Final[Sequence[str]] = (
     "ALTER TABLE tracks ADD COLUMN description TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE tracks ADD COLUMN progress REAL",
 )
 
 #: Every step in order; the schema version of a file is how many of them it has had.
@@ -435,7 +437,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _LIBRARY,
     _NOTIFICATIONS,
     _HISTORY,
-    _TRACK_DESCRIPTION,
+    _TRACK_DESCRIPTION_AND_PROGRESS,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -4,6 +4,7 @@ bearer tokens."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, Final
 
 import attrs
@@ -65,6 +66,7 @@ def _templates() -> TemplateConfig[JinjaTemplateEngine]:
         auto_reload=False,
     )
     environment.filters["money"] = _money
+    environment.globals["utc"] = UTC
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 

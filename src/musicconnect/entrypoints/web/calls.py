@@ -13,12 +13,13 @@ import attrs
 
 from musicconnect.domain.accounts import Account, Artist, Caller
 from musicconnect.domain.analytics import Dashboard
+from musicconnect.domain.errors import NotFound
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import Payout
 from musicconnect.domain.subscriptions import Subscription
 from musicconnect.domain.throttling import Action
 from musicconnect.domain.tiers import Tier, TierPlan
-from musicconnect.domain.tracks import Track
+from musicconnect.domain.tracks import Track, TrackEdit
 from musicconnect.platform import Platform
 from musicconnect.ports.payments import ReturnUrls
 from musicconnect.settings import Settings
@@ -138,6 +139,19 @@ class WebCalls:
         current = self.own_artist(caller).plan(tier)
         amount = Money.parse(price, current.price.currency)
         return self.platform.artists.set_tier(caller.id, tier, price=amount, features=features, caller=caller)
+
+    def own_track(self, track_id: str, caller: Caller) -> Track:
+        """One of the caller's tracks (NotFound for someone else's, as for a stranger)."""
+        track = self.platform.tracks.view(track_id, caller=caller)
+        if track.artist_id != caller.id and not caller.is_admin:
+            raise NotFound(f"no track {track_id}")
+        return track
+
+    def edit_track(self, track_id: str, edit: TrackEdit, caller: Caller) -> Track:
+        return self.platform.tracks.edit(track_id, edit, caller=caller)
+
+    def delete_track(self, track_id: str, caller: Caller) -> None:
+        self.platform.tracks.delete(track_id, caller=caller)
 
     def ingest(self, command: IngestTrack, caller: Caller) -> Track:
         return self.platform.tracks.ingest(command, caller=caller)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
@@ -12,8 +13,9 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from musicconnect.domain.accounts import Caller, Role
-from musicconnect.domain.errors import DomainError
+from musicconnect.domain.errors import DomainError, InvalidInput
 from musicconnect.domain.tiers import Tier
+from musicconnect.domain.tracks import TrackEdit
 from musicconnect.entrypoints.http.tracks import ingest_command
 from musicconnect.entrypoints.http.uploads import ReceivedForm, spooled_form
 from musicconnect.entrypoints.web import session
@@ -126,15 +128,40 @@ class StudioPages(Controller):
     def track_status(
         self, *, track_id: FromPath[str], calls: CallsDep, visitor: VisitorDep
     ) -> dict[str, Any]:
-        track = calls.track(track_id, require_visitor(visitor, Role.ARTIST))
+        track = calls.own_track(track_id, require_visitor(visitor, Role.ARTIST))
         return {
             "track_id": track.id,
             "title": track.title,
             "status": track.status.value,
+            "progress_percent": None if track.progress is None else round(track.progress * 100),
             "rungs_kbps": list(track.rungs_kbps),
             "measured_kbps": [round(r.average_kbps) for r in track.rates],
             "failure_reason": track.failure_reason,
         }
+
+    @get("/tracks/{track_id:str}/edit", sync_to_thread=True)
+    def edit_track_form(self, *, track_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Template:
+        track = calls.own_track(track_id, require_visitor(visitor, Role.ARTIST))
+        return page("track_edit.html", visitor, track=track, tiers=list(Tier))
+
+    @post("/tracks/{track_id:str}/edit", sync_to_thread=True)
+    def edit_track(
+        self, *, track_id: FromPath[str], data: Form, calls: CallsDep, visitor: VisitorDep
+    ) -> Template | Redirect:
+        artist = require_visitor(visitor, Role.ARTIST)
+        try:
+            calls.edit_track(track_id, _track_edit(data), artist)
+        except InvalidInput as error:
+            track = calls.own_track(track_id, artist)
+            return page(
+                "track_edit.html", visitor, status_code=422, track=track, tiers=list(Tier), error=error.detail
+            )
+        return see_other(f"/studio?saved=track#track-{track_id}")
+
+    @post("/tracks/{track_id:str}/delete", sync_to_thread=True)
+    def delete_track(self, *, track_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Redirect:
+        calls.delete_track(track_id, require_visitor(visitor, Role.ARTIST))
+        return see_other("/studio?deleted=1")
 
     @get("/dashboard", sync_to_thread=True)
     def dashboard(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:
@@ -165,3 +192,22 @@ def _release_in_utc(form: ReceivedForm) -> ReceivedForm:
     if not release or release.endswith("Z") or "+" in release[10:] or "-" in release[10:]:
         return form
     return attrs.evolve(form, fields=form.fields | {"release_at": f"{release}Z"})
+
+
+def _track_edit(data: dict[str, str]) -> TrackEdit:
+    """The edit form's fields: every one is sent, so each is set (an empty date releases at once).
+    The date is typed without a zone and read as UTC, as the form says."""
+    release = data.get("release_at", "").strip()
+    release_at = None
+    if release:
+        try:
+            release_at = datetime.fromisoformat(release).replace(tzinfo=UTC)
+        except ValueError:
+            raise InvalidInput("release_at must be a date and time") from None
+    return TrackEdit(
+        title=data.get("title", ""),
+        description=data.get("description", "").replace("\r\n", "\n"),
+        required_tier=Tier.parse(data.get("required_tier", "")),
+        release_at=release_at,
+        clear_release=release_at is None,
+    )

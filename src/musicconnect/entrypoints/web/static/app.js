@@ -60,6 +60,10 @@ document.addEventListener("click", (event) => {
 
 document.addEventListener("submit", (event) => {
   const form = event.target;
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    return;
+  }
   if (form.hasAttribute("data-no-nav") || event.defaultPrevented) return;
   const url = new URL(form.action, location.href);
   if (!sameOrigin(url)) return;
@@ -190,9 +194,14 @@ function watchTrack(trackId, row) {
     const status = row.querySelector(".status");
     status.textContent = track.status;
     if (track.status === "processing") {
-      // The transcode reports no fraction to the page yet: an indeterminate bar while it runs.
+      // The worker stores the transcode's progress in 5 % steps; before its first report, the bar is indeterminate.
       const bar = document.createElement("progress");
       bar.setAttribute("aria-label", `Transcoding ${track.title}`);
+      bar.max = 100;
+      if (track.progress_percent !== null) {
+        bar.value = track.progress_percent;
+        status.append(` ${track.progress_percent} %`);
+      }
       status.append(" ", bar);
     }
     row.querySelector(".rungs").textContent = track.rungs_kbps.join(" / ");
@@ -228,8 +237,12 @@ function setUpUpload() {
       const row = tbody.insertRow(0);
       row.dataset.track = body.track_id;
       const title = row.insertCell();
+      title.className = "title";
       title.textContent = form.elements.title.value;
-      for (const name of ["status", "rungs", "measured"]) row.insertCell().className = name;
+      for (const name of ["status", "rungs", "measured", "tier"]) row.insertCell().className = name;
+      const edit = row.insertCell().appendChild(document.createElement("a"));
+      edit.href = `/studio/tracks/${encodeURIComponent(body.track_id)}/edit`;
+      edit.textContent = "Edit";
       watchTrack(body.track_id, row);
       form.reset();
     });
@@ -279,7 +292,7 @@ function pageReady(url) {
   if (leave) { location.assign(leave.href); return; }
   setUpUpload();
   document.querySelectorAll("tr[data-track]").forEach((row) => {
-    if (row.querySelector(".status").textContent.trim() === "processing") watchTrack(row.dataset.track, row);
+    if (row.querySelector(".status").textContent.trim().startsWith("processing")) watchTrack(row.dataset.track, row);
   });
   drawCharts();
   // A tier change: the same track, a richer (or poorer) master, at the same position.
