@@ -26,6 +26,14 @@ from musicconnect.entrypoints.web.assets import asset_routers
 from musicconnect.entrypoints.web.calls import WebCalls
 from musicconnect.entrypoints.web.common import SignInFirst, error_pages, sign_in_first
 from musicconnect.entrypoints.web.fans import FanPages
+from musicconnect.entrypoints.web.perks import (
+    LivePages,
+    MessagePages,
+    NotificationPages,
+    PerkRefused,
+    QaPages,
+    perk_refused,
+)
 from musicconnect.entrypoints.web.studio import StudioPages
 from musicconnect.platform import Platform
 
@@ -88,7 +96,15 @@ def web_app(platform: Platform, *, secret: str) -> WebApp:
 
     pages = Router(
         path="/",
-        route_handlers=[AccountPages, FanPages, StudioPages],
+        route_handlers=[
+            AccountPages,
+            FanPages,
+            StudioPages,
+            QaPages,
+            MessagePages,
+            LivePages,
+            NotificationPages,
+        ],
         dependencies={
             "calls": Provide(provide_calls, sync_to_thread=False, use_cache=True),
             "csrf": Provide(provide_csrf, sync_to_thread=False, use_cache=True),
@@ -102,6 +118,7 @@ def web_app(platform: Platform, *, secret: str) -> WebApp:
         exception_handlers={
             **error_pages(lambda request: session.visitor_of(request, calls)),
             SignInFirst: sign_in_first,
+            PerkRefused: lambda request, refused: perk_refused(request, refused, calls),
         },
         response_headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
         include_in_schema=False,

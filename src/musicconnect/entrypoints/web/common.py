@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Final, TypeAlias
 from urllib.parse import quote
@@ -17,7 +18,7 @@ from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 
 from musicconnect.domain.accounts import Caller, Role
-from musicconnect.domain.errors import Forbidden
+from musicconnect.domain.errors import Forbidden, InvalidInput
 from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS
 from musicconnect.entrypoints.web.calls import WebCalls
 
@@ -67,6 +68,14 @@ def require_visitor(visitor: Caller | None, role: Role | None = None) -> Caller:
     if role is not None and visitor.role is not role:
         raise Forbidden(f"this page is for {role}s")
     return visitor
+
+
+def utc_instant(text: str, field: str) -> datetime:
+    """A datetime-local field's value, which carries no zone, read as UTC (as the forms say)."""
+    try:
+        return datetime.fromisoformat(text.strip()).replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidInput(f"{field} must be a date and time") from None
 
 
 def local_path(target: str | None, default: str = "/") -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
@@ -31,6 +30,7 @@ from musicconnect.entrypoints.web.common import (
     page,
     require_visitor,
     see_other,
+    utc_instant,
 )
 
 
@@ -198,12 +198,7 @@ def _track_edit(data: dict[str, str]) -> TrackEdit:
     """The edit form's fields: every one is sent, so each is set (an empty date releases at once).
     The date is typed without a zone and read as UTC, as the form says."""
     release = data.get("release_at", "").strip()
-    release_at = None
-    if release:
-        try:
-            release_at = datetime.fromisoformat(release).replace(tzinfo=UTC)
-        except ValueError:
-            raise InvalidInput("release_at must be a date and time") from None
+    release_at = utc_instant(release, "release_at") if release else None
     return TrackEdit(
         title=data.get("title", ""),
         description=data.get("description", "").replace("\r\n", "\n"),

@@ -88,7 +88,8 @@ const bitrate = document.getElementById("bitrate");
 const toggle = document.getElementById("play-toggle");
 const seek = document.getElementById("seek");
 // ``ahead``: seconds to buffer ahead (a short read-ahead reaches segments after their URLs expired).
-const player = { track: null, title: "", hls: null, levels: [], reloads: 0, errors: [], counted: new Set(), ahead: 30 };
+// ``live``: a live session is playing (its master comes from /listen/live/, and plays are not counted).
+const player = { track: null, title: "", live: false, hls: null, levels: [], reloads: 0, errors: [], counted: new Set(), ahead: 30 };
 window.mcPlayer = player;
 
 function rungOf(level) {
@@ -115,10 +116,11 @@ function fillMenu(levels, keep) {
   if (kept >= 0) player.hls.currentLevel = kept;
 }
 
-function start(trackId, title, position, keepRung) {
+function start(trackId, title, position, keepRung, live = player.live) {
   if (player.hls) player.hls.destroy();
   player.track = trackId;
   player.title = title;
+  player.live = live;
   bar.hidden = false;
   document.getElementById("now-playing").textContent = title;
   const hls = new Hls({ startPosition: position, maxBufferLength: player.ahead, maxMaxBufferLength: player.ahead });
@@ -144,7 +146,7 @@ function start(trackId, title, position, keepRung) {
       document.getElementById("now-playing").textContent = `${title}: cannot play (${status || data.details})`;
     }
   });
-  hls.loadSource(`/listen/${encodeURIComponent(trackId)}`);
+  hls.loadSource(`/listen/${live ? "live/" : ""}${encodeURIComponent(trackId)}`);
   hls.attachMedia(audio);
 }
 
@@ -173,7 +175,7 @@ seek.addEventListener("input", () => {
   if (audio.duration) audio.currentTime = (Number(seek.value) / 100) * audio.duration;
 });
 audio.addEventListener("playing", () => {
-  if (!player.track || player.counted.has(player.track)) return;
+  if (!player.track || player.live || player.counted.has(player.track)) return;
   player.counted.add(player.track);
   fetch(`/listen/${encodeURIComponent(player.track)}/play`, { method: "POST", headers: { "X-CSRFToken": csrf() } });
 });
@@ -181,7 +183,7 @@ audio.addEventListener("playing", () => {
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-play]");
   if (!button) return;
-  start(button.dataset.play, button.dataset.title, -1, null);
+  start(button.dataset.play, button.dataset.title, -1, null, button.dataset.live === "1");
 });
 
 // --- uploads, with progress, then the transcode's status --------------------------------------
