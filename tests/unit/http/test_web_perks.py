@@ -216,3 +216,20 @@ def test_follow_like_and_their_undo_show_in_the_library(api: Api) -> None:
     assert "Wires" in library
     assert "You follow nobody yet" in unfollowed
     assert "No likes yet" in emptied
+
+
+def test_the_players_live_master_is_for_superfans_and_answers_the_script_in_json(api: Api) -> None:
+    """The player asks /listen/live/{id}: a free fan is refused, a superfan learns the session is
+    not live yet, both in the API's JSON the player reads."""
+    artist = api.artist()
+    superfan, free = api.fan_on(artist, "superfan"), api.fan()
+    scheduled = _post(_as(api, artist), "/studio/live", {"title": "Later", "starts_at": "2031-01-02T20:00"})
+    key = re.search(r'<code id="stream-key">([^.<]+)\.', scheduled)
+    assert key is not None
+    session_id = key.group(1)
+
+    refused = _as(api, free).get(f"/listen/live/{session_id}")
+    waiting = _as(api, superfan).get(f"/listen/live/{session_id}")
+
+    assert (refused.status_code, refused.json()["error"]) == (403, "forbidden")
+    assert (waiting.status_code, waiting.json()["error"]) == (409, "conflict")
