@@ -70,6 +70,12 @@ def require_visitor(visitor: Caller | None, role: Role | None = None) -> Caller:
     return visitor
 
 
+def form_text(data: dict[str, str], field: str) -> str:
+    """A form field as typed; a textarea's line breaks, which browsers send as CRLF, as the plain
+    line feeds the domain keeps."""
+    return data.get(field, "").replace("\r\n", "\n")
+
+
 def utc_instant(text: str, field: str) -> datetime:
     """A datetime-local field's value, which carries no zone, read as UTC (as the forms say)."""
     try:

@@ -29,6 +29,7 @@ from musicconnect.entrypoints.web.common import (
     CallsDep,
     Form,
     VisitorDep,
+    form_text,
     page,
     require_visitor,
     see_other,
@@ -84,11 +85,6 @@ def perk(feature: Feature, artist_id: str, visitor: Caller) -> Iterator[None]:
         if visitor.role is not Role.FAN:
             raise
         raise PerkRefused(feature, artist_id, refused.detail) from refused
-
-
-def _text(data: dict[str, str], field: str) -> str:
-    # Browsers send a textarea's line breaks as CRLF; the domain keeps plain line feeds.
-    return data.get(field, "").replace("\r\n", "\n")
 
 
 class QaPages(Controller):
@@ -153,11 +149,9 @@ class QaPages(Controller):
         try:
             with perk(Feature.MONTHLY_QA, artist_id, reader):
                 act()
-        except PerkRefused:
-            raise
         except DomainError as error:
             return self._qa_page(
-                artist_id, qa_id, calls, reader, error=error.detail, status_code=error_status(error)
+                artist_id, qa_id, calls, reader, error=error.detail, status_code=status_of(error)
             )
         return see_other(f"/artist/{artist_id}/qa/{qa_id}?done={action}")
 
@@ -172,7 +166,7 @@ class QaPages(Controller):
         visitor: VisitorDep,
     ) -> Template | Redirect:
         fan = require_visitor(visitor, Role.FAN)
-        body = _text(data, "body")
+        body = form_text(data, "body")
         return self._act(
             artist_id, qa_id, calls=calls, reader=fan, action="asked", act=lambda: calls.ask(qa_id, body, fan)
         )
@@ -209,7 +203,7 @@ class QaPages(Controller):
         visitor: VisitorDep,
     ) -> Template | Redirect:
         artist = require_visitor(visitor, Role.ARTIST)
-        body = _text(data, "answer")
+        body = form_text(data, "answer")
         return self._act(
             artist_id,
             qa_id,
@@ -260,7 +254,7 @@ class QaPages(Controller):
         artist = require_visitor(visitor, Role.ARTIST)
         try:
             session = calls.open_qa(
-                artist, title=data.get("title", ""), description=_text(data, "description")
+                artist, title=data.get("title", ""), description=form_text(data, "description")
             )
         except DomainError as error:
             sessions = calls.qa_sessions(artist.id, artist)
@@ -268,7 +262,7 @@ class QaPages(Controller):
             return page(
                 "qa_list.html",
                 visitor,
-                status_code=error_status(error),
+                status_code=status_of(error),
                 artist=shown,
                 sessions=sessions,
                 now=calls.now(),
@@ -313,11 +307,9 @@ class MessagePages(Controller):
         fan = require_visitor(visitor, Role.FAN)
         try:
             with perk(Feature.DIRECT_MESSAGES, artist_id, fan):
-                calls.send_message(artist_id, _text(data, "body"), fan)
-        except PerkRefused:
-            raise
+                calls.send_message(artist_id, form_text(data, "body"), fan)
         except DomainError as error:
-            return self._thread(artist_id, calls, fan, error=error.detail, status_code=error_status(error))
+            return self._thread(artist_id, calls, fan, error=error.detail, status_code=status_of(error))
         return see_other(f"/artist/{artist_id}/messages?sent=1")
 
     @get("/studio/messages", sync_to_thread=True)
@@ -352,11 +344,9 @@ class MessagePages(Controller):
     ) -> Template | Redirect:
         artist = require_visitor(visitor, Role.ARTIST)
         try:
-            calls.reply(fan_id, _text(data, "body"), artist)
+            calls.reply(fan_id, form_text(data, "body"), artist)
         except DomainError as error:
-            return self._conversation(
-                fan_id, calls, artist, error=error.detail, status_code=error_status(error)
-            )
+            return self._conversation(fan_id, calls, artist, error=error.detail, status_code=status_of(error))
         return see_other(f"/studio/messages/{fan_id}?sent=1")
 
 
@@ -409,7 +399,7 @@ class LivePages(Controller):
             return page(
                 "studio_live.html",
                 visitor,
-                status_code=error_status(error),
+                status_code=status_of(error),
                 sessions=calls.live_sessions(artist.id),
                 form=data,
                 error=error.detail,
@@ -452,10 +442,6 @@ class NotificationPages(Controller):
         kinds = frozenset(k for k in NotificationKind if data.get(f"email_{k}") == "on")
         calls.choose_email(kinds, fan)
         return see_other("/account/notifications?saved=1")
-
-
-def error_status(error: DomainError) -> int:
-    return status_of(error)
 
 
 def perk_refused(request: Request[Any, Any, Any], refused: PerkRefused, calls: WebCalls) -> Response[Any]:

@@ -27,6 +27,7 @@ from musicconnect.entrypoints.web.common import (
     CsrfDep,
     Form,
     VisitorDep,
+    form_text,
     page,
     require_visitor,
     see_other,
@@ -47,9 +48,7 @@ class StudioPages(Controller):
     def edit_profile(self, *, data: Form, calls: CallsDep, visitor: VisitorDep) -> Template | Redirect:
         artist = require_visitor(visitor, Role.ARTIST)
         try:
-            # Browsers send a textarea's line breaks as CRLF; the domain keeps plain line feeds.
-            bio = data.get("bio", "").replace("\r\n", "\n")
-            calls.edit_profile(artist, bio=bio, links=data.get("links", "").splitlines())
+            calls.edit_profile(artist, bio=form_text(data, "bio"), links=data.get("links", "").splitlines())
         except DomainError as error:
             return self._studio_again(calls, artist, error)
         return see_other("/studio?saved=profile")
@@ -201,7 +200,7 @@ def _track_edit(data: dict[str, str]) -> TrackEdit:
     release_at = utc_instant(release, "release_at") if release else None
     return TrackEdit(
         title=data.get("title", ""),
-        description=data.get("description", "").replace("\r\n", "\n"),
+        description=form_text(data, "description"),
         required_tier=Tier.parse(data.get("required_tier", "")),
         release_at=release_at,
         clear_release=release_at is None,
