@@ -96,7 +96,7 @@ class QaPages(Controller):
     @get("/artist/{artist_id:str}/qa", sync_to_thread=True)
     def sessions(self, *, artist_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Template:
         reader = require_visitor(visitor)
-        artist = calls.artist_page(artist_id, reader).artist
+        artist = calls.artist(artist_id)
         with perk(Feature.MONTHLY_QA, artist_id, reader):
             sessions = calls.qa_sessions(artist_id, reader)
         return page("qa_list.html", visitor, artist=artist, sessions=sessions, now=calls.now())
@@ -122,7 +122,7 @@ class QaPages(Controller):
             shown = calls.qa_page(qa_id, reader)
         if shown.session.artist_id != artist_id:
             raise NotFound(f"no Q&A {qa_id} by artist {artist_id}")
-        artist = calls.artist_page(artist_id, reader).artist
+        artist = calls.artist(artist_id)
         return page(
             "qa.html",
             reader,
