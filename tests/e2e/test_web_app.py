@@ -350,6 +350,8 @@ MAIN_PAGES: Final = {
     "messages": ("superfan", "/artist/{artist}/messages"),
     "inbox": ("nova", "/studio/messages"),
     "notifications": ("supporter", "/account/notifications"),
+    "live": ("superfan", "/artist/{artist}/live"),
+    "studio-live": ("nova", "/studio/live"),
     "signin": (None, "/signin"),
 }
 
