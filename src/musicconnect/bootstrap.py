@@ -16,6 +16,7 @@ from musicconnect.domain.errors import InvalidInput, MediaRejected
 from musicconnect.domain.media import UploadPolicy
 from musicconnect.domain.throttling import ThrottlePolicy
 from musicconnect.ports.media import (
+    ImageProcessor,
     LiveTranscoder,
     MediaProbe,
     MediaStorage,
@@ -43,9 +44,10 @@ from musicconnect.ports.services import (
 )
 from musicconnect.settings import Settings
 from musicconnect.usecases.account_mail import AccountMail
+from musicconnect.usecases.backstage_media import CLIP_JOB
 from musicconnect.usecases.caching import InvalidatingUnitOfWork, ReadyTracks
 from musicconnect.usecases.live import FINISH_JOB
-from musicconnect.usecases.notifications import NOTIFY_JOB, Notifications
+from musicconnect.usecases.notifications import NOTIFY_JOB, SWEEP_RELEASES_JOB, Notifications
 from musicconnect.usecases.tracks import TRANSCODE_JOB, transcode_track
 
 log = logging.getLogger(__name__)
@@ -57,7 +59,7 @@ _COUNTERS: Final = "counters.sqlite3"
 TranscodeProgress = Callable[[str, float], None]
 
 #: Every job the queues run: a queue refuses (Redis: at enqueue) any other name.
-_JOBS: Final = frozenset({TRANSCODE_JOB, FINISH_JOB, NOTIFY_JOB})
+_JOBS: Final = frozenset({TRANSCODE_JOB, FINISH_JOB, NOTIFY_JOB, SWEEP_RELEASES_JOB, CLIP_JOB})
 
 
 @attrs.frozen
@@ -79,6 +81,8 @@ class Services:
     signer: UrlSigner
     probe: MediaProbe
     transcoder: Transcoder
+    #: Checks and re-encodes uploaded images (backstage posts, profile pictures).
+    images: ImageProcessor
     #: Encodes a live push into a live HLS ladder (run by ``musicconnect live relay``).
     live_transcoder: LiveTranscoder
     #: Joins a live session's recorded parts into the file its recording track is ingested from.
@@ -328,6 +332,7 @@ def bootstrap(
     cache: Cache | None = None,
     probe: MediaProbe | None = None,
     transcoder: Transcoder | None = None,
+    images: ImageProcessor | None = None,
     live_transcoder: LiveTranscoder | None = None,
     recording_packer: RecordingPacker | None = None,
     events: EventPublisher | None = None,
@@ -363,6 +368,7 @@ def bootstrap(
         SystemClock,
         UuidIdGenerator,
     )
+    from musicconnect.adapters.pillow import PillowImageProcessor
     from musicconnect.adapters.sqlite import SqliteOneTimeTokens, SqliteQuotaCounter, SqliteTokenDenylist
 
     clock = clock or SystemClock()
@@ -419,6 +425,7 @@ def bootstrap(
         signer=signer,
         probe=probe or FfmpegMediaProbe(),
         transcoder=transcoder or FfmpegTranscoder(),
+        images=images or PillowImageProcessor(),
         live_transcoder=live_transcoder or FfmpegLiveTranscoder(),
         recording_packer=recording_packer or FfmpegRecordingPacker(),
         events=events or InMemoryEventPublisher(),

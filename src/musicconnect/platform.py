@@ -31,15 +31,23 @@ from typing import Self
 
 import attrs
 
+from musicconnect.adapters.inprocess import Repeating
 from musicconnect.bootstrap import Services, bootstrap, notifications_of
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Accounts
 from musicconnect.usecases.artists import Artists
+from musicconnect.usecases.backstage import Backstage
+from musicconnect.usecases.backstage_media import CLIP_JOB
 from musicconnect.usecases.conversations import Conversations
 from musicconnect.usecases.dashboard import Dashboards
 from musicconnect.usecases.library import Library
 from musicconnect.usecases.live import FINISH_JOB, LiveSessions
-from musicconnect.usecases.notifications import NOTIFY_JOB, Notifications, NotifyingPublisher
+from musicconnect.usecases.notifications import (
+    NOTIFY_JOB,
+    SWEEP_RELEASES_JOB,
+    Notifications,
+    NotifyingPublisher,
+)
 from musicconnect.usecases.payouts import Payouts
 from musicconnect.usecases.profile import Profiles
 from musicconnect.usecases.qa import MonthlyQa
@@ -80,6 +88,8 @@ class Platform:
     conversations: Conversations
     #: The artist's monthly Q&A: open, ask (three per fan), upvote, answer, hide, close.
     qa: MonthlyQa
+    #: The superfans' virtual backstage: the artist's posts (text, images, a clip), comments, moderation.
+    backstage: Backstage
     #: A fan's notification feed and email choices; other groups announce through it.
     notifications: Notifications
     #: The artist's dashboard.
@@ -90,6 +100,13 @@ class Platform:
     webhooks: Webhooks
     #: Rate limits on logins, registrations, resets and plays.
     throttling: Throttling
+
+    def schedule(self) -> Repeating:
+        """What a process that runs jobs queues on a schedule: the release sweep, every
+        ``release_sweep_s``. Not started: the worker starts it, and ``serve`` on the embedded
+        default, where jobs run in the API processes."""
+        every = self.services.settings.release_sweep_s
+        return Repeating("release-sweep", every, self.notifications.queue_release_sweep)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> Platform:
@@ -131,11 +148,26 @@ class Platform:
         # The queue this process runs jobs on (built before the groups) finds the handler here.
         s.job_handlers[FINISH_JOB] = live.run_finish_job
         s.job_handlers[NOTIFY_JOB] = notifications.run_fan_out_job
+        s.job_handlers[SWEEP_RELEASES_JOB] = notifications.run_sweep_job
+        backstage = Backstage(
+            s.uow,
+            s.storage,
+            s.signer,
+            s.images,
+            s.probe,
+            s.transcoder,
+            s.jobs,
+            s.quota,
+            s.ids,
+            s.clock,
+            notifications,
+        )
+        s.job_handlers[CLIP_JOB] = backstage.run_clip_job
         return cls(
             services=s,
             accounts=accounts,
             profiles=Profiles(s.uow, s.hasher, s.mail, s.clock, billing),
-            artists=Artists(s.uow, s.clock),
+            artists=Artists(s.uow, s.clock, s.storage, s.images, s.ids),
             tracks=tracks,
             streaming=Streaming(
                 s.reader,
@@ -154,6 +186,7 @@ class Platform:
             library=Library(s.uow, s.quota, s.clock),
             conversations=Conversations(s.uow, s.quota, s.ids, s.clock, notifications),
             qa=MonthlyQa(s.uow, s.quota, s.ids, s.clock, notifications),
+            backstage=backstage,
             notifications=notifications,
             dashboard=Dashboards(s.uow, s.clock),
             payouts=Payouts(

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     live_grace_s: float = Field(default=30.0, gt=0)
     #: Seconds a connected push may publish nothing before its session fails.
     live_stall_s: float = Field(default=60.0, gt=0)
+    #: Seconds between sweeps for releases opening (early access, then public): the most a
+    #: follower waits past the opening for its notification.
+    release_sweep_s: float = Field(default=60.0, gt=0)
 
     # Production adapters: each selected by its setting (see the README's Production section).
     mongodb_uri: str | None = None

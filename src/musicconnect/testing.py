@@ -3,7 +3,8 @@
 ``in_memory()`` builds a ``Platform`` whose every adapter lives in this process: repositories on
 dicts, media in a dict, quotas and revocations in memory, emails kept in a list, the offline
 payment ledger, a fake probe and transcoder that understand PCM WAV (and a fake recording packer
-that writes it; no live encoding, as no RTMP server runs), events kept in a list, and a
+that writes it; no live encoding, as no RTMP server runs), images re-encoded by the real Pillow
+adapter (pure and fast, it needs no fake), events kept in a list, and a
 ``FrozenClock`` that moves only when told to. It opens no connection and creates no data
 folder; a transcode works in a scratch folder in the system's temporary directory and removes
 it, because the ``Transcoder`` port speaks files.
@@ -46,8 +47,9 @@ from musicconnect.domain.errors import MediaRejected
 from musicconnect.platform import Platform
 from musicconnect.ports.media import MediaStorage
 from musicconnect.settings import Settings
+from musicconnect.usecases.backstage_media import CLIP_JOB
 from musicconnect.usecases.live import FINISH_JOB
-from musicconnect.usecases.notifications import NOTIFY_JOB
+from musicconnect.usecases.notifications import NOTIFY_JOB, SWEEP_RELEASES_JOB
 from musicconnect.usecases.tracks import TRANSCODE_JOB
 
 __all__ = ["FrozenClock", "InMemoryEmailSender", "in_memory", "write_wav"]
@@ -100,6 +102,12 @@ def in_memory(
     def finish_live(payload: Mapping[str, Any]) -> None:
         built[0].live.run_finish_job(payload)
 
+    def sweep_releases(payload: Mapping[str, Any]) -> None:
+        built[0].notifications.run_sweep_job(payload)
+
+    def clip(payload: Mapping[str, Any]) -> None:
+        built[0].backstage.run_clip_job(payload)
+
     services = bootstrap(
         settings,
         clock=clock,
@@ -120,7 +128,15 @@ def in_memory(
         storage=storage or InMemoryMediaStorage(),
         signer=HmacUrlSigner(secret.encode("utf-8")),
         uow=lambda: InMemoryUnitOfWork(store),
-        jobs=InlineJobQueue({TRANSCODE_JOB: transcode, FINISH_JOB: finish_live, NOTIFY_JOB: notify}),
+        jobs=InlineJobQueue(
+            {
+                TRANSCODE_JOB: transcode,
+                FINISH_JOB: finish_live,
+                NOTIFY_JOB: notify,
+                SWEEP_RELEASES_JOB: sweep_releases,
+                CLIP_JOB: clip,
+            }
+        ),
     )
     built.append(Platform.of(services))
     return built[0]

@@ -689,6 +689,28 @@ class TrackRepositoryContract(UnitOfWorkFactory):
         """get of an id never added returns None."""
         assert self.read(lambda uow: uow.tracks.get("nope")) is None
 
+    def test_releasing_between_finds_releases_in_the_half_open_range_soonest_first(self) -> None:
+        """Release instants in (after, until], whatever their offset, soonest first; the start of
+        the range, tracks without a release and later ones are left out."""
+        paris = timezone(timedelta(hours=1))
+        tracks = [
+            attrs.evolve(a_track("t-start"), release_at=T0),
+            attrs.evolve(a_track("t-late", artist_id="artist-2"), release_at=T0 + timedelta(hours=2)),
+            # Written in Paris time, 30 minutes after T0: between the others, whatever the text says.
+            attrs.evolve(a_track("t-paris"), release_at=(T0 + timedelta(minutes=30)).astimezone(paris)),
+            attrs.evolve(a_track("t-end"), release_at=T0 + timedelta(hours=3)),
+            attrs.evolve(a_track("t-after"), release_at=T0 + timedelta(hours=3, microseconds=1)),
+            a_track("t-none"),
+        ]
+        self.each_committed(tracks, lambda uow, t: uow.tracks.add(t))
+
+        found = self.read(
+            lambda uow: [t.id for t in uow.tracks.releasing_between(T0, T0 + timedelta(hours=3))]
+        )
+
+        assert found == ["t-paris", "t-late", "t-end"]
+        assert self.read(lambda uow: uow.tracks.releasing_between(T0, T0)) == []
+
 
 class SubscriptionRepositoryContract(UnitOfWorkFactory):
     def test_subscription_round_trips_every_field(self) -> None:
@@ -1075,11 +1097,22 @@ class PayoutRepositoryContract(UnitOfWorkFactory):
             amount=Money(9001, "KWD"),
             gross=Money(10001, "KWD"),
             platform_fee=Money(1000, "KWD"),
+            processor_fee=Money(321, "KWD"),
             external_ref="tr_1Abc",
         )
         self.committed(lambda uow: uow.payouts.add(payout))
 
         assert self.read(lambda uow: list(uow.payouts.of_artist("artist-1"))) == [payout]
+
+    def test_an_unknown_processor_fee_reads_back_unknown_and_a_zero_one_as_zero(self) -> None:
+        """None (a payout from before the fee was kept) is not 0 (a processor that kept nothing)."""
+        unknown = attrs.evolve(a_payout("po-1"), processor_fee=None)
+        nothing = attrs.evolve(
+            a_payout("po-2", paid_at=T0 + timedelta(days=1)), processor_fee=Money(0, "USD")
+        )
+        self.each_committed([unknown, nothing], lambda uow, p: uow.payouts.add(p))
+
+        assert self.read(lambda uow: list(uow.payouts.of_artist("artist-1"))) == [nothing, unknown]
 
     def test_payouts_are_listed_newest_first(self) -> None:
         """of_artist orders by payment time, newest first, and leaves other artists out."""
@@ -1237,6 +1270,23 @@ class ListeningHistoryContract(UnitOfWorkFactory):
         assert self.read(lambda uow: [h.track_id for h in uow.plays.history("fan-1", 1)]) == ["track-1"]
         assert self.read(lambda uow: list(uow.plays.history("nobody", 10))) == []
 
+    def test_forgetting_a_fans_history_keeps_the_artists_counts_and_other_fans(self) -> None:
+        """forget_history drops one fan's rows; daily counts and another fan's history stay."""
+        plays = [
+            a_play(fan_id="fan-1"),
+            a_play(fan_id="fan-1", at=T0 + timedelta(hours=1)),
+            a_play(fan_id="fan-2"),
+        ]
+        self.each_committed(plays, lambda uow, p: uow.plays.record(p))
+
+        self.committed(lambda uow: uow.plays.forget_history("fan-1"))
+
+        assert self.read(lambda uow: list(uow.plays.history("fan-1", 10))) == []
+        assert self.read(lambda uow: [h.plays for h in uow.plays.history("fan-2", 10)]) == [1]
+        assert self.read(lambda uow: uow.plays.daily_counts("artist-1", T0.date(), T0.date())) == {
+            T0.date(): 3
+        }
+
 
 class MessageRepositoryContract(UnitOfWorkFactory):
     def test_a_fans_messages_to_every_artist_oldest_first(self) -> None:
@@ -1249,6 +1299,28 @@ class MessageRepositoryContract(UnitOfWorkFactory):
 
         assert self.read(lambda uow: list(uow.messages.from_fan("fan-1"))) == [early, late]
         assert self.read(lambda uow: list(uow.messages.from_fan("nobody"))) == []
+
+    def test_erasing_an_artists_replies_replaces_their_bodies_only(self) -> None:
+        """erase_replies_of changes the artist's replies in every thread, not what fans wrote
+        to them nor another artist's replies; the threads keep their length and order."""
+        messages = [
+            a_message("m-fan"),
+            a_message("m-reply", from_artist=True, sent_at=T0 + timedelta(minutes=1)),
+            a_message("m-reply-2", fan_id="fan-2", from_artist=True, sent_at=T0 + timedelta(minutes=2)),
+            a_message("m-other", artist_id="artist-2", from_artist=True),
+        ]
+        self.each_committed(messages, lambda uow, m: uow.messages.add(m))
+
+        self.committed(lambda uow: uow.messages.erase_replies_of("artist-1", body="(erased)"))
+
+        thread = self.read(lambda uow: [(m.id, m.body) for m in uow.messages.thread("fan-1", "artist-1")])
+        assert thread == [("m-reply", "(erased)"), ("m-fan", "Loved it!")]
+        assert self.read(lambda uow: [m.body for m in uow.messages.thread("fan-2", "artist-1")]) == [
+            "(erased)"
+        ]
+        assert self.read(lambda uow: [m.body for m in uow.messages.thread("fan-1", "artist-2")]) == [
+            "Loved it!"
+        ]
 
     def test_erasing_a_fans_messages_replaces_their_bodies_only(self) -> None:
         """The fan's bodies are replaced in every thread; ids, times, counts and others stay."""
@@ -1454,6 +1526,50 @@ class QuestionRepositoryContract(UnitOfWorkFactory):
         self.committed(lambda uow: uow.questions.save(attrs.evolve(question, answer="Yes")))
         assert self.read(lambda uow: uow.questions.get("q-1")) == attrs.evolve(question, answer="Yes")
 
+    def test_a_fans_questions_and_votes_are_listed_oldest_first(self) -> None:
+        """of_fan: what one fan asked in any Q&A, with its votes; votes_of: what they upvoted."""
+        late = a_question("q-late", qa_id="qa-2", asked_at=T0 + timedelta(days=30))
+        early = a_question("q-early")
+        theirs = a_question("q-theirs", fan_id="fan-2")
+        self.each_committed([late, early, theirs], lambda uow, q: uow.questions.add(q))
+        self.committed(lambda uow: uow.questions.vote("q-early", "fan-2", T0))
+        self.committed(lambda uow: uow.questions.vote("q-theirs", "fan-1", T0 + timedelta(minutes=2)))
+        self.committed(lambda uow: uow.questions.vote("q-late", "fan-1", T0 + timedelta(minutes=1)))
+
+        assert self.read(lambda uow: list(uow.questions.of_fan("fan-1"))) == [
+            attrs.evolve(early, votes=1),
+            attrs.evolve(late, votes=1),
+        ]
+        assert self.read(lambda uow: list(uow.questions.votes_of("fan-1"))) == [
+            ("q-late", T0 + timedelta(minutes=1)),
+            ("q-theirs", T0 + timedelta(minutes=2)),
+        ]
+        assert self.read(lambda uow: list(uow.questions.of_fan("nobody"))) == []
+        assert self.read(lambda uow: list(uow.questions.votes_of("nobody"))) == []
+
+    def test_erasing_a_fan_blanks_their_questions_and_takes_back_their_votes(self) -> None:
+        """Their questions keep answers and others' votes with the body replaced; every count
+        drops by their vote; another fan's questions and votes are untouched."""
+        mine, theirs = a_question("q-mine"), a_question("q-theirs", fan_id="fan-2")
+        self.each_committed([mine, theirs], lambda uow, q: uow.questions.add(q))
+        self.committed(lambda uow: uow.questions.save(attrs.evolve(mine, answer="Yes!")))
+        self.each_committed(
+            [("q-mine", "fan-2"), ("q-theirs", "fan-1"), ("q-theirs", "fan-3")],
+            lambda uow, vote: uow.questions.vote(*vote, T0),
+        )
+
+        self.committed(lambda uow: uow.questions.erase_fan("fan-1", body="(erased)"))
+
+        questions = self.read(lambda uow: list(uow.questions.of_session("qa-1")))
+        assert [(q.id, q.body, q.answer, q.votes) for q in questions] == [
+            ("q-mine", "(erased)", "Yes!", 1),
+            ("q-theirs", theirs.body, None, 1),
+        ]
+        assert self.read(lambda uow: list(uow.questions.votes_of("fan-1"))) == []
+        assert self.read(lambda uow: [q for q, _ in uow.questions.votes_of("fan-3")]) == ["q-theirs"]
+        # The erased fan could vote again only as a new vote (nothing of theirs is left).
+        assert self.committed(lambda uow: uow.questions.vote("q-theirs", "fan-1", T0)) is True
+
     def test_racing_votes_by_one_fan_count_once(self) -> None:
         """The same fan voting in several units of work at once: one vote, the rest False or Conflict."""
         self.committed(lambda uow: uow.questions.add(a_question("q-1")))
@@ -1533,6 +1649,39 @@ class NotificationRepositoryContract(UnitOfWorkFactory):
         assert self.read(lambda uow: uow.notifications.email_kinds("fan-1")) == frozenset()
         assert self.read(lambda uow: uow.notifications.email_kinds("fan-2")) == {NotificationKind.QA_OPENED}
         assert self.read(lambda uow: uow.notifications.email_kinds("nobody")) == frozenset()
+
+    def test_erasing_a_fan_deletes_their_feed_and_email_choices_only(self) -> None:
+        """Nothing of the fan's is left, within the erasing unit of work and after; another
+        fan's feed and choices stay."""
+        self.each_committed(
+            [a_notification("n-1"), a_notification("n-2"), a_notification("x", fan_id="fan-2")],
+            lambda uow, n: uow.notifications.add(n),
+        )
+        kinds = frozenset({NotificationKind.DM_REPLY})
+        self.each_committed(["fan-1", "fan-2"], lambda uow, f: uow.notifications.set_email_kinds(f, kinds))
+
+        with self.make_uow() as uow:
+            uow.notifications.erase_fan("fan-1")
+            assert uow.notifications.of_fan("fan-1", 10) == []
+            assert uow.notifications.email_kinds("fan-1") == frozenset()
+            uow.commit()
+
+        assert self.read(lambda uow: list(uow.notifications.of_fan("fan-1", 10))) == []
+        assert self.read(lambda uow: uow.notifications.email_kinds("fan-1")) == frozenset()
+        assert self.read(lambda uow: [n.id for n in uow.notifications.of_fan("fan-2", 10)]) == ["x"]
+        assert self.read(lambda uow: uow.notifications.email_kinds("fan-2")) == {NotificationKind.DM_REPLY}
+        # The same id may be stored again: erasing left no trace that would refuse it.
+        assert self.committed(lambda uow: uow.notifications.add(a_notification("n-1"))) is True
+
+    def test_the_release_sweeps_watermark_only_moves_forward(self) -> None:
+        """None before any sweep; then the latest instant marked, an earlier mark (a slower
+        sweep racing a faster one) changing nothing."""
+        assert self.read(lambda uow: uow.notifications.releases_swept_until()) is None
+        self.committed(lambda uow: uow.notifications.mark_releases_swept(T0 + timedelta(minutes=2)))
+        self.committed(lambda uow: uow.notifications.mark_releases_swept(T0 + timedelta(minutes=1)))
+        assert self.read(lambda uow: uow.notifications.releases_swept_until()) == T0 + timedelta(minutes=2)
+        self.committed(lambda uow: uow.notifications.mark_releases_swept(T0 + timedelta(minutes=3)))
+        assert self.read(lambda uow: uow.notifications.releases_swept_until()) == T0 + timedelta(minutes=3)
 
 
 class ProcessedEventStoreContract(UnitOfWorkFactory):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -30,8 +30,11 @@ AWS_ENV = {
 
 
 @contextmanager
-def backend_env(name: str, folder: Path) -> Iterator[dict[str, str]]:
-    """Environment variables selecting the backend, with its servers running until exit."""
+def backend_env(
+    name: str, folder: Path, *, workers: list[subprocess.Popen[bytes]] | None = None
+) -> Iterator[dict[str, str]]:
+    """Environment variables selecting the backend, with its servers running until exit. The
+    production worker process is appended to ``workers``, for tests that kill it."""
     if name == "embedded":
         yield {}
         return
@@ -57,14 +60,18 @@ def backend_env(name: str, folder: Path) -> Iterator[dict[str, str]]:
             "MUSICCONNECT_S3_ENDPOINT_URL": endpoint_url(s3),
             "MUSICCONNECT_REDIS_URL": redis_url(redis),
         }
-        worker = _worker(folder, env)
+        worker = start_worker(folder, env)
         stack.callback(stop, worker)
+        if workers is not None:
+            workers.append(worker)
         yield env
 
 
-def _worker(folder: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def start_worker(folder: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """A ``musicconnect worker`` on ``env``'s backend; its output goes to ``folder/worker.log``
+    (appended: a restarted worker's follows the first one's)."""
     log = folder / "worker.log"
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "musicconnect", "worker", "--data-dir", str(folder / "worker-data")],
             stdout=out,

@@ -193,9 +193,13 @@ def _upgrade(flow: Flow, artist: str, fan: str, period_start: datetime, period_e
 
 
 def _the_payout_arrives(flow: Flow, artist: str, *, gross: int, net: int) -> None:
-    """The receipt says pending (or in transit) when sent, and paid once payout.paid arrives."""
+    """The receipt says pending (or in transit) when sent, and paid once payout.paid arrives; it
+    shows the fees Stripe kept on the charges it covers (the platform bore them: net untouched)."""
     [sent] = flow.http.get(f"/artists/{artist}/payouts", headers=flow.auth(artist)).json()
     assert sent["status"] in {"pending", "in_transit"}
+    with flow.services.uow() as uow:
+        stripe_kept = uow.ledger.balance("platform:processing", "USD")
+    assert sent["processor_fee_minor"] == stripe_kept > 0
     flow.advance(3 * DAY)  # the payout arrives: payout.paid is delivered and acknowledged
     [arrived] = flow.http.get(f"/artists/{artist}/payouts", headers=flow.auth(artist)).json()
     assert (arrived["status"], arrived["processor_ref"]) == ("paid", sent["processor_ref"])

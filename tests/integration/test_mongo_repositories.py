@@ -28,6 +28,12 @@ from musicconnect.domain.errors import Conflict, ServiceUnavailable
 from musicconnect.domain.money import Money
 from musicconnect.domain.tracks import TrackStatus
 from musicconnect.ports.repositories import UnitOfWork
+from tests.contract.backstage_contract import (
+    ArtistPictureContract,
+    BackstageBlockRepositoryContract,
+    BackstageCommentRepositoryContract,
+    BackstagePostRepositoryContract,
+)
 from tests.contract.live_contract import LiveSessionRepositoryContract
 from tests.contract.repositories_contract import (
     AccountRepositoryContract,
@@ -500,4 +506,20 @@ def test_a_server_killed_mid_transaction_keeps_none_of_it(own_server: ServerProc
 
 
 class TestMongoLiveSessionRepository(OnMongo, LiveSessionRepositoryContract):
+    pass
+
+
+class TestMongoBackstagePostRepository(OnMongo, BackstagePostRepositoryContract):
+    pass
+
+
+class TestMongoBackstageCommentRepository(OnMongo, BackstageCommentRepositoryContract):
+    pass
+
+
+class TestMongoBackstageBlockRepository(OnMongo, BackstageBlockRepositoryContract):
+    pass
+
+
+class TestMongoArtistPicture(OnMongo, ArtistPictureContract):
     pass

@@ -3,10 +3,13 @@ flows that depend on it (verification, reset, email change) driven through the A
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -23,7 +26,7 @@ from musicconnect.settings import Settings
 from musicconnect.usecases.account_mail import RESET_TTL
 from tests.contract.email_contract import EmailSenderContract
 from tests.support.accounts import link_token
-from tests.support.servers import free_port
+from tests.support.servers import free_port, musicconnect_server
 from tests.support.smtp_server import PASSWORD as RELAY_PASSWORD
 from tests.support.smtp_server import USERNAME as RELAY_USER
 from tests.support.smtp_server import SmtpServer, smtp_server
@@ -32,6 +35,8 @@ pytestmark = pytest.mark.integration
 
 SENDER = "Music Connect <no-reply@musicconnect.test>"
 PASSWORD = "correct horse battery"
+#: Reset requests timed per kind of email.
+RESETS = 5
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +85,29 @@ def test_starttls_and_login_as_a_providers_relay_requires(tmp_path: Path) -> Non
         )
         with pytest.raises(ServiceUnavailable):
             wrong.send(EmailMessage(to="ada@example.com", subject="refused", body="x"))
+
+
+def test_implicit_tls_and_login_as_on_port_465(tmp_path: Path) -> None:
+    """TLS from the first byte (SMTPS), then AUTH: the message arrives; a sender that speaks
+    plain SMTP to it gets ServiceUnavailable, not a hang."""
+    with smtp_server(tmp_path, implicit_tls=True) as relay:
+        good = SmtpEmailSender(
+            relay.host,
+            relay.port,
+            sender=SENDER,
+            security=SmtpSecurity.TLS,
+            username=RELAY_USER,
+            password=RELAY_PASSWORD,
+            tls_context=relay.client_tls,
+        )
+        good.send(EmailMessage(to="ada@example.com", subject="over smtps", body="hello"))
+        assert [m.subject for m in relay.messages("ada@example.com")] == ["over smtps"]
+
+        plain = SmtpEmailSender(
+            relay.host, relay.port, sender=SENDER, security=SmtpSecurity.NONE, timeout_s=2
+        )
+        with pytest.raises(ServiceUnavailable):
+            plain.send(EmailMessage(to="ada@example.com", subject="refused", body="x"))
 
 
 def test_a_relay_that_is_down_is_service_unavailable() -> None:
@@ -196,3 +224,46 @@ def test_an_email_change_is_verified_at_the_new_address(
     me = api.get("/me", headers=headers).json()
     assert (me["email"], me["email_verified"]) == ("new@smtp.test", True)
     _sign_in(api, "new@smtp.test")
+
+
+def test_a_reset_for_a_known_email_answers_as_fast_as_for_an_unknown_one(tmp_path: Path) -> None:
+    """Through a served API and a relay that takes 0.4 s per message: the reset answer does not
+    wait for the email (it is sent after the answer), so the time of a 202 says nothing about
+    who has an account. The emails still arrive, one per request."""
+    with (
+        smtp_server(delay_s=0.4) as slow,
+        musicconnect_server(
+            tmp_path / "data",
+            env={
+                "MUSICCONNECT_SECRET_KEY": "r" * 40,
+                "MUSICCONNECT_SMTP_HOST": slow.host,
+                "MUSICCONNECT_SMTP_PORT": str(slow.port),
+                "MUSICCONNECT_SMTP_SECURITY": "none",
+                "MUSICCONNECT_THROTTLE_SCALE": "1000",
+            },
+        ) as base,
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
+        body = {"email": "known@smtp.test", "password": PASSWORD, "role": "fan", "display_name": "K"}
+        assert http.post("/auth/register", json=body).status_code == 201
+
+        def timed(email: str) -> float:
+            start = time.perf_counter()
+            response = http.post("/auth/password-reset", json={"email": email})
+            elapsed = time.perf_counter() - start
+            assert response.status_code == 202, response.text
+            return elapsed
+
+        known, unknown = [], []
+        for n in range(RESETS):
+            known.append(timed("known@smtp.test"))
+            unknown.append(timed(f"unknown{n}@smtp.test"))
+        deadline = time.monotonic() + 30
+        while len(slow.messages("known@smtp.test")) < 1 + RESETS and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    known_s, unknown_s = statistics.median(known), statistics.median(unknown)
+    assert abs(known_s - unknown_s) < 0.2, f"known {known_s:.3f} s, unknown {unknown_s:.3f} s"
+    subjects = [m.subject for m in slow.messages("known@smtp.test")]
+    assert subjects.count("Reset your Music Connect password") == RESETS
+    assert not any(slow.messages(f"unknown{n}@smtp.test") for n in range(RESETS))

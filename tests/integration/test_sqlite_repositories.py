@@ -29,6 +29,12 @@ from musicconnect.domain.subscriptions import end_now
 from musicconnect.domain.tiers import Tier, default_plans, revise_plan
 from musicconnect.domain.tracks import Track
 from musicconnect.ports.repositories import UnitOfWork
+from tests.contract.backstage_contract import (
+    ArtistPictureContract,
+    BackstageBlockRepositoryContract,
+    BackstageCommentRepositoryContract,
+    BackstagePostRepositoryContract,
+)
 from tests.contract.live_contract import LiveSessionRepositoryContract
 from tests.contract.repositories_contract import (
     AccountRepositoryContract,
@@ -683,4 +689,20 @@ def _plan(connection: sqlite3.Connection, sql: str, parameters: tuple[str, ...])
 
 
 class TestSqliteLiveSessionRepository(SqliteFile, LiveSessionRepositoryContract):
+    pass
+
+
+class TestSqliteBackstagePostRepository(SqliteFile, BackstagePostRepositoryContract):
+    pass
+
+
+class TestSqliteBackstageCommentRepository(SqliteFile, BackstageCommentRepositoryContract):
+    pass
+
+
+class TestSqliteBackstageBlockRepository(SqliteFile, BackstageBlockRepositoryContract):
+    pass
+
+
+class TestSqliteArtistPicture(SqliteFile, ArtistPictureContract):
     pass

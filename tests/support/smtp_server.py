@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import ipaddress
@@ -38,11 +39,13 @@ class Received:
 
 
 class _Inbox:
-    def __init__(self) -> None:
+    def __init__(self, delay_s: float = 0.0) -> None:
         self.lock = threading.Lock()
         self.received: list[Received] = []
+        self.delay_s = delay_s
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook name
+        await asyncio.sleep(self.delay_s)  # a relay on a bad day takes its time to accept
         content = envelope.original_content or b""
         parsed = email.message_from_bytes(content, policy=email.policy.default)
         body = parsed.get_body(("plain",))
@@ -109,26 +112,29 @@ def _authenticate(
 
 
 @contextmanager
-def smtp_server(folder: Path | None = None, *, starttls: bool = False) -> Iterator[SmtpServer]:
-    """A plain SMTP server; with ``starttls`` (and a ``folder`` for its certificate) one that
-    requires STARTTLS and AUTH, as a provider's relay does."""
-    inbox = _Inbox()
+def smtp_server(
+    folder: Path | None = None, *, starttls: bool = False, implicit_tls: bool = False, delay_s: float = 0.0
+) -> Iterator[SmtpServer]:
+    """A plain SMTP server; with ``starttls`` or ``implicit_tls`` (and a ``folder`` for its
+    certificate) one that requires TLS (upgraded, or from the first byte as on port 465) and
+    AUTH, as a provider's relay does; ``delay_s`` before accepting each message, as a slow relay."""
+    inbox = _Inbox(delay_s)
     port = free_port()
     kwargs: dict[str, Any] = {}
     client_tls = None
-    if starttls:
+    if starttls or implicit_tls:
         if folder is None:
-            raise ValueError("a STARTTLS server needs a folder for its certificate")
+            raise ValueError("a TLS server needs a folder for its certificate")
         cert, key = _self_signed(folder)
         server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_tls.load_cert_chain(cert, key)
         client_tls = ssl.create_default_context(cafile=str(cert))
-        kwargs = {
-            "tls_context": server_tls,
-            "require_starttls": True,
-            "auth_required": True,
-            "authenticator": _authenticate,
-        }
+        kwargs = {"auth_required": True, "authenticator": _authenticate}
+        if implicit_tls:
+            # aiosmtpd counts only STARTTLS as TLS for AUTH; here every byte is TLS already.
+            kwargs |= {"ssl_context": server_tls, "server_hostname": "localhost", "auth_require_tls": False}
+        else:
+            kwargs |= {"tls_context": server_tls, "require_starttls": True}
     controller = Controller(inbox, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     try:

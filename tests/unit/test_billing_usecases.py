@@ -26,11 +26,24 @@ from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.errors import Conflict, DomainError
 from musicconnect.domain.ledger import TransactionKind
 from musicconnect.domain.money import Money
-from musicconnect.domain.payments import CHECKOUT_LIFETIME, INTENT_LEASE, ChargeResult, IntentStatus
+from musicconnect.domain.payments import (
+    CHECKOUT_LIFETIME,
+    INTENT_LEASE,
+    ChargeResult,
+    IntentStatus,
+    PayoutResult,
+)
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
-from musicconnect.ports.payments import BillingOutcome, BillingRequest, Charges, CheckoutSession
+from musicconnect.ports.payments import (
+    BillingOutcome,
+    BillingRequest,
+    Charges,
+    CheckoutSession,
+    SubscriptionBilling,
+)
 from musicconnect.usecases import accounts, subscriptions
+from musicconnect.usecases.payouts import run_payouts
 from musicconnect.usecases.subscriptions import Subscriptions
 from tests.support.accounts import memory_mail
 from tests.unit.usecases.conftest import LostAfterCharging
@@ -222,6 +235,55 @@ def test_a_slow_processor_holds_no_database_lock(shop: Shop) -> None:
     assert shop.booked() == [500]
 
 
+@attrs.define
+class SlowPayouts:
+    """Takes ``seconds`` to send a payout, as a processor on a bad day."""
+
+    inner: OfflinePaymentGateway
+    seconds: float
+    started: threading.Event = attrs.field(factory=threading.Event)
+
+    def pay_out(
+        self, *, artist_id: str, amount: Money, idempotency_key: str, account_ref: str | None = None
+    ) -> PayoutResult:
+        self.started.set()
+        time.sleep(self.seconds)
+        return self.inner.pay_out(
+            artist_id=artist_id, amount=amount, idempotency_key=idempotency_key, account_ref=account_ref
+        )
+
+
+def test_a_slow_payout_holds_no_database_lock(shop: Shop) -> None:
+    """While a payout takes 2 s to send, another writer on the same SQLite file commits at once;
+    the payout is then recorded once."""
+    shop.subscribe(Tier.SUPPORTER)
+    with shop.uow() as uow:
+        artist = uow.accounts.get(shop.artist.id)
+        assert artist is not None
+        uow.accounts.save(attrs.evolve(artist, email_verified=True))  # an artist is paid once verified
+        uow.commit()
+    slow = SlowPayouts(shop.gateway, seconds=2.0)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(
+            run_payouts,
+            "2025-03",
+            caller=Caller("operator", Role.ADMIN),
+            uow=shop.uow(),
+            gateway=slow,
+            ids=shop.ids,
+            clock=shop.clock,
+        )
+        assert slow.started.wait(10)
+        began = time.monotonic()
+        other = shop.register(Role.FAN)
+        took = time.monotonic() - began
+        [payout] = pending.result()
+    assert other.id
+    assert took < 1.0, f"another writer waited {took:.2f} s for the processor"
+    assert payout.amount.amount_minor == 450
+    assert len(shop.gateway.payouts) == 1
+
+
 def test_moving_to_free_is_cancelling_at_period_end(shop: Shop) -> None:
     """PATCH to free and DELETE are one rule: cancel at period end, no charge, access until then."""
     shop.subscribe(Tier.SUPERFAN)
@@ -234,6 +296,55 @@ def test_moving_to_free_is_cancelling_at_period_end(shop: Shop) -> None:
     assert moved.pending_tier is Tier.FREE
     assert again == moved
     assert shop.live().tier is Tier.SUPERFAN
+    assert len(shop.gateway.charges) == 1
+
+
+@attrs.define
+class DiesAfterChanging:
+    """A processor that carries out a change, but our process dies before its answer arrives."""
+
+    inner: SubscriptionBilling
+
+    def start(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
+        return self.inner.start(request, idempotency_key=idempotency_key)
+
+    def change(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
+        self.inner.change(request, idempotency_key=idempotency_key)
+        raise ProcessKilled
+
+    def renew(self, request: BillingRequest, *, idempotency_key: str) -> BillingOutcome:
+        return self.inner.renew(request, idempotency_key=idempotency_key)
+
+
+def test_a_move_to_free_that_the_processor_already_ended_is_settled_by_the_repair(shop: Shop) -> None:
+    """A move to free is carried out, our process dies, and the processor's events then end the
+    subscription at its period end. The repair finds the change done (the domain's pending tier
+    of a cancellation is free) and settles the intent with its key: no failure, no charge."""
+    shop.subscribe(Tier.SUPPORTER)
+    dying = Subscriptions(
+        shop.uow, DiesAfterChanging(ChargingSubscriptionBilling(shop.gateway)), shop.ids, shop.clock
+    )
+    with pytest.raises(ProcessKilled):
+        dying.change_tier(shop.artist.id, Tier.FREE, caller=shop.fan)
+    live = shop.live()
+    assert not live.cancel_at_period_end
+    shop.clock.advance(days=31)
+    with shop.uow() as uow:  # what the processor's events bring: cancelled, then ended
+        ended = attrs.evolve(
+            live,
+            cancel_at_period_end=True,
+            status=SubscriptionStatus.CANCELED,
+            canceled_at=live.current_period_end,
+        )
+        uow.subscriptions.save(ended)
+        uow.commit()
+
+    report = shop.desk().run_billing()
+
+    assert report.repaired == 1
+    with shop.uow() as uow:
+        assert [i.status for i in uow.intents.of_subscription(live.id)] == [IntentStatus.SETTLED] * 2
+        assert uow.subscriptions.get(live.id) == ended
     assert len(shop.gateway.charges) == 1
 
 

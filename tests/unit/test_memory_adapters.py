@@ -34,6 +34,12 @@ from musicconnect.ports.services import (
     QuotaCounter,
     TokenDenylist,
 )
+from tests.contract.backstage_contract import (
+    ArtistPictureContract,
+    BackstageBlockRepositoryContract,
+    BackstageCommentRepositoryContract,
+    BackstagePostRepositoryContract,
+)
 from tests.contract.live_contract import LiveSessionRepositoryContract
 from tests.contract.repositories_contract import (
     T0,
@@ -317,3 +323,19 @@ class TestLocalAccessReadsInMemory(AccessReadsContract):
     def make_access_reads(self, clock: FrozenClock) -> tuple[AccessReads, TokenDenylist, Cache]:
         denylist, cache = InMemoryTokenDenylist(clock), InMemoryCache(clock)
         return LocalAccessReads(denylist, cache), denylist, cache
+
+
+class TestInMemoryBackstagePostRepository(InMemoryUnitsOfWork, BackstagePostRepositoryContract):
+    pass
+
+
+class TestInMemoryBackstageCommentRepository(InMemoryUnitsOfWork, BackstageCommentRepositoryContract):
+    pass
+
+
+class TestInMemoryBackstageBlockRepository(InMemoryUnitsOfWork, BackstageBlockRepositoryContract):
+    pass
+
+
+class TestInMemoryArtistPicture(InMemoryUnitsOfWork, ArtistPictureContract):
+    pass

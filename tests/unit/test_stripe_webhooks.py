@@ -30,18 +30,20 @@ from musicconnect.adapters.memory import (
     InMemoryStore,
     InMemorySubscriptionRepository,
     InMemoryUnitOfWork,
+    SequentialIdGenerator,
 )
+from musicconnect.adapters.offline import OfflinePaymentGateway, offline_payments
 from musicconnect.adapters.stripe import StripePaymentGateway, stripe_payments
 from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.accounts import Caller, Role
-from musicconnect.domain.errors import ServiceUnavailable
+from musicconnect.domain.errors import ServiceUnavailable, SignatureInvalid
 from musicconnect.domain.ledger import TransactionKind, artist_account
 from musicconnect.domain.money import Money
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http import create_app
 from musicconnect.platform import Platform
-from musicconnect.ports.payments import SubscriptionSnapshot
+from musicconnect.ports.payments import GatewayEvent, SubscriptionSnapshot
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.settings import Settings
 from musicconnect.usecases.payouts import run_payouts
@@ -585,6 +587,40 @@ def test_webhook_routes_exist_only_on_stripe(tmp_path: Path) -> None:
     )
     with TestClient(create_app(Platform.of(services))) as offline:
         assert offline.post("/webhooks/stripe", content=b"{}").status_code in {404, 405}
+
+
+@attrs.define
+class _RefusingVerifier:
+    """A processor's event check that refuses every event, and remembers it was asked."""
+
+    asked: list[bytes] = attrs.field(factory=list)
+
+    def verify_event(self, payload: bytes, signature_header: str | None) -> GatewayEvent:
+        self.asked.append(payload)
+        raise SignatureInvalid("not signed by this processor")
+
+
+def test_the_webhook_route_follows_the_verifier_bootstrap_chose_not_the_gateways_class(
+    tmp_path: Path,
+) -> None:
+    """The HTTP layer asks the Payments bootstrap assembled whether events can be verified; it
+    never checks which gateway class is behind it (no isinstance switching on the backend)."""
+    verifier = _RefusingVerifier()
+    offline = offline_payments(OfflinePaymentGateway(SequentialIdGenerator("pay")))
+    services = bootstrap(
+        Settings(data_dir=tmp_path, secret_key="k" * 32),
+        uow=lambda: InMemoryUnitOfWork(InMemoryStore()),
+        probe=FakeMediaProbe(),
+        transcoder=FakeTranscoder(),
+        jobs=InlineJobQueue({}),
+        payments=attrs.evolve(offline, events=verifier),
+    )
+    with TestClient(create_app(Platform.of(services))) as app:
+        answer = app.post("/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=x"})
+
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_signature"
+    assert verifier.asked == [b"{}"]
 
 
 def test_the_stripe_routes_are_in_the_openapi_schema(client: TestClient[Litestar]) -> None:

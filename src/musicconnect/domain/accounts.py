@@ -111,6 +111,8 @@ class Artist:
     bio: str = ""
     #: Their pages elsewhere (http or https URLs), in their order.
     links: tuple[str, ...] = ()
+    #: The storage key of their profile picture (re-encoded when uploaded), None without one.
+    image_key: str | None = None
 
     def with_profile(self, *, bio: str, links: tuple[str, ...]) -> Artist:
         """The profile with a new bio and links; empty ones are allowed, odd ones refused."""

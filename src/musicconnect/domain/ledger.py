@@ -168,14 +168,17 @@ def processing_fee_transaction(
     idempotency_key: str,
     fee: Money,
     occurred_at: datetime,
+    artist_id: str | None = None,
     memo: str = "",
 ) -> Transaction:
-    """What the payment processor kept; the platform bears it, the artist's 90 % is untouched."""
+    """What the payment processor kept on a charge for ``artist_id``; the platform bears it, the
+    artist's 90 % is untouched (the artist is named so their payout receipt can show it)."""
     return Transaction(
         id=transaction_id,
         kind=TransactionKind.PROCESSING_FEE,
         idempotency_key=idempotency_key,
         occurred_at=occurred_at,
+        artist_id=artist_id,
         entries=(
             Entry(PLATFORM_PROCESSING, Direction.DEBIT, fee),
             Entry(CASH, Direction.CREDIT, fee),

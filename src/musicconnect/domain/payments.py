@@ -67,6 +67,10 @@ class Payout:
     status: PayoutStatus = PayoutStatus.PAID
     #: When the money reached the artist's bank, once the processor says so.
     arrived_at: datetime | None = None
+    #: What the processor kept on the charges this payout covers, as booked when it was sent.
+    #: The platform bears it (the net is untouched); None when unknown (payouts made before it
+    #: was kept).
+    processor_fee: Money | None = None
 
     @property
     def net(self) -> Money:

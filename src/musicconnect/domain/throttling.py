@@ -4,6 +4,12 @@ Each limit counts attempts in fixed windows aligned on the epoch (every process 
 window, and so the same counter key, from the clock alone) and is kept twice: per account, so a
 botnet cannot guess one password from many addresses, and per client address, so one address
 cannot spray guesses across many accounts.
+
+Why not the ``limits`` package: a fixed window is one atomic "increment unless at the limit" on a
+key that expires, which is exactly the ``QuotaCounter`` port that already keeps the monthly DM and
+Q&A quotas exact on Redis (a Lua script) and on the embedded SQLite file. ``limits`` stores in
+Redis, memory, MongoDB and memcached but not SQLite, so on the embedded default it would count in
+one process only; taking it would mean two ways of counting, one of them not shared.
 """
 
 from __future__ import annotations

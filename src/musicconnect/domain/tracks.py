@@ -174,6 +174,20 @@ def visible_from(track: Track, rights: Entitlements) -> datetime | None:
     return track.release_at
 
 
+def openings(track: Track) -> tuple[datetime, ...]:
+    """The instants a scheduled release opens to a wider audience: early access (supporters+),
+    then everyone. Empty for a track without ``release_at``: it opens when it is published."""
+    if track.release_at is None:
+        return ()
+    return (track.release_at - EARLY_ACCESS, track.release_at)
+
+
+def releases_opening_between(after: datetime, until: datetime) -> tuple[tuple[datetime, datetime], ...]:
+    """The ranges of ``release_at`` (each exclusive of its start) of the tracks with an opening
+    in (``after``, ``until``]: public releases there, and early accesses a day later."""
+    return ((after, until), (after + EARLY_ACCESS, until + EARLY_ACCESS))
+
+
 def can_see(track: Track, *, rights: Entitlements, now: datetime, is_owner: bool = False) -> bool:
     """Whether a caller with ``rights`` may see the track's metadata and stream it now."""
     if is_owner:

@@ -7,12 +7,21 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from musicconnect.domain.images import ImagePolicy, ProcessedImage
 from musicconnect.domain.media import AudioInfo, Ladder, UploadPolicy
 
 
 class MediaProbe(Protocol):
     def probe(self, path: Path, policy: UploadPolicy) -> AudioInfo:
         """Inspect an upload; raise MediaRejected (or MediaTooLarge) if it breaks the policy."""
+        ...
+
+
+class ImageProcessor(Protocol):
+    def process(self, data: bytes, policy: ImagePolicy) -> ProcessedImage:
+        """Decode an uploaded image and encode it again, scaled down to the policy's output size
+        and without its metadata (EXIF, GPS, comments). MediaTooLarge for an upload over the
+        policy's bytes, pixels or sides; MediaRejected for anything that is not a whole image."""
         ...
 
 

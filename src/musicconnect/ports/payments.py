@@ -6,6 +6,8 @@
 - ``Charges`` and ``PayoutSender`` move one-off money; ``ConnectedAccounts`` holds the artists'
   payout accounts; ``ProcessorReads`` re-reads the processor's objects when its events arrive
   (late, twice or out of order), so what is applied is always its latest state.
+- ``EventVerifier`` checks a processor's signed events (webhooks); only a processor that sends
+  them has one.
 
 The values below are snapshots of the processor's objects in domain terms: no processor types.
 """
@@ -298,6 +300,14 @@ class ProcessorReads(Protocol):
     def fetch_payout(self, external_ref: str, *, account_ref: str | None = None) -> PayoutSnapshot: ...
 
 
+class EventVerifier(Protocol):
+    """The processor's check of a signed event it sent (a webhook)."""
+
+    def verify_event(self, payload: bytes, signature_header: str | None) -> GatewayEvent:
+        """The event, if the processor signed it; SignatureInvalid otherwise."""
+        ...
+
+
 @attrs.frozen
 class Payments:
     """The processor's roles, assembled once by bootstrap: one set offline, one on Stripe."""
@@ -307,3 +317,6 @@ class Payments:
     payouts: PayoutSender
     accounts: ConnectedAccounts
     reads: ProcessorReads
+    #: Checks the processor's webhooks; None when it sends none (offline, or no webhook secret),
+    #: and then the processor's routes (webhook, hosted checkout, onboarding) are not served.
+    events: EventVerifier | None = None

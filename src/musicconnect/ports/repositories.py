@@ -9,6 +9,7 @@ from typing import Protocol, Self
 
 from musicconnect.domain.accounts import Account, Artist
 from musicconnect.domain.analytics import Listened, PlayEvent
+from musicconnect.domain.backstage import BackstagePost, Clip, Comment, PageCursor
 from musicconnect.domain.ledger import Transaction
 from musicconnect.domain.live import LiveSession
 from musicconnect.domain.messages import Conversation, DirectMessage
@@ -103,6 +104,10 @@ class TrackRepository(Protocol):
 
     def processing(self) -> Sequence[Track]:
         """Tracks still waiting for their transcode, oldest first (for workers to pick up)."""
+        ...
+
+    def releasing_between(self, after: datetime, until: datetime) -> Sequence[Track]:
+        """Tracks whose ``release_at`` is in (``after``, ``until``], soonest first (ties by id)."""
         ...
 
 
@@ -214,6 +219,10 @@ class PlayEventStore(Protocol):
         """The tracks the fan played, the most recently played first (one row per track)."""
         ...
 
+    def forget_history(self, fan_id: str) -> None:
+        """Drop the fan's listening history (the artists' play counts stay: they are theirs)."""
+        ...
+
 
 class MessageRepository(Protocol):
     """Conversations between fans and artists. ``to_artist``, ``from_fan`` and ``count_from``
@@ -233,6 +242,10 @@ class MessageRepository(Protocol):
 
     def erase_from(self, fan_id: str, *, body: str) -> None:
         """Replace the body of every message the fan sent (the thread and its count stay)."""
+        ...
+
+    def erase_replies_of(self, artist_id: str, *, body: str) -> None:
+        """Replace the body of every reply the artist wrote (the threads and their counts stay)."""
         ...
 
     def thread(self, fan_id: str, artist_id: str) -> Sequence[DirectMessage]:
@@ -286,6 +299,84 @@ class QuestionRepository(Protocol):
         racing another by the same fan may instead raise Conflict at commit."""
         ...
 
+    def of_fan(self, fan_id: str) -> Sequence[Question]:
+        """Every question the fan asked, in any Q&A, each with its vote count, oldest first."""
+        ...
+
+    def votes_of(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        """The questions the fan upvoted and when, oldest vote first."""
+        ...
+
+    def erase_fan(self, fan_id: str, *, body: str) -> None:
+        """Forget the fan: their questions' bodies become ``body`` (answers and others' votes
+        stay) and their own votes go, so every count drops by the votes they gave."""
+        ...
+
+
+class BackstagePostRepository(Protocol):
+    """An artist's backstage posts, read newest first a page at a time."""
+
+    def add(self, post: BackstagePost) -> None:
+        """Raise Conflict when a post with its id exists."""
+        ...
+
+    def get(self, post_id: str) -> BackstagePost | None: ...
+
+    def save(self, post: BackstagePost) -> None:
+        """Store an edited body (and when it was edited); the clip is ``save_clip``'s."""
+        ...
+
+    def save_clip(self, post_id: str, clip: Clip) -> None:
+        """Store the clip's new state (its transcode's outcome); nothing for a deleted post."""
+        ...
+
+    def delete(self, post_id: str) -> None:
+        """Delete the post and every comment on it (idempotent)."""
+        ...
+
+    def page(self, artist_id: str, *, after: PageCursor | None, limit: int) -> Sequence[BackstagePost]:
+        """At most ``limit`` of the artist's posts, newest first (ties: larger id first), only
+        those after ``after`` in that order when it is given."""
+        ...
+
+
+class BackstageCommentRepository(Protocol):
+    """Superfans' comments on backstage posts."""
+
+    def add(self, comment: Comment) -> None: ...
+
+    def get(self, comment_id: str) -> Comment | None: ...
+
+    def delete(self, comment_id: str) -> None:
+        """Idempotent."""
+        ...
+
+    def of_post(self, post_id: str) -> Sequence[Comment]:
+        """The post's comments, oldest first."""
+        ...
+
+    def by_fan(self, fan_id: str) -> Sequence[Comment]:
+        """Every comment the fan wrote (on any artist's posts), oldest first: their export and erasure."""
+        ...
+
+
+class BackstageBlockRepository(Protocol):
+    """Fans an artist has blocked from commenting on their backstage."""
+
+    def block(self, artist_id: str, fan_id: str, at: datetime) -> None:
+        """Idempotent: blocking twice is blocking once."""
+        ...
+
+    def unblock(self, artist_id: str, fan_id: str) -> None:
+        """Idempotent."""
+        ...
+
+    def is_blocked(self, artist_id: str, fan_id: str) -> bool: ...
+
+    def blocked(self, artist_id: str) -> Sequence[str]:
+        """The ids of the fans the artist blocked, the latest block first."""
+        ...
+
 
 class NotificationRepository(Protocol):
     """Each fan's in-app feed, and which kinds they also want by email."""
@@ -306,6 +397,19 @@ class NotificationRepository(Protocol):
     def email_kinds(self, fan_id: str) -> frozenset[NotificationKind]: ...
 
     def set_email_kinds(self, fan_id: str, kinds: frozenset[NotificationKind]) -> None: ...
+
+    def releases_swept_until(self) -> datetime | None:
+        """Up to when the release sweep has announced openings (None: it never ran)."""
+        ...
+
+    def erase_fan(self, fan_id: str) -> None:
+        """Delete the fan's feed and their email choices."""
+        ...
+
+    def mark_releases_swept(self, until: datetime) -> None:
+        """Record that openings up to ``until`` are announced; an earlier ``until`` than the
+        one stored changes nothing, so sweeps racing each other never move it back."""
+        ...
 
 
 class PaymentIntentRepository(Protocol):
@@ -369,6 +473,9 @@ class UnitOfWork(Protocol):
     qa_sessions: QaSessionRepository
     questions: QuestionRepository
     notifications: NotificationRepository
+    backstage_posts: BackstagePostRepository
+    backstage_comments: BackstageCommentRepository
+    backstage_blocks: BackstageBlockRepository
 
     def __enter__(self) -> Self: ...
 

@@ -7,10 +7,13 @@ from collections.abc import Callable, Sequence
 import attrs
 
 from musicconnect.domain.accounts import Artist, Caller
+from musicconnect.domain.errors import NotFound
+from musicconnect.domain.images import EXTENSIONS, ImagePolicy
 from musicconnect.domain.money import Money
 from musicconnect.domain.tiers import Tier, TierPlan, revise_plan
+from musicconnect.ports.media import ImageProcessor, MediaStorage
 from musicconnect.ports.repositories import UnitOfWork
-from musicconnect.ports.services import Clock
+from musicconnect.ports.services import Clock, IdGenerator
 from musicconnect.usecases.access import require_artist, require_owner
 
 
@@ -66,12 +69,63 @@ def set_tier(
     return plan
 
 
+#: A profile picture: smaller than a post's images.
+PICTURE_POLICY = ImagePolicy(max_bytes=10 * 1024 * 1024, output_side=1024, max_output_bytes=2 * 1024 * 1024)
+_CONTENT_TYPES = {extension: content_type for content_type, extension in EXTENSIONS.items()}
+
+
+@attrs.frozen
+class Picture:
+    body: bytes
+    content_type: str
+
+
 @attrs.frozen
 class Artists:
     """Artist profiles and their tiers, bound once to their ports."""
 
     uow: Callable[[], UnitOfWork]
     clock: Clock
+    #: Where profile pictures are kept, how they are checked and named (no pictures without them).
+    storage: MediaStorage | None = None
+    images: ImageProcessor | None = None
+    ids: IdGenerator | None = None
+
+    def set_picture(self, artist_id: str, data: bytes, *, caller: Caller) -> Artist:
+        """Replace the artist's profile picture (owner or admin): checked and re-encoded, its
+        metadata stripped, stored under a new key (so caches never show the old one), the old
+        one deleted once the new one is committed."""
+        require_owner(caller, artist_id)
+        if self.storage is None or self.images is None or self.ids is None:
+            raise NotFound("this platform keeps no pictures")
+        with self.uow() as uow:
+            require_artist(uow, artist_id)
+        picture = self.images.process(data, PICTURE_POLICY)
+        # A folder per picture: storages delete by prefix, and a new picture is a new URL.
+        folder = f"artists/{artist_id}/picture/{self.ids.new_id()}/"
+        key = f"{folder}picture.{picture.extension}"
+        self.storage.put_bytes(key, picture.data, picture.content_type)
+        try:
+            with self.uow() as uow:
+                before = require_artist(uow, artist_id)
+                artist = attrs.evolve(before, image_key=key)
+                uow.artists.save(artist)
+                uow.commit()
+        except BaseException:
+            self.storage.delete_prefix(folder)
+            raise
+        if before.image_key is not None:
+            self.storage.delete_prefix(before.image_key.rsplit("/", 1)[0] + "/")
+        return artist
+
+    def picture(self, artist_id: str) -> Picture:
+        """The artist's profile picture, for anyone (it is on their public page)."""
+        with self.uow() as uow:
+            artist = require_artist(uow, artist_id)
+        if artist.image_key is None or self.storage is None:
+            raise NotFound(f"artist {artist_id} has no picture")
+        extension = artist.image_key.rsplit(".", 1)[-1]
+        return Picture(self.storage.get_bytes(artist.image_key), _CONTENT_TYPES.get(extension, "image/jpeg"))
 
     def view(self, artist_id: str, *, visitor_id: str | None = None) -> Artist:
         """The artist's profile and tiers (a visit counts in the artist's funnel)."""

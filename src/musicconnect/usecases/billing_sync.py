@@ -171,6 +171,7 @@ def book_charge_costs(
                 idempotency_key=f"processing_fee:{charge.external_ref}",
                 fee=charge.processor_fee,
                 occurred_at=charge.created_at,
+                artist_id=charge.artist_id,
                 memo=f"processor fee on {charge.external_ref}",
             ),
         )

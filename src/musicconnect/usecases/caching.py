@@ -254,6 +254,9 @@ class InvalidatingUnitOfWork:
         self.qa_sessions = inner.qa_sessions
         self.questions = inner.questions
         self.notifications = inner.notifications
+        self.backstage_posts = inner.backstage_posts
+        self.backstage_comments = inner.backstage_comments
+        self.backstage_blocks = inner.backstage_blocks
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._inner!r})"
@@ -354,3 +357,6 @@ class _WatchedTracks:
 
     def processing(self) -> Sequence[Track]:
         return self._inner.processing()
+
+    def releasing_between(self, after: datetime, until: datetime) -> Sequence[Track]:
+        return self._inner.releasing_between(after, until)

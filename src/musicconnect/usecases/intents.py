@@ -29,7 +29,6 @@ from musicconnect.domain.ledger import charge_transaction
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import IntentKind, LinkKind, PaymentIntent, ProcessorLink
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
-from musicconnect.domain.tiers import Tier
 from musicconnect.ports.payments import (
     BillingOutcome,
     BillingRequest,
@@ -155,11 +154,15 @@ def _after(intent: PaymentIntent, before: Subscription, *, uow: UnitOfWork, now:
 
 
 def _already_done(intent: PaymentIntent, subscription: Subscription) -> bool:
-    """Whether a tier change's target is what the subscription already has or has scheduled."""
+    """Whether a tier change's target is what the subscription already has or has scheduled.
+
+    A change with no plan scheduled is done once the subscription moves to its tier at period
+    end: that is the domain's ``pending_tier`` (a cancellation moves to free), so the rule "free
+    means cancel" stays in ``domain.subscriptions`` alone."""
     if intent.kind is not IntentKind.CHANGE:
         return False
-    if intent.tier is Tier.FREE:
-        return subscription.cancel_at_period_end
+    if subscription.scheduled_plan is None and subscription.pending_tier is intent.tier:
+        return True
     plans = [subscription.plan, subscription.scheduled_plan]
     return any(p is not None and (p.tier, p.version) == (intent.tier, intent.plan_version) for p in plans)
 

@@ -12,6 +12,7 @@ from musicconnect.domain.accounts import Caller
 from musicconnect.domain.clocks import parse_period
 from musicconnect.domain.errors import Conflict, InvalidInput, NotFound, PaymentFailed
 from musicconnect.domain.ledger import (
+    PLATFORM_PROCESSING,
     TransactionKind,
     artist_account,
     payout_key,
@@ -208,7 +209,7 @@ def _record(
         current = uow.intents.get(intent.key)
         if current is None or not current.is_unsettled:
             return None
-        gross = _gross_not_yet_paid(uow, intent.artist_id, intent.amount.currency)
+        gross, processor_fee = _not_yet_covered(uow, intent.artist_id, intent.amount.currency)
         uow.ledger.record(
             payout_transaction(
                 transaction_id=ids.new_id(),
@@ -230,6 +231,7 @@ def _record(
             external_ref=result.payout_id,
             status=result.status,
             arrived_at=result.arrived_at,
+            processor_fee=processor_fee,
         )
         uow.payouts.add(payout)
         uow.intents.save(current.settled(now, external_ref=result.payout_id))
@@ -237,22 +239,25 @@ def _record(
     return payout
 
 
-def _gross_not_yet_paid(uow: UnitOfWork, artist_id: str, currency: str) -> Money:
-    """What fans paid the artist, net of refunds, that no earlier payout covered: the gross behind
-    this payout. Counted from totals rather than time windows, so equal timestamps can't double it."""
-    paid = sum(
-        p.gross.amount_minor
-        for p in uow.payouts.of_artist(artist_id)
-        if p.gross.currency == currency and not p.status.undelivered
-    )
-    earned = sum(
-        t.gross.amount_minor
-        for t in uow.ledger.of_artist(artist_id)
-        if t.gross is not None
-        and t.gross.currency == currency
-        and t.kind in {TransactionKind.CHARGE, TransactionKind.REFUND}
-    )
-    return Money(earned - paid, currency)
+def _not_yet_covered(uow: UnitOfWork, artist_id: str, currency: str) -> tuple[Money, Money]:
+    """What fans paid the artist, net of refunds, and what the processor kept on it, that no
+    earlier payout covered: the gross and processor fee behind this payout's receipt. Counted
+    from totals rather than time windows, so equal timestamps can't double either."""
+    covered = [p for p in uow.payouts.of_artist(artist_id) if p.gross.currency == currency]
+    covered = [p for p in covered if not p.status.undelivered]
+    earned = kept = 0
+    for t in uow.ledger.of_artist(artist_id):
+        if t.kind in {TransactionKind.CHARGE, TransactionKind.REFUND} and t.gross is not None:
+            earned += t.gross.amount_minor if t.gross.currency == currency else 0
+        elif t.kind is TransactionKind.PROCESSING_FEE:
+            kept += sum(
+                e.amount.amount_minor
+                for e in t.entries
+                if e.account == PLATFORM_PROCESSING and e.amount.currency == currency
+            )
+    paid = sum(p.gross.amount_minor for p in covered)
+    shown = sum(p.processor_fee.amount_minor for p in covered if p.processor_fee is not None)
+    return Money(earned - paid, currency), Money(kept - shown, currency)
 
 
 def payouts_of(artist_id: str, *, caller: Caller, uow: UnitOfWork) -> Sequence[Payout]:

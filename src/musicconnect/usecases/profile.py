@@ -13,6 +13,7 @@ from musicconnect.domain.passwords import check_password
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, PasswordHasher
 from musicconnect.usecases.account_mail import RESET, VERIFY, AccountMail
+from musicconnect.usecases.engagement_data import engagement_export, erase_engagement, plain
 from musicconnect.usecases.subscriptions import Subscriptions
 
 
@@ -132,6 +133,7 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
         payouts = uow.payouts.of_artist(account.id) if artist is not None else ()
         inbox = uow.messages.to_artist(account.id) if artist is not None else ()
         sent = uow.messages.from_fan(account.id)
+        engagement = engagement_export(uow, account.id, artist=artist is not None)
     return {
         "account": {
             "id": account.id,
@@ -147,34 +149,24 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
             "display_name": artist.display_name,
             "bio": artist.bio,
             "links": list(artist.links),
-            "tiers": [_plain(plan) for plan in artist.plans],
-            "tracks": [_plain(track) for track in tracks],
-            "payouts": [_plain(payout) for payout in payouts],
-            "messages_received": [_plain(message) for message in inbox],
+            "tiers": [plain(plan) for plan in artist.plans],
+            "tracks": [plain(track) for track in tracks],
+            "payouts": [plain(payout) for payout in payouts],
+            "messages_received": [plain(message) for message in inbox],
         },
-        "subscriptions": [_plain(subscription) for subscription in subscriptions],
-        "messages_sent": [_plain(message) for message in sent],
+        "subscriptions": [plain(subscription) for subscription in subscriptions],
+        "messages_sent": [plain(message) for message in sent],
+        "engagement": engagement,
     }
-
-
-def _plain(value: object) -> Any:
-    """An attrs object as JSON-ready data: enums by value, instants in ISO 8601."""
-
-    def serialise(_: object, __: object, item: Any) -> Any:
-        if hasattr(item, "isoformat"):
-            return item.isoformat()
-        if hasattr(item, "value") and not attrs.has(type(item)):
-            return item.value
-        return item
-
-    return attrs.asdict(value, value_serializer=serialise)  # type: ignore[arg-type]
 
 
 def erase_account(
     caller: Caller, password: str, *, uow: UnitOfWork, hasher: PasswordHasher, subscriptions: Subscriptions
 ) -> None:
     """Forget the person: email, name, password and the words of their messages go; the id
-    stays, naming nobody, because ledger rows and payouts must be kept and point at it.
+    stays, naming nobody, because ledger rows and payouts must be kept and point at it. Their
+    follows, likes, history, Q&A questions and votes, notifications (and, for an artist, Q&As,
+    answers and replies) go as ``engagement_data`` says, in the same unit of work.
 
     A fan's live subscriptions are cancelled first, through billing, so nobody is charged for a
     person who is gone (they run to the end of what was paid, as any cancellation does)."""
@@ -188,10 +180,12 @@ def erase_account(
     erased = account.erased()
     with uow:
         _save_unless_changed_meanwhile(uow, account, erased)
-        uow.messages.erase_from(account.id, body=erased.display_name)
         artist = uow.artists.get(account.id)
+        erase_engagement(uow, account.id, artist=artist is not None)
         if artist is not None:
-            uow.artists.save(attrs.evolve(artist, display_name=erased.display_name, bio="", links=()))
+            # The picture's key goes (nothing shows it); its bytes stay in storage for now.
+            gone = attrs.evolve(artist, display_name=erased.display_name, bio="", links=(), image_key=None)
+            uow.artists.save(gone)
         uow.commit()
 
 

@@ -178,6 +178,29 @@ def test_renewal_applies_a_scheduled_downgrade_and_charges_the_new_price() -> No
     assert renewal.subscription.current_period_start == MAY_1
 
 
+@given(
+    tier=st.sampled_from([FREE, SUPPORTER, SUPERFAN]),
+    scheduled=st.sampled_from([None, FREE, SUPPORTER]),
+    canceling=st.booleans(),
+    at=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=40)),
+)
+def test_moving_to_free_is_cancelling_at_period_end_whatever_was_scheduled(
+    *, tier: TierPlan, scheduled: TierPlan | None, canceling: bool, at: timedelta
+) -> None:
+    """The one place of the rule "free means cancel": change_tier to the free tier is exactly
+    cancel_at_period_end (nothing charged, any scheduled downgrade replaced, the tier kept
+    until the period ends), from any live subscription at any time."""
+    live = attrs.evolve(subscribe(tier), scheduled_plan=scheduled, cancel_at_period_end=canceling)
+
+    change = change_tier(live, FREE, APRIL_1 + at)
+
+    assert change.subscription == cancel_at_period_end(live)
+    assert (change.charge, change.upgraded) == (Money(0, "USD"), False)
+    assert change.subscription.pending_tier is Tier.FREE
+    assert effective_tier(change.subscription, MAY_1 - TICK) is live.tier
+    assert effective_tier(change.subscription, MAY_1) is Tier.FREE
+
+
 def test_cancel_keeps_the_tier_until_period_end_then_renew_ends_it() -> None:
     """Cancel at period end: access until May 1, then renew() marks it canceled at no charge."""
     canceled = cancel_at_period_end(subscribe(SUPPORTER))

@@ -58,6 +58,13 @@ def test_common_passwords_are_refused_whatever_their_case(password: str) -> None
         check_password(password, email="ada@example.com")
 
 
+def test_a_password_needs_at_least_ten_characters() -> None:
+    """Nine uncommon characters are refused for their length alone; ten are enough."""
+    with pytest.raises(InvalidInput, match="at least 10"):
+        check_password("k7#vQ2!mZ", email="ada@example.com")
+    check_password("k7#vQ2!mZp", email="ada@example.com")
+
+
 def test_a_password_containing_the_email_or_its_name_is_refused() -> None:
     """The whole address, or its local part when it is at least four characters."""
     for password in ("my LoveLace@Example.com!", "lovelace-forever-1", "xxLOVELACExx"):

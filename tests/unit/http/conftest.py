@@ -25,6 +25,7 @@ from musicconnect.platform import Platform
 from musicconnect.ports.services import JobQueue
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import set_admin
+from musicconnect.usecases.backstage_media import CLIP_JOB
 from musicconnect.usecases.live import FINISH_JOB
 from musicconnect.usecases.notifications import NOTIFY_JOB
 from musicconnect.usecases.tracks import TRANSCODE_JOB
@@ -217,9 +218,14 @@ def services(
     def finish_live(payload: Mapping[str, Any]) -> None:
         _shared_platform.live.run_finish_job(payload)
 
+    def clip(payload: Mapping[str, Any]) -> None:
+        _shared_platform.backstage.run_clip_job(payload)
+
     # The worker's jobs, run at once: transcodes (which announce releases), notification
-    # fan-outs, the ends of live sessions.
-    jobs = InlineJobQueue({TRANSCODE_JOB: transcode, NOTIFY_JOB: notify, FINISH_JOB: finish_live})
+    # fan-outs, the ends of live sessions, backstage clips.
+    jobs = InlineJobQueue(
+        {TRANSCODE_JOB: transcode, NOTIFY_JOB: notify, FINISH_JOB: finish_live, CLIP_JOB: clip}
+    )
     fresh = _bootstrap(tmp_path, clock, store, jobs)
     bind(_shared_platform, fresh)
     yield fresh

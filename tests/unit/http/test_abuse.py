@@ -98,6 +98,12 @@ def test_a_reset_answers_the_same_for_known_and_unknown_emails(api: Api) -> None
     assert api.outbox().sent("known@example.com")[-1].subject == "Reset your Music Connect password"
 
 
+def test_a_reset_for_a_malformed_email_is_refused_before_answering(api: Api) -> None:
+    """The reset email goes after the answer; a malformed address is still a 422 first."""
+    response = api.client.post("/auth/password-reset", json={"email": "not-an-email"})
+    assert_error(response, 422, "invalid_input")
+
+
 # --- 5. no 5xx from input -------------------------------------------------------------------------
 
 
@@ -156,6 +162,15 @@ def test_names_with_controls_or_bidi_overrides_are_refused(api: Api, name: str) 
     assert_error(api.client.post("/auth/register", json=body), 422, "invalid_input")
 
 
+@pytest.mark.parametrize("title", ["Nul\x00Byte", "Line\r\nBreak", "evil\u202egnp.exe", "\x1b[2Jcleared"])
+def test_titles_with_controls_or_bidi_overrides_are_refused(api: Api, title: str) -> None:
+    """The probe's four: NUL, CRLF, U+202E and an ANSI escape in a track title are 422, and no
+    track is kept."""
+    artist = api.artist()
+    assert_error(api.upload(artist, title=title), 422, "invalid_input")
+    assert api.client.get(f"/artists/{artist.id}/tracks", headers=artist.headers).json() == []
+
+
 def test_titles_and_messages_follow_the_same_rule(api: Api) -> None:
     """A title with an ANSI escape is refused; a message keeps its line breaks but not U+202E."""
     artist = api.artist()
@@ -181,7 +196,8 @@ def test_names_are_stored_in_nfc(api: Api) -> None:
 
 
 @pytest.mark.parametrize(
-    "password", ["12345678", "password", "password123", "1234567890", "weak@example.com!"]
+    "password",
+    ["12345678", "password", "password123", "1234567890", "weak@example.com", "weak@example.com!"],
 )
 def test_weak_passwords_are_refused(api: Api, password: str) -> None:
     """Short, common, or containing the email: 422."""
@@ -250,6 +266,18 @@ def test_an_upload_into_an_unknown_catalogue_is_never_probed(api: Api) -> None:
     )
     assert_error(response, 404)
     assert probe.seen_sizes == []
+
+
+def test_an_upload_into_another_artists_catalogue_is_never_probed(api: Api) -> None:
+    """Another artist or a fan sending a file to someone's catalogue: 403 before ffprobe runs."""
+    artist = api.artist()
+    probe = api.services.probe
+    assert isinstance(probe, FakeMediaProbe)
+    for stranger in (api.artist(), api.fan()):
+        assert_error(api.upload(artist, as_user=stranger), 403, "forbidden")
+    assert probe.seen_sizes == []
+    assert api.upload(artist).status_code == 202  # the owner's own upload is probed
+    assert len(probe.seen_sizes) == 1
 
 
 class _UndecodableTranscoder(FakeTranscoder):

@@ -71,6 +71,21 @@ ROUTES: Final = {
     ("post", "/qa/{qa_id}/questions/{question_id}/votes"),
     ("put", "/qa/{qa_id}/questions/{question_id}/answer"),
     ("put", "/qa/{qa_id}/questions/{question_id}/hidden"),
+    ("put", "/artists/{artist_id}/image"),
+    ("get", "/artists/{artist_id}/image"),
+    ("post", "/artists/{artist_id}/backstage"),
+    ("get", "/artists/{artist_id}/backstage"),
+    ("get", "/backstage/{post_id}"),
+    ("patch", "/backstage/{post_id}"),
+    ("delete", "/backstage/{post_id}"),
+    ("get", "/backstage/{post_id}/comments"),
+    ("post", "/backstage/{post_id}/comments"),
+    ("delete", "/backstage/{post_id}/comments/{comment_id}"),
+    ("get", "/artists/{artist_id}/backstage/blocks"),
+    ("put", "/artists/{artist_id}/backstage/blocks/{fan_id}"),
+    ("delete", "/artists/{artist_id}/backstage/blocks/{fan_id}"),
+    ("get", "/media/artists/{artist_id}/backstage/{post_id}/images/{filename}"),
+    ("get", "/media/artists/{artist_id}/backstage/{post_id}/clip/hls/{rung}/{filename}"),
     ("get", "/artists/{artist_id}/dashboard"),
     ("post", "/payouts/run"),
     ("get", "/artists/{artist_id}/payouts"),
@@ -89,6 +104,7 @@ PUBLIC: Final = {
     ("get", "/media/artists/{artist_id}/live/{session_id}/hls/{rung}/{filename}"),
     ("get", "/artists/{artist_id}/live"),
     ("get", "/live/{session_id}"),
+    ("get", "/artists/{artist_id}/image"),
     ("get", "/health"),
 }
 #: Public, but what they show depends on who asks when a token is sent.
@@ -97,6 +113,9 @@ OPTIONAL_AUTH: Final = {
     ("get", "/artists/{artist_id}/tracks"),
     ("get", "/tracks/{track_id}"),
     ("get", "/tracks/{track_id}/waveform"),
+    # Signed backstage media: a token, when sent, must be the signature's holder's.
+    ("get", "/media/artists/{artist_id}/backstage/{post_id}/images/{filename}"),
+    ("get", "/media/artists/{artist_id}/backstage/{post_id}/clip/hls/{rung}/{filename}"),
 }
 
 

@@ -87,6 +87,7 @@ def test_a_payout_run_pays_the_90_percent_and_is_idempotent(api: Api) -> None:
         "amount_minor",
         "gross_minor",
         "platform_fee_minor",
+        "processor_fee_minor",
         "net_minor",
         "currency",
         "paid_at",
@@ -97,6 +98,7 @@ def test_a_payout_run_pays_the_90_percent_and_is_idempotent(api: Api) -> None:
     assert (payout["period"], payout["amount_minor"], payout["platform_fee_minor"]) == ("2025-03", 1350, 150)
     # A receipt: gross = fee + net; offline money arrives the moment it is sent.
     assert (payout["gross_minor"], payout["net_minor"]) == (1500, 1350)
+    assert payout["processor_fee_minor"] == 0  # the offline processor keeps nothing
     assert (payout["status"], payout["arrived_at"]) == ("paid", payout["paid_at"])
     assert str(payout["processor_ref"]).startswith("po_offline_")
 

@@ -15,8 +15,15 @@ from musicconnect.domain.ledger import CASH, TransactionKind, artist_account
 from musicconnect.domain.money import Money
 from musicconnect.domain.payments import INTENT_LEASE, Payout, PayoutResult, PayoutStatus
 from musicconnect.domain.tiers import Tier
-from musicconnect.ports.payments import GatewayEvent, GatewayEventKind, PayoutSender, PayoutSnapshot
+from musicconnect.ports.payments import (
+    ChargeSnapshot,
+    GatewayEvent,
+    GatewayEventKind,
+    PayoutSender,
+    PayoutSnapshot,
+)
 from musicconnect.usecases.artists import set_tier
+from musicconnect.usecases.billing_sync import book_charge_costs
 from musicconnect.usecases.payouts import payouts_of, run_payouts
 from musicconnect.usecases.webhooks import handle_stripe_event
 from tests.unit.usecases.conftest import World
@@ -130,6 +137,78 @@ def test_money_arriving_after_a_run_is_paid_by_the_next_periods_run(world: World
     assert _split(april) == (1000, 100, 900)
     assert _owed(world, artist) == 0
     assert [p.period for p in payouts_of(artist.id, caller=artist, uow=world.uow())] == ["2025-04", "2025-03"]
+
+
+def _set_verified(world: World, who: Caller, *, verified: bool) -> None:
+    with world.uow() as uow:
+        account = uow.accounts.get(who.id)
+        assert account is not None
+        uow.accounts.save(attrs.evolve(account, email_verified=verified))
+        uow.commit()
+
+
+def test_an_unverified_artist_is_paid_only_once_their_email_is_verified(world: World) -> None:
+    """Fans may pay without a verified email (the processor checks them); an artist's payout
+    waits, balance kept, until the artist's own address is proven. Other artists are paid."""
+    artist, other = world.artist(), world.artist()
+    _set_verified(world, artist, verified=False)
+    fan = world.fan()
+    _set_verified(world, fan, verified=False)
+    world.subscribe(fan, artist, Tier.SUPPORTER)
+    world.fan_on(other, Tier.SUPPORTER)
+    world.clock.advance(hours=1)
+
+    first = _run(world, "2025-03")
+
+    assert [p.artist_id for p in first] == [other.id]
+    assert [p.artist_id for p in world.gateway.payouts] == [other.id]
+    assert _owed(world, artist) == 450
+    _set_verified(world, artist, verified=True)
+    [paid] = _run(world, "2025-03")
+    assert (paid.artist_id, _split(paid)) == (artist.id, (500, 50, 450))
+    assert _owed(world, artist) == 0
+
+
+def _processor_kept(world: World, artist: Caller, charge_ref: str, fee_minor: int) -> None:
+    """The processor's fee on one of ``artist``'s charges, booked as its charge event books it."""
+    charge = ChargeSnapshot(
+        external_ref=charge_ref,
+        fan_id="fan",
+        artist_id=artist.id,
+        amount=_usd(500),
+        processor_fee=_usd(fee_minor),
+        application_fee=_usd(50),
+        created_at=world.clock.now(),
+    )
+    with world.uow() as uow:
+        book_charge_costs(charge, uow=uow, ids=world.ids)
+        uow.commit()
+
+
+def test_the_receipt_shows_the_processor_fee_of_the_charges_it_covers_once(world: World) -> None:
+    """March's receipt shows the fees kept on March's charges (not another artist's); April's only
+    the fee booked since. The artist's net is untouched: the platform bears the processor's fee."""
+    artist, other = world.artist(), world.artist()
+    world.fan_on(artist, Tier.SUPPORTER)
+    world.fan_on(other, Tier.SUPPORTER)
+    _processor_kept(world, artist, "ch_1", 45)
+    _processor_kept(world, artist, "ch_1", 45)  # the same charge's event again: booked once
+    _processor_kept(world, other, "ch_2", 45)
+    world.clock.advance(hours=1)
+
+    march = {p.artist_id: p for p in _run(world, "2025-03")}
+    world.clock.advance(hours=1)
+    world.fan_on(artist, Tier.SUPERFAN)
+    _processor_kept(world, artist, "ch_3", 59)
+    world.clock.advance(hours=1)
+    [april] = _run(world, "2025-04")
+
+    assert march[artist.id].processor_fee == _usd(45)
+    assert _split(march[artist.id]) == (500, 50, 450)
+    assert april.processor_fee == _usd(59)
+    assert _split(april) == (1000, 100, 900)
+    receipts = payouts_of(artist.id, caller=artist, uow=world.uow())
+    assert [p.processor_fee for p in receipts] == [_usd(59), _usd(45)]
 
 
 def test_a_charge_booked_at_the_instant_of_the_previous_payout_is_not_counted_again(world: World) -> None:

@@ -30,6 +30,7 @@ import attrs
 
 from musicconnect.domain.accounts import Account, Artist
 from musicconnect.domain.analytics import Listened, PlayEvent
+from musicconnect.domain.backstage import BackstagePost, Clip, Comment, PageCursor
 from musicconnect.domain.clocks import require_aware
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import Transaction, artist_account
@@ -44,6 +45,9 @@ from musicconnect.domain.tracks import Track, TrackStatus
 from musicconnect.ports.repositories import (
     AccountRepository,
     ArtistRepository,
+    BackstageBlockRepository,
+    BackstageCommentRepository,
+    BackstagePostRepository,
     FanRepository,
     LedgerRepository,
     LiveSessionRepository,
@@ -64,6 +68,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 _ARTIST_ACCOUNT_PREFIX = artist_account("")
+_RELEASE_SWEEP = "releases"
 _RENEWABLE = frozenset({SubscriptionStatus.ACTIVE, SubscriptionStatus.TRIALING})
 
 
@@ -151,6 +156,11 @@ class _State:
     vote_counts: _Table[str, int] = attrs.field(factory=_Table)
     notifications: _Table[str, Notification] = attrs.field(factory=_Table)
     email_kinds: _Table[str, frozenset[NotificationKind]] = attrs.field(factory=_Table)
+    #: Up to when each sweep ran, by sweep name.
+    swept_until: _Table[str, datetime] = attrs.field(factory=_Table)
+    backstage_posts: _Table[str, BackstagePost] = attrs.field(factory=_Table)
+    backstage_comments: _Table[str, Comment] = attrs.field(factory=_Table)
+    backstage_blocks: _Table[tuple[str, str], datetime] = attrs.field(factory=_Table)  # (artist, fan)
 
     def fork(self) -> _State:
         return attrs.evolve(
@@ -433,6 +443,15 @@ class InMemoryTrackRepository(TrackRepository):
         found = [t for t in self._access.view().tracks.values() if t.status is TrackStatus.PROCESSING]
         return sorted(found, key=lambda t: t.created_at)
 
+    def releasing_between(self, after: datetime, until: datetime) -> Sequence[Track]:
+        after, until = require_aware(after), require_aware(until)
+        found = [
+            (t.release_at, t.id, t)
+            for t in self._access.view().tracks.values()
+            if t.release_at is not None and after < t.release_at <= until
+        ]
+        return [t for _, _, t in sorted(found, key=lambda found: found[:2])]
+
 
 class InMemoryLiveSessionRepository(LiveSessionRepository):
     def __init__(self, source: InMemoryStore | _Session) -> None:
@@ -688,6 +707,13 @@ class InMemoryPlayEventStore(PlayEventStore):
         found.sort(key=lambda row: (row.last_played_at, row.track_id), reverse=True)
         return found[: max(limit, 0)]
 
+    def forget_history(self, fan_id: str) -> None:
+        def operation(state: _State) -> None:
+            for fan, track_id in [key for key, _ in state.history.items() if key[0] == fan_id]:
+                state.history.discard((fan, track_id))
+
+        self._access.write(operation)
+
     def top_fans(self, artist_id: str, limit: int) -> Sequence[tuple[str, int]]:
         if limit <= 0:
             return []
@@ -729,8 +755,14 @@ class InMemoryMessageRepository(MessageRepository):
         return sorted(found, key=lambda m: m.sent_at)
 
     def erase_from(self, fan_id: str, *, body: str) -> None:
+        self._rewrite(lambda m: m.fan_id == fan_id and not m.from_artist, body)
+
+    def erase_replies_of(self, artist_id: str, *, body: str) -> None:
+        self._rewrite(lambda m: m.artist_id == artist_id and m.from_artist, body)
+
+    def _rewrite(self, chosen: Callable[[DirectMessage], bool], body: str) -> None:
         def operation(state: _State) -> None:
-            for message in [m for m in state.messages.values() if m.fan_id == fan_id and not m.from_artist]:
+            for message in [m for m in state.messages.values() if chosen(m)]:
                 state.messages.put(message.id, attrs.evolve(message, body=body))
 
         self._access.write(operation)
@@ -898,6 +930,27 @@ class InMemoryQuestionRepository(QuestionRepository):
         self._access.write(operation)
         return True
 
+    def of_fan(self, fan_id: str) -> Sequence[Question]:
+        state = self._access.view()
+        found = [_counted(state, q) for q in state.questions.values() if q.fan_id == fan_id]
+        return sorted(found, key=lambda q: q.asked_at)
+
+    def votes_of(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        found = [
+            (question_id, at) for (question_id, fan), at in self._access.view().votes.items() if fan == fan_id
+        ]
+        return sorted(found, key=lambda vote: vote[1])
+
+    def erase_fan(self, fan_id: str, *, body: str) -> None:
+        def operation(state: _State) -> None:
+            for question in [q for q in state.questions.values() if q.fan_id == fan_id]:
+                state.questions.put(question.id, attrs.evolve(question, body=body))
+            for question_id, fan in [key for key, _ in state.votes.items() if key[1] == fan_id]:
+                state.votes.discard((question_id, fan))
+                _add(state.vote_counts, question_id, -1)
+
+        self._access.write(operation)
+
 
 class InMemoryNotificationRepository(NotificationRepository):
     def __init__(self, source: InMemoryStore | _Session) -> None:
@@ -942,6 +995,130 @@ class InMemoryNotificationRepository(NotificationRepository):
     def set_email_kinds(self, fan_id: str, kinds: frozenset[NotificationKind]) -> None:
         self._access.write(lambda state: state.email_kinds.put(fan_id, frozenset(kinds)))
 
+    def erase_fan(self, fan_id: str) -> None:
+        def operation(state: _State) -> None:
+            for notification in [n for n in state.notifications.values() if n.fan_id == fan_id]:
+                state.notifications.discard(notification.id)
+            state.email_kinds.discard(fan_id)
+
+        self._access.write(operation)
+
+    def releases_swept_until(self) -> datetime | None:
+        return self._access.view().swept_until.get(_RELEASE_SWEEP)
+
+    def mark_releases_swept(self, until: datetime) -> None:
+        until = require_aware(until)
+
+        def operation(state: _State) -> None:
+            stored = state.swept_until.get(_RELEASE_SWEEP)
+            state.swept_until.put(_RELEASE_SWEEP, until if stored is None else max(stored, until))
+
+        self._access.write(operation)
+
+
+class InMemoryBackstagePostRepository(BackstagePostRepository):
+    def __init__(self, source: InMemoryStore | _Session) -> None:
+        self._access = _access(source)
+
+    def add(self, post: BackstagePost) -> None:
+        def operation(state: _State) -> None:
+            _require_new(state.backstage_posts, post.id, "backstage post")
+            state.backstage_posts.put(post.id, post)
+
+        self._access.write(operation)
+
+    def get(self, post_id: str) -> BackstagePost | None:
+        return self._access.view().backstage_posts.get(post_id)
+
+    def save(self, post: BackstagePost) -> None:
+        def operation(state: _State) -> None:
+            stored = state.backstage_posts.get(post.id)
+            if stored is not None:  # the clip is save_clip's: a racing transcode keeps its outcome
+                state.backstage_posts.put(
+                    post.id, attrs.evolve(stored, body=post.body, edited_at=post.edited_at)
+                )
+
+        self._access.write(operation)
+
+    def save_clip(self, post_id: str, clip: Clip) -> None:
+        def operation(state: _State) -> None:
+            stored = state.backstage_posts.get(post_id)
+            if stored is not None:
+                state.backstage_posts.put(post_id, attrs.evolve(stored, clip=clip))
+
+        self._access.write(operation)
+
+    def delete(self, post_id: str) -> None:
+        def operation(state: _State) -> None:
+            state.backstage_posts.discard(post_id)
+            for comment in [c for c in state.backstage_comments.values() if c.post_id == post_id]:
+                state.backstage_comments.discard(comment.id)
+
+        self._access.write(operation)
+
+    def page(self, artist_id: str, *, after: PageCursor | None, limit: int) -> Sequence[BackstagePost]:
+        found = [
+            p
+            for p in self._access.view().backstage_posts.values()
+            if p.artist_id == artist_id and (after is None or after.is_before(p))
+        ]
+        found.sort(key=lambda p: (p.created_at, p.id), reverse=True)
+        return found[: max(limit, 0)]
+
+
+class InMemoryBackstageCommentRepository(BackstageCommentRepository):
+    def __init__(self, source: InMemoryStore | _Session) -> None:
+        self._access = _access(source)
+
+    def add(self, comment: Comment) -> None:
+        def operation(state: _State) -> None:
+            _require_new(state.backstage_comments, comment.id, "comment")
+            state.backstage_comments.put(comment.id, comment)
+
+        self._access.write(operation)
+
+    def get(self, comment_id: str) -> Comment | None:
+        return self._access.view().backstage_comments.get(comment_id)
+
+    def delete(self, comment_id: str) -> None:
+        self._access.write(lambda state: state.backstage_comments.discard(comment_id))
+
+    def of_post(self, post_id: str) -> Sequence[Comment]:
+        found = [c for c in self._access.view().backstage_comments.values() if c.post_id == post_id]
+        return sorted(found, key=lambda c: c.created_at)
+
+    def by_fan(self, fan_id: str) -> Sequence[Comment]:
+        found = [c for c in self._access.view().backstage_comments.values() if c.fan_id == fan_id]
+        return sorted(found, key=lambda c: c.created_at)
+
+
+class InMemoryBackstageBlockRepository(BackstageBlockRepository):
+    def __init__(self, source: InMemoryStore | _Session) -> None:
+        self._access = _access(source)
+
+    def block(self, artist_id: str, fan_id: str, at: datetime) -> None:
+        at = require_aware(at)
+
+        def operation(state: _State) -> None:
+            if (artist_id, fan_id) not in state.backstage_blocks:
+                state.backstage_blocks.put((artist_id, fan_id), at)
+
+        self._access.write(operation)
+
+    def unblock(self, artist_id: str, fan_id: str) -> None:
+        self._access.write(lambda state: state.backstage_blocks.discard((artist_id, fan_id)))
+
+    def is_blocked(self, artist_id: str, fan_id: str) -> bool:
+        return (artist_id, fan_id) in self._access.view().backstage_blocks
+
+    def blocked(self, artist_id: str) -> Sequence[str]:
+        found = [
+            (at, fan)
+            for (artist, fan), at in self._access.view().backstage_blocks.items()
+            if artist == artist_id
+        ]
+        return [fan for _, fan in sorted(found, reverse=True)]
+
 
 def _counted(state: _State, question: Question) -> Question:
     return attrs.evolve(question, votes=state.vote_counts.get(question.id) or 0)
@@ -972,6 +1149,11 @@ class InMemoryUnitOfWork:
         self.qa_sessions: QaSessionRepository = InMemoryQaSessionRepository(self._session)
         self.questions: QuestionRepository = InMemoryQuestionRepository(self._session)
         self.notifications: NotificationRepository = InMemoryNotificationRepository(self._session)
+        self.backstage_posts: BackstagePostRepository = InMemoryBackstagePostRepository(self._session)
+        self.backstage_comments: BackstageCommentRepository = InMemoryBackstageCommentRepository(
+            self._session
+        )
+        self.backstage_blocks: BackstageBlockRepository = InMemoryBackstageBlockRepository(self._session)
 
     def __enter__(self) -> Self:
         self._session.rollback()

@@ -16,7 +16,8 @@ finds what it needs:
 3. plan versions (insert if absent, else the same terms or a Conflict);
 4. saves of existing documents, each conditional on the revision this unit of work read;
 5. idempotent upserts (follows, likes, visits);
-6. play counters (``$inc``).
+6. play counters (``$inc``);
+7. deletes (what an erased person leaves: idempotent, a retry deletes nothing more).
 A Conflict in steps 1 to 4 undoes what this commit did before it (deletes its inserts, puts back
 the documents its saves replaced), so a refused unit of work leaves nothing behind. What remains
 is a crash or lost connection part-way through: documents are each written whole, but the commit
@@ -57,6 +58,9 @@ INSERT_PHASE: Final = 2
 KEEP_PHASE: Final = 3
 SAVE_PHASE: Final = 4
 UPSERT_PHASE: Final = 5
+DELETE_PHASE: Final = 6
+#: Marks a document this unit of work deleted: its reads no longer see it.
+_GONE: Final = "__gone__"
 
 
 class _Op(Protocol):
@@ -156,6 +160,18 @@ class _Upsert:
 
 
 @attrs.define
+class _Delete:
+    collection: str
+    doc_id: str
+    phase: int = DELETE_PHASE
+
+    def apply(self, db: Database[Doc], session: ClientSession | None) -> Undo | None:
+        with translate_errors():
+            db[self.collection].delete_one({"_id": self.doc_id}, session=session)
+        return None
+
+
+@attrs.define
 class _Count:
     """A counter to add to, and the fields its document starts with."""
 
@@ -218,6 +234,12 @@ class Work:
         self._ops[collection, doc["_id"]] = _Upsert(collection, doc["_id"], update)
         self._docs[collection][doc["_id"]] = doc
 
+    def delete(self, collection: str, doc_id: str) -> None:
+        """Remove a document (one already gone: nothing to do); this unit of work's reads stop
+        seeing it at once."""
+        self._ops[collection, doc_id] = _Delete(collection, doc_id)
+        self._docs[collection][doc_id] = {"_id": doc_id, _GONE: True}
+
     def increment(self, collection: str, doc_id: str, on_insert: Doc, by: int = 1) -> None:
         count = self._counts[collection].setdefault(doc_id, _Count(on_insert))
         count.by += by
@@ -226,10 +248,11 @@ class Work:
 
     def pending(self, collection: str) -> list[Doc]:
         """Documents written to ``collection`` in this unit of work, in write order."""
-        return list(self._docs[collection].values())
+        return [doc for doc in self._docs[collection].values() if _GONE not in doc]
 
     def written(self, collection: str, doc_id: str) -> Doc | None:
-        return self._docs[collection].get(doc_id)
+        doc = self._docs[collection].get(doc_id)
+        return None if doc is None or _GONE in doc else doc
 
     def increments(self, collection: str) -> Mapping[str, _Count]:
         return self._counts[collection]
@@ -253,7 +276,7 @@ class Work:
         if not pending:
             return found[:limit] if limit is not None else found
         merged = [doc for doc in found if doc["_id"] not in pending]
-        merged += [doc for doc in pending.values() if matches(doc, query)]
+        merged += [doc for doc in pending.values() if _GONE not in doc and matches(doc, query)]
         ordered = sort_docs(merged, sort)
         return ordered[:limit] if limit is not None else ordered
 
@@ -268,7 +291,7 @@ class Work:
             total = table.count_documents(query)
             if pending:
                 total -= table.count_documents({**query, "_id": {"$in": list(pending)}})
-        return total + sum(matches(doc, query) for doc in pending.values())
+        return total + sum(_GONE not in doc and matches(doc, query) for doc in pending.values())
 
     def server_find(
         self,

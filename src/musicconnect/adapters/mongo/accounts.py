@@ -165,6 +165,7 @@ def _read_artist(doc: Doc) -> Artist:
         grace_days=int(doc["grace_days"]),
         bio=str(doc.get("bio", "")),
         links=tuple(doc.get("links", ())),
+        image_key=doc.get("image_key"),
     )
 
 
@@ -177,5 +178,6 @@ def _artist_doc(artist: Artist) -> Doc:
         "grace_days": artist.grace_days,
         "bio": artist.bio,
         "links": list(artist.links),
+        "image_key": artist.image_key,
         "plans": [plan_doc(plan) for plan in artist.plans],
     }

@@ -161,6 +161,11 @@ class MongoPlayEventStore:
             },
         )
 
+    def forget_history(self, fan_id: str) -> None:
+        work = self._work()
+        for doc in work.find(FAN_HISTORY, {"fan_id": fan_id}):
+            work.delete(FAN_HISTORY, doc["_id"])
+
     def history(self, fan_id: str, limit: int) -> Sequence[Listened]:
         if limit <= 0:
             return []
@@ -255,8 +260,14 @@ class MongoMessageRepository:
         ]
 
     def erase_from(self, fan_id: str, *, body: str) -> None:
+        self._rewrite({"fan_id": fan_id, **_BY_FANS}, body)
+
+    def erase_replies_of(self, artist_id: str, *, body: str) -> None:
+        self._rewrite({"artist_id": artist_id, "from_artist": True}, body)
+
+    def _rewrite(self, query: Doc, body: str) -> None:
         work = self._work()
-        for doc in work.find(MESSAGES, {"fan_id": fan_id, **_BY_FANS}):
+        for doc in work.find(MESSAGES, query):
             work.save(MESSAGES, {**doc, "body": body}, conflict=f"message {doc['_id']!r} changed meanwhile")
 
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int:

@@ -352,6 +352,7 @@ class MongoPayoutRepository:
             "amount": money_doc(payout.amount),
             "gross": money_doc(payout.gross),
             "platform_fee": money_doc(payout.platform_fee),
+            "processor_fee": None if payout.processor_fee is None else money_doc(payout.processor_fee),
             "external_ref": payout.external_ref,
         }
         put_instant(doc, "paid_at", payout.paid_at)
@@ -394,6 +395,7 @@ def _payout(doc: Doc) -> Payout:
         external_ref=doc.get("external_ref"),
         status=PayoutStatus(doc.get("status", PayoutStatus.PAID.value)),
         arrived_at=read_instant_or_none(doc, "arrived_at"),
+        processor_fee=None if doc.get("processor_fee") is None else read_money(doc["processor_fee"]),
     )
 
 

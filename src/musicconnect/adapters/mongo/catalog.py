@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Final
 
-from musicconnect.adapters.mongo._codec import Doc, put_instant, read_instant, read_instant_or_none
+from musicconnect.adapters.mongo._codec import Doc, micros, put_instant, read_instant, read_instant_or_none
 from musicconnect.adapters.mongo._work import CurrentWork
 from musicconnect.adapters.mongo.database import TRACKS
 from musicconnect.domain.errors import Conflict
@@ -14,6 +15,7 @@ from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track, TrackStatus
 
 _OLDEST_FIRST: Final = (("created_at_us", 1), ("seq", 1))
+_SOONEST_RELEASE: Final = (("release_at_us", 1), ("_id", 1))
 
 
 class MongoTrackRepository:
@@ -40,6 +42,10 @@ class MongoTrackRepository:
     def processing(self) -> Sequence[Track]:
         docs = self._work().find(TRACKS, {"status": TrackStatus.PROCESSING.value}, sort=_OLDEST_FIRST)
         return [_track(d) for d in docs]
+
+    def releasing_between(self, after: datetime, until: datetime) -> Sequence[Track]:
+        query = {"release_at_us": {"$gt": micros(after), "$lte": micros(until)}}
+        return [_track(d) for d in self._work().find(TRACKS, query, sort=_SOONEST_RELEASE)]
 
 
 def _track_doc(track: Track) -> Doc:

@@ -51,6 +51,11 @@ QA_VOTES: Final = "qa_votes"
 NOTIFICATIONS: Final = "notifications"
 FAN_HISTORY: Final = "fan_history"
 NOTIFICATION_EMAIL: Final = "notification_email"
+#: Up to when each sweep ran: one document per sweep, keyed by its name.
+SWEEPS: Final = "sweeps"
+BACKSTAGE_POSTS: Final = "backstage_posts"
+BACKSTAGE_COMMENTS: Final = "backstage_comments"
+BACKSTAGE_BLOCKS: Final = "backstage_blocks"
 
 #: Every index the repositories rely on. Unnamed, so that MongoDB derives the names: creating them
 #: again is a no-op, and nothing depends on names (which the test server does not keep).
@@ -60,6 +65,7 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
     TRACKS: (
         IndexModel([("artist_id", ASCENDING), ("created_at_us", ASCENDING)]),
         IndexModel([("status", ASCENDING), ("created_at_us", ASCENDING)]),
+        IndexModel([("release_at_us", ASCENDING)]),
     ),
     LIVE_SESSIONS: (
         IndexModel([("artist_id", ASCENDING), ("starts_at_us", ASCENDING)]),
@@ -109,10 +115,25 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
         IndexModel([("artist_month", ASCENDING)], unique=True),
         IndexModel([("artist_id", ASCENDING), ("month", DESCENDING)]),
     ),
-    QA_QUESTIONS: (IndexModel([("qa_id", ASCENDING), ("asked_at_us", ASCENDING)]),),
-    QA_VOTES: (IndexModel([("qa_id", ASCENDING)]), IndexModel([("question_id", ASCENDING)])),
+    QA_QUESTIONS: (
+        IndexModel([("qa_id", ASCENDING), ("asked_at_us", ASCENDING)]),
+        IndexModel([("fan_id", ASCENDING), ("asked_at_us", ASCENDING)]),
+    ),
+    QA_VOTES: (
+        IndexModel([("qa_id", ASCENDING)]),
+        IndexModel([("question_id", ASCENDING)]),
+        IndexModel([("fan_id", ASCENDING), ("voted_at_us", ASCENDING)]),
+    ),
     NOTIFICATIONS: (IndexModel([("fan_id", ASCENDING), ("created_at_us", DESCENDING)]),),
     FAN_HISTORY: (IndexModel([("fan_id", ASCENDING), ("last_played_at_us", DESCENDING)]),),
+    BACKSTAGE_POSTS: (
+        IndexModel([("artist_id", ASCENDING), ("deleted", ASCENDING), ("created_at_us", DESCENDING)]),
+    ),
+    BACKSTAGE_COMMENTS: (
+        IndexModel([("post_id", ASCENDING), ("created_at_us", ASCENDING)]),
+        IndexModel([("fan_id", ASCENDING), ("created_at_us", ASCENDING)]),
+    ),
+    BACKSTAGE_BLOCKS: (IndexModel([("artist_id", ASCENDING), ("blocked_at_us", DESCENDING)]),),
 }
 
 #: MongoDB's code for a broken unique index.

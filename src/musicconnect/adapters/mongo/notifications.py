@@ -15,10 +15,11 @@ from musicconnect.adapters.mongo._codec import (
     read_instant_or_none,
 )
 from musicconnect.adapters.mongo._work import CurrentWork
-from musicconnect.adapters.mongo.database import NOTIFICATION_EMAIL, NOTIFICATIONS
+from musicconnect.adapters.mongo.database import NOTIFICATION_EMAIL, NOTIFICATIONS, SWEEPS
 from musicconnect.domain.notifications import Notification, NotificationKind
 
 _NEWEST_FIRST: Final = (("created_at_us", -1), ("_id", -1))
+_RELEASE_SWEEP: Final = "releases"
 
 
 class MongoNotificationRepository:
@@ -64,6 +65,21 @@ class MongoNotificationRepository:
     def set_email_kinds(self, fan_id: str, kinds: frozenset[NotificationKind]) -> None:
         values = sorted(kind.value for kind in kinds)
         self._work().upsert(NOTIFICATION_EMAIL, {"_id": fan_id, "kinds": values}, {"$set": {"kinds": values}})
+
+    def erase_fan(self, fan_id: str) -> None:
+        work = self._work()
+        for doc in work.find(NOTIFICATIONS, {"fan_id": fan_id}):
+            work.delete(NOTIFICATIONS, doc["_id"])
+        work.delete(NOTIFICATION_EMAIL, fan_id)
+
+    def releases_swept_until(self) -> datetime | None:
+        doc = self._work().find_one(SWEEPS, {"_id": _RELEASE_SWEEP})
+        return None if doc is None else read_instant(doc, "until")
+
+    def mark_releases_swept(self, until: datetime) -> None:
+        fields = instant_fields("until", until)
+        # ``$max`` on both fields: racing sweeps leave the latest, never move it back.
+        self._work().upsert(SWEEPS, {"_id": _RELEASE_SWEEP, **fields}, {"$max": fields})
 
 
 def _notification(doc: Doc) -> Notification:

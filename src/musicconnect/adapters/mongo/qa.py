@@ -82,6 +82,25 @@ class MongoQuestionRepository:
         work.insert(QA_VOTES, doc, conflict="that vote was counted already")
         return True
 
+    def of_fan(self, fan_id: str) -> Sequence[Question]:
+        work = self._work()
+        docs = work.find(QA_QUESTIONS, {"fan_id": fan_id}, sort=_OLDEST_FIRST)
+        return [_question(doc, votes=work.count(QA_VOTES, {"question_id": doc["_id"]})) for doc in docs]
+
+    def votes_of(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        docs = self._work().find(QA_VOTES, {"fan_id": fan_id}, sort=(("voted_at_us", 1), ("question_id", 1)))
+        return [(str(doc["question_id"]), read_instant(doc, "voted_at")) for doc in docs]
+
+    def erase_fan(self, fan_id: str, *, body: str) -> None:
+        work = self._work()
+        for doc in work.find(QA_QUESTIONS, {"fan_id": fan_id}):
+            work.save(
+                QA_QUESTIONS, {**doc, "body": body}, conflict=f"question {doc['_id']!r} changed meanwhile"
+            )
+        # Counts are counted from the votes, so they drop with them.
+        for vote in work.find(QA_VOTES, {"fan_id": fan_id}):
+            work.delete(QA_VOTES, vote["_id"])
+
 
 def _session_doc(session: QaSession) -> Doc:
     doc: Doc = {

@@ -19,6 +19,11 @@ from musicconnect.adapters.mongo.audience import (
     MongoMessageRepository,
     MongoPlayEventStore,
 )
+from musicconnect.adapters.mongo.backstage import (
+    MongoBackstageBlockRepository,
+    MongoBackstageCommentRepository,
+    MongoBackstagePostRepository,
+)
 from musicconnect.adapters.mongo.billing import (
     MongoLedgerRepository,
     MongoPayoutRepository,
@@ -34,6 +39,9 @@ from musicconnect.adapters.mongo.qa import MongoQaSessionRepository, MongoQuesti
 from musicconnect.ports.repositories import (
     AccountRepository,
     ArtistRepository,
+    BackstageBlockRepository,
+    BackstageCommentRepository,
+    BackstagePostRepository,
     FanRepository,
     LedgerRepository,
     LiveSessionRepository,
@@ -72,6 +80,9 @@ class MongoUnitOfWork:
         self.qa_sessions: QaSessionRepository = MongoQaSessionRepository(work)
         self.questions: QuestionRepository = MongoQuestionRepository(work)
         self.notifications: NotificationRepository = MongoNotificationRepository(work)
+        self.backstage_posts: BackstagePostRepository = MongoBackstagePostRepository(work)
+        self.backstage_comments: BackstageCommentRepository = MongoBackstageCommentRepository(work)
+        self.backstage_blocks: BackstageBlockRepository = MongoBackstageBlockRepository(work)
 
     def __enter__(self) -> Self:
         if self._current() is not None:

@@ -89,8 +89,9 @@ def _account(row: sqlite3.Row) -> Account:
     )
 
 
-def _artist_columns(artist: Artist) -> tuple[str, str, int, str, str]:
-    return (artist.id, artist.display_name, artist.grace_days, artist.bio, json.dumps(list(artist.links)))
+def _artist_columns(artist: Artist) -> tuple[str, str, int, str, str, str | None]:
+    links = json.dumps(list(artist.links))
+    return (artist.id, artist.display_name, artist.grace_days, artist.bio, links, artist.image_key)
 
 
 _PLAN_COLUMNS = "tier, version, price_minor, currency, features, effective_from"
@@ -105,7 +106,8 @@ class SqliteArtistRepository:
         with atomic(connection):
             insert_or_conflict(
                 connection,
-                "INSERT INTO artists (id, display_name, grace_days, bio, links) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO artists (id, display_name, grace_days, bio, links, image_key)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 _artist_columns(artist),
                 f"artist {artist.id!r} exists already",
             )
@@ -115,10 +117,10 @@ class SqliteArtistRepository:
         connection = self._connect()
         with atomic(connection):
             connection.execute(
-                "INSERT INTO artists (id, display_name, grace_days, bio, links) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (id) DO UPDATE"
+                "INSERT INTO artists (id, display_name, grace_days, bio, links, image_key)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE"
                 " SET display_name = excluded.display_name, grace_days = excluded.grace_days,"
-                " bio = excluded.bio, links = excluded.links",
+                " bio = excluded.bio, links = excluded.links, image_key = excluded.image_key",
                 _artist_columns(artist),
             )
             self._store_plans(connection, artist)
@@ -142,6 +144,7 @@ class SqliteArtistRepository:
             grace_days=int(row["grace_days"]),
             bio=row["bio"],
             links=tuple(json.loads(row["links"])),
+            image_key=row["image_key"],
         )
 
     def search(self, name: str, *, limit: int) -> Sequence[Artist]:

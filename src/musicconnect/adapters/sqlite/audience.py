@@ -124,6 +124,9 @@ class SqlitePlayEventStore:
         )
         return [Listened(str(r[0]), str(r[1]), read_instant(r[2]), int(r[3])) for r in rows]
 
+    def forget_history(self, fan_id: str) -> None:
+        self._connect().execute("DELETE FROM fan_history WHERE fan_id = ?", (fan_id,))
+
     def listeners(self, artist_id: str, first: date, last: date) -> int:
         row = (
             self._connect()
@@ -189,6 +192,11 @@ class SqliteMessageRepository:
     def erase_from(self, fan_id: str, *, body: str) -> None:
         self._connect().execute(
             "UPDATE messages SET body = ? WHERE fan_id = ? AND from_artist = 0", (body, fan_id)
+        )
+
+    def erase_replies_of(self, artist_id: str, *, body: str) -> None:
+        self._connect().execute(
+            "UPDATE messages SET body = ? WHERE artist_id = ? AND from_artist = 1", (body, artist_id)
         )
 
     def count_from(self, fan_id: str, artist_id: str, since: datetime) -> int:

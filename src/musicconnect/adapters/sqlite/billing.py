@@ -348,8 +348,8 @@ class SqlitePayoutRepository:
             self._connect(),
             "INSERT INTO payouts (id, artist_id, period, amount_minor, currency, gross_minor,"
             " gross_currency, platform_fee_minor, platform_fee_currency, paid_at, external_ref,"
-            " status, arrived_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " status, arrived_at, processor_fee_minor)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 payout.id,
                 payout.artist_id,
@@ -364,6 +364,7 @@ class SqlitePayoutRepository:
                 payout.external_ref,
                 payout.status.value,
                 instant_or_none(payout.arrived_at),
+                None if payout.processor_fee is None else payout.processor_fee.amount_minor,
             ),
             f"payout {payout.id!r} exists",
         )
@@ -414,7 +415,12 @@ def _payout(row: sqlite3.Row) -> Payout:
         external_ref=row["external_ref"],
         status=PayoutStatus(row["status"]),
         arrived_at=read_instant_or_none(row["arrived_at"]),
+        processor_fee=_minor_or_none(row["processor_fee_minor"], row["currency"]),
     )
+
+
+def _minor_or_none(minor: int | None, currency: str) -> Money | None:
+    return None if minor is None else Money(int(minor), currency)
 
 
 class SqliteProcessedEventStore:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Final
 
 import attrs
@@ -65,6 +66,13 @@ class SqliteTrackRepository:
         rows = self._connect().execute(
             "SELECT * FROM tracks WHERE status = ? ORDER BY created_at, rowid",
             (TrackStatus.PROCESSING.value,),
+        )
+        return [_track(row) for row in rows]
+
+    def releasing_between(self, after: datetime, until: datetime) -> Sequence[Track]:
+        rows = self._connect().execute(
+            "SELECT * FROM tracks WHERE release_at > ? AND release_at <= ? ORDER BY release_at, id",
+            (instant(after), instant(until)),
         )
         return [_track(row) for row in rows]
 

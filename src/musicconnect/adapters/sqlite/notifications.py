@@ -5,9 +5,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Final
 
 from musicconnect.adapters.sqlite._codec import Connect, instant, read_instant, read_instant_or_none
 from musicconnect.domain.notifications import Notification, NotificationKind
+
+_RELEASE_SWEEP: Final = "releases"
 
 
 class SqliteNotificationRepository:
@@ -62,6 +65,27 @@ class SqliteNotificationRepository:
         connection.executemany(
             "INSERT INTO notification_email_kinds (fan_id, kind) VALUES (?, ?)",
             [(fan_id, kind.value) for kind in sorted(kinds)],
+        )
+
+    def erase_fan(self, fan_id: str) -> None:
+        connection = self._connect()
+        connection.execute("DELETE FROM notifications WHERE fan_id = ?", (fan_id,))
+        connection.execute("DELETE FROM notification_email_kinds WHERE fan_id = ?", (fan_id,))
+
+    def releases_swept_until(self) -> datetime | None:
+        row = (
+            self._connect()
+            .execute("SELECT until FROM notification_sweeps WHERE name = ?", (_RELEASE_SWEEP,))
+            .fetchone()
+        )
+        return None if row is None else read_instant(row[0])
+
+    def mark_releases_swept(self, until: datetime) -> None:
+        # ISO 8601 in UTC with microseconds: text order is time order, so max() keeps the latest.
+        self._connect().execute(
+            "INSERT INTO notification_sweeps (name, until) VALUES (?, ?)"
+            " ON CONFLICT (name) DO UPDATE SET until = max(until, excluded.until)",
+            (_RELEASE_SWEEP, instant(until)),
         )
 
 

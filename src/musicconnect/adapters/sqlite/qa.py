@@ -115,6 +115,25 @@ class SqliteQuestionRepository:
         )
         return cursor.rowcount == 1
 
+    def of_fan(self, fan_id: str) -> Sequence[Question]:
+        rows = self._connect().execute(
+            f"{_QUESTIONS_WITH_VOTES} WHERE q.fan_id = ? ORDER BY q.asked_at, q.rowid", (fan_id,)
+        )
+        return [_question(row) for row in rows]
+
+    def votes_of(self, fan_id: str) -> Sequence[tuple[str, datetime]]:
+        rows = self._connect().execute(
+            "SELECT question_id, voted_at FROM qa_votes WHERE fan_id = ? ORDER BY voted_at, question_id",
+            (fan_id,),
+        )
+        return [(str(row[0]), read_instant(row[1])) for row in rows]
+
+    def erase_fan(self, fan_id: str, *, body: str) -> None:
+        connection = self._connect()
+        connection.execute("UPDATE qa_questions SET body = ? WHERE fan_id = ?", (body, fan_id))
+        # Counts are counted from the votes, so they drop with them.
+        connection.execute("DELETE FROM qa_votes WHERE fan_id = ?", (fan_id,))
+
 
 def _session(row: sqlite3.Row) -> QaSession:
     return QaSession(

@@ -415,8 +415,69 @@ _HISTORY: Final[Sequence[str]] = (
     "CREATE INDEX fan_history_recent ON fan_history(fan_id, last_played_at)",
 )
 
-#: A track's description, which the artist edits in the studio (tracks before it have none), and
-#: how far its transcode is while it processes.
+#: Step 14: the release sweep finds tracks by release instant and keeps up to when it announced.
+_RELEASE_SWEEP: Final[Sequence[str]] = (
+    "CREATE INDEX tracks_by_release ON tracks(release_at) WHERE release_at IS NOT NULL",
+    "CREATE TABLE notification_sweeps (name TEXT PRIMARY KEY, until TEXT NOT NULL) WITHOUT ROWID",
+)
+
+#: Step 15: a person's export and erasure find their questions and upvotes.
+_PRIVACY: Final[Sequence[str]] = (
+    "CREATE INDEX qa_questions_of_fan ON qa_questions(fan_id, asked_at)",
+    "CREATE INDEX qa_votes_of_fan ON qa_votes(fan_id, voted_at)",
+)
+
+#: Step 16: a payout receipt's processor fee, in the payout's currency; NULL for payouts made
+#: before it was kept (unknown, not zero).
+_PAYOUT_PROCESSOR_FEE: Final[Sequence[str]] = (
+    """
+    ALTER TABLE payouts ADD COLUMN processor_fee_minor INTEGER
+        CHECK (processor_fee_minor IS NULL OR typeof(processor_fee_minor) = 'integer')
+    """,
+)
+
+#: Step 17: the virtual backstage (posts with their images and clip, comments, blocked fans)
+#: and the artist's profile picture.
+_BACKSTAGE: Final[Sequence[str]] = (
+    """
+    CREATE TABLE backstage_posts (
+        id TEXT PRIMARY KEY,
+        artist_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        edited_at TEXT,
+        images TEXT NOT NULL,
+        clip_status TEXT,
+        clip_duration_s REAL,
+        clip_failure TEXT
+    )
+    """,
+    "CREATE INDEX backstage_posts_feed ON backstage_posts(artist_id, created_at, id)",
+    """
+    CREATE TABLE backstage_comments (
+        id TEXT PRIMARY KEY,
+        post_id TEXT NOT NULL,
+        artist_id TEXT NOT NULL,
+        fan_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX backstage_comments_of_post ON backstage_comments(post_id, created_at)",
+    "CREATE INDEX backstage_comments_by_fan ON backstage_comments(fan_id, created_at)",
+    """
+    CREATE TABLE backstage_blocks (
+        artist_id TEXT NOT NULL,
+        fan_id TEXT NOT NULL,
+        blocked_at TEXT NOT NULL,
+        PRIMARY KEY (artist_id, fan_id)
+    ) WITHOUT ROWID
+    """,
+    "ALTER TABLE artists ADD COLUMN image_key TEXT",
+)
+
+#: Step 18: a track's description, which the artist edits in the studio (tracks before it have
+#: none), and how far its transcode is while it processes.
 _TRACK_DESCRIPTION_AND_PROGRESS: Final[Sequence[str]] = (
     "ALTER TABLE tracks ADD COLUMN description TEXT NOT NULL DEFAULT ''",
     "ALTER TABLE tracks ADD COLUMN progress REAL",
@@ -437,6 +498,10 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _LIBRARY,
     _NOTIFICATIONS,
     _HISTORY,
+    _RELEASE_SWEEP,
+    _PRIVACY,
+    _PAYOUT_PROCESSOR_FEE,
+    _BACKSTAGE,
     _TRACK_DESCRIPTION_AND_PROGRESS,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -27,6 +27,11 @@ from musicconnect.adapters.sqlite.audience import (
     SqliteMessageRepository,
     SqlitePlayEventStore,
 )
+from musicconnect.adapters.sqlite.backstage import (
+    SqliteBackstageBlockRepository,
+    SqliteBackstageCommentRepository,
+    SqliteBackstagePostRepository,
+)
 from musicconnect.adapters.sqlite.billing import (
     SqliteLedgerRepository,
     SqlitePayoutRepository,
@@ -43,6 +48,9 @@ from musicconnect.domain.errors import ServiceUnavailable
 from musicconnect.ports.repositories import (
     AccountRepository,
     ArtistRepository,
+    BackstageBlockRepository,
+    BackstageCommentRepository,
+    BackstagePostRepository,
     FanRepository,
     LedgerRepository,
     LiveSessionRepository,
@@ -92,6 +100,9 @@ class SqliteUnitOfWork:
         self.qa_sessions: QaSessionRepository = SqliteQaSessionRepository(connect)
         self.questions: QuestionRepository = SqliteQuestionRepository(connect)
         self.notifications: NotificationRepository = SqliteNotificationRepository(connect)
+        self.backstage_posts: BackstagePostRepository = SqliteBackstagePostRepository(connect)
+        self.backstage_comments: BackstageCommentRepository = SqliteBackstageCommentRepository(connect)
+        self.backstage_blocks: BackstageBlockRepository = SqliteBackstageBlockRepository(connect)
 
     def __enter__(self) -> Self:
         if self._current() is not None:

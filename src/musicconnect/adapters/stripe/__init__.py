@@ -15,6 +15,7 @@ def stripe_payments(gateway: StripePaymentGateway, *, return_urls: ReturnUrls | 
         payouts=gateway,
         accounts=gateway,
         reads=gateway,
+        events=gateway if gateway.verifies_webhooks else None,
     )
 
 

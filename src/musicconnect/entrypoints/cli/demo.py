@@ -17,9 +17,11 @@ from rich.table import Table
 from musicconnect.adapters.email import read_outbox
 from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.memory import FrozenClock
+from musicconnect.adapters.pillow import demo_picture
 from musicconnect.bootstrap import bootstrap
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.clocks import month_key
+from musicconnect.domain.errors import Forbidden
 from musicconnect.domain.hls import listed_rungs
 from musicconnect.domain.money import Money, split_revenue
 from musicconnect.domain.payments import Payout
@@ -28,6 +30,7 @@ from musicconnect.domain.tracks import TrackStatus
 from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, ingest_and_wait, load_settings
 from musicconnect.platform import Platform
 from musicconnect.usecases.accounts import Register
+from musicconnect.usecases.backstage import NewPost
 from musicconnect.usecases.tracks import IngestTrack
 
 console = Console()
@@ -176,7 +179,7 @@ def _fans(tour: _Tour) -> None:
 
 
 def _listening(tour: _Tour) -> None:
-    console.rule("[bold]4. Listening, a DM conversation, a monthly Q&A, an upgrade")
+    console.rule("[bold]4. Listening, a DM conversation, a monthly Q&A, the backstage, an upgrade")
     platform, clock, artist = tour.platform, tour.clock, _artist(tour)
     clock.advance(days=10)
     for plays, fan in zip((3, 5, 8), tour.fans.values(), strict=True):
@@ -185,6 +188,7 @@ def _listening(tour: _Tour) -> None:
             clock.advance(minutes=4)  # a play counts once per fan and track every 30 s
     _conversation(tour)
     _monthly_qa(tour)
+    _backstage(tour)
     upgrade = platform.billing.change_tier(artist.id, Tier.SUPPORTER, caller=tour.fans[Tier.FREE])
     console.print(
         f"Ada upgrades to supporter 10 days into her month: charged {upgrade.charged.format()} (prorated)"
@@ -273,6 +277,36 @@ def _dashboard(tour: _Tour) -> None:
     for step in board.funnel:
         table.add_row(step.name, str(step.count), "" if step.rate is None else f"{step.rate:.0%}")
     console.print(table)
+
+
+def _backstage(tour: _Tour) -> None:
+    """The artist posts a studio photo backstage; the superfan reads it and comments; the
+    supporter is turned away (the backstage is a superfan perk)."""
+    platform, artist = tour.platform, _artist(tour)
+    supporter, superfan = tour.fans[Tier.SUPPORTER], tour.fans[Tier.SUPERFAN]
+    posted = platform.backstage.post(
+        NewPost(
+            artist.id,
+            "Backstage: tonight's mixing session, and the desk it happens on.",
+            images=[demo_picture()],
+        ),
+        caller=artist,
+    )
+    platform.backstage.comment(posted.id, "That lamp! Can't wait to hear the mix.", caller=superfan)
+    view = platform.backstage.feed(artist.id, caller=superfan).posts[0]
+    image = view.post.images[0]
+    table = Table(f"{tour.artist_name}'s backstage (superfans only)", "image", "comments")
+    comments = platform.backstage.comments(posted.id, caller=superfan)
+    table.add_row(
+        view.post.body,
+        f"{image.width}x{image.height} {image.content_type}, signed URL {view.image_urls[0].split('?')[0]}",
+        "\n".join(f"{_name(platform, superfan)}: {c.body}" for c in comments),
+    )
+    console.print(table)
+    try:
+        platform.backstage.feed(artist.id, caller=supporter)
+    except Forbidden as refused:
+        console.print(f"{_name(platform, supporter)} (supporter) is turned away: {refused.detail}")
 
 
 def _artist(tour: _Tour) -> Caller:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
+from musicconnect.adapters.inprocess import Repeating
 from musicconnect.bootstrap import bootstrap, job_handlers
 from musicconnect.domain.clocks import month_key
 from musicconnect.domain.errors import DomainError
@@ -98,66 +98,72 @@ def payouts_run(period: str | None, data_dir: Path | None) -> None:
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between looks for work.")
 def worker(data_dir: Path | None, once: bool, interval: float) -> None:
     """Run transcodes and keep ended live sessions' recordings: jobs from the Redis queue when
-    configured, else tracks still processing and live sessions the clock ended."""
+    configured, else tracks still processing and live sessions the clock ended. Either way it
+    schedules the release sweep (notifications of releases as they open)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     platform = Platform.from_settings(load_settings(data_dir))
     services = platform.services
-    if services.settings.redis_url:
-        from musicconnect.adapters.redis import run_worker
-
-        console.print("worker: taking jobs (transcodes, live recordings) from the Redis queue")
-        stop = threading.Event()
-        sweeper = threading.Thread(
-            target=_sweep_stranded, args=(platform, stop), name="stranded-tracks", daemon=True
-        )
-        sweeper.start()
-        try:
-            run_worker(
-                services.settings.redis_url,
-                job_handlers(services),
-                concurrency=services.settings.transcode_workers,
-            )
-        finally:
-            stop.set()
-            sweeper.join(timeout=10)
-            services.close()
-        return
+    schedule = platform.schedule()
+    schedule.start()
     try:
-        while True:
-            _sweep_live(platform)
-            with services.uow() as uow:
-                pending = [track.id for track in uow.tracks.processing()]
-            for track_id in pending:
-                console.print(f"transcoding {track_id}")
-                try:
-                    platform.tracks.transcode(track_id)
-                except DomainError as error:
-                    console.print(f"[red]{track_id} failed:[/] {error.detail}")
-            if once:
-                return
-            time.sleep(interval)
+        if services.settings.redis_url:
+            _take_jobs_from_redis(platform, services.settings.redis_url)
+        else:
+            _transcode_pending(platform, once=once, interval=interval)
     finally:
+        schedule.stop()
         services.close()
 
 
-def _sweep_stranded(platform: Platform, stop: threading.Event) -> None:
-    """Until ``stop``: queue again the transcodes of tracks left processing, at once and then every
-    SWEEP_EVERY. Every worker may do this: enqueuing is deduplicated by track."""
+def _take_jobs_from_redis(platform: Platform, redis_url: str) -> None:
+    from musicconnect.adapters.redis import run_worker
+
+    services = platform.services
+    console.print("worker: taking jobs (transcodes, clips, live recordings, notifications) from Redis")
+    # Every worker may sweep: enqueuing is deduplicated by track.
+    sweeper = Repeating("stranded-tracks", SWEEP_EVERY.total_seconds(), lambda: _sweep_stranded(platform))
+    sweeper.start()
+    try:
+        run_worker(
+            redis_url,
+            job_handlers(services),
+            concurrency=services.settings.transcode_workers,
+        )
+    finally:
+        sweeper.stop()
+
+
+def _transcode_pending(platform: Platform, *, once: bool, interval: float) -> None:
+    """Without Redis: transcode the tracks still processing, then look again every ``interval``
+    (the platform's own thread pool runs the other jobs)."""
     while True:
         _sweep_live(platform)
-        try:
-            swept = platform.tracks.requeue_stranded()
-        except DomainError as error:  # the database or the queue is down: try again next time
-            log.warning("could not look for stranded tracks: %s", error.detail)
-        except Exception:  # a sweeper thread that died would never sweep again
-            log.exception("looking for stranded tracks failed")
-        else:
-            for track_id in swept.requeued:
-                log.warning("queued the transcode of stranded track %s again", track_id)
-            for track_id in swept.given_up:
-                log.error("gave up on track %s: still processing after %s", track_id, GIVE_UP_AFTER)
-        if stop.wait(SWEEP_EVERY.total_seconds()):
+        with platform.services.uow() as uow:
+            pending = [track.id for track in uow.tracks.processing()]
+        for track_id in pending:
+            console.print(f"transcoding {track_id}")
+            try:
+                platform.tracks.transcode(track_id)
+            except DomainError as error:
+                console.print(f"[red]{track_id} failed:[/] {error.detail}")
+        if once:
             return
+        time.sleep(interval)
+
+
+def _sweep_stranded(platform: Platform) -> None:
+    """Queue again the transcodes of tracks left processing, and end the live sessions the clock
+    ended."""
+    _sweep_live(platform)
+    try:
+        swept = platform.tracks.requeue_stranded()
+    except DomainError as error:  # the database or the queue is down: try again next time
+        log.warning("could not look for stranded tracks: %s", error.detail)
+        return
+    for track_id in swept.requeued:
+        log.warning("queued the transcode of stranded track %s again", track_id)
+    for track_id in swept.given_up:
+        log.error("gave up on track %s: still processing after %s", track_id, GIVE_UP_AFTER)
 
 
 def _sweep_live(platform: Platform) -> None:

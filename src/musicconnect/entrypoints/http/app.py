@@ -17,9 +17,11 @@ from litestar.openapi.spec import Components
 from litestar.plugins.pydantic import PydanticPlugin
 
 from musicconnect.bootstrap import secret_key
+from musicconnect.entrypoints.http.artist_picture import ArtistPictureController
 from musicconnect.entrypoints.http.artists import ArtistController
 from musicconnect.entrypoints.http.auth import SECURITY_SCHEMES, provide_caller, provide_viewer
 from musicconnect.entrypoints.http.auth_routes import AuthController
+from musicconnect.entrypoints.http.backstage import BackstageController, BackstageMediaController
 from musicconnect.entrypoints.http.engagement import EngagementController
 from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS
 from musicconnect.entrypoints.http.hardening import add_security_headers, refuse_deep_json
@@ -119,6 +121,7 @@ def create_app(platform: Platform) -> Litestar:
             AuthController,
             MeController,
             ArtistController,
+            ArtistPictureController,
             ArtistMoneyController,
             TrackController,
             MediaController,
@@ -128,6 +131,8 @@ def create_app(platform: Platform) -> Litestar:
             EngagementController,
             ConversationController,
             QaController,
+            BackstageController,
+            BackstageMediaController,
             LibraryController,
             NotificationController,
             AdminController,

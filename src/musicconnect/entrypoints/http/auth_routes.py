@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
@@ -31,6 +33,13 @@ from musicconnect.usecases.throttling import Throttling
 
 #: Tokens and account data must not be kept by browsers or proxies.
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def after_answering(work: Callable[[str], None], email: str) -> BackgroundTask:
+    """``work(email)`` once the answer is sent. For mail to an address that may or may not have an
+    account: a relay takes its time only for a known one, and the answer's time must not tell.
+    A malformed address is refused now (InvalidInput, a 422), not in the background."""
+    return BackgroundTask(work, normalise_email(email))
 
 
 def client_address(request: Request[Any, Any, Any]) -> str:
@@ -148,10 +157,12 @@ class AuthController(Controller):
         data: JSONBody[EmailIn],
         profiles: ProfilesDep,
         throttling: ThrottlingDep,
-    ) -> None:
-        """Email a single-use reset link if the account exists; the answer is the same if not."""
+    ) -> Response[None]:
+        """Email a single-use reset link if the account exists; the answer is the same, and as
+        quick, if not (the email goes after the answer)."""
         throttled(Action.RESET, request, throttling, data.email)
-        profiles.request_password_reset(data.email)
+        mail = after_answering(profiles.request_password_reset, data.email)
+        return Response(None, status_code=HTTP_202_ACCEPTED, background=mail)
 
     @post(
         "/password-reset/confirm",

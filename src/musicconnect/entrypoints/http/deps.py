@@ -15,6 +15,7 @@ from musicconnect.domain.accounts import Caller
 from musicconnect.entrypoints.http.uploads import UploadFolder
 from musicconnect.usecases.accounts import Accounts
 from musicconnect.usecases.artists import Artists
+from musicconnect.usecases.backstage import Backstage
 from musicconnect.usecases.conversations import Conversations
 from musicconnect.usecases.dashboard import Dashboards
 from musicconnect.usecases.library import Library
@@ -47,6 +48,8 @@ BillingDep: TypeAlias = NamedDependency[SkipValidation[Subscriptions]]
 LibraryDep: TypeAlias = NamedDependency[SkipValidation[Library]]
 #: Name the parameter ``conversations``.
 ConversationsDep: TypeAlias = NamedDependency[SkipValidation[Conversations]]
+#: Name the parameter ``backstage``.
+BackstageDep: TypeAlias = NamedDependency[SkipValidation[Backstage]]
 #: Name the parameter ``qa``.
 QaDep: TypeAlias = NamedDependency[SkipValidation[MonthlyQa]]
 #: Name the parameter ``notifications``.

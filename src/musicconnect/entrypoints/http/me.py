@@ -51,7 +51,10 @@ class MeController(Controller):
 
     @get("/export", sync_to_thread=True, responses=error_responses(401))
     def export(self, *, caller: CallerDep, profiles: ProfilesDep) -> dict[str, Any]:
-        """Every piece of personal data kept about the caller, as JSON."""
+        """Every piece of personal data kept about the caller, as JSON: the account, an artist's
+        profile, tiers, tracks and payouts, subscriptions, messages, and ``engagement`` (follows,
+        likes, listening history, Q&A questions and upvotes, DM conversations, notifications and
+        email choices; for an artist also their Q&As with their answers, and their DM replies)."""
         return profiles.export(caller)
 
     @delete("", status_code=HTTP_204_NO_CONTENT, sync_to_thread=True, responses=error_responses(401))

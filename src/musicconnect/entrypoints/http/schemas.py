@@ -211,6 +211,7 @@ class ArtistOut(_Out):
     links: list[str] = Field(default_factory=list)
     tiers: list[TierPlanOut]
     followers: int | None = Field(default=None, description="How many fans follow the artist")
+    image_url: str | None = Field(default=None, description="The profile picture (public), if any")
 
     @classmethod
     def of(cls, artist: Artist, *, followers: int | None = None) -> ArtistOut:
@@ -221,7 +222,16 @@ class ArtistOut(_Out):
             links=list(artist.links),
             tiers=[TierPlanOut.of(p) for p in artist.plans],
             followers=followers,
+            image_url=picture_url(artist),
         )
+
+
+def picture_url(artist: Artist) -> str | None:
+    """Where the artist's picture is served; the stored name in the query, so a new picture is a
+    new URL that no cache has seen."""
+    if artist.image_key is None:
+        return None
+    return f"/artists/{artist.id}/image?v={artist.image_key.rsplit('/', 2)[-2]}"
 
 
 class ProfileIn(_In):
@@ -506,6 +516,10 @@ class PayoutOut(_Out):
     amount_minor: int = Field(description="Sent to the artist (the same as net_minor)")
     gross_minor: int = Field(description="What fans paid, net of refunds, that this payout covers")
     platform_fee_minor: int
+    processor_fee_minor: int | None = Field(
+        description="What the payment processor kept on those charges (the platform bears it, the"
+        " net is untouched); null when not known"
+    )
     net_minor: int = Field(description="Gross less the platform's fee: what the artist receives")
     currency: str
     paid_at: datetime = Field(description="When it was sent")
@@ -521,6 +535,7 @@ class PayoutOut(_Out):
             amount_minor=payout.amount.amount_minor,
             gross_minor=payout.gross.amount_minor,
             platform_fee_minor=payout.platform_fee.amount_minor,
+            processor_fee_minor=None if payout.processor_fee is None else payout.processor_fee.amount_minor,
             net_minor=payout.net.amount_minor,
             currency=payout.amount.currency,
             paid_at=payout.paid_at,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import IO, Final
 
@@ -52,19 +52,31 @@ class ReceivedForm:
     fields: dict[str, str]
     #: The spooled file part, or None when the form had none.
     file: Path | None
+    #: Every spooled file part by field name, in the order they arrived.
+    files: Mapping[str, tuple[Path, ...]] = attrs.field(factory=dict)
 
 
 class MultipartSpool:
     """Feeds a multipart body through python-multipart's streaming parser.
 
-    The part named ``file`` is written to a private temporary folder; other parts are small text
-    fields kept in memory. Exceeding ``max_file_bytes`` (file) or the overall body allowance raises
+    The part named ``file`` (or the parts ``file_parts`` names, each up to its count) is written to
+    a private temporary folder; other parts are small text fields kept in memory. Exceeding
+    ``max_file_bytes`` (all files together) or the overall body allowance raises
     MediaTooLarge at once, so a refused upload never gets further onto the disk than the limit.
     ``close()`` removes everything written.
     """
 
-    def __init__(self, boundary: bytes, *, scratch_root: Path, max_file_bytes: int) -> None:
+    def __init__(
+        self,
+        boundary: bytes,
+        *,
+        scratch_root: Path,
+        max_file_bytes: int,
+        file_parts: Mapping[str, int] | None = None,
+    ) -> None:
         scratch_root.mkdir(parents=True, exist_ok=True)
+        self._file_parts = dict(file_parts) if file_parts is not None else {FILE_FIELD: 1}
+        self._files: dict[str, list[Path]] = {}
         self.folder = Path(tempfile.mkdtemp(prefix="upload-", dir=scratch_root))
         self._max_file_bytes = max_file_bytes
         self._max_body_bytes = max_file_bytes + FORM_OVERHEAD_BYTES
@@ -73,7 +85,6 @@ class MultipartSpool:
         self._parts = 0
         self._ended = False
         self._fields: dict[str, str] = {}
-        self._file_path: Path | None = None
         self._header_name = bytearray()
         self._header_value = bytearray()
         self._headers: dict[bytes, bytes] = {}
@@ -111,7 +122,9 @@ class MultipartSpool:
     def finish(self) -> ReceivedForm:
         if not self._ended:
             raise InvalidInput("the multipart body ended early")
-        return ReceivedForm(fields=dict(self._fields), file=self._file_path)
+        files = {name: tuple(paths) for name, paths in self._files.items()}
+        first = files.get(FILE_FIELD, ())
+        return ReceivedForm(fields=dict(self._fields), file=first[0] if first else None, files=files)
 
     def close(self) -> None:
         if self._out is not None:
@@ -146,11 +159,17 @@ class MultipartSpool:
         if disposition != b"form-data" or name is None:
             raise InvalidInput("every part needs a Content-Disposition: form-data name")
         self._field_name = name.decode("utf-8", "replace")
-        if self._field_name == FILE_FIELD:
-            if self._file_path is not None:
-                raise InvalidInput("send one file per upload")
-            self._file_path = self.folder / "upload"
-            self._out = self._file_path.open("xb")
+        limit = self._file_parts.get(self._field_name)
+        if limit is not None:
+            spooled = self._files.setdefault(self._field_name, [])
+            if len(spooled) >= limit:
+                raise InvalidInput(
+                    "send one file per upload"
+                    if limit == 1
+                    else f"at most {limit} {self._field_name!r} files"
+                )
+            spooled.append(self.folder / f"upload-{sum(map(len, self._files.values()))}")
+            self._out = spooled[-1].open("xb")
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
         size = end - start
@@ -186,11 +205,16 @@ async def spooled_form(
     content_length: int | None,
     scratch_root: Path,
     max_file_bytes: int,
+    file_parts: Mapping[str, int] | None = None,
 ) -> AsyncIterator[ReceivedForm]:
-    """Receive a multipart body into a temporary folder that is removed when the block exits."""
+    """Receive a multipart body into a temporary folder that is removed when the block exits
+    (``file_parts``: the file fields and how many of each, by default one ``file``)."""
     check_announced_length(content_length, max_file_bytes)
     spool = MultipartSpool(
-        boundary_of(content_type), scratch_root=scratch_root, max_file_bytes=max_file_bytes
+        boundary_of(content_type),
+        scratch_root=scratch_root,
+        max_file_bytes=max_file_bytes,
+        file_parts=file_parts,
     )
     try:
         async for chunk in chunks:

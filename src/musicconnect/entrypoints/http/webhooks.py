@@ -1,16 +1,15 @@
 """Stripe at the HTTP edge: the signed webhook, hosted checkout, and artists' payout onboarding.
 
-``payment_handlers(platform)`` lists the routes; they exist only when the platform runs on a
-Stripe gateway that has a webhook secret.
+``payment_handlers(platform)`` lists the routes; they exist only when bootstrap gave the platform
+a processor that sends signed events (Stripe with a webhook secret).
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from datetime import datetime
 from http import HTTPStatus
-from typing import Annotated, Any, Protocol, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 from litestar import Controller, Response, Router, post
 from litestar.di import NamedDependency, Provide
@@ -26,7 +25,7 @@ from musicconnect.entrypoints.http.deps import BillingDep, CallerDep, PayoutsDep
 from musicconnect.entrypoints.http.errors import error_response, error_responses
 from musicconnect.entrypoints.http.schemas import ReturnUrl, TierName
 from musicconnect.platform import Platform
-from musicconnect.ports.payments import GatewayEvent, ReturnUrls
+from musicconnect.ports.payments import EventVerifier, ReturnUrls
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +59,6 @@ class WebhookOut(BaseModel):
     received: bool = True
     applied: bool
     duplicate: bool
-
-
-class EventVerifier(Protocol):
-    """The processor's check of a webhook's signature (Stripe's gateway is one)."""
-
-    def verify_event(self, payload: bytes, signature_header: str | None) -> GatewayEvent: ...
 
 
 #: The gateway that checks webhook signatures. Name the parameter ``verifier``.
@@ -163,17 +156,14 @@ class StripeBillingController(Controller):
 
 
 def payment_handlers(platform: Platform) -> list[ControllerRouterHandler]:
-    """The Stripe routes, when the platform runs on Stripe with a webhook secret; none otherwise."""
-    if "musicconnect.adapters.stripe" not in sys.modules:
-        return []  # nobody built a Stripe gateway, and importing stripe costs most of a second
-    from musicconnect.adapters.stripe import StripePaymentGateway
-
-    gateway = platform.services.payments.reads
-    if not (isinstance(gateway, StripePaymentGateway) and gateway.verifies_webhooks):
+    """The processor's routes, when its events can be verified (Stripe with a webhook secret);
+    none otherwise. Which processor that is was decided in bootstrap, not here."""
+    verifier = platform.services.payments.events
+    if verifier is None:
         return []
 
     def provide_verifier() -> EventVerifier:
-        return gateway
+        return verifier
 
     return [
         Router(

@@ -20,9 +20,11 @@ from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from musicconnect.domain.accounts import Caller
+from musicconnect.entrypoints.http.schemas import picture_url
 from musicconnect.entrypoints.web import session
 from musicconnect.entrypoints.web.account import AccountPages
 from musicconnect.entrypoints.web.assets import asset_routers
+from musicconnect.entrypoints.web.backstage import BackstagePages
 from musicconnect.entrypoints.web.calls import WebCalls
 from musicconnect.entrypoints.web.common import SignInFirst, error_pages, sign_in_first
 from musicconnect.entrypoints.web.fans import FanPages
@@ -34,6 +36,7 @@ from musicconnect.entrypoints.web.perks import (
     QaPages,
     perk_refused,
 )
+from musicconnect.entrypoints.web.picture import PicturePages
 from musicconnect.entrypoints.web.studio import StudioPages
 from musicconnect.platform import Platform
 
@@ -75,6 +78,7 @@ def _templates() -> TemplateConfig[JinjaTemplateEngine]:
     )
     environment.filters["money"] = _money
     environment.globals["utc"] = UTC
+    environment.filters["picture_url"] = picture_url
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
@@ -104,6 +108,8 @@ def web_app(platform: Platform, *, secret: str) -> WebApp:
             MessagePages,
             LivePages,
             NotificationPages,
+            BackstagePages,
+            PicturePages,
         ],
         dependencies={
             "calls": Provide(provide_calls, sync_to_thread=False, use_cache=True),

@@ -10,7 +10,7 @@ from litestar.response import Redirect, Template
 
 from musicconnect.domain.errors import DomainError
 from musicconnect.domain.throttling import Action
-from musicconnect.entrypoints.http.auth_routes import client_address
+from musicconnect.entrypoints.http.auth_routes import after_answering, client_address
 from musicconnect.entrypoints.web import session
 from musicconnect.entrypoints.web.common import CallsDep, Form, VisitorDep, local_path, page, see_other
 
@@ -91,11 +91,13 @@ class AccountPages(Controller):
         email = data.get("email", "")
         try:
             calls.throttle(Action.RESET, address=client_address(request), email=email)
-            calls.request_reset(email)
+            mail = after_answering(calls.request_reset, email)
         except DomainError as error:
             return page("reset.html", visitor, status_code=422, token="", sent=False, error=error.detail)
-        # The same answer for known and unknown addresses.
-        return page("reset.html", visitor, token="", sent=True)
+        # The same answer, as quick, for known and unknown addresses: the email goes after it.
+        answer = page("reset.html", visitor, token="", sent=True)
+        answer.background = mail
+        return answer
 
     @post("/reset-password/confirm", sync_to_thread=True)
     def confirm_reset(self, *, data: Form, calls: CallsDep, visitor: VisitorDep) -> Template:

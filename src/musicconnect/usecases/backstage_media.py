@@ -1,0 +1,128 @@
+"""A backstage post's media: its clip's single-rung transcode, and its files behind signed URLs.
+
+Every media URL is the storage key under ``/media`` (as for tracks), signed for one reader and
+short-lived (``MEDIA_URL_TTL``). Serving checks, at that instant, that the signature's holder may
+read the artist's backstage, and that a request which says who it is (a bearer token) comes from
+that holder: a supporter holding a superfan's URL is refused. A URL without any such header is a
+bearer credential, as CloudFront's are, and lives minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+
+from musicconnect.domain.accounts import Caller
+from musicconnect.domain.backstage import CLIP_KBPS, BackstagePost, Clip, ClipStatus
+from musicconnect.domain.errors import Forbidden, MediaRejected, NotFound
+from musicconnect.domain.media import VARIANT_PLAYLIST, content_type_for, rung_folder
+from musicconnect.ports.media import MediaStorage, Transcoder, UrlSigner
+from musicconnect.ports.repositories import UnitOfWork
+from musicconnect.ports.services import Job
+from musicconnect.usecases.streaming import MediaFile, parse_rung, sign_playlist, verified_listener
+
+log = logging.getLogger(__name__)
+
+CLIP_JOB = "transcode_backstage_clip"
+
+
+def clip_job(post_id: str) -> Job:
+    return Job(name=CLIP_JOB, payload={"post_id": post_id}, key=f"backstage-clip:{post_id}")
+
+
+def image_path(post: BackstagePost, filename: str) -> str:
+    return f"/media/{post.image_key(filename)}"
+
+
+def clip_path(post: BackstagePost, filename: str) -> str:
+    return f"/media/{post.clip_hls_prefix}/{rung_folder(CLIP_KBPS)}/{filename}"
+
+
+def transcode_clip(
+    post_id: str, *, uow: Callable[[], UnitOfWork], storage: MediaStorage, transcoder: Transcoder
+) -> BackstagePost | None:
+    """Encode a post's clip at its one rung and publish it (segments, then the playlist); the
+    clip turns ready last. Again after a crash: the partial output is cleared first. A clip that
+    does not decode is marked failed."""
+    with uow() as work:
+        post = work.backstage_posts.get(post_id)
+    if post is None or post.clip is None or post.clip.status is ClipStatus.READY:
+        return None
+    storage.delete_prefix(post.clip_hls_prefix + "/")
+    with tempfile.TemporaryDirectory(prefix="musicconnect-clip-") as scratch:
+        work_dir = Path(scratch)
+        source = work_dir / "original"
+        storage.download(post.clip_original_key, source)
+        try:
+            ladder = transcoder.transcode(source, work_dir / "hls", (CLIP_KBPS,))
+        except MediaRejected as error:
+            _save_clip(uow, post, post.clip.failed(error.detail))
+            log.warning("backstage clip of %s failed: %s", post_id, error.detail)
+            return None
+        folder = rung_folder(CLIP_KBPS) + "/"
+        for name in ladder.files:
+            if name.startswith(folder):  # one rung: its own playlist is what readers open
+                storage.put_file(
+                    f"{post.clip_hls_prefix}/{name}", work_dir / "hls" / name, content_type_for(name)
+                )
+    _save_clip(uow, post, post.clip.ready(ladder.duration_s))
+    with uow() as work:
+        if work.backstage_posts.get(post_id) is None:  # deleted while it was encoded
+            storage.delete_prefix(post.media_prefix + "/")
+            return None
+    return post
+
+
+def _save_clip(uow: Callable[[], UnitOfWork], post: BackstagePost, clip: Clip) -> None:
+    with uow() as work:
+        work.backstage_posts.save_clip(post.id, clip)
+        work.commit()
+
+
+def holder_of(
+    path: str,
+    query: Mapping[str, str],
+    requester: str | None,
+    *,
+    uow: UnitOfWork,
+    signer: UrlSigner,
+    now: datetime,
+) -> Caller:
+    """Whom a signed backstage URL was made for; Forbidden when the request says it is someone else."""
+    holder = verified_listener(path, query, uow=uow, signer=signer, now=now)
+    if requester is not None and requester != holder.id:
+        raise Forbidden("this URL was signed for someone else")
+    return holder
+
+
+def image_file(post: BackstagePost, filename: str, storage: MediaStorage) -> MediaFile:
+    image = next((i for i in post.images if i.filename == filename), None)
+    if image is None:
+        raise NotFound(f"no image {filename}")
+    return MediaFile(body=storage.get_bytes(post.image_key(filename)), content_type=image.content_type)
+
+
+def clip_file(
+    post: BackstagePost,
+    rung: str,
+    filename: str,
+    *,
+    subject: str,
+    expires: datetime,
+    storage: MediaStorage,
+    signer: UrlSigner,
+) -> MediaFile:
+    """The clip's playlist (each segment URI signed for ``subject``) or one of its segments."""
+    if parse_rung(rung) != CLIP_KBPS or "/" in filename or filename.startswith("."):
+        raise NotFound(f"no clip file {rung}/{filename}")
+    if post.clip is None or post.clip.status is not ClipStatus.READY:
+        raise NotFound("this post has no playable clip")
+    body = storage.get_bytes(f"{post.clip_hls_prefix}/{rung_folder(CLIP_KBPS)}/{filename}")
+    if filename == VARIANT_PLAYLIST:
+        body = sign_playlist(
+            body, lambda uri: clip_path(post, uri), subject=subject, expires=expires, signer=signer
+        )
+    return MediaFile(body=body, content_type=content_type_for(filename))

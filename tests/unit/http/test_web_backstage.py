@@ -1,0 +1,87 @@
+"""The backstage page in the browser: the artist posts a photo, a superfan reads it, sees the
+photo and comments, a supporter is shown a 403 page."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from tests.support import images
+from tests.unit.http.conftest import Api
+from tests.unit.http.test_web_pages import csrf_of, sign_in
+
+
+def test_the_artist_posts_a_superfan_comments_and_a_supporter_is_refused(api: Api, app: Litestar) -> None:
+    artist = api.artist()
+    superfan, supporter = api.fan_on(artist, "superfan"), api.fan_on(artist, "supporter")
+    page_path = f"/artist/{artist.id}/backstage"
+
+    sign_in(api.client, artist)
+    token = csrf_of(api.client, page_path)
+    posted = api.client.post(
+        page_path,
+        files=[
+            ("_csrf_token", (None, token.encode(), "text/plain")),
+            ("body", (None, "Mixing tonight — « Été »".encode(), "text/plain")),
+            ("image", ("desk.jpg", images.photo_with_gps(), "image/jpeg")),
+        ],
+    )
+    assert posted.status_code == 200, posted.text
+    assert "Mixing tonight — « Été »" in html.unescape(posted.text)
+
+    with TestClient(app) as fan_client:
+        sign_in(fan_client, superfan)
+        shown = fan_client.get(page_path)
+        assert shown.status_code == 200, shown.text
+        image_src = re.search(r'<img src="([^"]+)"', shown.text)
+        assert image_src is not None, shown.text
+        picture = fan_client.get(html.unescape(image_src.group(1)))
+        assert picture.status_code == 200
+        assert picture.headers["content-type"] == "image/jpeg"
+        post_id = re.search(r'id="post-([^"]+)"', shown.text).group(1)  # type: ignore[union-attr]
+        token = csrf_of(fan_client, page_path)
+        commented = fan_client.post(
+            f"/backstage/{post_id}/comment", data={"body": "Can't wait 🎧", "_csrf_token": token}
+        )
+        assert commented.status_code == 200, commented.text
+        assert "Can't wait 🎧" in html.unescape(commented.text)
+
+    with TestClient(app) as other_client:
+        sign_in(other_client, supporter)
+        refused = other_client.get(page_path)
+        assert refused.status_code == 403
+        assert "superfans" in refused.text
+
+
+def test_the_studio_uploads_a_picture_that_the_artist_page_shows(api: Api) -> None:
+    """The picture form posts multipart; the artist's page then shows it, re-encoded; a text file
+    is refused with a 422 page and changes nothing."""
+    artist = api.artist()
+    sign_in(api.client, artist)
+    token = csrf_of(api.client, "/studio")
+    refused = api.client.post(
+        "/studio/picture",
+        files=[
+            ("_csrf_token", (None, token.encode(), "text/plain")),
+            ("file", ("me.png", images.text_named_png(), "image/png")),
+        ],
+    )
+    assert refused.status_code == 422
+    saved = api.client.post(
+        "/studio/picture",
+        files=[
+            ("_csrf_token", (None, token.encode(), "text/plain")),
+            ("file", ("me.jpg", images.photo_with_gps(), "image/jpeg")),
+        ],
+    )
+    assert saved.status_code == 200, saved.text
+    shown = api.client.get(f"/artist/{artist.id}")
+    source = re.search(r'<img class="portrait" src="([^"]+)"', shown.text)
+    assert source is not None, shown.text
+    picture = api.client.get(html.unescape(source.group(1)))
+    assert picture.status_code == 200
+    assert picture.headers["content-type"] == "image/jpeg"
+    assert b"Exif" not in picture.content
