@@ -102,7 +102,7 @@ class Services:
     access_reads: AccessReads
     #: How async callers run database reads: in place on local files, else in a worker thread.
     blocking: BlockingWork
-    #: Published tracks remembered for the streaming path (exact: a ready track never changes).
+    #: Published tracks remembered for the streaming path (each checked against its change mark).
     ready_tracks: ReadyTracks = attrs.field(factory=ReadyTracks)
     #: What the queue this process runs jobs on (worker threads, or ``musicconnect worker``) calls,
     #: by job name: the transcode from ``bootstrap``; each use-case group with jobs of its own
@@ -167,9 +167,26 @@ def _unit_of_work(
     return (lambda: SqliteUnitOfWork(sqlite)), (lambda: reader)
 
 
-def _invalidating(uow: Callable[[], UnitOfWork], cache: Cache) -> Callable[[], UnitOfWork]:
+def _invalidating(
+    uow: Callable[[], UnitOfWork], cache: Cache, ready_tracks: ReadyTracks
+) -> Callable[[], UnitOfWork]:
     """Units of work that, once committed, drop the cached reads their writes made stale."""
-    return lambda: InvalidatingUnitOfWork(uow(), cache)
+    return lambda: InvalidatingUnitOfWork(uow(), cache, ready_tracks)
+
+
+#: How long a process trusts a track it remembers: with a shared cache the track's change mark
+#: tells it of edits at once, and this only bounds a mark that could not be written; with no
+#: shared cache (the embedded default, ``serve --workers N`` on one machine) it is how soon the
+#: other processes hear of an edit, at the cost of one local read per track per this time.
+REMEMBER_WITH_SHARED_CACHE_S: Final = 600.0
+REMEMBER_WITHOUT_SHARED_CACHE_S: Final = 2.0
+
+
+def _ready_tracks(cache: Cache) -> ReadyTracks:
+    from musicconnect.adapters.memory import NoCache
+
+    shared = not isinstance(cache, NoCache)
+    return ReadyTracks(lifetime_s=REMEMBER_WITH_SHARED_CACHE_S if shared else REMEMBER_WITHOUT_SHARED_CACHE_S)
 
 
 def _media(settings: Settings, secret: str) -> tuple[MediaStorage, UrlSigner]:
@@ -381,6 +398,7 @@ def bootstrap(
     if uow is None:
         uow, reader = _unit_of_work(settings, startup)
     cache = cache or (redis.cache if redis else NoCache())
+    ready_tracks = _ready_tracks(cache)
     built: list[Services] = []  # the job handlers need the finished Services; they look it up then
     own_jobs = jobs is None
     if jobs is None:
@@ -393,7 +411,8 @@ def bootstrap(
     local_reads = own_uow and not (settings.mongodb_uri or settings.redis_url)
     services = Services(
         settings=settings,
-        uow=_invalidating(uow, cache),
+        uow=_invalidating(uow, cache, ready_tracks),
+        ready_tracks=ready_tracks,
         reader=reader or uow,
         clock=clock,
         ids=ids,

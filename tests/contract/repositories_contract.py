@@ -49,7 +49,7 @@ from musicconnect.domain.payments import (
 from musicconnect.domain.qa import QaSession, Question
 from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier, TierPlan, default_plans, revise_plan
-from musicconnect.domain.tracks import Track, TrackStatus
+from musicconnect.domain.tracks import Track, TrackEdit, TrackStatus
 from musicconnect.ports.repositories import UnitOfWork
 
 R = TypeVar("R")
@@ -569,6 +569,7 @@ class TrackRepositoryContract(UnitOfWorkFactory):
             rungs_kbps=(128, 256),
             rates=(RungRate(128, 129.3, 131.25), RungRate(256, 203.4, 268.7)),
             audience=Tier.SUPERFAN,
+            description="Recorded live.\nSecond line: ünïcode ✓",
         )
         self.committed(lambda uow: uow.tracks.add(track))
 
@@ -612,6 +613,50 @@ class TrackRepositoryContract(UnitOfWorkFactory):
         assert (failed.status, failed.failure_reason) == (TrackStatus.FAILED, "ffmpeg crashed")
         assert loaded is not None
         assert (loaded.status, loaded.duration_s, loaded.rungs_kbps) == (TrackStatus.READY, 3.5, (128,))
+
+    def test_a_transcodes_progress_is_saved_and_cleared_when_published(self) -> None:
+        track = a_track()
+        self.committed(lambda uow: uow.tracks.add(track))
+        self.committed(lambda uow: uow.tracks.save(track.transcoding(0.45)))
+        halfway = self.read(lambda uow: uow.tracks.get("track-1"))
+        self.committed(lambda uow: uow.tracks.save(track.published(duration_s=2.0, rungs_kbps=(128,))))
+
+        done = self.read(lambda uow: uow.tracks.get("track-1"))
+
+        assert halfway is not None
+        assert halfway.progress == 0.45
+        assert done is not None
+        assert done.progress is None
+
+    def test_an_edit_and_a_deletion_are_saved_and_a_deleted_track_is_never_processing(self) -> None:
+        """The artist's edit reads back whole; a deletion is a tombstone with its status, still
+        found by id (so a transcode learns of it) and never waiting for a transcode."""
+        track = a_track()
+        self.committed(lambda uow: uow.tracks.add(track))
+        edited = track.edited(
+            TrackEdit(
+                title="New title",
+                description="Liner notes",
+                required_tier=Tier.SUPPORTER,
+                release_at=T0 + timedelta(days=3),
+            )
+        )
+        self.committed(lambda uow: uow.tracks.save(edited))
+        after_edit = self.read(lambda uow: uow.tracks.get("track-1"))
+        self.committed(lambda uow: uow.tracks.save(edited.deleted()))
+
+        gone = self.read(lambda uow: uow.tracks.get("track-1"))
+
+        assert after_edit == edited
+        assert after_edit is not None
+        assert (after_edit.title, after_edit.description, after_edit.required_tier) == (
+            "New title",
+            "Liner notes",
+            Tier.SUPPORTER,
+        )
+        assert gone is not None
+        assert gone.status is TrackStatus.DELETED
+        assert self.read(lambda uow: list(uow.tracks.processing())) == []
 
     def test_by_artist_lists_only_their_tracks_oldest_first(self) -> None:
         """by_artist returns the artist's tracks ordered by creation time."""

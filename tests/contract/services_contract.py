@@ -358,7 +358,7 @@ class AccessReadsContract(TimeControl):
         """Nothing revoked, nothing cached: (False, None)."""
         reads, _, _ = self.make_access_reads(self.clock)
 
-        assert asyncio.run(reads.read(["jti", "family"], "standing:fan:artist")) == (False, None)
+        assert asyncio.run(reads.read(["jti", "family"], ["standing:fan:artist"])) == (False, (None,))
 
     def test_a_revoked_token_or_family_reads_as_revoked(self) -> None:
         """Revoking either id through the denylist makes the pair revoked; other pairs stay clear."""
@@ -368,7 +368,7 @@ class AccessReadsContract(TimeControl):
         denylist.revoke("jti-2", until=later)
 
         outcomes = [
-            asyncio.run(reads.read(pair, None))[0]
+            asyncio.run(reads.read(pair, []))[0]
             for pair in (["jti-1", "family-1"], ["jti-2", "family-2"], ["jti-3", "family-3"])
         ]
 
@@ -378,30 +378,34 @@ class AccessReadsContract(TimeControl):
         """Once ``until`` has passed, the id is no longer revoked here either."""
         reads, denylist, _ = self.make_access_reads(self.clock)
         denylist.revoke("jti", until=self.clock.now() + timedelta(seconds=1))
-        during = asyncio.run(reads.read(["jti"], None))
+        during = asyncio.run(reads.read(["jti"], []))
 
         self.pass_time(self.clock, timedelta(seconds=1.2))
 
-        assert during == (True, None)
-        assert asyncio.run(reads.read(["jti"], None)) == (False, None)
+        assert during == (True, ())
+        assert asyncio.run(reads.read(["jti"], [])) == (False, ())
 
-    def test_the_cache_entry_is_read_byte_for_byte_alongside(self) -> None:
-        """The entry the cache holds comes back with the revocation check; no key reads None."""
+    def test_the_cache_entries_are_read_byte_for_byte_alongside_in_order(self) -> None:
+        """The entries the cache holds come back with the revocation check, in the order asked;
+        a missing key reads None, no keys read nothing."""
         reads, denylist, cache = self.make_access_reads(self.clock)
         cache.set("standing:fan:artist", b'{"tier":"superfan"}\x00\xff', ttl_s=60)
+        cache.set("track-mark:t1", b"\x01mark", ttl_s=60)
         denylist.revoke("gone", until=self.clock.now() + timedelta(minutes=1))
 
-        with_key = asyncio.run(reads.read(["gone"], "standing:fan:artist"))
-        without_key = asyncio.run(reads.read(["fine"], None))
+        with_keys = asyncio.run(
+            reads.read(["gone"], ["track-mark:t1", "nothing-here", "standing:fan:artist"])
+        )
+        without_key = asyncio.run(reads.read(["fine"], []))
         cache.delete("standing:fan:artist")
-        deleted = asyncio.run(reads.read(["fine"], "standing:fan:artist"))
+        deleted = asyncio.run(reads.read(["fine"], ["standing:fan:artist", "track-mark:t1"]))
 
-        assert with_key == (True, b'{"tier":"superfan"}\x00\xff')
-        assert without_key == (False, None)
-        assert deleted == (False, None)
+        assert with_keys == (True, (b"\x01mark", None, b'{"tier":"superfan"}\x00\xff'))
+        assert without_key == (False, ())
+        assert deleted == (False, (None, b"\x01mark"))
 
     def test_asking_nothing_answers_nothing(self) -> None:
         """No ids and no key: not revoked, no entry."""
         reads, _, _ = self.make_access_reads(self.clock)
 
-        assert asyncio.run(reads.read([], None)) == (False, None)
+        assert asyncio.run(reads.read([], [])) == (False, ())

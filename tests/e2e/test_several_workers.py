@@ -114,6 +114,60 @@ def test_a_tier_change_is_heard_by_every_process_at_once(tmp_path: Path, backend
     assert after == {(128, 256, 320)}
 
 
+@pytest.mark.parametrize("backend", ["embedded", "production"])
+def test_an_edit_and_a_deletion_are_heard_by_every_process(tmp_path: Path, backend: str) -> None:
+    """Every process remembers the published track (each served its master); the artist raises
+    its tier through one process and then deletes it: every process refuses the free fan, then
+    everyone. At once on Redis (the change mark is read with the token check); on the embedded
+    default, which shares no cache, within the two seconds a process trusts what it remembers."""
+    require_ffmpeg()
+    audio = tmp_path / "short.wav"
+    generate_demo_audio(audio, 5.0)
+    settle_s = 0.0 if backend == "production" else 2.1
+    with (
+        backend_env(backend, tmp_path) as servers,
+        musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        artist_id, artist = signed_in(http, "artist@example.com", "artist")
+        with audio.open("rb") as body:
+            upload = http.post(
+                f"/artists/{artist_id}/tracks",
+                headers=artist,
+                files={"file": ("short.wav", body, "audio/wav")},
+                data={"title": "Short"},
+            )
+        assert upload.status_code == 202, upload.text
+        track_id = upload.json()["track_id"]
+        _, free = signed_in(http, "free@example.com", "fan")
+        _, superfan = signed_in(http, "superfan@example.com", "fan")
+        subscribed = http.post(
+            f"/artists/{artist_id}/subscription", headers=superfan, json={"tier": "superfan"}
+        )
+        assert subscribed.status_code == 201, subscribed.text
+        _until_ready(http, track_id, artist)
+
+        def statuses_everywhere(fan: dict[str, str]) -> set[int]:
+            seen = set()
+            for _ in range(40):  # fresh connections, spread over the processes
+                with httpx.Client(base_url=base, timeout=60) as fresh:
+                    seen.add(fresh.get(f"/tracks/{track_id}/stream", headers=fan).status_code)
+            return seen
+
+        before = statuses_everywhere(free)
+        raised = http.patch(f"/tracks/{track_id}", headers=artist, json={"required_tier": "superfan"})
+        assert raised.status_code == 200, raised.text
+        time.sleep(settle_s)
+        after_edit = (statuses_everywhere(free), statuses_everywhere(superfan))
+        assert http.delete(f"/tracks/{track_id}", headers=artist).status_code == 204
+        time.sleep(settle_s)
+        after_delete = statuses_everywhere(superfan)
+
+    assert before == {200}
+    assert after_edit == ({404}, {200})
+    assert after_delete == {404}
+
+
 def _until_ready(http: httpx.Client, track_id: str, artist: dict[str, str], timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while (status := http.get(f"/tracks/{track_id}", headers=artist).json()["status"]) != "ready":

@@ -226,6 +226,55 @@ def test_the_dashboard_charts_the_plays(journey: Journey) -> None:
 
 
 @ON_EVERY_BACKEND
+def test_a_supporter_asks_the_artist_answers_and_a_superfan_reads_the_reply_to_a_dm(journey: Journey) -> None:
+    """One pass over the perk pages, by clicking: the artist opens a Q&A, a supporter asks, the
+    artist answers and the supporter reads it; a superfan writes, the artist sees it unread in
+    the inbox and replies, and the superfan reads the reply, all in one document (the player's)."""
+    nova, supporter, superfan = journey.pages["nova"], journey.pages["supporter"], journey.pages["superfan"]
+    nova.get_by_role("link", name="Q&A", exact=True).click()
+    nova.get_by_label("Title").fill("May Q&A")
+    nova.get_by_role("button", name="Open the Q&A").click()
+    expect(nova.get_by_role("heading", name="May Q&A")).to_be_visible()
+
+    supporter.get_by_role("link", name="Discover", exact=True).click()
+    supporter.get_by_role("link", name="Nova", exact=True).click()
+    supporter.get_by_role("link", name="Monthly Q&A").click()
+    supporter.get_by_role("link", name="May Q&A").click()
+    supporter.get_by_label("Your question (up to three this month)").fill("Which tram inspired the album?")
+    supporter.get_by_role("button", name="Ask").click()
+    expect(supporter.locator(".question")).to_have_text("Which tram inspired the album?")
+
+    nova.reload()
+    nova.get_by_label("Your answer").fill("The number 4, at dawn.")
+    nova.get_by_role("button", name="Answer", exact=True).click()
+    expect(nova.locator(".answer")).to_contain_text("The number 4, at dawn.")
+    supporter.reload()
+    expect(supporter.locator(".answer")).to_contain_text("The number 4, at dawn.")
+
+    superfan.evaluate("() => { window.stillThisDocument = true; }")
+    superfan.get_by_role("link", name="Discover", exact=True).click()
+    superfan.get_by_role("link", name="Nova", exact=True).click()
+    superfan.get_by_role("link", name="Messages").click()
+    superfan.get_by_label("Your message (five a month)").fill("The tape hiss is perfect.")
+    superfan.get_by_role("button", name="Send").click()
+    expect(superfan.get_by_role("status").filter(has_text="Sent.")).to_be_visible()
+
+    nova.get_by_role("link", name="Messages").click()
+    expect(nova.get_by_text("1 unread")).to_be_visible()
+    nova.get_by_role("link", name="Superfan").click()
+    nova.get_by_label("Your reply").fill("Thank you! It is a 1982 Revox.")
+    nova.get_by_role("button", name="Reply").click()
+    expect(nova.get_by_role("status").filter(has_text="Reply sent.")).to_be_visible()
+
+    superfan.get_by_role("link", name="Back to Nova").click()
+    superfan.get_by_role("link", name="Messages").click()
+    thread = superfan.locator(".thread li")
+    expect(thread.first).to_contain_text("Thank you! It is a 1982 Revox.")
+    expect(thread.nth(1)).to_contain_text("The tape hiss is perfect.")
+    assert superfan.evaluate("() => window.stillThisDocument") is True
+
+
+@ON_EVERY_BACKEND
 def test_urls_that_expire_mid_track_are_renewed_and_the_track_plays_on(journey: Journey) -> None:
     page = journey.page(journey.context())
     page.goto("/signin")
@@ -297,6 +346,12 @@ MAIN_PAGES: Final = {
     "dashboard": ("nova", "/studio/dashboard"),
     "payouts": ("nova", "/studio/payouts"),
     "library": ("supporter", "/library"),
+    "qa": ("supporter", "/artist/{artist}/qa"),
+    "messages": ("superfan", "/artist/{artist}/messages"),
+    "inbox": ("nova", "/studio/messages"),
+    "notifications": ("supporter", "/account/notifications"),
+    "live": ("superfan", "/artist/{artist}/live"),
+    "studio-live": ("nova", "/studio/live"),
     "signin": (None, "/signin"),
 }
 

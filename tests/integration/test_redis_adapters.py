@@ -209,12 +209,12 @@ class TestRedisAccessReads(OnSharedRedis, AccessReadsContract):
         for n in range(200):
             cache.set(f"k-{n}", f"value-{n}".encode(), ttl_s=60)
 
-        async def all_at_once() -> list[tuple[bool, bytes | None]]:
-            return list(await asyncio.gather(*(reads.read([f"jti-{n}"], f"k-{n}") for n in range(200))))
+        async def all_at_once() -> list[tuple[bool, tuple[bytes | None, ...]]]:
+            return list(await asyncio.gather(*(reads.read([f"jti-{n}"], [f"k-{n}"]) for n in range(200))))
 
         answers = asyncio.run(all_at_once())
 
-        assert answers == [(n % 3 == 0, f"value-{n}".encode()) for n in range(200)]
+        assert answers == [(n % 3 == 0, (f"value-{n}".encode(),)) for n in range(200)]
 
     def test_a_cancelled_read_never_hands_its_reply_to_the_next(self) -> None:
         """A read cancelled while its reply is on the way leaves no stray reply behind."""
@@ -226,8 +226,8 @@ class TestRedisAccessReads(OnSharedRedis, AccessReadsContract):
         cache.set("slow", b"the first reply", ttl_s=60)
         cache.set("next", b"the second reply", ttl_s=60)
 
-        async def cancel_then_read() -> tuple[bool, bytes | None]:
-            await reads.read(["warm"], None)  # one connection, idle, so the next read reuses it
+        async def cancel_then_read() -> tuple[bool, tuple[bytes | None, ...]]:
+            await reads.read(["warm"], [])  # one connection, idle, so the next read reuses it
             # Sent, then cancelled before its reply is read.
             blocked = asyncio.ensure_future(
                 async_connection.pipeline(("BLPOP", self.prefix + "never-pushed", "0.3"), what="slow")
@@ -236,9 +236,9 @@ class TestRedisAccessReads(OnSharedRedis, AccessReadsContract):
             blocked.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await blocked
-            return await reads.read(["x"], "next")
+            return await reads.read(["x"], ["next"])
 
-        assert asyncio.run(cancel_then_read()) == (False, b"the second reply")
+        assert asyncio.run(cancel_then_read()) == (False, (b"the second reply",))
 
 
 def test_access_reads_fail_closed_while_redis_is_down_and_recover(own_redis: ServerProcess) -> None:
@@ -249,13 +249,13 @@ def test_access_reads_fail_closed_while_redis_is_down_and_recover(own_redis: Ser
     denylist.revoke("jti", until=datetime.now(UTC) + timedelta(minutes=5))
 
     async def read_through_an_outage() -> tuple[
-        tuple[bool, bytes | None], bool, float, tuple[bool, bytes | None]
+        tuple[bool, tuple[bytes | None, ...]], bool, float, tuple[bool, tuple[bytes | None, ...]]
     ]:
-        before = await reads.read(["jti"], "k")
+        before = await reads.read(["jti"], ["k"])
         own_redis.stop()
         started = time.monotonic()
         try:
-            await reads.read(["jti"], "k")
+            await reads.read(["jti"], ["k"])
         except ServiceUnavailable:
             refused = True
         else:
@@ -263,14 +263,14 @@ def test_access_reads_fail_closed_while_redis_is_down_and_recover(own_redis: Ser
         elapsed = time.monotonic() - started
         own_redis.restart()  # empty: this test's server keeps nothing across a restart
         denylist.revoke("jti", until=datetime.now(UTC) + timedelta(minutes=5))
-        return before, refused, elapsed, await reads.read(["jti"], "k")
+        return before, refused, elapsed, await reads.read(["jti"], ["k"])
 
     before, refused, elapsed, after = asyncio.run(read_through_an_outage())
 
-    assert before == (True, None)
+    assert before == (True, (None,))
     assert refused is True
     assert elapsed < 5, f"failing closed took {elapsed:.1f} s"
-    assert after == (True, None)
+    assert after == (True, (None,))
 
 
 def test_unique_listeners_count_distinct_people_over_a_window(shared_url: str) -> None:

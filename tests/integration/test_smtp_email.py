@@ -163,7 +163,7 @@ def test_registration_emails_a_link_that_verifies_the_address(
     _register(api, "verify@smtp.test")
     [message] = server.messages("verify@smtp.test")
     assert message.subject == "Confirm your email for Music Connect"
-    assert "https://app.example/auth/verify-email?token=" in message.body
+    assert "https://app.example/verify-email?token=" in message.body
     headers = _sign_in(api, "verify@smtp.test")
     assert api.get("/me", headers=headers).json()["email_verified"] is False
 

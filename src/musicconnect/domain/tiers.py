@@ -60,6 +60,11 @@ _ADDED: Final[dict[Tier, tuple[Feature, ...]]] = {
 }
 
 
+def lowest_tier_with(feature: Feature) -> Tier:
+    """The cheapest tier that grants ``feature`` (what a fan refused a perk is told to join)."""
+    return next(t for t in TIERS_ASCENDING if feature in _ADDED[t])
+
+
 def default_features(tier: Tier) -> frozenset[Feature]:
     """The seed's cumulative feature list for ``tier``."""
     return frozenset(f for t in TIERS_ASCENDING if tier.includes(t) for f in _ADDED[t])

@@ -164,15 +164,18 @@ class OneTimeTokens(Protocol):
 class AccessReads(Protocol):
     """The reads that let a request through, made together and without blocking the event loop.
 
-    Opening a stream asks two things of the shared stores on every request: is any of the
-    token's ids revoked, and what does the cache hold for the fan's standing. On a network store
-    both go in one round trip, awaited; on local files they are answered in place.
+    Opening a stream asks the shared stores on every request: is any of the token's ids
+    revoked, and what does the cache hold for the remembered track's change mark and the fan's
+    standing. On a network store all go in one round trip, awaited; on local files they are
+    answered in place.
     """
 
-    async def read(self, token_ids: Sequence[str], cache_key: str | None) -> tuple[bool, bytes | None]:
+    async def read(
+        self, token_ids: Sequence[str], cache_keys: Sequence[str]
+    ) -> tuple[bool, tuple[bytes | None, ...]]:
         """Whether any of ``token_ids`` is revoked (raise ServiceUnavailable rather than guess),
-        and the cache's entry under ``cache_key`` (None for a miss, for no key, or for a cache
-        that cannot be reached)."""
+        and the cache's entry under each of ``cache_keys``, in order (None for a miss, or for a
+        cache that cannot be reached)."""
         ...
 
 

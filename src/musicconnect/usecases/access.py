@@ -16,8 +16,9 @@ def require_artist(uow: UnitOfWork, artist_id: str) -> Artist:
 
 
 def require_track(uow: UnitOfWork, track_id: str) -> Track:
+    """The track; NotFound when there is none or its artist deleted it."""
     track = uow.tracks.get(track_id)
-    if track is None:
+    if track is None or track.is_deleted:
         raise NotFound(f"no track {track_id}")
     return track
 

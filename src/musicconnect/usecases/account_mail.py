@@ -78,8 +78,9 @@ class AccountMail:
                 subject="Confirm your email for Music Connect",
                 body=(
                     f"Hello {account.display_name},\n\nConfirm this address by opening\n"
-                    f"{self.base_url}/auth/verify-email?token={token}\n"
-                    f"or by sending this code to POST /auth/verify-email: {token}\n\n"
+                    f"{self.base_url}/verify-email?token={token}\n"
+                    "in a browser, or from an app by sending this code to\n"
+                    f"POST /auth/verify-email: {token}\n\n"
                     f"The link works once, for {VERIFY_TTL.total_seconds() // 3600:.0f} hours.\n"
                 ),
             )

@@ -21,12 +21,16 @@ after the writer's delete. The same bound covers a delete lost while the cache w
 from __future__ import annotations
 
 import json
+import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final, Self
+
+import attrs
 
 from musicconnect.domain.media import LADDER_KBPS, VARIANT_PLAYLIST, rung_folder
 from musicconnect.domain.subscriptions import Standing, Subscription, SubscriptionStatus, standing_of
@@ -41,6 +45,9 @@ from musicconnect.usecases.access import require_track
 STANDING_TTL_S: Final = 30
 #: A published playlist never changes; a re-published track invalidates its entries.
 PLAYLIST_TTL_S: Final = 24 * 3600
+#: A change mark outlives every remembered copy by far (``ReadyTracks.lifetime_s``): a copy read
+#: before an edit can never outlive the mark that tells it apart.
+TRACK_MARK_TTL_S: Final = 7 * 24 * 3600
 #: Bumped whenever an entry's format changes, so processes of two releases never misread each other.
 _FORMAT: Final = "v1"
 
@@ -51,6 +58,15 @@ def standing_key(fan_id: str, artist_id: str) -> str:
 
 def playlist_key(track_id: str, kbps: int) -> str:
     return f"playlist:{_FORMAT}:{track_id}:{kbps}"
+
+
+def track_mark_key(track_id: str) -> str:
+    """Where a track's change mark lives: a fresh random value after every save of the track."""
+    return f"track-mark:{_FORMAT}:{track_id}"
+
+
+def new_mark() -> bytes:
+    return secrets.token_bytes(12)
 
 
 def _instant(moment: datetime | None) -> str | None:
@@ -126,41 +142,84 @@ def variant_playlist(track: Track, kbps: int, *, storage: MediaStorage, cache: C
     return body
 
 
+@attrs.frozen
+class RememberedTrack:
+    track: Track
+    #: The track's change mark in the cache when it was read (None: it had none).
+    mark: bytes | None
+    #: When it stops being trusted (``time.monotonic``).
+    until: float
+
+
 class ReadyTracks:
     """Published tracks, remembered per process for the streaming path.
 
-    A ready track never changes: only a processing track is saved again (published or failed),
-    and a transcode of a ready track does nothing. So a remembered ready track is exact, in
-    every process, without invalidation; tracks not yet ready are read from the database each
-    time. Bounded: the least recently streamed are forgotten first.
+    A published track changes only when its artist edits or deletes it, and every such save
+    moves the track's change mark in the shared cache (``InvalidatingUnitOfWork``). A remembered
+    track is used only while the cache holds the very mark it was read with: the fast path reads
+    the mark in the same round trip as the token and standing checks, so an edit is heard at once
+    by every process sharing the cache. Saves made in this process forget the track at once.
+
+    Two things the mark cannot cover are bounded by ``lifetime_s``: a mark that could not be
+    written (the cache was unreachable) and processes that share no cache (the embedded default
+    keeps none), which hear of another process's edit within that time. Bounded in size: the
+    least recently streamed are forgotten first.
     """
 
-    def __init__(self, capacity: int = 10_000) -> None:
+    def __init__(
+        self,
+        capacity: int = 10_000,
+        *,
+        lifetime_s: float = 600.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._capacity = capacity
-        self._tracks: OrderedDict[str, Track] = OrderedDict()
+        self._lifetime_s = lifetime_s
+        self._monotonic = monotonic
+        self._tracks: OrderedDict[str, RememberedTrack] = OrderedDict()
         self._lock = threading.Lock()
 
-    def remembered(self, track_id: str) -> Track | None:
-        """The track if this process remembers it published, else None: no database read."""
+    def remembered(self, track_id: str) -> RememberedTrack | None:
+        """The track if this process remembers it published and its time is not up: no database
+        read. Use it only if ``track_mark_key`` still holds its ``mark``."""
         with self._lock:
-            track = self._tracks.get(track_id)
-            if track is not None:
-                self._tracks.move_to_end(track_id)
-            return track
+            entry = self._tracks.get(track_id)
+            if entry is None:
+                return None
+            if entry.until <= self._monotonic():
+                del self._tracks[track_id]
+                return None
+            self._tracks.move_to_end(track_id)
+            return entry
 
-    def get(self, track_id: str, *, uow: UnitOfWork) -> Track:
-        """The track (NotFound if there is none); ``uow`` must not be open, it is used on a miss."""
-        track = self.remembered(track_id)
-        if track is not None:
-            return track
+    def forget(self, *track_ids: str) -> None:
+        with self._lock:
+            for track_id in track_ids:
+                self._tracks.pop(track_id, None)
+
+    def get(self, track_id: str, *, uow: UnitOfWork, cache: Cache) -> Track:
+        """The track (NotFound if there is none or it was deleted); ``uow`` must not be open, it
+        is used on a miss. Asks the cache for the track's mark: one read, none on the embedded default."""
+        mark = cache.get(track_mark_key(track_id))
+        entry = self.remembered(track_id)
+        if entry is not None and entry.mark == mark:
+            return entry.track
+        # The mark is read before the row: an edit in between moves it again, so the copy kept
+        # here is at worst read once more, never trusted stale.
         with uow:
             track = require_track(uow, track_id)
         if track.status is TrackStatus.READY:
-            with self._lock:
-                self._tracks[track_id] = track
-                while len(self._tracks) > self._capacity:
-                    self._tracks.popitem(last=False)
+            self._remember(track, mark)
+        else:
+            self.forget(track_id)
         return track
+
+    def _remember(self, track: Track, mark: bytes | None) -> None:
+        with self._lock:
+            self._tracks[track.id] = RememberedTrack(track, mark, self._monotonic() + self._lifetime_s)
+            self._tracks.move_to_end(track.id)
+            while len(self._tracks) > self._capacity:
+                self._tracks.popitem(last=False)
 
 
 class InvalidatingUnitOfWork:
@@ -169,14 +228,18 @@ class InvalidatingUnitOfWork:
     One per request or job, like the unit of work it wraps.
     """
 
-    def __init__(self, inner: UnitOfWork, cache: Cache) -> None:
+    def __init__(self, inner: UnitOfWork, cache: Cache, ready_tracks: ReadyTracks | None = None) -> None:
         self._inner = inner
         self._cache = cache
+        self._ready_tracks = ready_tracks
         self._stale: set[str] = set()
+        self._changed_tracks: set[str] = set()
         self.accounts = inner.accounts
         self.artists = inner.artists
         self.fans = inner.fans
-        self.tracks: TrackRepository = _WatchedTracks(inner.tracks, self._stale.update)
+        self.tracks: TrackRepository = _WatchedTracks(
+            inner.tracks, self._stale.update, self._changed_tracks.add
+        )
         self.subscriptions: SubscriptionRepository = _WatchedSubscriptions(
             inner.subscriptions, self._stale.update
         )
@@ -208,20 +271,28 @@ class InvalidatingUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._stale.clear()  # whatever was not committed is rolled back: nothing went stale
+        self._forget_pending()  # whatever was not committed is rolled back: nothing went stale
         self._inner.__exit__(exc_type, exc, tb)
 
     def commit(self) -> None:
         self._inner.commit()
         # After the commit, never before: a reader between a delete and the commit would put the
         # old value straight back.
-        stale = sorted(self._stale)
-        self._stale.clear()
+        stale, changed = sorted(self._stale), sorted(self._changed_tracks)
+        self._forget_pending()
+        if self._ready_tracks is not None:
+            self._ready_tracks.forget(*changed)
+        for track_id in changed:
+            self._cache.set(track_mark_key(track_id), new_mark(), ttl_s=TRACK_MARK_TTL_S)
         self._cache.delete(*stale)
 
     def rollback(self) -> None:
-        self._stale.clear()
+        self._forget_pending()
         self._inner.rollback()
+
+    def _forget_pending(self) -> None:
+        self._stale.clear()
+        self._changed_tracks.clear()
 
 
 _Note = Callable[[Sequence[str]], None]
@@ -262,11 +333,13 @@ class _WatchedSubscriptions:
 
 
 class _WatchedTracks:
-    """Tracks that note the playlist entries each save makes stale (a publish, a failure)."""
+    """Tracks that note what each save makes stale (a publish, a failure, an edit, a delete):
+    the cached playlists, and the copies processes remember (through the track's change mark)."""
 
-    def __init__(self, inner: TrackRepository, note: _Note) -> None:
+    def __init__(self, inner: TrackRepository, note: _Note, changed: Callable[[str], None]) -> None:
         self._inner = inner
         self._note = note
+        self._changed = changed
 
     def add(self, track: Track) -> None:
         self._inner.add(track)
@@ -274,6 +347,7 @@ class _WatchedTracks:
     def save(self, track: Track) -> None:
         self._inner.save(track)
         self._note([playlist_key(track.id, kbps) for kbps in LADDER_KBPS])
+        self._changed(track.id)
 
     def get(self, track_id: str) -> Track | None:
         return self._inner.get(track_id)

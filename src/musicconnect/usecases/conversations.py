@@ -99,6 +99,17 @@ class Conversations:
             require_artist(uow, artist_id)
             return uow.messages.conversations(artist_id)
 
+    def fan_names(self, artist_id: str, *, caller: Caller) -> dict[str, str]:
+        """The display names of the fans who wrote to the artist (for the artist's inbox)."""
+        require_owner(caller, artist_id)
+        with self.uow() as uow:
+            require_artist(uow, artist_id)
+            names = {}
+            for conversation in uow.messages.conversations(artist_id):
+                account = uow.accounts.get(conversation.fan_id)
+                names[conversation.fan_id] = account.display_name if account is not None else "a former fan"
+            return names
+
     def received(self, artist_id: str, *, caller: Caller) -> Sequence[DirectMessage]:
         """Every message fans sent the artist, oldest first (the flat inbox; replies left out)."""
         require_owner(caller, artist_id)

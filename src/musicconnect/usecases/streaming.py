@@ -29,6 +29,7 @@ from musicconnect.usecases.caching import (
     decode_standing,
     standing_key,
     standing_with,
+    track_mark_key,
     variant_playlist,
 )
 
@@ -98,7 +99,7 @@ def _playable(
 ) -> tuple[Track, Entitlements]:
     if caller.role not in {Role.FAN, Role.ARTIST, Role.ADMIN}:
         raise Forbidden("sign in to stream")
-    track = tracks.get(track_id, uow=uow)
+    track = tracks.get(track_id, uow=uow, cache=cache)
     rights = _listener_entitlements(caller, track, uow=uow, cache=cache, clock=clock)
     if track.status is not TrackStatus.READY:
         raise Conflict(f"track {track_id} is {track.status}, not ready")
@@ -199,7 +200,7 @@ def serve_media(
         media_path(artist_id, track_id, kbps, filename), query, uow=uow, signer=signer, now=now
     )
     subject = listening.id
-    track = tracks.get(track_id, uow=uow)
+    track = tracks.get(track_id, uow=uow, cache=cache)
     if track.artist_id != artist_id:
         raise NotFound(f"no track {track_id} by artist {artist_id}")
     rights = _listener_entitlements(listening, track, uow=uow, cache=cache, clock=clock)
@@ -282,26 +283,30 @@ class Streaming:
     async def master_playlist_for(self, track_id: str, *, access_token: str) -> str:
         """``master_playlist`` for the holder of ``access_token``, for async callers.
 
-        Each request must learn whether the token is revoked and what the fan's standing is. Both
-        are asked of ``reads`` together and awaited, so on Redis the event loop never waits and no
-        worker thread is involved. Only a track this process has not yet seen published, or a
-        standing the cache does not hold, is read from the database as ``blocking`` work, which
-        fills both for the requests after it. AuthenticationFailed when the token is bad, expired
-        or revoked.
+        Each request must learn whether the token is revoked, what the fan's standing is, and
+        whether the track this process remembers is still as it was (its change mark). All are
+        asked of ``reads`` together and awaited, so on Redis the event loop never waits and no
+        worker thread is involved. Only a track this process has not yet seen published (or has
+        seen change), or a standing the cache does not hold, is read from the database as
+        ``blocking`` work, which fills both for the requests after it. AuthenticationFailed when
+        the token is bad, expired or revoked.
         """
         if self.tokens is None or self.reads is None or self.blocking is None:
             raise AuthenticationFailed("this platform signs nobody in")
         claims = self.tokens.decode(access_token, kind="access")
         caller = Caller(id=claims.subject, role=role_of_token(claims.role))
-        track = self.tracks.remembered(track_id)
-        key = None
+        remembered = self.tracks.remembered(track_id)
+        track = None if remembered is None else remembered.track
+        keys = [] if track is None else [track_mark_key(track_id)]
         if track is not None and _needs_standing(caller, track):
-            key = standing_key(caller.id, track.artist_id)
-        revoked, cached = await self.reads.read((claims.token_id, claims.family.id), key)
+            keys.append(standing_key(caller.id, track.artist_id))
+        revoked, cached = await self.reads.read((claims.token_id, claims.family.id), keys)
         if revoked:
             raise AuthenticationFailed("token revoked")
-        standing = None if cached is None else decode_standing(cached)
-        if track is None or (key is not None and standing is None):
+        if remembered is not None and cached[0] != remembered.mark:
+            track = None  # edited or deleted since this process read it: read it again
+        standing = decode_standing(cached[1]) if len(cached) > 1 and cached[1] is not None else None
+        if track is None or (len(keys) > 1 and standing is None):
             return await self.blocking(lambda: self.master_playlist(track_id, caller=caller))
         now = self.clock.now()
         rights = _entitlements_at(caller, track, standing, now)

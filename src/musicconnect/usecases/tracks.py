@@ -13,12 +13,12 @@ import attrs
 
 from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.entitlements import Entitlements, entitlements, entitlements_for_tier
-from musicconnect.domain.errors import MediaRejected, NotFound, ServiceUnavailable
+from musicconnect.domain.errors import DomainError, MediaRejected, NotFound, ServiceUnavailable
 from musicconnect.domain.events import TrackPublished
 from musicconnect.domain.media import LADDER_KBPS, UploadPolicy, content_type_for
 from musicconnect.domain.text import clean_text
 from musicconnect.domain.tiers import Tier
-from musicconnect.domain.tracks import MAX_TITLE, Track, TrackStatus, can_see, check_release_at
+from musicconnect.domain.tracks import MAX_TITLE, Track, TrackEdit, TrackStatus, can_see, check_release_at
 from musicconnect.ports.media import MediaProbe, MediaStorage, ProgressCallback, Transcoder
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, Job, JobQueue
@@ -102,6 +102,43 @@ def ingest_track(
     return track
 
 
+#: The transcode's progress is stored each time it crosses another this many percent: a bar the
+#: studio can show, at about twenty writes a track.
+PROGRESS_STEP_PERCENT: Final = 5
+
+
+class _ProgressRecorder:
+    """Stores a transcode's progress on its track, at most once per ``PROGRESS_STEP_PERCENT``,
+    and passes every report on to ``then`` (an operator's progress bar)."""
+
+    def __init__(self, track_id: str, uow: UnitOfWork, then: ProgressCallback | None) -> None:
+        self._track_id = track_id
+        self._uow = uow
+        self._then = then
+        self._stored_step = -1
+
+    def __call__(self, fraction: float) -> None:
+        self._store(fraction)
+        if self._then is not None:
+            self._then(fraction)
+
+    def _store(self, fraction: float) -> None:
+        step = int(min(1.0, max(0.0, fraction)) * 100) // PROGRESS_STEP_PERCENT
+        if step <= self._stored_step:
+            return
+        self._stored_step = step
+        try:
+            with self._uow:
+                track = self._uow.tracks.get(self._track_id)
+                if track is not None and track.status is TrackStatus.PROCESSING:
+                    self._uow.tracks.save(track.transcoding(step * PROGRESS_STEP_PERCENT / 100))
+                    self._uow.commit()
+        except DomainError as error:
+            # Progress is for the studio's bar: an edit saved meanwhile (Conflict) or a busy
+            # database must never fail the transcode itself.
+            log.info("transcode progress of %s not stored: %s", self._track_id, error.detail)
+
+
 def transcode_track(
     track_id: str,
     *,
@@ -113,7 +150,8 @@ def transcode_track(
     """Encode a track's original into the ladder and publish it: segments, variants, master last.
 
     Safe to run again after a crash: it clears any earlier partial output first, and the track
-    only turns ready after the master playlist (the last file) is stored.
+    only turns ready after the master playlist (the last file) is stored. The transcode's progress
+    is stored on the track as it goes (the studio shows it) and passed on to ``progress``.
     """
     with uow:
         track = require_track(uow, track_id)
@@ -125,18 +163,29 @@ def transcode_track(
         source = work / "original"
         storage.download(track.original_key, source)
         try:
-            ladder = transcoder.transcode(source, work / "hls", LADDER_KBPS, progress=progress)
+            ladder = transcoder.transcode(
+                source, work / "hls", LADDER_KBPS, progress=_ProgressRecorder(track_id, uow, progress)
+            )
         except MediaRejected as error:
             _mark_failed(track_id, str(error.detail), uow=uow)
             raise
         for name in ladder.files:
             storage.put_file(f"{track.hls_prefix}/{name}", work / "hls" / name, content_type_for(name))
     with uow:
-        current = require_track(uow, track_id)
-        uow.tracks.save(
-            current.published(duration_s=ladder.duration_s, rungs_kbps=ladder.rungs_kbps, rates=ladder.rates)
-        )
-        uow.commit()
+        current = uow.tracks.get(track_id)
+        gone = current is None or current.is_deleted
+        if current is not None and not gone:
+            uow.tracks.save(
+                current.published(
+                    duration_s=ladder.duration_s, rungs_kbps=ladder.rungs_kbps, rates=ladder.rates
+                )
+            )
+            uow.commit()
+    if gone:
+        # Deleted while it transcoded: what this run stored is removed, never published.
+        storage.delete_prefix(track.media_prefix + "/")
+        log.info("track %s was deleted while it transcoded; its media is removed", track_id)
+        return None
     log.info("published track %s with rungs %s", track_id, ladder.rungs_kbps)
     return TrackPublished(track_id=track_id, artist_id=track.artist_id, rungs_kbps=ladder.rungs_kbps)
 
@@ -197,6 +246,35 @@ def requeue_stranded(
             jobs.enqueue(transcode_job(track.id))
             requeued.append(track.id)
     return StrandedTracks(requeued=tuple(requeued), given_up=tuple(given_up))
+
+
+def edit_track(track_id: str, edit: TrackEdit, *, caller: Caller, uow: UnitOfWork) -> Track:
+    """The artist changes a track's title, description, required tier or release date. Saved
+    through the invalidating unit of work, so every process streams by the new rules at once."""
+    with uow:
+        track = require_track(uow, track_id)
+        require_owner(caller, track.artist_id)
+        changed = track.edited(edit)
+        if changed != track:
+            uow.tracks.save(changed)
+            uow.commit()
+    return changed
+
+
+def delete_track(track_id: str, *, caller: Caller, uow: UnitOfWork, storage: MediaStorage) -> None:
+    """The artist deletes a track: it leaves the catalogue and stops streaming at once (a
+    tombstone every reader treats as missing), then its original and ladder leave storage."""
+    with uow:
+        track = require_track(uow, track_id)
+        require_owner(caller, track.artist_id)
+        uow.tracks.save(track.deleted())
+        uow.commit()
+    try:
+        storage.delete_prefix(track.media_prefix + "/")
+    except DomainError as error:
+        # The track is gone for everyone already; files left behind are unreachable (media is
+        # served only for tracks that exist) and an operator can remove the prefix.
+        log.warning("track %s is deleted but its media could not be removed: %s", track_id, error.detail)
 
 
 def caller_rights(caller: Caller | None, artist_id: str, *, uow: UnitOfWork, clock: Clock) -> Entitlements:
@@ -301,6 +379,14 @@ class Tracks:
     def of_artist(self, artist_id: str, *, caller: Caller | None) -> list[Track]:
         """The artist's tracks that the caller may see."""
         return tracks_of_artist(artist_id, caller=caller, uow=self.uow(), clock=self.clock)
+
+    def edit(self, track_id: str, edit: TrackEdit, *, caller: Caller) -> Track:
+        """Change a track's title, description, required tier or release date (see ``edit_track``)."""
+        return edit_track(track_id, edit, caller=caller, uow=self.uow())
+
+    def delete(self, track_id: str, *, caller: Caller) -> None:
+        """Delete a track and its media (see ``delete_track``)."""
+        delete_track(track_id, caller=caller, uow=self.uow(), storage=self.storage)
 
     def waveform(self, track_id: str, *, caller: Caller | None) -> bytes:
         """Waveform peaks for a player, as JSON."""

@@ -15,6 +15,7 @@ from musicconnect.domain.tiers import (
     TierPlan,
     default_features,
     default_plans,
+    lowest_tier_with,
     revise_plan,
 )
 
@@ -139,3 +140,20 @@ def test_revisions_count_up_one_at_a_time() -> None:
 
     assert plan.version == 4
     assert plan.price == Money(800, "USD")
+
+
+@pytest.mark.parametrize("feature", list(Feature))
+def test_the_lowest_tier_with_a_feature_grants_it_and_no_tier_below_does(feature: Feature) -> None:
+    """What a refused fan is told to join: the cheapest tier whose features include the perk."""
+    tier = lowest_tier_with(feature)
+
+    assert feature in default_features(tier)
+    assert not [
+        below for below in TIERS_ASCENDING if below.rank < tier.rank and feature in default_features(below)
+    ]
+
+
+def test_the_perks_are_granted_from_the_tiers_the_product_names() -> None:
+    assert lowest_tier_with(Feature.MONTHLY_QA) is Tier.SUPPORTER
+    assert lowest_tier_with(Feature.DIRECT_MESSAGES) is Tier.SUPERFAN
+    assert lowest_tier_with(Feature.LIVE_SESSIONS) is Tier.SUPERFAN

@@ -138,16 +138,23 @@ def test_the_verification_email_can_be_sent_again(api: Api) -> None:
     assert len(api.outbox().sent("again@example.com")) == 2
 
 
-def test_the_link_in_a_verification_email_works_when_opened(api: Api) -> None:
-    """GET on the emailed link proves the address, once; the same link again is refused."""
+def test_the_link_in_a_verification_email_opens_a_web_page_that_verifies_once(api: Api) -> None:
+    """The emailed link is a page, not JSON: it proves the address once; the same link again is refused."""
     body = {"email": "opened@example.com", "password": PASSWORD, "role": "fan", "display_name": "O"}
     api.client.post("/auth/register", json=body)
     [email] = api.outbox().sent("opened@example.com")
-    link = next(line for line in email.body.splitlines() if "/auth/verify-email?token=" in line)
-    path = link[link.index("/auth/verify-email") :]
+    link = next(line for line in email.body.splitlines() if "/verify-email?token=" in line)
+    path = link[link.index("/verify-email") :]
 
     opened = api.client.get(path)
+    again = api.client.get(path)
 
+    assert not path.startswith("/auth/")
     assert opened.status_code == 200, opened.text
-    assert opened.json()["verified"] is True
-    assert api.client.get(path).status_code == 401
+    assert opened.headers["content-type"].startswith("text/html")
+    assert "opened@example.com is confirmed" in opened.text
+    assert again.status_code == 401
+    assert "Link not valid" in again.text
+    login = api.client.post("/auth/login", json={"email": "opened@example.com", "password": PASSWORD}).json()
+    me = api.client.get("/me", headers={"Authorization": f"Bearer {login['access_token']}"})
+    assert me.json()["email_verified"] is True

@@ -29,6 +29,8 @@ ROUTES: Final = {
     ("post", "/artists/{artist_id}/tracks"),
     ("get", "/artists/{artist_id}/tracks"),
     ("get", "/tracks/{track_id}"),
+    ("patch", "/tracks/{track_id}"),
+    ("delete", "/tracks/{track_id}"),
     ("get", "/tracks/{track_id}/stream"),
     ("get", "/tracks/{track_id}/waveform"),
     ("get", "/artists/{artist_id}/messages"),

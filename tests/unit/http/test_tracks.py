@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
+
 from musicconnect.adapters.filesystem import FilesystemMediaStorage
 from musicconnect.bootstrap import Services
-from tests.unit.http.conftest import T0, Api, assert_error
+from tests.unit.http.conftest import T0, Api, User, assert_error
 from tests.unit.http.fakes import FakeMediaProbe, FakeTranscoder
 
 
@@ -34,6 +36,8 @@ def test_an_upload_is_accepted_and_published(api: Api, services: Services) -> No
         ],
         "release_at": None,
         "exclusive": False,
+        "required_tier": "free",
+        "description": "",
         "failure_reason": None,
         "likes": 0,
     }
@@ -177,3 +181,111 @@ def test_the_upload_scratch_space_is_under_the_data_dir(api: Api, services: Serv
     assert scratch.is_dir()
     assert list(scratch.iterdir()) == []
     assert isinstance(services.storage, FilesystemMediaStorage)
+
+
+def _stream(api: Api, track_id: str, user: User) -> httpx.Response:
+    return api.client.get(f"/tracks/{track_id}/stream", headers=user.headers)
+
+
+def test_the_artist_edits_a_tracks_title_description_tier_and_release(api: Api) -> None:
+    """Every editable field changes; what the edit leaves out stays; an explicit null releases now."""
+    artist = api.artist()
+    track_id = api.ready_track(artist, title="Draft", release_at=(T0 + timedelta(days=9)).isoformat())
+    release = (T0 + timedelta(days=3)).isoformat()
+
+    edited = api.client.patch(
+        f"/tracks/{track_id}",
+        headers=artist.headers,
+        json={
+            "title": "  Final ",
+            "description": "Liner notes.\nTake two.",
+            "required_tier": "superfan",
+            "release_at": release,
+        },
+    )
+    renamed_only = api.client.patch(f"/tracks/{track_id}", headers=artist.headers, json={"title": "Final 2"})
+    released_now = api.client.patch(f"/tracks/{track_id}", headers=artist.headers, json={"release_at": None})
+
+    assert edited.status_code == 200, edited.text
+    body = edited.json()
+    assert (body["title"], body["description"], body["required_tier"], body["exclusive"]) == (
+        "Final",
+        "Liner notes.\nTake two.",
+        "superfan",
+        True,
+    )
+    assert body["release_at"].startswith(release[:19])
+    assert (renamed_only.json()["title"], renamed_only.json()["required_tier"]) == ("Final 2", "superfan")
+    assert renamed_only.json()["release_at"] is not None
+    assert released_now.json()["release_at"] is None
+    assert released_now.json()["description"] == "Liner notes.\nTake two."
+
+
+def test_only_the_artist_edits_or_deletes_and_bad_edits_are_422(api: Api) -> None:
+    artist, other = api.artist(), api.artist()
+    track_id = api.ready_track(artist)
+
+    assert_error(api.client.patch(f"/tracks/{track_id}", headers=other.headers, json={"title": "Mine"}), 403)
+    assert_error(api.client.delete(f"/tracks/{track_id}", headers=other.headers), 403)
+    assert_error(api.client.patch(f"/tracks/{track_id}", json={"title": "x"}), 401)
+    for bad in (
+        {"title": ""},
+        {"title": "a\u202eb"},
+        {"title": "x" * 201},
+        {"description": "d" * 2001},
+        {"required_tier": "gold"},
+        {"release_at": "tomorrow"},
+        {"release_at": "2030-01-01T00:00:00"},
+        {"genre": "pop"},
+    ):
+        assert_error(api.client.patch(f"/tracks/{track_id}", headers=artist.headers, json=bad), 422)
+    assert api.client.get(f"/tracks/{track_id}").json()["title"] == "First Song"
+    assert_error(api.client.patch("/tracks/nothing", headers=artist.headers, json={"title": "x"}), 404)
+
+
+def test_a_raised_tier_requirement_is_enforced_on_the_very_next_stream(api: Api) -> None:
+    """The free fan streams (the process now remembers the track), the artist makes it superfan
+    only: the free fan's next master is 404 and the supporter's too, the superfan's still plays."""
+    artist = api.artist()
+    track_id = api.ready_track(artist)
+    free, supporter, superfan = api.fan(), api.fan_on(artist, "supporter"), api.fan_on(artist, "superfan")
+    before = [_stream(api, track_id, fan).status_code for fan in (free, supporter, superfan)]
+
+    raised = api.client.patch(
+        f"/tracks/{track_id}", headers=artist.headers, json={"required_tier": "superfan"}
+    )
+    after = [_stream(api, track_id, fan).status_code for fan in (free, supporter, superfan)]
+    lowered = api.client.patch(f"/tracks/{track_id}", headers=artist.headers, json={"required_tier": "free"})
+
+    assert raised.status_code == 200, raised.text
+    assert before == [200, 200, 200]
+    assert after == [404, 404, 200]
+    assert lowered.status_code == 200
+    assert _stream(api, track_id, free).status_code == 200
+
+
+def test_a_deleted_track_stops_streaming_leaves_the_catalogue_and_its_media_goes(
+    api: Api, services: Services
+) -> None:
+    artist = api.artist()
+    track_id = api.ready_track(artist)
+    kept = api.ready_track(artist, title="Kept")
+    fan = api.fan()
+    master = _stream(api, track_id, fan)
+    assert master.status_code == 200
+    variant = next(line for line in master.text.splitlines() if line.startswith("/media/"))
+    assert api.client.get(variant).status_code == 200
+
+    deleted = api.client.delete(f"/tracks/{track_id}", headers=artist.headers)
+
+    assert deleted.status_code == 204, deleted.text
+    assert_error(_stream(api, track_id, fan), 404)
+    assert_error(_stream(api, track_id, artist), 404)
+    assert api.client.get(variant).status_code == 404
+    assert_error(api.client.get(f"/tracks/{track_id}", headers=artist.headers), 404)
+    listed = api.client.get(f"/artists/{artist.id}/tracks", headers=artist.headers).json()
+    assert [t["id"] for t in listed] == [kept]
+    assert not [key for key in _stored_keys(services) if f"/tracks/{track_id}/" in key]
+    assert [key for key in _stored_keys(services) if f"/tracks/{kept}/" in key]
+    assert_error(api.client.delete(f"/tracks/{track_id}", headers=artist.headers), 404)
+    assert_error(api.client.patch(f"/tracks/{track_id}", headers=artist.headers, json={"title": "x"}), 404)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 
+import attrs
 import httpx
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from musicconnect.bootstrap import Services
 from musicconnect.domain.payments import LinkKind
+from musicconnect.domain.tracks import TrackStatus
 from tests.unit.http.conftest import PASSWORD, Api, User
 from tests.unit.http.fakes import fake_audio
 
@@ -192,6 +195,24 @@ def test_a_fan_cannot_open_the_studio(api: Api) -> None:
     assert api.client.get("/studio").status_code == 403
 
 
+def test_error_pages_keep_the_signed_in_navigation(api: Api) -> None:
+    """A 403 or a 404 is a page of the site: the signed-in visitor keeps their menu and can sign out."""
+    stranger_sees = api.client.get("/artist/nobody")
+    sign_in(api.client, api.fan())
+
+    refused = api.client.get("/studio")
+    missing = api.client.get("/artist/nobody")
+
+    assert stranger_sees.status_code == 404
+    assert "Sign in" in stranger_sees.text
+    for answer in (refused, missing):
+        assert answer.headers["content-type"].startswith("text/html")
+        assert 'href="/library"' in answer.text
+        assert "Sign out" in answer.text
+        assert 'role="alert"' in answer.text
+    assert (refused.status_code, missing.status_code) == (403, 404)
+
+
 def test_the_browser_packages_are_served(client: TestClient[Litestar]) -> None:
     hls = client.get("/vendor/hls.min.js")
 
@@ -282,6 +303,51 @@ def test_an_upload_from_the_studio_is_ingested_and_its_status_readable(api: Api)
     assert status.json()["rungs_kbps"] == [128, 256, 320]
 
 
+def test_an_upload_posted_without_scripts_is_ingested_and_the_studio_shown_again(api: Api) -> None:
+    """The plain multipart form (its CSRF token as a field, no header) works without JavaScript;
+    its zone-less release time is read as UTC, as the label says."""
+    artist = api.artist()
+    sign_in(api.client, artist)
+    token = csrf_of(api.client, "/studio")
+
+    answer = api.client.post(
+        "/studio/tracks",
+        files={"file": ("song.wav", fake_audio(), "audio/wav")},
+        data={"title": "No Script", "release_at": "2030-05-01T09:30", "_csrf_token": token},
+        follow_redirects=False,
+    )
+    studio = api.client.get(answer.headers["location"])
+    [track] = api.client.get(f"/artists/{artist.id}/tracks", headers=artist.headers).json()
+
+    assert answer.status_code == 303, answer.text
+    assert "No Script" in studio.text
+    assert "being transcoded" in studio.text
+    assert track["release_at"].startswith("2030-05-01T09:30:00")
+    assert track["release_at"].endswith(("Z", "+00:00"))
+
+
+def test_an_upload_posted_without_scripts_needs_its_token_and_shows_refusals_as_a_page(api: Api) -> None:
+    artist = api.artist()
+    sign_in(api.client, artist)
+    token = csrf_of(api.client, "/studio")
+    wav = ("song.wav", fake_audio(), "audio/wav")
+
+    forged = api.client.post(
+        "/studio/tracks", files={"file": wav}, data={"title": "X", "_csrf_token": "x" * 80}
+    )
+    refused = api.client.post(
+        "/studio/tracks",
+        files={"file": ("a.wav", b"not audio", "audio/wav")},
+        data={"title": "X", "_csrf_token": token},
+    )
+
+    assert forged.status_code == 403
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("text/html"), refused.text
+    assert 'role="alert"' in refused.text
+    assert api.client.get(f"/artists/{artist.id}/tracks", headers=artist.headers).json() == []
+
+
 def test_an_upload_without_the_csrf_header_is_refused(api: Api) -> None:
     artist = api.artist()
     sign_in(api.client, artist)
@@ -310,3 +376,78 @@ def test_an_artist_edits_their_page_in_the_studio_and_fans_see_it(api: Api) -> N
     assert saved.status_code == 200, saved.text
     assert "<p>Tapes from Lyon.</p><p>Live on Sundays.</p>" in page.text
     assert 'href="https://nova.example/" rel="nofollow noopener noreferrer ugc"' in page.text
+
+
+def test_the_artist_edits_and_deletes_a_track_in_the_studio_with_plain_forms(api: Api) -> None:
+    """The edit page saves every field (the date typed as UTC); the delete button removes the
+    track for fans at once; another artist cannot open the edit page."""
+    artist, fan = api.artist(), api.fan()
+    track_id = api.ready_track(artist, title="Rough Mix")
+    sign_in(api.client, artist)
+    form = api.client.get(f"/studio/tracks/{track_id}/edit")
+    token = csrf_of(api.client, f"/studio/tracks/{track_id}/edit")
+
+    saved = api.client.post(
+        f"/studio/tracks/{track_id}/edit",
+        data={
+            "title": "Final Mix",
+            "description": "Mixed at night.\r\nTwice.",
+            "required_tier": "supporter",
+            "release_at": "2031-02-03T04:05",
+            "_csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    refused = api.client.post(
+        f"/studio/tracks/{track_id}/edit",
+        data={
+            "title": "",
+            "description": "",
+            "required_tier": "free",
+            "release_at": "",
+            "_csrf_token": token,
+        },
+    )
+    seen_by_artist = api.client.get(f"/tracks/{track_id}", headers=artist.headers).json()
+    studio = api.client.get("/studio")
+    deleted = api.client.post(
+        f"/studio/tracks/{track_id}/delete", data={"_csrf_token": token}, follow_redirects=False
+    )
+
+    assert form.status_code == 200
+    assert 'value="Rough Mix"' in form.text
+    assert saved.status_code == 303, saved.text
+    assert refused.status_code == 422
+    assert 'role="alert"' in refused.text
+    assert (seen_by_artist["title"], seen_by_artist["description"], seen_by_artist["required_tier"]) == (
+        "Final Mix",
+        "Mixed at night.\nTwice.",
+        "supporter",
+    )
+    assert seen_by_artist["release_at"].startswith("2031-02-03T04:05:00")
+    assert "Final Mix" in studio.text
+    assert "2031-02-03 04:05 UTC" in studio.text
+    assert deleted.status_code == 303
+    assert "Final Mix" not in api.client.get("/studio").text
+    assert api.client.get(f"/tracks/{track_id}/stream", headers=fan.headers).status_code == 404
+    sign_in(api.client, api.artist())
+    assert api.client.get(f"/studio/tracks/{track_id}/edit").status_code == 404
+
+
+def test_the_studio_shows_a_transcodes_progress_as_a_number(api: Api, services: Services) -> None:
+    """While a track transcodes, the studio row and its status (which the page's script polls)
+    say how far it is."""
+    artist = api.artist()
+    track_id = api.ready_track(artist, title="Long One")
+    with services.uow() as uow:
+        track = uow.tracks.get(track_id)
+        assert track is not None
+        uow.tracks.save(attrs.evolve(track, status=TrackStatus.PROCESSING).transcoding(0.4))
+        uow.commit()
+    sign_in(api.client, artist)
+
+    studio = api.client.get("/studio")
+    status = api.client.get(f"/studio/tracks/{track_id}").json()
+
+    assert "processing 40 %" in studio.text
+    assert (status["status"], status["progress_percent"]) == ("processing", 40)

@@ -134,6 +134,8 @@ class FakeTranscoder:
             media += [f"{rung_folder(kbps)}/{name}" for name in (INIT, *SEGMENTS)]
             playlists.append(f"{rung_folder(kbps)}/{VARIANT}")
             rungs.append(RungResult(kbps=kbps, measured_kbps=float(kbps), playlist=playlists[-1]))
+            if progress is not None:  # as ffmpeg's reports come, rung by rung
+                progress(len(rungs) / (len(ladder_kbps) + 1))
         (out_dir / MASTER).write_text("#EXTM3U\n", encoding="utf-8")
         if progress is not None:
             progress(1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -36,6 +37,7 @@ from musicconnect.usecases.caching import (
     playlist_key,
     standing_key,
     standing_with,
+    track_mark_key,
     variant_playlist,
 )
 from tests.unit.usecases.conftest import VARIANT, World
@@ -273,15 +275,102 @@ def test_ready_tracks_remembers_a_published_track_and_rereads_one_still_processi
     with InMemoryUnitOfWork(store) as uow:
         uow.tracks.add(processing)
         uow.commit()
-    tracks = ReadyTracks()
-    assert tracks.get("t-1", uow=InMemoryUnitOfWork(store)).status is TrackStatus.PROCESSING
+    tracks, cache = ReadyTracks(), NoCache()
+    assert tracks.get("t-1", uow=InMemoryUnitOfWork(store), cache=cache).status is TrackStatus.PROCESSING
     with InMemoryUnitOfWork(store) as uow:
         uow.tracks.save(processing.published(duration_s=3.0, rungs_kbps=(128,)))
         uow.commit()
-    assert tracks.get("t-1", uow=InMemoryUnitOfWork(store)).status is TrackStatus.READY
+    assert tracks.get("t-1", uow=InMemoryUnitOfWork(store), cache=cache).status is TrackStatus.READY
     with InMemoryUnitOfWork(store) as uow:
-        uow.tracks.save(processing)  # never happens to a ready track; shows the memory is used
+        uow.tracks.save(processing)  # a save behind the invalidating unit of work's back: unheard
         uow.commit()
-    assert tracks.get("t-1", uow=InMemoryUnitOfWork(store)).status is TrackStatus.READY
+    assert tracks.get("t-1", uow=InMemoryUnitOfWork(store), cache=cache).status is TrackStatus.READY
     with pytest.raises(NotFound):
-        tracks.get("missing", uow=InMemoryUnitOfWork(store))
+        tracks.get("missing", uow=InMemoryUnitOfWork(store), cache=cache)
+
+
+class _Monotonic:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _published_track(store: InMemoryStore) -> Track:
+    track = Track("t-1", "artist-1", "Song", datetime(2026, 1, 1, tzinfo=UTC)).published(
+        duration_s=3.0, rungs_kbps=(128, 256)
+    )
+    with InMemoryUnitOfWork(store) as uow:
+        uow.tracks.add(track)
+        uow.commit()
+    return track
+
+
+def test_an_edit_is_heard_at_once_by_another_process_sharing_the_cache() -> None:
+    """Two processes' memories, one shared cache: the edit moves the track's mark, so the other
+    process reads the track again on its next request; a deletion reads as missing."""
+    store, clock = InMemoryStore(), FrozenClock(datetime(2026, 1, 2, tzinfo=UTC))
+    cache = InMemoryCache(clock)
+    track = _published_track(store)
+    here, there = ReadyTracks(), ReadyTracks()
+    assert there.get(track.id, uow=InMemoryUnitOfWork(store), cache=cache).audience is Tier.FREE
+
+    with InvalidatingUnitOfWork(InMemoryUnitOfWork(store), cache, here) as uow:
+        uow.tracks.save(attrs.evolve(track, audience=Tier.SUPERFAN))
+        uow.commit()
+    after_edit = there.get(track.id, uow=InMemoryUnitOfWork(store), cache=cache)
+    with InvalidatingUnitOfWork(InMemoryUnitOfWork(store), cache, here) as uow:
+        uow.tracks.save(after_edit.deleted())
+        uow.commit()
+
+    assert after_edit.audience is Tier.SUPERFAN
+    with pytest.raises(NotFound):
+        there.get(track.id, uow=InMemoryUnitOfWork(store), cache=cache)
+
+
+def test_a_save_in_this_process_forgets_the_track_even_without_a_shared_cache() -> None:
+    store = InMemoryStore()
+    track = _published_track(store)
+    tracks = ReadyTracks()
+    tracks.get(track.id, uow=InMemoryUnitOfWork(store), cache=NoCache())
+
+    with InvalidatingUnitOfWork(InMemoryUnitOfWork(store), NoCache(), tracks) as uow:
+        uow.tracks.save(attrs.evolve(track, title="Renamed"))
+        uow.commit()
+
+    assert tracks.remembered(track.id) is None
+    assert tracks.get(track.id, uow=InMemoryUnitOfWork(store), cache=NoCache()).title == "Renamed"
+
+
+def test_a_rolled_back_save_moves_no_mark_and_forgets_nothing() -> None:
+    store, clock = InMemoryStore(), FrozenClock(datetime(2026, 1, 2, tzinfo=UTC))
+    cache = InMemoryCache(clock)
+    track = _published_track(store)
+    tracks = ReadyTracks()
+    tracks.get(track.id, uow=InMemoryUnitOfWork(store), cache=cache)
+
+    with InvalidatingUnitOfWork(InMemoryUnitOfWork(store), cache, tracks) as uow:
+        uow.tracks.save(attrs.evolve(track, title="Never"))
+
+    assert cache.get(track_mark_key(track.id)) is None
+    assert tracks.remembered(track.id) is not None
+
+
+def test_without_a_shared_cache_another_process_hears_of_an_edit_within_the_lifetime() -> None:
+    """The embedded default shares no cache: a remembered copy is trusted for ``lifetime_s`` only."""
+    store = InMemoryStore()
+    track = _published_track(store)
+    monotonic = _Monotonic()
+    there = ReadyTracks(lifetime_s=2.0, monotonic=monotonic)
+    there.get(track.id, uow=InMemoryUnitOfWork(store), cache=NoCache())
+    with InvalidatingUnitOfWork(InMemoryUnitOfWork(store), NoCache(), ReadyTracks()) as uow:
+        uow.tracks.save(attrs.evolve(track, title="Renamed"))
+        uow.commit()
+
+    monotonic.now += 1.9
+    within = there.get(track.id, uow=InMemoryUnitOfWork(store), cache=NoCache()).title
+    monotonic.now += 0.2
+    after = there.get(track.id, uow=InMemoryUnitOfWork(store), cache=NoCache()).title
+
+    assert (within, after) == ("Song", "Renamed")

@@ -114,3 +114,20 @@ def test_only_the_artist_replies_and_only_in_a_conversation_a_fan_began(
         with pytest.raises(InvalidInput):
             dms.reply(artist.id, fan.id, hostile, caller=artist)
     assert len(dms.artist_thread(artist.id, fan.id, caller=artist)) == 1
+
+
+def test_the_artist_reads_the_names_of_the_fans_who_wrote_and_nobody_else_does(
+    world: World, dms: Conversations
+) -> None:
+    artist, other_artist = world.artist(), world.artist()
+    writer = world.fan_on(artist, Tier.SUPERFAN, name="Ada Ünïcode")
+    world.fan_on(artist, Tier.SUPERFAN, name="Silent Sam")
+    dms.send(artist.id, "hello", caller=writer)
+
+    names = dms.fan_names(artist.id, caller=artist)
+
+    assert names == {writer.id: "Ada Ünïcode"}
+    with pytest.raises(Forbidden):
+        dms.fan_names(artist.id, caller=other_artist)
+    with pytest.raises(Forbidden):
+        dms.fan_names(artist.id, caller=writer)

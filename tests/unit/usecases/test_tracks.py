@@ -8,6 +8,7 @@ import pytest
 
 from musicconnect.domain.accounts import Caller
 from musicconnect.domain.errors import (
+    Conflict,
     Forbidden,
     InvalidInput,
     MediaRejected,
@@ -294,6 +295,53 @@ def test_transcoding_reports_the_published_track(world: World) -> None:
         LADDER_KBPS,
     )
     assert progress[-1] == 1.0
+
+
+def test_a_transcodes_progress_is_stored_on_the_track_in_steps_and_cleared_once_published(
+    world: World,
+) -> None:
+    """What the studio shows while a track transcodes: the fraction done, in 5 % steps (a quarter
+    is 25 %, a third is stored as 30 %), read back as the transcode goes, gone once it is ready."""
+    artist = world.artist()
+    track = _queued_track(world, artist)
+    seen: list[tuple[float, float | None]] = []
+
+    transcode_track(
+        track.id,
+        uow=world.uow(),
+        storage=world.storage,
+        transcoder=world.transcoder,
+        progress=lambda fraction: seen.append((fraction, world.track(track.id).progress)),
+    )
+
+    assert [stored for fraction, stored in seen if fraction < 1] == [0.25, 0.5, 0.75]
+    assert world.track(track.id).status is TrackStatus.READY
+    assert world.track(track.id).progress is None
+
+
+def test_progress_that_cannot_be_stored_never_fails_the_transcode(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy database (or an edit saved meanwhile) loses a progress write, not the track."""
+    artist = world.artist()
+    track = _queued_track(world, artist)
+    refusing = world.uow()
+    refused: list[float | None] = []
+    original_save = refusing.tracks.save
+
+    def save_but_refuse_progress(changed: Track) -> None:
+        if changed.status is TrackStatus.PROCESSING:
+            refused.append(changed.progress)
+            raise Conflict("the track changed since it was read")
+        original_save(changed)
+
+    monkeypatch.setattr(refusing.tracks, "save", save_but_refuse_progress)
+
+    published = transcode_track(track.id, uow=refusing, storage=world.storage, transcoder=world.transcoder)
+
+    assert refused == [0.25, 0.5, 0.75, 1.0]
+    assert published is not None
+    assert world.track(track.id).status is TrackStatus.READY
 
 
 # --- visibility --------------------------------------------------------------------------------

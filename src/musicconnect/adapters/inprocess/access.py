@@ -22,9 +22,11 @@ class LocalAccessReads:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._denylist!r}, {self._cache!r})"
 
-    async def read(self, token_ids: Sequence[str], cache_key: str | None) -> tuple[bool, bytes | None]:
+    async def read(
+        self, token_ids: Sequence[str], cache_keys: Sequence[str]
+    ) -> tuple[bool, tuple[bytes | None, ...]]:
         revoked = self._denylist.is_revoked(*token_ids)
-        return revoked, None if cache_key is None else self._cache.get(cache_key)
+        return revoked, tuple(self._cache.get(key) for key in cache_keys)
 
 
 async def in_place(work: Callable[[], _T], /) -> _T:

@@ -62,6 +62,8 @@ def _track_doc(track: Track) -> Doc:
         ],
         "failure_reason": track.failure_reason,
         "audience": track.audience.value,
+        "description": track.description,
+        "progress": track.progress,
     }
     put_instant(doc, "created_at", track.created_at)
     put_instant(doc, "release_at", track.release_at)
@@ -88,4 +90,6 @@ def _track(doc: Doc) -> Track:
             for r in doc.get("rates", ())
         ),
         audience=Tier(doc.get("audience", Tier.FREE.value)),
+        description=str(doc.get("description", "")),
+        progress=None if doc.get("progress") is None else float(doc["progress"]),
     )

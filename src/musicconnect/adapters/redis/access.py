@@ -10,7 +10,7 @@ from musicconnect.adapters.redis.counters import RedisTokenDenylist
 
 
 class RedisAccessReads:
-    """``EXISTS`` on the revocation keys and ``GET`` on the cache entry, pipelined and awaited.
+    """``EXISTS`` on the revocation keys and ``MGET`` on the cache entries, pipelined and awaited.
 
     Reads the very keys RedisTokenDenylist and RedisCache write, so a revocation or an
     invalidation made through them is seen here at once. Redis being unreachable is
@@ -27,15 +27,17 @@ class RedisAccessReads:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._redis!r})"
 
-    async def read(self, token_ids: Sequence[str], cache_key: str | None) -> tuple[bool, bytes | None]:
+    async def read(
+        self, token_ids: Sequence[str], cache_keys: Sequence[str]
+    ) -> tuple[bool, tuple[bytes | None, ...]]:
         commands: list[tuple[str, ...]] = []
         if token_ids:
             commands.append(("EXISTS", *(self._denylist.key_of(t) for t in token_ids)))
-        if cache_key is not None:
-            commands.append(("GET", self._cache.key_of(cache_key)))
+        if cache_keys:
+            commands.append(("MGET", *(self._cache.key_of(k) for k in cache_keys)))
         if not commands:
-            return False, None
+            return False, ()
         replies = await self._redis.pipeline(*commands, what="access reads")
         revoked = bool(token_ids) and int(replies[0]) > 0
-        cached = as_bytes(replies[-1]) if cache_key is not None else None
+        cached = tuple(as_bytes(value) for value in replies[-1]) if cache_keys else ()
         return revoked, cached

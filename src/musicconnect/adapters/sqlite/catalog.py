@@ -26,9 +26,9 @@ from musicconnect.domain.tracks import Track, TrackStatus
 
 _INSERT: Final = (
     "INSERT INTO tracks (id, artist_id, title, created_at, status, release_at, exclusive,"
-    " duration_s, rungs_kbps, failure_reason, rates, audience) VALUES (:id, :artist_id, :title,"
-    " :created_at, :status, :release_at, :exclusive, :duration_s, :rungs_kbps, :failure_reason, :rates,"
-    " :audience)"
+    " duration_s, rungs_kbps, failure_reason, rates, audience, description, progress) VALUES (:id,"
+    " :artist_id, :title, :created_at, :status, :release_at, :exclusive, :duration_s, :rungs_kbps,"
+    " :failure_reason, :rates, :audience, :description, :progress)"
 )
 
 
@@ -50,7 +50,8 @@ class SqliteTrackRepository:
             " release_at = excluded.release_at, exclusive = excluded.exclusive,"
             " duration_s = excluded.duration_s, rungs_kbps = excluded.rungs_kbps,"
             " failure_reason = excluded.failure_reason, rates = excluded.rates,"
-            " audience = excluded.audience",
+            " audience = excluded.audience, description = excluded.description,"
+            " progress = excluded.progress",
             _columns(track),
         )
 
@@ -90,6 +91,8 @@ def _columns(track: Track) -> dict[str, Any]:
         "failure_reason": track.failure_reason,
         "rates": json.dumps([attrs.astuple(r) for r in track.rates]),
         "audience": track.audience.value,
+        "description": track.description,
+        "progress": track.progress,
     }
 
 
@@ -107,4 +110,6 @@ def _track(row: sqlite3.Row) -> Track:
         failure_reason=row["failure_reason"],
         rates=tuple(RungRate(int(k), float(a), float(p)) for k, a, p in json.loads(row["rates"])),
         audience=Tier(row["audience"]),
+        description=row["description"],
+        progress=row["progress"],
     )

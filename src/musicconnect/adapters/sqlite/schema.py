@@ -476,6 +476,13 @@ _BACKSTAGE: Final[Sequence[str]] = (
     "ALTER TABLE artists ADD COLUMN image_key TEXT",
 )
 
+#: Step 18: a track's description, which the artist edits in the studio (tracks before it have
+#: none), and how far its transcode is while it processes.
+_TRACK_DESCRIPTION_AND_PROGRESS: Final[Sequence[str]] = (
+    "ALTER TABLE tracks ADD COLUMN description TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE tracks ADD COLUMN progress REAL",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -495,6 +502,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _PRIVACY,
     _PAYOUT_PROCESSOR_FEE,
     _BACKSTAGE,
+    _TRACK_DESCRIPTION_AND_PROGRESS,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -14,8 +14,8 @@ from musicconnect.domain.live import LiveSession
 from musicconnect.domain.messages import DirectMessage
 from musicconnect.domain.payments import Payout
 from musicconnect.domain.subscriptions import Subscription
-from musicconnect.domain.tiers import TierPlan
-from musicconnect.domain.tracks import Track
+from musicconnect.domain.tiers import Tier, TierPlan
+from musicconnect.domain.tracks import Track, TrackEdit
 from musicconnect.ports.services import TokenPair
 
 #: JavaScript clients read JSON integers exactly only up to 2**53 - 1.
@@ -79,6 +79,43 @@ class EmailIn(_In):
 class PasswordResetIn(_In):
     token: Annotated[str, Field(max_length=200)]
     password: ShortText
+
+
+def iso_instant(value: object, field: str) -> object:
+    """A JSON string read as an ISO 8601 instant, for a ``mode="before"`` validator: JSON has no
+    datetime type, and strict validation refuses every string."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{field} must be an ISO 8601 date and time") from None
+    return value
+
+
+class TrackEditIn(_In):
+    """What to change on a track; a field left out stays as it is."""
+
+    title: Annotated[str | None, Field(max_length=400)] = None
+    description: Annotated[str | None, Field(max_length=4000)] = None
+    required_tier: Literal["free", "supporter", "superfan"] | None = None
+    release_at: Annotated[
+        datetime | None, Field(description="ISO 8601 with a timezone; null releases it at once")
+    ] = None
+
+    @field_validator("release_at", mode="before")
+    @classmethod
+    def _parse_instant(cls, value: object) -> object:
+        return iso_instant(value, "release_at")
+
+    def edit(self) -> TrackEdit:
+        return TrackEdit(
+            title=self.title,
+            description=self.description,
+            required_tier=None if self.required_tier is None else Tier(self.required_tier),
+            release_at=self.release_at,
+            # An explicit null (not a missing field) clears the date.
+            clear_release="release_at" in self.model_fields_set and self.release_at is None,
+        )
 
 
 class AccountOut(_Out):
@@ -230,6 +267,8 @@ class TrackOut(_Out):
     rungs: list[RungRateOut]
     release_at: datetime | None
     exclusive: bool
+    required_tier: str
+    description: str
     failure_reason: str | None
     likes: int | None = Field(default=None, description="How many fans like it (on a track's own view)")
 
@@ -248,6 +287,8 @@ class TrackOut(_Out):
             ],
             release_at=track.release_at,
             exclusive=track.exclusive,
+            required_tier=track.required_tier.value,
+            description=track.description,
             failure_reason=track.failure_reason,
             likes=likes,
         )
@@ -529,13 +570,7 @@ class LiveSessionIn(_In):
     @field_validator("starts_at", mode="before")
     @classmethod
     def _parse_instant(cls, value: object) -> object:
-        # JSON has no datetime type, and strict validation refuses every string: parse it here.
-        if isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value)
-            except ValueError:
-                raise ValueError("starts_at must be an ISO 8601 date and time") from None
-        return value
+        return iso_instant(value, "starts_at")
 
 
 class LiveSessionOut(_Out):

@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any, Final
 
 import anyio.to_thread
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED
 
 from musicconnect.domain.clocks import require_aware
@@ -25,7 +25,7 @@ from musicconnect.entrypoints.http.deps import (
     ViewerDep,
 )
 from musicconnect.entrypoints.http.errors import error_responses
-from musicconnect.entrypoints.http.schemas import TrackAcceptedOut, TrackOut
+from musicconnect.entrypoints.http.schemas import TrackAcceptedOut, TrackEditIn, TrackOut
 from musicconnect.entrypoints.http.uploads import FILE_FIELD, ReceivedForm, spooled_form
 from musicconnect.usecases.access import require_owner
 from musicconnect.usecases.tracks import IngestTrack
@@ -155,6 +155,29 @@ class TrackController(Controller):
         """A track's status and details, for whoever may see it."""
         track = tracks.view(track_id, caller=viewer)
         return TrackOut.of(track, likes=library.likes_of(track.id))
+
+    @patch(
+        "/tracks/{track_id:str}",
+        sync_to_thread=True,
+        security=BEARER,
+        responses=error_responses(401, 403, 404),
+    )
+    def edit_track(
+        self, *, track_id: FromPath[str], data: JSONBody[TrackEditIn], caller: CallerDep, tracks: TracksDep
+    ) -> TrackOut:
+        """The artist changes a track's title, description, required tier or release date; every
+        API process streams by the new rules from the next request."""
+        return TrackOut.of(tracks.edit(track_id, data.edit(), caller=caller))
+
+    @delete(
+        "/tracks/{track_id:str}",
+        sync_to_thread=True,
+        security=BEARER,
+        responses=error_responses(401, 403, 404),
+    )
+    def delete_track(self, *, track_id: FromPath[str], caller: CallerDep, tracks: TracksDep) -> None:
+        """The artist deletes a track: it leaves the catalogue, its streams stop, its media is removed."""
+        tracks.delete(track_id, caller=caller)
 
     @get(
         "/tracks/{track_id:str}/stream",

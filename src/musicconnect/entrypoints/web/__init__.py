@@ -4,11 +4,13 @@ bearer tokens."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, Final
 
 import attrs
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Request, Router
+from litestar.config.csrf import CSRFConfig
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
@@ -18,15 +20,22 @@ from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from musicconnect.domain.accounts import Caller
-from musicconnect.domain.errors import DomainError
 from musicconnect.entrypoints.http.schemas import picture_url
 from musicconnect.entrypoints.web import session
 from musicconnect.entrypoints.web.account import AccountPages
 from musicconnect.entrypoints.web.assets import asset_routers
 from musicconnect.entrypoints.web.backstage import BackstagePages
 from musicconnect.entrypoints.web.calls import WebCalls
-from musicconnect.entrypoints.web.common import SignInFirst, error_page, sign_in_first
+from musicconnect.entrypoints.web.common import SignInFirst, error_pages, sign_in_first
 from musicconnect.entrypoints.web.fans import FanPages
+from musicconnect.entrypoints.web.perks import (
+    LivePages,
+    MessagePages,
+    NotificationPages,
+    PerkRefused,
+    QaPages,
+    perk_refused,
+)
 from musicconnect.entrypoints.web.picture import PicturePages
 from musicconnect.entrypoints.web.studio import StudioPages
 from musicconnect.platform import Platform
@@ -68,6 +77,7 @@ def _templates() -> TemplateConfig[JinjaTemplateEngine]:
         auto_reload=False,
     )
     environment.filters["money"] = _money
+    environment.globals["utc"] = UTC
     environment.filters["picture_url"] = picture_url
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
@@ -77,25 +87,45 @@ def web_app(platform: Platform, *, secret: str) -> WebApp:
     calls = WebCalls(platform)
     settings = platform.settings
 
+    csrf = session.csrf_config(settings, secret)
+
     def provide_calls() -> WebCalls:
         return calls
+
+    def provide_csrf() -> CSRFConfig:
+        return csrf
 
     def provide_visitor(request: Request[Any, Any, Any]) -> Caller | None:
         return session.visitor_of(request, calls)
 
     pages = Router(
         path="/",
-        route_handlers=[AccountPages, FanPages, StudioPages, BackstagePages, PicturePages],
+        route_handlers=[
+            AccountPages,
+            FanPages,
+            StudioPages,
+            QaPages,
+            MessagePages,
+            LivePages,
+            NotificationPages,
+            BackstagePages,
+            PicturePages,
+        ],
         dependencies={
             "calls": Provide(provide_calls, sync_to_thread=False, use_cache=True),
+            "csrf": Provide(provide_csrf, sync_to_thread=False, use_cache=True),
             # One account read per request (a reset or erasure ends the session at once).
             "visitor": Provide(provide_visitor, sync_to_thread=True),
         },
         middleware=[
             session.session_config(settings).middleware,
-            DefineMiddleware(CSRFMiddleware, config=session.csrf_config(settings, secret)),
+            DefineMiddleware(CSRFMiddleware, config=csrf),
         ],
-        exception_handlers={SignInFirst: sign_in_first, DomainError: error_page},
+        exception_handlers={
+            **error_pages(lambda request: session.visitor_of(request, calls)),
+            SignInFirst: sign_in_first,
+            PerkRefused: lambda request, refused: perk_refused(request, refused, calls),
+        },
         response_headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
         include_in_schema=False,
     )

@@ -19,6 +19,7 @@ from musicconnect.entrypoints.web.common import (
     CallsDep,
     Form,
     VisitorDep,
+    local_path,
     page,
     require_visitor,
     see_other,
@@ -39,7 +40,15 @@ class FanPages(Controller):
     @get("/artist/{artist_id:str}", sync_to_thread=True)
     def artist(self, *, artist_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Template:
         shown = calls.artist_page(artist_id, visitor)
-        return page("artist.html", visitor, page=shown, tiers=list(Tier))
+        fan = visitor if visitor is not None and visitor.role is Role.FAN else None
+        return page(
+            "artist.html",
+            visitor,
+            page=shown,
+            tiers=list(Tier),
+            follows=fan is not None and calls.follows(artist_id, fan),
+            liked=calls.liked_ids(fan) if fan is not None else frozenset(),
+        )
 
     @get("/artist/{artist_id:str}/join", sync_to_thread=True)
     def confirm_tier(
@@ -73,19 +82,25 @@ class FanPages(Controller):
         return see_other(f"/artist/{artist_id}?changed={result.subscription.tier}")
 
     @post("/artist/{artist_id:str}/follow", sync_to_thread=True)
-    def follow(self, *, artist_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Redirect:
-        calls.follow(artist_id, require_visitor(visitor, Role.FAN))
-        return see_other(f"/artist/{artist_id}?followed=1")
+    def follow(
+        self, *, artist_id: FromPath[str], data: Form, calls: CallsDep, visitor: VisitorDep
+    ) -> Redirect:
+        """Follow, or unfollow with ``follow=0``; back to where the button was."""
+        on = data.get("follow", "1") != "0"
+        calls.follow(artist_id, require_visitor(visitor, Role.FAN), on=on)
+        return see_other(local_path(data.get("back"), f"/artist/{artist_id}"))
 
     @post("/track/{track_id:str}/like", sync_to_thread=True)
-    def like(self, *, track_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Redirect:
-        track = calls.like(track_id, require_visitor(visitor, Role.FAN))
-        return see_other(f"/artist/{track.artist_id}?liked={track.id}")
+    def like(self, *, track_id: FromPath[str], data: Form, calls: CallsDep, visitor: VisitorDep) -> Redirect:
+        """Like, or unlike with ``like=0``; back to where the button was."""
+        on = data.get("like", "1") != "0"
+        track = calls.like(track_id, require_visitor(visitor, Role.FAN), on=on)
+        return see_other(local_path(data.get("back"), f"/artist/{track.artist_id}"))
 
     @get("/library", sync_to_thread=True)
     def library(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:
         fan = require_visitor(visitor, Role.FAN)
-        return page("library.html", visitor, subscriptions=calls.library(fan))
+        return page("library.html", visitor, library=calls.library(fan))
 
     @get(
         "/listen/{track_id:str}",

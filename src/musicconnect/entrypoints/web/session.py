@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from hmac import compare_digest
 from typing import Any, Final
 
 from litestar import Request
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.stores.base import Store
 from litestar.types import Message, ScopeSession
@@ -122,3 +125,21 @@ def visitor_of(request: Request[Any, Any, Any], calls: WebCalls) -> Caller | Non
     except (AuthenticationFailed, ValueError):
         sign_out(request)
         return None
+
+
+def check_csrf(request: Request[Any, Any, Any], config: CSRFConfig, form_token: str | None = None) -> None:
+    """The double-submit check Litestar's CSRF middleware makes, for a route that streams its body
+    (the middleware would read a whole upload into memory to find the form's token): the header's
+    token, else the form's ``_csrf_token``, must be one this app signed and equal the cookie's."""
+    token = request.headers.get(config.header_name) or form_token
+    cookie = request.cookies.get(config.cookie_name)
+    signed = [_signed_secret(t, config.secret) for t in (token, cookie)]
+    if signed[0] is None or signed[1] is None or not compare_digest(signed[0], signed[1]):
+        raise PermissionDeniedException("CSRF token verification failed")
+
+
+def _signed_secret(token: str | None, secret: str) -> str | None:
+    if token is None or len(token) <= CSRF_SECRET_LENGTH:
+        return None
+    value, mac = token[:CSRF_SECRET_LENGTH], token[CSRF_SECRET_LENGTH:]
+    return value if compare_digest(mac, generate_csrf_hash(token=value, secret=secret)) else None

@@ -60,6 +60,10 @@ document.addEventListener("click", (event) => {
 
 document.addEventListener("submit", (event) => {
   const form = event.target;
+  if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+    return;
+  }
   if (form.hasAttribute("data-no-nav") || event.defaultPrevented) return;
   const url = new URL(form.action, location.href);
   if (!sameOrigin(url)) return;
@@ -84,7 +88,8 @@ const bitrate = document.getElementById("bitrate");
 const toggle = document.getElementById("play-toggle");
 const seek = document.getElementById("seek");
 // ``ahead``: seconds to buffer ahead (a short read-ahead reaches segments after their URLs expired).
-const player = { track: null, title: "", hls: null, levels: [], reloads: 0, errors: [], counted: new Set(), ahead: 30 };
+// ``live``: a live session is playing (its master comes from /listen/live/, and plays are not counted).
+const player = { track: null, title: "", live: false, hls: null, levels: [], reloads: 0, errors: [], counted: new Set(), ahead: 30 };
 window.mcPlayer = player;
 
 function rungOf(level) {
@@ -111,10 +116,11 @@ function fillMenu(levels, keep) {
   if (kept >= 0) player.hls.currentLevel = kept;
 }
 
-function start(trackId, title, position, keepRung) {
+function start(trackId, title, position, keepRung, live = player.live) {
   if (player.hls) player.hls.destroy();
   player.track = trackId;
   player.title = title;
+  player.live = live;
   bar.hidden = false;
   document.getElementById("now-playing").textContent = title;
   const hls = new Hls({ startPosition: position, maxBufferLength: player.ahead, maxMaxBufferLength: player.ahead });
@@ -140,7 +146,7 @@ function start(trackId, title, position, keepRung) {
       document.getElementById("now-playing").textContent = `${title}: cannot play (${status || data.details})`;
     }
   });
-  hls.loadSource(`/listen/${encodeURIComponent(trackId)}`);
+  hls.loadSource(`/listen/${live ? "live/" : ""}${encodeURIComponent(trackId)}`);
   hls.attachMedia(audio);
 }
 
@@ -169,7 +175,7 @@ seek.addEventListener("input", () => {
   if (audio.duration) audio.currentTime = (Number(seek.value) / 100) * audio.duration;
 });
 audio.addEventListener("playing", () => {
-  if (!player.track || player.counted.has(player.track)) return;
+  if (!player.track || player.live || player.counted.has(player.track)) return;
   player.counted.add(player.track);
   fetch(`/listen/${encodeURIComponent(player.track)}/play`, { method: "POST", headers: { "X-CSRFToken": csrf() } });
 });
@@ -177,7 +183,7 @@ audio.addEventListener("playing", () => {
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-play]");
   if (!button) return;
-  start(button.dataset.play, button.dataset.title, -1, null);
+  start(button.dataset.play, button.dataset.title, -1, null, button.dataset.live === "1");
 });
 
 // --- uploads, with progress, then the transcode's status --------------------------------------
@@ -190,9 +196,14 @@ function watchTrack(trackId, row) {
     const status = row.querySelector(".status");
     status.textContent = track.status;
     if (track.status === "processing") {
-      // The transcode reports no fraction to the page yet: an indeterminate bar while it runs.
+      // The worker stores the transcode's progress in 5 % steps; before its first report, the bar is indeterminate.
       const bar = document.createElement("progress");
       bar.setAttribute("aria-label", `Transcoding ${track.title}`);
+      bar.max = 100;
+      if (track.progress_percent !== null) {
+        bar.value = track.progress_percent;
+        status.append(` ${track.progress_percent} %`);
+      }
       status.append(" ", bar);
     }
     row.querySelector(".rungs").textContent = track.rungs_kbps.join(" / ");
@@ -228,8 +239,12 @@ function setUpUpload() {
       const row = tbody.insertRow(0);
       row.dataset.track = body.track_id;
       const title = row.insertCell();
+      title.className = "title";
       title.textContent = form.elements.title.value;
-      for (const name of ["status", "rungs", "measured"]) row.insertCell().className = name;
+      for (const name of ["status", "rungs", "measured", "tier"]) row.insertCell().className = name;
+      const edit = row.insertCell().appendChild(document.createElement("a"));
+      edit.href = `/studio/tracks/${encodeURIComponent(body.track_id)}/edit`;
+      edit.textContent = "Edit";
       watchTrack(body.track_id, row);
       form.reset();
     });
@@ -279,7 +294,7 @@ function pageReady(url) {
   if (leave) { location.assign(leave.href); return; }
   setUpUpload();
   document.querySelectorAll("tr[data-track]").forEach((row) => {
-    if (row.querySelector(".status").textContent.trim() === "processing") watchTrack(row.dataset.track, row);
+    if (row.querySelector(".status").textContent.trim().startsWith("processing")) watchTrack(row.dataset.track, row);
   });
   drawCharts();
   // A tier change: the same track, a richer (or poorer) master, at the same position.
