@@ -20,6 +20,7 @@ from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
 
 from musicconnect.domain.accounts import Caller
+from musicconnect.domain.money import Money
 from musicconnect.entrypoints.http.schemas import picture_url
 from musicconnect.entrypoints.web import session
 from musicconnect.entrypoints.web.account import AccountPages
@@ -70,6 +71,11 @@ def _money(value: Any) -> str:
     return str(value.format()) if value is not None else ""
 
 
+def _minor(amount: int, currency: str) -> str:
+    """An amount the dashboard reads in minor units, as people read money (``25.00 USD``)."""
+    return Money(int(amount), currency).format()
+
+
 def _templates() -> TemplateConfig[JinjaTemplateEngine]:
     environment = Environment(
         loader=PackageLoader("musicconnect.entrypoints.web", "templates"),
@@ -77,6 +83,7 @@ def _templates() -> TemplateConfig[JinjaTemplateEngine]:
         auto_reload=False,
     )
     environment.filters["money"] = _money
+    environment.filters["minor"] = _minor
     environment.globals["utc"] = UTC
     environment.filters["picture_url"] = picture_url
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
