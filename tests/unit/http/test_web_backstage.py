@@ -53,7 +53,9 @@ def test_the_artist_posts_a_superfan_comments_and_a_supporter_is_refused(api: Ap
         sign_in(other_client, supporter)
         refused = other_client.get(page_path)
         assert refused.status_code == 403
-        assert "superfans" in refused.text
+        # The refusal names the tier that grants the backstage and links to joining it.
+        assert "superfan" in refused.text.lower()
+        assert f"/artist/{artist.id}/join" in refused.text
 
 
 def test_the_studio_uploads_a_picture_that_the_artist_page_shows(api: Api) -> None:

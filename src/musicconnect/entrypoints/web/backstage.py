@@ -13,7 +13,9 @@ from litestar.response import Redirect, Template
 
 from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.backstage import MAX_IMAGES
+from musicconnect.domain.tiers import Feature
 from musicconnect.entrypoints.web.common import CallsDep, Form, VisitorDep, page, require_visitor, see_other
+from musicconnect.entrypoints.web.perks import perk
 from musicconnect.usecases.backstage import Backstage, NewPost
 from musicconnect.usecases.streaming import is_owner
 
@@ -32,7 +34,8 @@ class BackstagePages(Controller):
         reader = require_visitor(visitor)
         backstage = calls.platform.backstage
         artist = calls.platform.artists.view(artist_id)
-        shown = backstage.feed(artist_id, caller=reader, cursor=cursor or None, limit=10)
+        with perk(Feature.VIRTUAL_BACKSTAGE, artist_id, reader):
+            shown = backstage.feed(artist_id, caller=reader, cursor=cursor or None, limit=10)
         owner = is_owner(reader, artist_id)
         return page(
             "backstage.html",
