@@ -451,3 +451,34 @@ def test_the_studio_shows_a_transcodes_progress_as_a_number(api: Api, services: 
 
     assert "processing 40 %" in studio.text
     assert (status["status"], status["progress_percent"]) == ("processing", 40)
+
+
+def test_the_dashboard_shows_revenue_as_money_not_minor_units(api: Api) -> None:
+    """A supporter's 5.00 USD reads as 5.00 paid and 4.50 the artist's, never as 500 and 450."""
+    artist = api.artist()
+    api.fan_on(artist, "supporter")
+    sign_in(api.client, artist)
+
+    dashboard = api.client.get("/studio/dashboard").text
+
+    assert "5.00 USD paid by fans, 4.50 USD yours" in dashboard
+    assert "minor units" not in dashboard
+
+
+def test_the_payouts_page_shows_each_receipt_and_no_processor_to_set_up_offline(api: Api) -> None:
+    artist = api.artist()
+    api.fan_on(artist, "supporter")
+    paid = api.client.post("/payouts/run", json={"period": "2025-03"}, headers=api.admin().headers)
+    assert paid.status_code == 200, paid.text
+    sign_in(api.client, artist)
+
+    shown = api.client.get("/studio/payouts").text
+
+    receipt = re.search(r"<tr><td>2025-03</td>(.*?)</tr>", shown)
+    assert receipt is not None, shown
+    cells = re.findall(r"<td>(.*?)</td>", receipt.group(1))
+    # Paid by fans, platform fee, processor fee (none offline), the artist's share, status.
+    assert cells[:4] == ["5.00 USD", "0.50 USD", "0.00 USD", "4.50 USD"]
+    assert cells[4].startswith("paid")
+    assert "Stripe" not in shown
+    assert "/studio/payouts/onboarding" not in shown

@@ -181,7 +181,9 @@ class StudioPages(Controller):
 
     @get("/payouts", sync_to_thread=True)
     def payouts(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:
-        return page("payouts.html", visitor, payouts=calls.payouts(require_visitor(visitor, Role.ARTIST)))
+        payouts = calls.payouts(require_visitor(visitor, Role.ARTIST))
+        on_stripe = calls.settings.stripe_api_key is not None
+        return page("payouts.html", visitor, payouts=payouts, stripe=on_stripe)
 
 
 def _release_in_utc(form: ReceivedForm) -> ReceivedForm:
