@@ -482,3 +482,19 @@ def test_the_payouts_page_shows_each_receipt_and_no_processor_to_set_up_offline(
     assert cells[4].startswith("paid")
     assert "Stripe" not in shown
     assert "/studio/payouts/onboarding" not in shown
+
+
+def test_perks_and_notification_kinds_read_as_words_not_code_names(api: Api) -> None:
+    artist = api.artist()
+    fan = api.fan()
+    sign_in(api.client, fan)
+
+    tiers = api.client.get(f"/artist/{artist.id}").text
+    settings = api.client.get("/account/notifications").text
+
+    assert "Monthly Q&amp;A" in tiers
+    assert "Virtual backstage" in tiers
+    assert "Your question is answered" in settings
+    for code_name in ("monthly qa", "monthly_qa", "qa answered", "dm reply"):
+        assert code_name not in tiers
+        assert code_name not in settings

@@ -29,6 +29,7 @@ from musicconnect.entrypoints.web.backstage import BackstagePages
 from musicconnect.entrypoints.web.calls import WebCalls
 from musicconnect.entrypoints.web.common import SignInFirst, error_pages, sign_in_first
 from musicconnect.entrypoints.web.fans import FanPages
+from musicconnect.entrypoints.web.labels import label
 from musicconnect.entrypoints.web.perks import (
     LivePages,
     MessagePages,
@@ -84,6 +85,7 @@ def _templates() -> TemplateConfig[JinjaTemplateEngine]:
     )
     environment.filters["money"] = _money
     environment.filters["minor"] = _minor
+    environment.filters["label"] = label
     environment.globals["utc"] = UTC
     environment.filters["picture_url"] = picture_url
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
