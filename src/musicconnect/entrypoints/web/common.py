@@ -13,6 +13,7 @@ from litestar import Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.di import NamedDependency
 from litestar.enums import MediaType, RequestEncodingType
+from litestar.exceptions import ClientException, HTTPException
 from litestar.params import Body, SkipValidation
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
@@ -117,7 +118,15 @@ def error_pages(visitor_of: VisitorOf) -> ExceptionHandlersMap:
 
         return handler
 
-    return {kind: as_page(handler) for kind, handler in EXCEPTION_HANDLERS.items()}
+    pages = {kind: as_page(handler) for kind, handler in EXCEPTION_HANDLERS.items()}
+
+    def undecodable_form(request: Request[Any, Any, Any], _: UnicodeDecodeError) -> Response[Any]:
+        # Litestar decodes a multipart part without a file name as UTF-8 text (while finding the
+        # CSRF token, before any handler runs): bytes that are not text are the client's mistake.
+        refused = ClientException("a form field is not UTF-8 text")
+        return pages[HTTPException](request, refused)  # type: ignore[no-any-return]
+
+    return pages | {UnicodeDecodeError: undecodable_form}
 
 
 def _visitor_or_none(visitor_of: VisitorOf, request: Request[Any, Any, Any]) -> Caller | None:

@@ -95,6 +95,7 @@ class StudioPages(Controller):
         scripted = request.headers.get(csrf.header_name) is not None
         if scripted:
             session.check_csrf(request, csrf)
+        token_checked = scripted
         try:
             async with spooled_form(
                 request.stream(),
@@ -106,10 +107,15 @@ class StudioPages(Controller):
                 form = received
                 if not scripted:
                     session.check_csrf(request, csrf, form.fields.get("_csrf_token"))
+                    token_checked = True
                     form = _release_in_utc(form)
                 command = ingest_command(artist.id, form)
                 track = await anyio.to_thread.run_sync(lambda: calls.ingest(command, artist))
         except DomainError as error:
+            if not token_checked:
+                # A body that is no form has no token to read: refused as any form without one
+                # (403), never answered with the studio.
+                session.check_csrf(request, csrf)
             if scripted:
                 raise
             refusal = error
