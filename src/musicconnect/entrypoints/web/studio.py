@@ -59,10 +59,9 @@ class StudioPages(Controller):
         return page(
             "studio.html",
             artist,
-            status_code=422,
+            refused=error,
             artist=calls.own_artist(artist),
             tracks=calls.own_tracks(artist),
-            error=error.detail,
         )
 
     @post("/tiers/{tier:str}", sync_to_thread=True)
@@ -158,9 +157,7 @@ class StudioPages(Controller):
             calls.edit_track(track_id, _track_edit(data), artist)
         except InvalidInput as error:
             track = calls.own_track(track_id, artist)
-            return page(
-                "track_edit.html", visitor, status_code=422, track=track, tiers=list(Tier), error=error.detail
-            )
+            return page("track_edit.html", visitor, refused=error, track=track, tiers=list(Tier))
         return see_other(f"/studio?saved=track#track-{track_id}")
 
     @post("/tracks/{track_id:str}/delete", sync_to_thread=True)
