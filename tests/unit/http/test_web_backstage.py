@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 
+import httpx
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -14,20 +15,27 @@ from tests.unit.http.conftest import Api
 from tests.unit.http.test_web_pages import csrf_of, sign_in
 
 
+def artist_posts(
+    client: TestClient[Litestar], page_path: str, body: str, *pictures: tuple[str, bytes]
+) -> httpx.Response:
+    """The backstage page's form as a browser posts it: native multipart, the token as a field."""
+    token = csrf_of(client, page_path)
+    fields = [
+        ("_csrf_token", (None, token.encode(), "text/plain")),
+        ("body", (None, body.encode(), "text/plain")),
+    ]
+    files = [("image", (name, content, "image/jpeg")) for name, content in pictures]
+    return client.post(page_path, files=[*fields, *files])
+
+
 def test_the_artist_posts_a_superfan_comments_and_a_supporter_is_refused(api: Api, app: Litestar) -> None:
     artist = api.artist()
     superfan, supporter = api.fan_on(artist, "superfan"), api.fan_on(artist, "supporter")
     page_path = f"/artist/{artist.id}/backstage"
 
     sign_in(api.client, artist)
-    token = csrf_of(api.client, page_path)
-    posted = api.client.post(
-        page_path,
-        files=[
-            ("_csrf_token", (None, token.encode(), "text/plain")),
-            ("body", (None, "Mixing tonight — « Été »".encode(), "text/plain")),
-            ("image", ("desk.jpg", images.photo_with_gps(), "image/jpeg")),
-        ],
+    posted = artist_posts(
+        api.client, page_path, "Mixing tonight — « Été »", ("desk.jpg", images.photo_with_gps())
     )
     assert posted.status_code == 200, posted.text
     assert "Mixing tonight — « Été »" in html.unescape(posted.text)
@@ -97,14 +105,7 @@ def test_markup_in_a_post_and_a_comment_is_shown_as_text_never_run(api: Api, app
     comment_body = '<img src=x onerror=alert("comment")>'
 
     sign_in(api.client, artist)
-    token = csrf_of(api.client, page_path)
-    posted = api.client.post(
-        page_path,
-        files=[
-            ("_csrf_token", (None, token.encode(), "text/plain")),
-            ("body", (None, post_body.encode(), "text/plain")),
-        ],
-    )
+    posted = artist_posts(api.client, page_path, post_body)
     assert posted.status_code == 200, posted.text
 
     with TestClient(app) as fan_client:
