@@ -150,8 +150,12 @@ class Attempt:
 
 
 def attempts(scene: Scene) -> st.SearchStrategy[Attempt]:
-    # Any text but a slash, which the router reads as a segment even when escaped (no route: 404).
-    path_id = st.one_of(st.sampled_from(scene.ids), _text.map(lambda t: t.replace("/", "")).filter(bool))
+    # Any text but a slash, which the router reads as a segment even when escaped, and "." or "..",
+    # which the URL drops as dot segments (either way another route, or none: not this one).
+    path_id = st.one_of(
+        st.sampled_from(scene.ids),
+        _text.map(lambda t: t.replace("/", "")).filter(lambda t: t.strip(".") != ""),
+    )
     return st.builds(
         Attempt,
         path_ids=st.lists(path_id, min_size=3, max_size=3).map(tuple),
