@@ -10,8 +10,12 @@ import httpx
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from musicconnect.adapters.inprocess import InlineJobQueue
+from musicconnect.usecases.backstage_media import CLIP_JOB
+from musicconnect.usecases.notifications import NOTIFY_JOB
 from tests.support import images
-from tests.unit.http.conftest import Api
+from tests.unit.http.conftest import Api, Rebind
+from tests.unit.http.fakes import fake_audio
 from tests.unit.http.test_web_pages import csrf_of, sign_in
 
 
@@ -123,3 +127,55 @@ def test_markup_in_a_post_and_a_comment_is_shown_as_text_never_run(api: Api, app
         assert typed in html.unescape(page)  # but shown, as typed
     assert "<script>alert" not in page
     assert "<img src=x" not in page
+
+
+def test_the_artist_posts_a_clip_and_a_superfan_plays_it_in_the_player(api: Api, app: Litestar) -> None:
+    artist = api.artist()
+    superfan = api.fan_on(artist, "superfan")
+    page_path = f"/artist/{artist.id}/backstage"
+    sign_in(api.client, artist)
+    token = csrf_of(api.client, page_path)
+
+    posted = api.client.post(
+        page_path,
+        files=[
+            ("_csrf_token", (None, token.encode(), "text/plain")),
+            ("body", (None, b"a demo from tonight", "text/plain")),
+            ("clip", ("demo.wav", fake_audio(), "audio/wav")),
+        ],
+    )
+
+    assert posted.status_code == 200, posted.text
+    with TestClient(app) as fan_client:
+        sign_in(fan_client, superfan)
+        shown = fan_client.get(page_path).text
+        status = re.search(r'class="clip-status">(\w+)<', shown)
+        source = re.search(r'data-src="([^"]+)"', shown)
+        assert status is not None, shown
+        assert status.group(1) == "ready"  # the inline job queue transcoded it at once
+        assert source is not None, shown
+        playlist = fan_client.get(html.unescape(source.group(1)))
+    assert playlist.status_code == 200, playlist.text
+    assert playlist.text.startswith("#EXTM3U")
+    assert list((api.services.settings.data_dir / "tmp" / "uploads").glob("clip-*")) == []  # nothing left
+
+
+def test_a_clip_still_processing_shows_its_status_and_no_play_button(api: Api, rebind: Rebind) -> None:
+    artist = api.artist()
+    # A worker that has not got to the clip yet (and sends no notifications).
+    rebind(jobs=InlineJobQueue({CLIP_JOB: lambda _: None, NOTIFY_JOB: lambda _: None}))
+    page_path = f"/artist/{artist.id}/backstage"
+    sign_in(api.client, artist)
+    token = csrf_of(api.client, page_path)
+
+    shown = api.client.post(
+        page_path,
+        files=[
+            ("_csrf_token", (None, token.encode(), "text/plain")),
+            ("body", (None, b"soon", "text/plain")),
+            ("clip", ("demo.wav", fake_audio(), "audio/wav")),
+        ],
+    ).text
+
+    assert 'class="clip-status">processing<' in shown
+    assert "data-src=" not in shown
