@@ -20,7 +20,11 @@ from tests.unit.http.test_web_pages import csrf_of, sign_in
 
 
 def artist_posts(
-    client: TestClient[Litestar], page_path: str, body: str, *pictures: tuple[str, bytes]
+    client: TestClient[Litestar],
+    page_path: str,
+    body: str,
+    *pictures: tuple[str, bytes],
+    clip: bytes | None = None,
 ) -> httpx.Response:
     """The backstage page's form as a browser posts it: native multipart, the token as a field."""
     token = csrf_of(client, page_path)
@@ -29,6 +33,8 @@ def artist_posts(
         ("body", (None, body.encode(), "text/plain")),
     ]
     files = [("image", (name, content, "image/jpeg")) for name, content in pictures]
+    if clip is not None:
+        files.append(("clip", ("demo.wav", clip, "audio/wav")))
     return client.post(page_path, files=[*fields, *files])
 
 
@@ -134,16 +140,8 @@ def test_the_artist_posts_a_clip_and_a_superfan_plays_it_in_the_player(api: Api,
     superfan = api.fan_on(artist, "superfan")
     page_path = f"/artist/{artist.id}/backstage"
     sign_in(api.client, artist)
-    token = csrf_of(api.client, page_path)
 
-    posted = api.client.post(
-        page_path,
-        files=[
-            ("_csrf_token", (None, token.encode(), "text/plain")),
-            ("body", (None, b"a demo from tonight", "text/plain")),
-            ("clip", ("demo.wav", fake_audio(), "audio/wav")),
-        ],
-    )
+    posted = artist_posts(api.client, page_path, "a demo from tonight", clip=fake_audio())
 
     assert posted.status_code == 200, posted.text
     with TestClient(app) as fan_client:
@@ -166,16 +164,8 @@ def test_a_clip_still_processing_shows_its_status_and_no_play_button(api: Api, r
     rebind(jobs=InlineJobQueue({CLIP_JOB: lambda _: None, NOTIFY_JOB: lambda _: None}))
     page_path = f"/artist/{artist.id}/backstage"
     sign_in(api.client, artist)
-    token = csrf_of(api.client, page_path)
 
-    shown = api.client.post(
-        page_path,
-        files=[
-            ("_csrf_token", (None, token.encode(), "text/plain")),
-            ("body", (None, b"soon", "text/plain")),
-            ("clip", ("demo.wav", fake_audio(), "audio/wav")),
-        ],
-    ).text
+    shown = artist_posts(api.client, page_path, "soon", clip=fake_audio()).text
 
     assert 'class="clip-status">processing<' in shown
     assert "data-src=" not in shown

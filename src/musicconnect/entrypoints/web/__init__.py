@@ -127,7 +127,7 @@ def web_app(platform: Platform, *, secret: str) -> WebApp:
             PerkRefused: lambda request, refused: perk_refused(request, refused, calls),
         },
         response_headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
-        include_in_schema=False,
+        include_in_schema=False,  # for every page controller below it: pages are not the API
     )
     return WebApp(
         routers=[pages, *asset_routers()],

@@ -17,7 +17,6 @@ from musicconnect.entrypoints.web.common import CallsDep, Form, VisitorDep, loca
 
 class AccountPages(Controller):
     path = "/"
-    include_in_schema = False
 
     @get("/signup", sync_to_thread=False)
     def sign_up_form(self, *, visitor: VisitorDep) -> Template:

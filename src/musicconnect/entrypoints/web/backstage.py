@@ -29,7 +29,6 @@ _MAX_FORM_BYTES: Final = MAX_IMAGES * 15 * 1024 * 1024 + CLIP_POLICY.max_bytes +
 
 class BackstagePages(Controller):
     path = "/"
-    include_in_schema = False
 
     @get("/artist/{artist_id:str}/backstage", sync_to_thread=True)
     def feed(

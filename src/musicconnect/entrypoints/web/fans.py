@@ -28,7 +28,6 @@ from musicconnect.entrypoints.web.common import (
 
 class FanPages(Controller):
     path = "/"
-    include_in_schema = False
 
     @get("/", sync_to_thread=True)
     def discover(self, *, calls: CallsDep, visitor: VisitorDep, q: FromQuery[str] = "") -> Template:

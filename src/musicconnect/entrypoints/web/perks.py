@@ -89,7 +89,6 @@ class QaPages(Controller):
     """The monthly Q&A: supporters+ read, ask and upvote; the artist opens, answers, hides, closes."""
 
     path = "/"
-    include_in_schema = False
 
     @get("/artist/{artist_id:str}/qa", sync_to_thread=True)
     def sessions(self, *, artist_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Template:
@@ -268,7 +267,6 @@ class MessagePages(Controller):
     """Direct messages: a superfan's conversation with the artist, the artist's inbox and replies."""
 
     path = "/"
-    include_in_schema = False
 
     @get("/artist/{artist_id:str}/messages", sync_to_thread=True)
     def thread(self, *, artist_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Template:
@@ -345,7 +343,6 @@ class LivePages(Controller):
     """Live sessions: the list on an artist's page, listening in the player, the artist's schedule."""
 
     path = "/"
-    include_in_schema = False
 
     @get("/artist/{artist_id:str}/live", sync_to_thread=True)
     def sessions(self, *, artist_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Template:
@@ -400,7 +397,6 @@ class NotificationPages(Controller):
     """A fan's notification feed and which kinds also come by email (the JSON API has ``/notifications``)."""
 
     path = "/account/notifications"
-    include_in_schema = False
 
     @get("/", sync_to_thread=True)
     def feed(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:

@@ -37,7 +37,6 @@ from musicconnect.entrypoints.web.common import (
 
 class StudioPages(Controller):
     path = "/studio"
-    include_in_schema = False
 
     @get("/", sync_to_thread=True)
     def studio(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:

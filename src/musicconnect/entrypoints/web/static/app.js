@@ -140,8 +140,9 @@ function start(trackId, title, position, keepRung, live = player.live, src = nul
     const status = data.response ? data.response.code : null;
     const code = status === 403 ? errorCode(data.networkDetails) : null;
     player.errors.push({ details: data.details, fatal: data.fatal, status, code });
-    if (code === "url_expired") {
-      // Signed URLs ran out mid-listen: a fresh master, from where we were.
+    if (code === "url_expired" && !player.src) {
+      // Signed URLs ran out mid-listen: a fresh master, from where we were. (A clip's URL came
+      // with its page, which has to be loaded again for a fresh one.)
       player.reloads += 1;
       refresh();
     } else if (data.fatal) {
