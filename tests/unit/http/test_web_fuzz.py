@@ -4,6 +4,7 @@ Every web route is taken from the app's own route table (a new page is fuzzed wi
 here), for a visitor signed out, a fan and an artist: GET with random query strings, POST with random
 form fields (missing, extra, empty, ~1 MB, unicode, control characters, wrong types), urlencoded or
 multipart with or without file parts, with a good, missing or forged CSRF token, and random path ids.
+The same again with a browser session whose artist's account was erased, or whose artist row is gone.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ FIELD_NAMES: Final = sorted(
     {name for t in _TEMPLATES.glob("*.html") for name in re.findall(r'name="([a-z_]+)"', t.read_text())}
     - {"viewport"}
 )
+#: A few attempts per route and visitor: every route is tried by each (about 1,500 requests, ~30 s).
 _PER_ROUTE: Final = settings(
     max_examples=6,
     deadline=None,
