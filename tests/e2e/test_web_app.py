@@ -3,7 +3,8 @@
 One journey (module-scoped, in order): an artist signs up and uploads a track that becomes ready;
 three fans sign up, two subscribe in the browser, and each hears exactly the rungs of their tier;
 a free fan cannot reach 256k; an upgrade grows the menu while the track plays on, without a page
-load; the dashboard charts the plays; URLs that expire mid-track are renewed. Then a form posted
+load; the dashboard charts the plays; URLs that expire mid-track are renewed; the artist posts a
+clip backstage and a superfan plays it in the same player. Then a form posted
 from another origin is refused, axe-core finds no critical violation, and screenshots of the main
 pages at desktop and phone width are written to the folder the run reports.
 """
@@ -11,6 +12,7 @@ pages at desktop and phone width are written to the folder the run reports.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -293,6 +295,33 @@ def test_urls_that_expire_mid_track_are_renewed_and_the_track_plays_on(journey: 
     assert page.evaluate("() => window.mcPlayer.reloads") >= 1
     errors: list[dict[str, Any]] = page.evaluate("() => window.mcPlayer.errors")
     assert any(e["code"] == "url_expired" for e in errors), errors
+
+
+@ON_EVERY_BACKEND
+def test_the_artist_posts_a_clip_backstage_and_a_superfan_plays_it_in_the_player(
+    journey: Journey, tmp_path: Path
+) -> None:
+    clip = tmp_path / "clip.wav"
+    generate_demo_audio(clip, 6.0)
+    studio = journey.pages["nova"]
+    studio.goto(f"/artist/{journey.artist_id}/backstage")
+    studio.get_by_label("What's happening backstage?").fill("A demo from tonight")
+    studio.get_by_label("Audio clip", exact=False).set_input_files(clip)
+    studio.get_by_role("button", name="Post for superfans").click()
+    expect(studio.locator(".clip-status").first).to_have_text(re.compile("processing|ready"))
+
+    fan = journey.pages["superfan"]
+    for _ in range(60):  # the page shows the status it was rendered with: read it again
+        fan.goto(f"/artist/{journey.artist_id}/backstage")
+        if fan.locator(".clip-status").first.inner_text() != "processing":
+            break
+        fan.wait_for_timeout(1000)
+    expect(fan.locator(".clip-status").first).to_have_text("ready")
+    fan.get_by_role("button", name="Play the clip").first.click()
+
+    fan.wait_for_function("() => document.getElementById('audio').currentTime > 1", timeout=30_000)
+    expect(fan.locator("#now-playing")).to_have_text("Backstage clip · Nova")
+    assert fan.evaluate("() => window.mcPlayer.src") is not None
 
 
 @ON_EVERY_BACKEND

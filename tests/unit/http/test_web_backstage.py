@@ -6,12 +6,36 @@ from __future__ import annotations
 import html
 import re
 
+import httpx
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from musicconnect.adapters.inprocess import InlineJobQueue
+from musicconnect.usecases.backstage_media import CLIP_JOB
+from musicconnect.usecases.notifications import NOTIFY_JOB
 from tests.support import images
-from tests.unit.http.conftest import Api
+from tests.unit.http.conftest import Api, Rebind
+from tests.unit.http.fakes import fake_audio
 from tests.unit.http.test_web_pages import csrf_of, sign_in
+
+
+def artist_posts(
+    client: TestClient[Litestar],
+    page_path: str,
+    body: str,
+    *pictures: tuple[str, bytes],
+    clip: bytes | None = None,
+) -> httpx.Response:
+    """The backstage page's form as a browser posts it: native multipart, the token as a field."""
+    token = csrf_of(client, page_path)
+    fields = [
+        ("_csrf_token", (None, token.encode(), "text/plain")),
+        ("body", (None, body.encode(), "text/plain")),
+    ]
+    files = [("image", (name, content, "image/jpeg")) for name, content in pictures]
+    if clip is not None:
+        files.append(("clip", ("demo.wav", clip, "audio/wav")))
+    return client.post(page_path, files=[*fields, *files])
 
 
 def test_the_artist_posts_a_superfan_comments_and_a_supporter_is_refused(api: Api, app: Litestar) -> None:
@@ -20,14 +44,8 @@ def test_the_artist_posts_a_superfan_comments_and_a_supporter_is_refused(api: Ap
     page_path = f"/artist/{artist.id}/backstage"
 
     sign_in(api.client, artist)
-    token = csrf_of(api.client, page_path)
-    posted = api.client.post(
-        page_path,
-        files=[
-            ("_csrf_token", (None, token.encode(), "text/plain")),
-            ("body", (None, "Mixing tonight — « Été »".encode(), "text/plain")),
-            ("image", ("desk.jpg", images.photo_with_gps(), "image/jpeg")),
-        ],
+    posted = artist_posts(
+        api.client, page_path, "Mixing tonight — « Été »", ("desk.jpg", images.photo_with_gps())
     )
     assert posted.status_code == 200, posted.text
     assert "Mixing tonight — « Été »" in html.unescape(posted.text)
@@ -99,14 +117,7 @@ def test_markup_in_a_post_and_a_comment_is_shown_as_text_never_run(api: Api, app
     comment_body = '<img src=x onerror=alert("comment")>'
 
     sign_in(api.client, artist)
-    token = csrf_of(api.client, page_path)
-    posted = api.client.post(
-        page_path,
-        files=[
-            ("_csrf_token", (None, token.encode(), "text/plain")),
-            ("body", (None, post_body.encode(), "text/plain")),
-        ],
-    )
+    posted = artist_posts(api.client, page_path, post_body)
     assert posted.status_code == 200, posted.text
 
     with TestClient(app) as fan_client:
@@ -124,3 +135,39 @@ def test_markup_in_a_post_and_a_comment_is_shown_as_text_never_run(api: Api, app
         assert typed in html.unescape(page)  # but shown, as typed
     assert "<script>alert" not in page
     assert "<img src=x" not in page
+
+
+def test_the_artist_posts_a_clip_and_a_superfan_plays_it_in_the_player(api: Api, app: Litestar) -> None:
+    artist = api.artist()
+    superfan = api.fan_on(artist, "superfan")
+    page_path = f"/artist/{artist.id}/backstage"
+    sign_in(api.client, artist)
+
+    posted = artist_posts(api.client, page_path, "a demo from tonight", clip=fake_audio())
+
+    assert posted.status_code == 200, posted.text
+    with TestClient(app) as fan_client:
+        sign_in(fan_client, superfan)
+        shown = fan_client.get(page_path).text
+        status = re.search(r'class="clip-status">(\w+)<', shown)
+        source = re.search(r'data-src="([^"]+)"', shown)
+        assert status is not None, shown
+        assert status.group(1) == "ready"  # the inline job queue transcoded it at once
+        assert source is not None, shown
+        playlist = fan_client.get(html.unescape(source.group(1)))
+    assert playlist.status_code == 200, playlist.text
+    assert playlist.text.startswith("#EXTM3U")
+    assert list((api.services.settings.data_dir / "tmp" / "uploads").glob("clip-*")) == []  # nothing left
+
+
+def test_a_clip_still_processing_shows_its_status_and_no_play_button(api: Api, rebind: Rebind) -> None:
+    artist = api.artist()
+    # A worker that has not got to the clip yet (and sends no notifications).
+    rebind(jobs=InlineJobQueue({CLIP_JOB: lambda _: None, NOTIFY_JOB: lambda _: None}))
+    page_path = f"/artist/{artist.id}/backstage"
+    sign_in(api.client, artist)
+
+    shown = artist_posts(api.client, page_path, "soon", clip=fake_audio()).text
+
+    assert 'class="clip-status">processing<' in shown
+    assert "data-src=" not in shown

@@ -34,6 +34,20 @@ def sign_in(client: TestClient[Litestar], user: User) -> httpx.Response:
     )
 
 
+def upload_in_studio(
+    client: TestClient[Litestar],
+    form: dict[str, str],
+    *,
+    content: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """The studio's upload form with a WAV (or ``content``) as its file; redirects not followed."""
+    upload = ("song.wav", fake_audio() if content is None else content, "audio/wav")
+    return client.post(
+        "/studio/tracks", files={"file": upload}, data=form, headers=headers, follow_redirects=False
+    )
+
+
 def test_the_front_page_is_discover_not_a_json_404(api: Api) -> None:
     api.register("artist", name="Nova Lights")
     api.register("artist", name="Cables")
@@ -274,10 +288,10 @@ def test_an_upload_the_studio_refuses_answers_json_for_the_pages_script(api: Api
     artist = api.artist()
     sign_in(api.client, artist)
 
-    answer = api.client.post(
-        "/studio/tracks",
-        files={"file": ("song.wav", b"not audio at all", "audio/wav")},
-        data={"title": "Noise"},
+    answer = upload_in_studio(
+        api.client,
+        {"title": "Noise"},
+        content=b"not audio at all",
         headers={"X-CSRFToken": csrf_of(api.client)},
     )
 
@@ -290,12 +304,7 @@ def test_an_upload_from_the_studio_is_ingested_and_its_status_readable(api: Api)
     sign_in(api.client, artist)
     token = csrf_of(api.client, "/studio")
 
-    answer = api.client.post(
-        "/studio/tracks",
-        files={"file": ("song.wav", fake_audio(), "audio/wav")},
-        data={"title": "Evening"},
-        headers={"X-CSRFToken": token},
-    )
+    answer = upload_in_studio(api.client, {"title": "Evening"}, headers={"X-CSRFToken": token})
     status = api.client.get(f"/studio/tracks/{answer.json()['track_id']}")
 
     assert answer.status_code == 202, answer.text
@@ -310,11 +319,8 @@ def test_an_upload_posted_without_scripts_is_ingested_and_the_studio_shown_again
     sign_in(api.client, artist)
     token = csrf_of(api.client, "/studio")
 
-    answer = api.client.post(
-        "/studio/tracks",
-        files={"file": ("song.wav", fake_audio(), "audio/wav")},
-        data={"title": "No Script", "release_at": "2030-05-01T09:30", "_csrf_token": token},
-        follow_redirects=False,
+    answer = upload_in_studio(
+        api.client, {"title": "No Script", "release_at": "2030-05-01T09:30", "_csrf_token": token}
     )
     studio = api.client.get(answer.headers["location"])
     [track] = api.client.get(f"/artists/{artist.id}/tracks", headers=artist.headers).json()
@@ -330,16 +336,9 @@ def test_an_upload_posted_without_scripts_needs_its_token_and_shows_refusals_as_
     artist = api.artist()
     sign_in(api.client, artist)
     token = csrf_of(api.client, "/studio")
-    wav = ("song.wav", fake_audio(), "audio/wav")
 
-    forged = api.client.post(
-        "/studio/tracks", files={"file": wav}, data={"title": "X", "_csrf_token": "x" * 80}
-    )
-    refused = api.client.post(
-        "/studio/tracks",
-        files={"file": ("a.wav", b"not audio", "audio/wav")},
-        data={"title": "X", "_csrf_token": token},
-    )
+    forged = upload_in_studio(api.client, {"title": "X", "_csrf_token": "x" * 80})
+    refused = upload_in_studio(api.client, {"title": "X", "_csrf_token": token}, content=b"not audio")
 
     assert forged.status_code == 403
     assert refused.status_code == 422

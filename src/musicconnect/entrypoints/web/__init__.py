@@ -11,10 +11,10 @@ import attrs
 from jinja2 import Environment, PackageLoader, select_autoescape
 from litestar import Request, Router
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
 from litestar.template.config import TemplateConfig
@@ -136,7 +136,7 @@ def web_app(platform: Platform, *, secret: str) -> WebApp:
             PerkRefused: lambda request, refused: perk_refused(request, refused, calls),
         },
         response_headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY},
-        include_in_schema=False,
+        include_in_schema=False,  # for every page controller below it: pages are not the API
     )
     return WebApp(
         routers=[pages, *asset_routers()],

@@ -17,7 +17,6 @@ from musicconnect.entrypoints.web.common import CallsDep, Form, VisitorDep, loca
 
 class AccountPages(Controller):
     path = "/"
-    include_in_schema = False
 
     @get("/signup", sync_to_thread=False)
     def sign_up_form(self, *, visitor: VisitorDep) -> Template:
@@ -40,7 +39,7 @@ class AccountPages(Controller):
             account = calls.sign_in(email, data.get("password", ""))
         except DomainError as error:
             form = {k: v for k, v in data.items() if k != "password"}
-            return page("signup.html", visitor, status_code=422, form=form, error=error.detail)
+            return page("signup.html", visitor, refused=error, form=form)
         session.sign_in(request, account, calls.now())
         return see_other("/studio" if account.role == "artist" else "/")
 
@@ -59,7 +58,7 @@ class AccountPages(Controller):
             calls.throttle(Action.LOGIN, address=client_address(request), email=email)
             account = calls.sign_in(email, data.get("password", ""))
         except DomainError as error:
-            return page("signin.html", visitor, status_code=401, next=target, email=email, error=error.detail)
+            return page("signin.html", visitor, refused=error, next=target, email=email)
         session.sign_in(request, account, calls.now())
         return see_other(target)
 
@@ -93,7 +92,7 @@ class AccountPages(Controller):
             calls.throttle(Action.RESET, address=client_address(request), email=email)
             mail = after_answering(calls.request_reset, email)
         except DomainError as error:
-            return page("reset.html", visitor, status_code=422, token="", sent=False, error=error.detail)
+            return page("reset.html", visitor, refused=error, token="", sent=False)
         # The same answer, as quick, for known and unknown addresses: the email goes after it.
         answer = page("reset.html", visitor, token="", sent=True)
         answer.background = mail
@@ -105,7 +104,7 @@ class AccountPages(Controller):
         try:
             calls.reset_password(token, data.get("password", ""))
         except DomainError as error:
-            return page("reset.html", visitor, status_code=422, token=token, sent=False, error=error.detail)
+            return page("reset.html", visitor, refused=error, token=token, sent=False)
         return page(
             "message.html", visitor, title="Password changed", message="Sign in with your new password."
         )

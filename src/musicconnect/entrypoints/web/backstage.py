@@ -1,10 +1,16 @@
-"""The virtual backstage in the browser: superfans read the feed and comment; the artist posts
-(text and images, a native multipart form), deletes posts and comments, blocks commenters."""
+"""The virtual backstage in the browser: superfans read the feed, play clips and comment; the artist
+posts (text, images and an audio clip, a native multipart form), deletes posts and comments, blocks
+commenters."""
 
 from __future__ import annotations
 
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any, Final
 
+import anyio
 import anyio.to_thread
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
@@ -16,16 +22,15 @@ from musicconnect.domain.backstage import MAX_IMAGES
 from musicconnect.domain.tiers import Feature
 from musicconnect.entrypoints.web.common import CallsDep, Form, VisitorDep, page, require_visitor, see_other
 from musicconnect.entrypoints.web.perks import perk
-from musicconnect.usecases.backstage import Backstage, NewPost
+from musicconnect.usecases.backstage import CLIP_POLICY, Backstage, NewPost
 from musicconnect.usecases.streaming import is_owner
 
-#: The web form carries text and images (the API also takes a clip): a few images' worth.
-_MAX_FORM_BYTES: Final = MAX_IMAGES * 15 * 1024 * 1024 + 64 * 1024
+#: The web form carries text, a few images and one clip.
+_MAX_FORM_BYTES: Final = MAX_IMAGES * 15 * 1024 * 1024 + CLIP_POLICY.max_bytes + 64 * 1024
 
 
 class BackstagePages(Controller):
     path = "/"
-    include_in_schema = False
 
     @get("/artist/{artist_id:str}/backstage", sync_to_thread=True)
     def feed(
@@ -62,8 +67,10 @@ class BackstagePages(Controller):
         parts = form.getall("image", [])  # none when the form had no file input at all
         uploads = [part for part in parts if isinstance(part, UploadFile) and part.filename]
         pictures = [await part.read() for part in uploads]
-        command = NewPost(artist_id, str(form.get("body", "")), images=pictures)
-        await anyio.to_thread.run_sync(lambda: calls.platform.backstage.post(command, caller=artist))
+        clip = form.get("clip")
+        async with _on_disk(clip, calls.settings.data_dir / "tmp" / "uploads") as clip_path:
+            command = NewPost(artist_id, str(form.get("body", "")), images=pictures, clip=clip_path)
+            await anyio.to_thread.run_sync(lambda: calls.platform.backstage.post(command, caller=artist))
         return see_other(f"/artist/{artist_id}/backstage?posted=1")
 
     @post("/backstage/{post_id:str}/comment", sync_to_thread=True)
@@ -97,6 +104,24 @@ class BackstagePages(Controller):
         artist = require_visitor(visitor, Role.ARTIST)
         _moderate(calls.platform.backstage, artist, artist_id, data)
         return see_other(f"/artist/{artist_id}/backstage")
+
+
+@contextlib.asynccontextmanager
+async def _on_disk(part: object, scratch: Path) -> AsyncIterator[Path | None]:
+    """The form's clip as a file (the probe and the transcoder read files), removed afterwards;
+    None when the form had no clip (no part, or a file input left empty)."""
+    if not isinstance(part, UploadFile) or not part.filename:
+        yield None
+        return
+    await anyio.Path(scratch).mkdir(parents=True, exist_ok=True)
+    path = anyio.Path(scratch / f"clip-{secrets.token_hex(16)}")
+    try:
+        async with await anyio.open_file(path, "wb") as file:
+            while chunk := await part.read(1024 * 1024):
+                await file.write(chunk)
+        yield Path(path)
+    finally:
+        await path.unlink(missing_ok=True)
 
 
 def _moderate(backstage: Backstage, artist: Caller, artist_id: str, data: dict[str, str]) -> None:

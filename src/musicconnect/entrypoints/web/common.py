@@ -9,17 +9,18 @@ from http import HTTPStatus
 from typing import Annotated, Any, Final, TypeAlias
 from urllib.parse import quote
 
-from litestar import Request, Response
+from litestar import Request, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.di import NamedDependency
 from litestar.enums import MediaType, RequestEncodingType
+from litestar.exceptions import ClientException, HTTPException
 from litestar.params import Body, SkipValidation
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 
 from musicconnect.domain.accounts import Caller, Role
-from musicconnect.domain.errors import Forbidden, InvalidInput
-from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS
+from musicconnect.domain.errors import DomainError, Forbidden, InvalidInput
+from musicconnect.entrypoints.http.errors import EXCEPTION_HANDLERS, status_of
 from musicconnect.entrypoints.web.calls import WebCalls
 
 #: The bound use cases. Name the parameter ``calls``.
@@ -38,11 +39,37 @@ PRIVATE: Final = {"Cache-Control": "private, no-store"}
 SCRIPT_HEADER: Final = "x-musicconnect-nav"
 
 
+#: The player's master playlists.
+HLS_MEDIA_TYPE: Final = "application/vnd.apple.mpegurl"
+
+
+def playlist_route(path: str) -> get:
+    """A GET route answering the player a master playlist (its errors in JSON, for the script)."""
+    return get(path, sync_to_thread=True, media_type=HLS_MEDIA_TYPE, exception_handlers=JSON_ERRORS)
+
+
+def playlist(text: str) -> Response[str]:
+    """A master playlist for this visitor only: signed for their tier, so never shared by caches."""
+    return Response(content=text, media_type=HLS_MEDIA_TYPE, headers=PRIVATE)
+
+
 class SignInFirst(Exception):  # noqa: N818 - reads as the instruction it carries
     """The page needs a signed-in visitor: answered with a redirect to the sign-in page."""
 
 
-def page(name: str, visitor: Caller | None, *, status_code: int = 200, **context: Any) -> Template:
+def page(
+    name: str,
+    visitor: Caller | None,
+    *,
+    status_code: int = 200,
+    refused: DomainError | None = None,
+    **context: Any,
+) -> Template:
+    """The page ``name``; with ``refused``, a form's page shown again saying what the use case
+    refused, with the status the one error table gives it (as the API would answer)."""
+    if refused is not None:
+        status_code = status_of(refused)
+        context["error"] = refused.detail
     return Template(
         template_name=name,
         context={"visitor": visitor, "is_artist": _is(visitor, Role.ARTIST), "is_fan": _is(visitor, Role.FAN)}
@@ -117,7 +144,15 @@ def error_pages(visitor_of: VisitorOf) -> ExceptionHandlersMap:
 
         return handler
 
-    return {kind: as_page(handler) for kind, handler in EXCEPTION_HANDLERS.items()}
+    pages = {kind: as_page(handler) for kind, handler in EXCEPTION_HANDLERS.items()}
+
+    def undecodable_form(request: Request[Any, Any, Any], _: UnicodeDecodeError) -> Response[Any]:
+        # Litestar decodes a multipart part without a file name as UTF-8 text (while finding the
+        # CSRF token, before any handler runs): bytes that are not text are the client's mistake.
+        refused = ClientException("a form field is not UTF-8 text")
+        return pages[HTTPException](request, refused)  # type: ignore[no-any-return]
+
+    return pages | {UnicodeDecodeError: undecodable_form}
 
 
 def _visitor_or_none(visitor_of: VisitorOf, request: Request[Any, Any, Any]) -> Caller | None:

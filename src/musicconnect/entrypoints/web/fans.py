@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
@@ -13,24 +13,21 @@ from musicconnect.domain.accounts import Role
 from musicconnect.domain.errors import DomainError
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.web.common import (
-    JSON_ERRORS,
-    PRIVATE,
     SCRIPT_HEADER,
     CallsDep,
     Form,
     VisitorDep,
     local_path,
     page,
+    playlist,
+    playlist_route,
     require_visitor,
     see_other,
 )
 
-HLS_MEDIA_TYPE: Final = "application/vnd.apple.mpegurl"
-
 
 class FanPages(Controller):
     path = "/"
-    include_in_schema = False
 
     @get("/", sync_to_thread=True)
     def discover(self, *, calls: CallsDep, visitor: VisitorDep, q: FromQuery[str] = "") -> Template:
@@ -102,16 +99,10 @@ class FanPages(Controller):
         fan = require_visitor(visitor, Role.FAN)
         return page("library.html", visitor, library=calls.library(fan))
 
-    @get(
-        "/listen/{track_id:str}",
-        sync_to_thread=True,
-        media_type=HLS_MEDIA_TYPE,
-        exception_handlers=JSON_ERRORS,
-    )
+    @playlist_route("/listen/{track_id:str}")
     def master(self, *, track_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Response[str]:
         """The visitor's master playlist: exactly their tier's rungs, signed like the API's."""
-        playlist = calls.master_playlist(track_id, require_visitor(visitor))
-        return Response(content=playlist, media_type=HLS_MEDIA_TYPE, headers=PRIVATE)
+        return playlist(calls.master_playlist(track_id, require_visitor(visitor)))
 
     @post("/listen/{track_id:str}/play", sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
     def played(self, *, track_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> None:

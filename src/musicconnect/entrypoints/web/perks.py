@@ -20,22 +20,20 @@ from musicconnect.domain.entitlements import entitlements_for_tier
 from musicconnect.domain.errors import DomainError, Forbidden, NotFound
 from musicconnect.domain.notifications import NotificationKind
 from musicconnect.domain.tiers import Feature, lowest_tier_with
-from musicconnect.entrypoints.http.errors import status_of
 from musicconnect.entrypoints.web import session
 from musicconnect.entrypoints.web.calls import WebCalls
 from musicconnect.entrypoints.web.common import (
-    JSON_ERRORS,
-    PRIVATE,
     CallsDep,
     Form,
     VisitorDep,
     form_text,
     page,
+    playlist,
+    playlist_route,
     require_visitor,
     see_other,
     utc_instant,
 )
-from musicconnect.entrypoints.web.fans import HLS_MEDIA_TYPE
 
 #: Where each kind of notification leads, from the artist's id.
 _NOTIFICATION_PAGE: Final = {
@@ -91,7 +89,6 @@ class QaPages(Controller):
     """The monthly Q&A: supporters+ read, ask and upvote; the artist opens, answers, hides, closes."""
 
     path = "/"
-    include_in_schema = False
 
     @get("/artist/{artist_id:str}/qa", sync_to_thread=True)
     def sessions(self, *, artist_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Template:
@@ -115,8 +112,7 @@ class QaPages(Controller):
         calls: CallsDep,
         reader: Caller,
         *,
-        error: str | None = None,
-        status_code: int = 200,
+        refused: DomainError | None = None,
     ) -> Template:
         with perk(Feature.MONTHLY_QA, artist_id, reader):
             shown = calls.qa_page(qa_id, reader)
@@ -126,12 +122,11 @@ class QaPages(Controller):
         return page(
             "qa.html",
             reader,
-            status_code=status_code,
+            refused=refused,
             qa=shown,
             artist=artist,
             is_owner=reader.id == shown.session.artist_id,
             is_open=shown.session.is_open(calls.now()),
-            error=error,
         )
 
     def _act(
@@ -150,9 +145,7 @@ class QaPages(Controller):
             with perk(Feature.MONTHLY_QA, artist_id, reader):
                 act()
         except DomainError as error:
-            return self._qa_page(
-                artist_id, qa_id, calls, reader, error=error.detail, status_code=status_of(error)
-            )
+            return self._qa_page(artist_id, qa_id, calls, reader, refused=error)
         return see_other(f"/artist/{artist_id}/qa/{qa_id}?done={action}")
 
     @post(f"{_QA}/questions", sync_to_thread=True)
@@ -262,11 +255,10 @@ class QaPages(Controller):
             return page(
                 "qa_list.html",
                 visitor,
-                status_code=status_of(error),
+                refused=error,
                 artist=shown,
                 sessions=sessions,
                 now=calls.now(),
-                error=error.detail,
             )
         return see_other(f"/artist/{artist.id}/qa/{session.id}")
 
@@ -275,7 +267,6 @@ class MessagePages(Controller):
     """Direct messages: a superfan's conversation with the artist, the artist's inbox and replies."""
 
     path = "/"
-    include_in_schema = False
 
     @get("/artist/{artist_id:str}/messages", sync_to_thread=True)
     def thread(self, *, artist_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Template:
@@ -284,7 +275,7 @@ class MessagePages(Controller):
 
     @staticmethod
     def _thread(
-        artist_id: str, calls: CallsDep, fan: Caller, *, error: str | None = None, status_code: int = 200
+        artist_id: str, calls: CallsDep, fan: Caller, *, refused: DomainError | None = None
     ) -> Template:
         shown = calls.artist_page(artist_id, fan)
         messages = calls.fan_thread(artist_id, fan)
@@ -292,12 +283,11 @@ class MessagePages(Controller):
         return page(
             "messages.html",
             fan,
-            status_code=status_code,
+            refused=refused,
             artist=shown.artist,
             messages=messages,
             tier=shown.tier,
             may_write=may_write,
-            error=error,
         )
 
     @post("/artist/{artist_id:str}/messages", sync_to_thread=True)
@@ -309,7 +299,7 @@ class MessagePages(Controller):
             with perk(Feature.DIRECT_MESSAGES, artist_id, fan):
                 calls.send_message(artist_id, form_text(data, "body"), fan)
         except DomainError as error:
-            return self._thread(artist_id, calls, fan, error=error.detail, status_code=status_of(error))
+            return self._thread(artist_id, calls, fan, refused=error)
         return see_other(f"/artist/{artist_id}/messages?sent=1")
 
     @get("/studio/messages", sync_to_thread=True)
@@ -324,18 +314,17 @@ class MessagePages(Controller):
 
     @staticmethod
     def _conversation(
-        fan_id: str, calls: CallsDep, artist: Caller, *, error: str | None = None, status_code: int = 200
+        fan_id: str, calls: CallsDep, artist: Caller, *, refused: DomainError | None = None
     ) -> Template:
         names = {c.fan_id: name for c, name in calls.inbox(artist)}
         messages = calls.artist_thread(fan_id, artist)
         return page(
             "conversation.html",
             artist,
-            status_code=status_code,
+            refused=refused,
             fan_id=fan_id,
             fan_name=names.get(fan_id, "a fan"),
             messages=messages,
-            error=error,
         )
 
     @post("/studio/messages/{fan_id:str}", sync_to_thread=True)
@@ -346,7 +335,7 @@ class MessagePages(Controller):
         try:
             calls.reply(fan_id, form_text(data, "body"), artist)
         except DomainError as error:
-            return self._conversation(fan_id, calls, artist, error=error.detail, status_code=status_of(error))
+            return self._conversation(fan_id, calls, artist, refused=error)
         return see_other(f"/studio/messages/{fan_id}?sent=1")
 
 
@@ -354,7 +343,6 @@ class LivePages(Controller):
     """Live sessions: the list on an artist's page, listening in the player, the artist's schedule."""
 
     path = "/"
-    include_in_schema = False
 
     @get("/artist/{artist_id:str}/live", sync_to_thread=True)
     def sessions(self, *, artist_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Template:
@@ -369,16 +357,10 @@ class LivePages(Controller):
             and (visitor.id == artist_id or entitlements_for_tier(shown.tier).has(Feature.LIVE_SESSIONS)),
         )
 
-    @get(
-        "/listen/live/{session_id:str}",
-        sync_to_thread=True,
-        media_type=HLS_MEDIA_TYPE,
-        exception_handlers=JSON_ERRORS,
-    )
+    @playlist_route("/listen/live/{session_id:str}")
     def master(self, *, session_id: FromPath[str], calls: CallsDep, visitor: VisitorDep) -> Response[str]:
         """The live master for the player: the rungs the listener's tier allows, signed."""
-        playlist = calls.live_master(session_id, require_visitor(visitor))
-        return Response(content=playlist, media_type=HLS_MEDIA_TYPE, headers=PRIVATE)
+        return playlist(calls.live_master(session_id, require_visitor(visitor)))
 
     @get("/studio/live", sync_to_thread=True)
     def studio(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:
@@ -399,10 +381,9 @@ class LivePages(Controller):
             return page(
                 "studio_live.html",
                 visitor,
-                status_code=status_of(error),
+                refused=error,
                 sessions=calls.live_sessions(artist.id),
                 form=data,
-                error=error.detail,
             )
         return page("live_key.html", visitor, issued=issued)
 
@@ -416,7 +397,6 @@ class NotificationPages(Controller):
     """A fan's notification feed and which kinds also come by email (the JSON API has ``/notifications``)."""
 
     path = "/account/notifications"
-    include_in_schema = False
 
     @get("/", sync_to_thread=True)
     def feed(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:

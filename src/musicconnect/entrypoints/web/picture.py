@@ -20,7 +20,6 @@ _MAX_FORM_BYTES: Final = PICTURE_POLICY.max_bytes + 64 * 1024
 
 class PicturePages(Controller):
     path = "/studio/picture"
-    include_in_schema = False
 
     @post("/", request_max_body_size=_MAX_FORM_BYTES)
     async def upload(

@@ -37,7 +37,6 @@ from musicconnect.entrypoints.web.common import (
 
 class StudioPages(Controller):
     path = "/studio"
-    include_in_schema = False
 
     @get("/", sync_to_thread=True)
     def studio(self, *, calls: CallsDep, visitor: VisitorDep) -> Template:
@@ -59,10 +58,9 @@ class StudioPages(Controller):
         return page(
             "studio.html",
             artist,
-            status_code=422,
+            refused=error,
             artist=calls.own_artist(artist),
             tracks=calls.own_tracks(artist),
-            error=error.detail,
         )
 
     @post("/tiers/{tier:str}", sync_to_thread=True)
@@ -95,6 +93,7 @@ class StudioPages(Controller):
         scripted = request.headers.get(csrf.header_name) is not None
         if scripted:
             session.check_csrf(request, csrf)
+        token_checked = scripted
         try:
             async with spooled_form(
                 request.stream(),
@@ -106,10 +105,15 @@ class StudioPages(Controller):
                 form = received
                 if not scripted:
                     session.check_csrf(request, csrf, form.fields.get("_csrf_token"))
+                    token_checked = True
                     form = _release_in_utc(form)
                 command = ingest_command(artist.id, form)
                 track = await anyio.to_thread.run_sync(lambda: calls.ingest(command, artist))
         except DomainError as error:
+            if not token_checked:
+                # A body that is no form has no token to read: refused as any form without one
+                # (403), never answered with the studio.
+                session.check_csrf(request, csrf)
             if scripted:
                 raise
             refusal = error
@@ -152,9 +156,7 @@ class StudioPages(Controller):
             calls.edit_track(track_id, _track_edit(data), artist)
         except InvalidInput as error:
             track = calls.own_track(track_id, artist)
-            return page(
-                "track_edit.html", visitor, status_code=422, track=track, tiers=list(Tier), error=error.detail
-            )
+            return page("track_edit.html", visitor, refused=error, track=track, tiers=list(Tier))
         return see_other(f"/studio?saved=track#track-{track_id}")
 
     @post("/tracks/{track_id:str}/delete", sync_to_thread=True)

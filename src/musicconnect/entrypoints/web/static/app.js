@@ -116,11 +116,13 @@ function fillMenu(levels, keep) {
   if (kept >= 0) player.hls.currentLevel = kept;
 }
 
-function start(trackId, title, position, keepRung, live = player.live) {
+// ``src``: a playlist URL the page was given (a backstage clip's, signed for this reader), played as is.
+function start(trackId, title, position, keepRung, live = player.live, src = null) {
   if (player.hls) player.hls.destroy();
   player.track = trackId;
   player.title = title;
   player.live = live;
+  player.src = src;
   bar.hidden = false;
   document.getElementById("now-playing").textContent = title;
   const hls = new Hls({ startPosition: position, maxBufferLength: player.ahead, maxMaxBufferLength: player.ahead });
@@ -138,15 +140,16 @@ function start(trackId, title, position, keepRung, live = player.live) {
     const status = data.response ? data.response.code : null;
     const code = status === 403 ? errorCode(data.networkDetails) : null;
     player.errors.push({ details: data.details, fatal: data.fatal, status, code });
-    if (code === "url_expired") {
-      // Signed URLs ran out mid-listen: a fresh master, from where we were.
+    if (code === "url_expired" && !player.src) {
+      // Signed URLs ran out mid-listen: a fresh master, from where we were. (A clip's URL came
+      // with its page, which has to be loaded again for a fresh one.)
       player.reloads += 1;
       refresh();
     } else if (data.fatal) {
       document.getElementById("now-playing").textContent = `${title}: cannot play (${status || data.details})`;
     }
   });
-  hls.loadSource(`/listen/${live ? "live/" : ""}${encodeURIComponent(trackId)}`);
+  hls.loadSource(src || `/listen/${live ? "live/" : ""}${encodeURIComponent(trackId)}`);
   hls.attachMedia(audio);
 }
 
@@ -158,7 +161,7 @@ function chosenRung() {
 // A fresh master at the same position: after expired URLs, or a tier change that alters the rungs.
 function refresh() {
   if (!player.track) return;
-  start(player.track, player.title, audio.currentTime, chosenRung());
+  start(player.track, player.title, audio.currentTime, chosenRung(), player.live, player.src);
 }
 player.refresh = refresh;
 
@@ -175,7 +178,7 @@ seek.addEventListener("input", () => {
   if (audio.duration) audio.currentTime = (Number(seek.value) / 100) * audio.duration;
 });
 audio.addEventListener("playing", () => {
-  if (!player.track || player.live || player.counted.has(player.track)) return;
+  if (!player.track || player.live || player.src || player.counted.has(player.track)) return;  // tracks only
   player.counted.add(player.track);
   fetch(`/listen/${encodeURIComponent(player.track)}/play`, { method: "POST", headers: { "X-CSRFToken": csrf() } });
 });
@@ -183,7 +186,7 @@ audio.addEventListener("playing", () => {
 document.addEventListener("click", (event) => {
   const button = event.target.closest("[data-play]");
   if (!button) return;
-  start(button.dataset.play, button.dataset.title, -1, null, button.dataset.live === "1");
+  start(button.dataset.play, button.dataset.title, -1, null, button.dataset.live === "1", button.dataset.src || null);
 });
 
 // --- uploads, with progress, then the transcode's status --------------------------------------
