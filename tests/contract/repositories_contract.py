@@ -21,7 +21,7 @@ from typing import Final, TypeVar
 import attrs
 import pytest
 
-from musicconnect.domain.accounts import Account, Artist, Role
+from musicconnect.domain.accounts import ERASED_NAME, Account, Artist, Role
 from musicconnect.domain.analytics import Listened, PlayEvent
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import (
@@ -453,6 +453,25 @@ class ArtistRepositoryContract(UnitOfWorkFactory):
         assert names("x") == []
         found = self.read(lambda uow: uow.artists.search("cab", limit=5))
         assert [a.plan(Tier.SUPPORTER).price for a in found] == [Money(500, "USD")]
+
+    def test_search_never_lists_an_erased_artist(self) -> None:
+        """An erased artist is closed: not listed, whatever the search, while they still exist."""
+        erased = attrs.evolve(an_artist(), id="a-gone", display_name=ERASED_NAME)
+        living = attrs.evolve(an_artist(), id="a-here", display_name="Erased Tapes")
+
+        def add_both(uow: UnitOfWork) -> None:
+            uow.artists.add(erased)
+            uow.artists.add(living)
+
+        self.committed(add_both)
+
+        def ids(text: str) -> list[str]:
+            return self.read(lambda uow: [a.id for a in uow.artists.search(text, limit=10)])
+
+        for text in ("", "erased", "(", "(erased)"):
+            assert "a-gone" not in ids(text)
+        assert ids("") == ["a-here"]
+        assert self.read(lambda uow: uow.artists.get("a-gone")) == erased
 
     def test_unknown_plan_version_is_none(self) -> None:
         """A version, tier or artist that was never saved has no plan."""

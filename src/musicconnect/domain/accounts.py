@@ -57,7 +57,11 @@ def normalise_email(email: str) -> str:
 
 
 def check_display_name(name: str) -> str:
-    return clean_text(name, field="display_name", max_chars=MAX_DISPLAY_NAME)
+    """The cleaned name; the erased marker is refused, as it is how an erased artist is known."""
+    cleaned = clean_text(name, field="display_name", max_chars=MAX_DISPLAY_NAME)
+    if cleaned.casefold() == ERASED_NAME.casefold():
+        raise InvalidInput(f"{ERASED_NAME!r} is not a name anyone may take")
+    return cleaned
 
 
 @attrs.frozen
@@ -113,6 +117,11 @@ class Artist:
     links: tuple[str, ...] = ()
     #: The storage key of their profile picture (re-encoded when uploaded), None without one.
     image_key: str | None = None
+
+    @property
+    def is_erased(self) -> bool:
+        """The artist asked to be forgotten: closed to fans (see ``usecases.engagement_data``)."""
+        return self.display_name == ERASED_NAME
 
     def with_profile(self, *, bio: str, links: tuple[str, ...]) -> Artist:
         """The profile with a new bio and links; empty ones are allowed, odd ones refused."""

@@ -14,14 +14,14 @@ from musicconnect.domain.tiers import Tier, TierPlan, revise_plan
 from musicconnect.ports.media import ImageProcessor, MediaStorage
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator
-from musicconnect.usecases.access import require_artist, require_owner
+from musicconnect.usecases.access import require_artist, require_open_artist, require_owner
 from musicconnect.usecases.media_cleanup import discard_media, picture_folder
 
 
 def view_artist(artist_id: str, *, uow: UnitOfWork, clock: Clock, visitor_id: str | None = None) -> Artist:
     """The public profile; a signed-in visitor counts towards the conversion funnel."""
     with uow:
-        artist = require_artist(uow, artist_id)
+        artist = require_open_artist(uow, artist_id)
         if visitor_id is not None and visitor_id != artist_id:
             uow.fans.record_visit(visitor_id, artist_id, clock.now())
             uow.commit()
@@ -63,7 +63,7 @@ def set_tier(
     """A new price version of a tier; existing subscribers keep their version until they change."""
     require_owner(caller, artist_id)
     with uow:
-        artist = require_artist(uow, artist_id)
+        artist = require_open_artist(uow, artist_id)
         plan = revise_plan(artist.plan(tier), price=price, features=features, now=clock.now())
         uow.artists.save(artist.with_plan(plan))
         uow.commit()

@@ -338,7 +338,11 @@ class InMemoryArtistRepository(ArtistRepository):
 
     def search(self, name: str, *, limit: int) -> Sequence[Artist]:
         wanted = name.casefold()
-        found = [a for a in self._access.view().artists.values() if wanted in a.display_name.casefold()]
+        found = [
+            a
+            for a in self._access.view().artists.values()
+            if wanted in a.display_name.casefold() and not a.is_erased
+        ]
         return sorted(found, key=lambda a: (a.display_name.casefold(), a.id))[:limit]
 
 

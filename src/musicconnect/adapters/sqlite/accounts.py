@@ -17,7 +17,7 @@ from musicconnect.adapters.sqlite._codec import (
     read_instant_or_none,
     read_plan,
 )
-from musicconnect.domain.accounts import Account, Artist, Role
+from musicconnect.domain.accounts import ERASED_NAME, Account, Artist, Role
 from musicconnect.domain.errors import Conflict, InvalidInput
 from musicconnect.domain.tiers import Tier, TierPlan
 
@@ -154,8 +154,8 @@ class SqliteArtistRepository:
             .execute(
                 # LIKE folds ASCII case only; casefold() in Python would need a full scan.
                 "SELECT id FROM artists WHERE lower(display_name) LIKE ? ESCAPE '\\'"
-                " ORDER BY lower(display_name), id LIMIT ?",
-                (pattern, limit),
+                " AND display_name != ? ORDER BY lower(display_name), id LIMIT ?",
+                (pattern, ERASED_NAME, limit),
             )
             .fetchall()
         )
