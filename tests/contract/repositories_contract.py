@@ -522,6 +522,10 @@ class FanRepositoryContract(UnitOfWorkFactory):
         counts = self.read(lambda uow: [uow.fans.visitor_count(a) for a in ("artist-1", "artist-2", "x")])
 
         assert counts == [3, 1, 0]
+        visitors = self.read(
+            lambda uow: [sorted(uow.fans.visitors(a)) for a in ("artist-1", "artist-2", "x")]
+        )
+        assert visitors == [["v1", "v2", "v3"], ["v9"], []]
 
     def test_follows_in_concurrent_units_of_work_all_count(self) -> None:
         """Different fans following at once are all counted; none is lost to a race."""

@@ -90,6 +90,10 @@ class FanRepository(Protocol):
         """Distinct visitors of the artist's profile."""
         ...
 
+    def visitors(self, artist_id: str) -> Sequence[str]:
+        """The ids of the distinct visitors of the artist's profile, in no particular order."""
+        ...
+
     def likes_of(self, track_id: str) -> int: ...
 
 

@@ -413,6 +413,9 @@ class InMemoryFanRepository(FanRepository):
     def visitor_count(self, artist_id: str) -> int:
         return self._access.view().visitor_counts.get(artist_id) or 0
 
+    def visitors(self, artist_id: str) -> Sequence[str]:
+        return [visitor for (artist, visitor), _ in self._access.view().visits.items() if artist == artist_id]
+
     def likes_of(self, track_id: str) -> int:
         return self._access.view().like_counts.get(track_id) or 0
 
