@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 import itertools
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
 import attrs
 
-from musicconnect.domain.errors import AuthenticationFailed, InvalidInput
+from musicconnect.domain.errors import AuthenticationFailed, Conflict, InvalidInput
 from musicconnect.domain.text import clean_text
 from musicconnect.domain.tiers import Tier, TierPlan
 
@@ -142,13 +143,29 @@ class Artist:
         raise InvalidInput(f"artist has no {tier} tier")
 
     def with_plan(self, plan: TierPlan) -> Artist:
-        """The profile with ``plan`` in place of its tier's; each tier must cost more than the one
-        below it (in the same currency), or the upgrade path would be a downgrade in price."""
-        others = tuple(p for p in self.plans if p.tier is not plan.tier)
-        ordered = tuple(sorted((*others, plan), key=lambda p: p.tier.rank))
+        """The profile with ``plan`` in place of its tier's (see ``with_plans``)."""
+        return self.with_plans((plan,))
+
+    def with_plans(self, plans: Iterable[TierPlan]) -> Artist:
+        """The profile with each of ``plans`` in place of its tier's. The paid tiers share one
+        currency (a fan compares them, and an upgrade is charged the difference), so a new
+        currency must come for every paid tier at once: Conflict otherwise. Each tier must cost
+        more than the one below it, or the upgrade path would be a downgrade in price."""
+        new = {plan.tier: plan for plan in plans}
+        ordered = tuple(
+            sorted({**{p.tier: p for p in self.plans}, **new}.values(), key=lambda p: p.tier.rank)
+        )
+        currencies = {p.price.currency for p in ordered if p.tier is not Tier.FREE}
+        if len(currencies) > 1:
+            kept = sorted(
+                {p.price.currency for p in ordered if p.tier not in new and p.tier is not Tier.FREE}
+            )
+            raise Conflict(
+                f"the paid tiers share one currency ({', '.join(kept)}): to change it,"
+                " set every paid tier at once in the new currency"
+            )
         for lower, higher in itertools.pairwise(ordered):
-            same_currency = lower.price.currency == higher.price.currency
-            if same_currency and higher.price.amount_minor <= lower.price.amount_minor:
+            if lower.tier is not Tier.FREE and higher.price.amount_minor <= lower.price.amount_minor:
                 raise InvalidInput(
                     f"the {higher.tier} tier must cost more than the {lower.tier} tier"
                     f" ({lower.price.format()})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -61,13 +61,36 @@ def set_tier(
     clock: Clock,
 ) -> TierPlan:
     """A new price version of a tier; existing subscribers keep their version until they change."""
+    [plan] = set_tiers(
+        artist_id, {tier: TierTerms(price, tuple(features))}, caller=caller, uow=uow, clock=clock
+    )
+    return plan
+
+
+@attrs.frozen
+class TierTerms:
+    """What an artist asks for one tier: its monthly price and the features it lists."""
+
+    price: Money
+    features: tuple[str, ...] = ()
+
+
+def set_tiers(
+    artist_id: str, terms: Mapping[Tier, TierTerms], *, caller: Caller, uow: UnitOfWork, clock: Clock
+) -> tuple[TierPlan, ...]:
+    """New price versions of several tiers at once (the way to move the paid tiers to another
+    currency); existing subscribers keep their versions until they change."""
     require_owner(caller, artist_id)
+    now = clock.now()
     with uow:
         artist = require_open_artist(uow, artist_id)
-        plan = revise_plan(artist.plan(tier), price=price, features=features, now=clock.now())
-        uow.artists.save(artist.with_plan(plan))
+        plans = tuple(
+            revise_plan(artist.plan(tier), price=wanted.price, features=wanted.features, now=now)
+            for tier, wanted in terms.items()
+        )
+        uow.artists.save(artist.with_plans(plans))
         uow.commit()
-    return plan
+    return plans
 
 
 #: A profile picture: smaller than a post's images.
@@ -147,3 +170,9 @@ class Artists:
         return set_tier(
             artist_id, tier, price=price, features=features, caller=caller, uow=self.uow(), clock=self.clock
         )
+
+    def set_tiers(
+        self, artist_id: str, terms: Mapping[Tier, TierTerms], *, caller: Caller
+    ) -> tuple[TierPlan, ...]:
+        """New price versions of several of the caller's own tiers at once (a currency change)."""
+        return set_tiers(artist_id, terms, caller=caller, uow=self.uow(), clock=self.clock)

@@ -166,3 +166,24 @@ def test_an_artists_bio_and_links_are_exported_and_erased_with_them(api: Api) ->
     assert public.status_code == 404  # an erased artist is closed (test_erased_artist.py)
     assert kept is not None
     assert (kept.bio, kept.links) == ("", ())
+
+
+def test_a_tier_in_another_currency_is_409_and_all_paid_tiers_change_currency_at_once(api: Api) -> None:
+    """PUT one tier in JPY beside a superfan tier in USD is refused with how to do it; PUT
+    /tiers with both paid tiers in JPY moves them, and fans then pay in JPY."""
+    artist = api.artist()
+    one = {"price_minor": 500, "currency": "JPY", "features": []}
+    refused = api.client.put(f"/artists/{artist.id}/tiers/supporter", json=one, headers=artist.headers)
+    assert_error(refused, 409)
+    assert "every paid tier at once" in refused.json()["detail"]
+
+    both = {"supporter": one, "superfan": {"price_minor": 1000, "currency": "JPY", "features": ["all"]}}
+    moved = api.client.put(f"/artists/{artist.id}/tiers", json={"tiers": both}, headers=artist.headers)
+
+    assert moved.status_code == 200, moved.text
+    assert {(p["tier"], p["currency"]) for p in moved.json()} == {("supporter", "JPY"), ("superfan", "JPY")}
+    tiers = {t["tier"]: t for t in api.client.get(f"/artists/{artist.id}").json()["tiers"]}
+    assert (tiers["supporter"]["currency"], tiers["superfan"]["price_minor"]) == ("JPY", 1000)
+    api.fan_on(artist, "supporter")
+    dashboard = api.client.get(f"/artists/{artist.id}/dashboard", headers=artist.headers).json()
+    assert list(dashboard["revenue_by_currency"]) == ["JPY"]

@@ -25,6 +25,7 @@ ROUTES: Final = {
     ("post", "/me/verification"),
     ("get", "/artists/{artist_id}"),
     ("patch", "/artists/{artist_id}"),
+    ("put", "/artists/{artist_id}/tiers"),
     ("put", "/artists/{artist_id}/tiers/{tier}"),
     ("post", "/artists/{artist_id}/tracks"),
     ("get", "/artists/{artist_id}/tracks"),

@@ -10,7 +10,8 @@ from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http.auth import BEARER, OPTIONAL_BEARER
 from musicconnect.entrypoints.http.deps import ArtistsDep, CallerDep, LibraryDep, ViewerDep
 from musicconnect.entrypoints.http.errors import error_responses
-from musicconnect.entrypoints.http.schemas import ArtistOut, ProfileIn, TierPlanIn, TierPlanOut
+from musicconnect.entrypoints.http.schemas import ArtistOut, ProfileIn, TierPlanIn, TierPlanOut, TierPlansIn
+from musicconnect.usecases.artists import TierTerms
 
 
 class ArtistController(Controller):
@@ -39,7 +40,24 @@ class ArtistController(Controller):
         edited = artists.edit_profile(artist_id, bio=data.bio, links=data.links, caller=caller)
         return ArtistOut.of(edited, followers=library.followers(artist_id))
 
-    @put("/tiers/{tier:str}", sync_to_thread=True, security=BEARER, responses=error_responses(401, 403, 404))
+    @put("/tiers", sync_to_thread=True, security=BEARER, responses=error_responses(401, 403, 404, 409))
+    def set_tiers(
+        self, *, artist_id: FromPath[str], data: JSONBody[TierPlansIn], caller: CallerDep, artists: ArtistsDep
+    ) -> list[TierPlanOut]:
+        """New price versions of several tiers at once: the paid tiers share one currency, so a
+        new currency is set here for every paid tier together. Existing subscribers keep theirs."""
+        terms = {
+            Tier.parse(name): TierTerms(Money(plan.price_minor, plan.currency), tuple(plan.features))
+            for name, plan in data.tiers.items()
+        }
+        return [TierPlanOut.of(plan) for plan in artists.set_tiers(artist_id, terms, caller=caller)]
+
+    @put(
+        "/tiers/{tier:str}",
+        sync_to_thread=True,
+        security=BEARER,
+        responses=error_responses(401, 403, 404, 409),
+    )
     def set_tier(
         self,
         *,
@@ -49,7 +67,8 @@ class ArtistController(Controller):
         caller: CallerDep,
         artists: ArtistsDep,
     ) -> TierPlanOut:
-        """A new price version of one of the artist's tiers; existing subscribers keep theirs."""
+        """A new price version of one of the artist's tiers; existing subscribers keep theirs. Its
+        currency must be the other paid tiers' (409 otherwise: change it with ``PUT .../tiers``)."""
         plan = artists.set_tier(
             artist_id,
             Tier.parse(tier),
