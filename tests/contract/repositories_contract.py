@@ -1062,6 +1062,22 @@ class LedgerRepositoryContract(UnitOfWorkFactory):
         assert keys(T0 + timedelta(hours=1, microseconds=1), None) == ["h2", "h3"]
         assert keys(None, T0) == []
 
+    def test_of_fan_lists_the_fans_transactions_oldest_first(self) -> None:
+        """Charges about the fan, whichever artist, oldest first; nobody else's."""
+        charges = [
+            a_charge("late", at=T0 + timedelta(hours=2), artist_id="artist-2"),
+            a_charge("early", at=T0),
+            a_charge("middle", at=T0 + timedelta(hours=1), amount=Money(1000, "JPY")),
+            a_charge("someone else's", fan_id="fan-2"),
+        ]
+        self.each_committed(charges, lambda uow, c: uow.ledger.record(c))
+
+        found = self.read(lambda uow: uow.ledger.of_fan("fan-1"))
+
+        assert [t.idempotency_key for t in found] == ["early", "middle", "late"]
+        assert found[1] == charges[2]
+        assert self.read(lambda uow: uow.ledger.of_fan("nobody")) == []
+
     def test_of_artist_includes_transactions_moving_their_account(self) -> None:
         """A transaction that names no artist but moves the artist's account is theirs too."""
         adjustment = Transaction(

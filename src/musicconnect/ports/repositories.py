@@ -181,6 +181,10 @@ class LedgerRepository(Protocol):
         """The artist's transactions with ``since <= occurred_at < until``, oldest first."""
         ...
 
+    def of_fan(self, fan_id: str) -> Sequence[Transaction]:
+        """The transactions about the fan (their charges and refunds), oldest first."""
+        ...
+
     def trial_balance(self) -> dict[str, int]:
         """Debits minus credits per currency over every entry: all zero when the books balance."""
         ...

@@ -10,6 +10,7 @@ import attrs
 
 from musicconnect.domain.accounts import Account, Caller, Role, check_display_name, normalise_email
 from musicconnect.domain.errors import AuthenticationFailed, Conflict, DomainError
+from musicconnect.domain.ledger import TransactionKind
 from musicconnect.domain.passwords import check_password
 from musicconnect.domain.tiers import Tier
 from musicconnect.ports.media import MediaStorage
@@ -139,6 +140,7 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
         payouts = uow.payouts.of_artist(account.id) if artist is not None else ()
         inbox = uow.messages.to_artist(account.id) if artist is not None else ()
         sent = uow.messages.from_fan(account.id)
+        payments = _payments_of(uow, account.id)
         engagement = engagement_export(uow, account.id, artist=artist is not None)
     return {
         "account": {
@@ -161,9 +163,31 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
             "messages_received": [plain(message) for message in inbox],
         },
         "subscriptions": [plain(subscription) for subscription in subscriptions],
+        "payments": payments,
         "messages_sent": [plain(message) for message in sent],
         "engagement": engagement,
     }
+
+
+#: What a fan paid or was paid back; the processor's fee on it is the platform's, not theirs.
+_FAN_PAYMENTS = frozenset({TransactionKind.CHARGE, TransactionKind.REFUND})
+
+
+def _payments_of(uow: UnitOfWork, fan_id: str) -> list[dict[str, Any]]:
+    """The person's charges and refunds from the ledger, oldest first: when, how much, to which
+    artist, and what for (the ledger keeps them, anonymised, after an erasure)."""
+    return [
+        {
+            "kind": transaction.kind.value,
+            "amount_minor": transaction.gross.amount_minor,
+            "currency": transaction.gross.currency,
+            "artist_id": transaction.artist_id,
+            "occurred_at": transaction.occurred_at.isoformat(),
+            "what_for": transaction.memo,
+        }
+        for transaction in uow.ledger.of_fan(fan_id)
+        if transaction.kind in _FAN_PAYMENTS and transaction.gross is not None
+    ]
 
 
 def erase_account(

@@ -616,6 +616,10 @@ class InMemoryLedgerRepository(LedgerRepository):
         # A stable sort: transactions at the same instant stay in the order they were recorded.
         return sorted(found, key=lambda t: t.occurred_at)
 
+    def of_fan(self, fan_id: str) -> Sequence[Transaction]:
+        found = [t for t in self._access.view().transactions_by_key.values() if t.fan_id == fan_id]
+        return sorted(found, key=lambda t: t.occurred_at)
+
     def trial_balance(self) -> dict[str, int]:
         return dict(self._access.view().trial_balance.items())
 
