@@ -454,6 +454,23 @@ class ArtistRepositoryContract(UnitOfWorkFactory):
         found = self.read(lambda uow: uow.artists.search("cab", limit=5))
         assert [a.plan(Tier.SUPPORTER).price for a in found] == [Money(500, "USD")]
 
+    def test_search_pages_on_after_the_last_artist_of_a_page(self) -> None:
+        """Pages in name-then-id order, ties on the name included; an unknown cursor starts over."""
+        artists = [
+            attrs.evolve(an_artist(), id=artist_id, display_name=name)
+            for artist_id, name in [("a-3", "Nova"), ("a-1", "nova"), ("a-2", "Cables"), ("a-4", "Zed")]
+        ]
+        self.each_committed(artists, lambda uow, a: uow.artists.add(a))
+
+        def ids(text: str, after: str | None) -> list[str]:
+            return self.read(lambda uow: [a.id for a in uow.artists.search(text, limit=2, after=after)])
+
+        assert ids("", None) == ["a-2", "a-1"]
+        assert ids("", "a-1") == ["a-3", "a-4"]
+        assert ids("", "a-4") == []
+        assert ids("nov", "a-1") == ["a-3"]
+        assert ids("", "nobody") == ["a-2", "a-1"]
+
     def test_search_never_lists_an_erased_artist(self) -> None:
         """An erased artist is closed: not listed, whatever the search, while they still exist."""
         erased = attrs.evolve(an_artist(), id="a-gone", display_name=ERASED_NAME)

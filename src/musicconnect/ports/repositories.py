@@ -47,9 +47,11 @@ class ArtistRepository(Protocol):
 
     def plan_version(self, artist_id: str, tier: Tier, version: int) -> TierPlan | None: ...
 
-    def search(self, name: str, *, limit: int) -> Sequence[Artist]:
+    def search(self, name: str, *, limit: int, after: str | None = None) -> Sequence[Artist]:
         """Artists whose display name contains ``name`` (case-insensitive; every artist when it is
-        empty), by name, at most ``limit``."""
+        empty), by name then id, at most ``limit``; an erased artist never. ``after``, the id of
+        the last artist of the previous page, starts after that artist in that order (an
+        unknown one starts at the beginning)."""
         ...
 
 

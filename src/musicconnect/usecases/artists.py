@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from musicconnect.domain.accounts import Artist, Caller
-from musicconnect.domain.errors import NotFound
+from musicconnect.domain.errors import InvalidInput, NotFound
 from musicconnect.domain.images import EXTENSIONS, ImagePolicy
 from musicconnect.domain.money import Money
 from musicconnect.domain.tiers import Tier, TierPlan, revise_plan
@@ -32,10 +32,22 @@ def view_artist(artist_id: str, *, uow: UnitOfWork, clock: Clock, visitor_id: st
 DISCOVER_LIMIT = 60
 
 
-def discover(name: str, *, uow: UnitOfWork, limit: int = DISCOVER_LIMIT) -> Sequence[Artist]:
-    """Artists whose name contains ``name`` (all of them, by name, when it is blank)."""
+def discover(
+    name: str, *, uow: UnitOfWork, limit: int = DISCOVER_LIMIT, after: str | None = None
+) -> Sequence[Artist]:
+    """Artists whose name contains ``name`` (all of them, by name, when it is blank); ``after``
+    is the id of the last artist of the previous page."""
     with uow:
-        return uow.artists.search(name.strip()[:100], limit=limit)
+        return uow.artists.search(name.strip()[:100], limit=limit, after=after)
+
+
+@attrs.frozen
+class ArtistPage:
+    """One page of a search for artists."""
+
+    artists: tuple[Artist, ...]
+    #: What to pass as ``after`` for the next page; None on the last one.
+    next_cursor: str | None
 
 
 def edit_profile(
@@ -158,6 +170,14 @@ class Artists:
     def discover(self, name: str, *, limit: int = DISCOVER_LIMIT) -> Sequence[Artist]:
         """Artists whose name contains ``name`` (everyone, by name, when it is blank)."""
         return discover(name, uow=self.uow(), limit=limit)
+
+    def discover_page(self, name: str, *, limit: int, after: str | None = None) -> ArtistPage:
+        """A page of the same search, by name, and where the next one starts."""
+        if limit < 1:
+            raise InvalidInput("a page lists at least one artist")
+        found = discover(name, uow=self.uow(), limit=limit + 1, after=after)
+        page = tuple(found[:limit])
+        return ArtistPage(page, page[-1].id if len(found) > limit else None)
 
     def edit_profile(self, artist_id: str, *, bio: str, links: Sequence[str], caller: Caller) -> Artist:
         """The caller's own bio and links."""

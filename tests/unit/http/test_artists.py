@@ -187,3 +187,30 @@ def test_a_tier_in_another_currency_is_409_and_all_paid_tiers_change_currency_at
     api.fan_on(artist, "supporter")
     dashboard = api.client.get(f"/artists/{artist.id}/dashboard", headers=artist.headers).json()
     assert list(dashboard["revenue_by_currency"]) == ["JPY"]
+
+
+def test_get_artists_searches_by_name_and_pages_with_a_cursor(api: Api) -> None:
+    """The discover page's search as JSON: by name, case-insensitive, ``limit`` a page, then
+    ``next_cursor`` until null; bad limits and unknown parameters are refused."""
+    names = ["Nova Lights", "the novas", "Cables", "NOVA \u00e9t\u00e9"]
+    for name in names:
+        artist = api.artist()
+        api.client.patch("/me", json={"display_name": name}, headers=artist.headers)
+
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(len(names)):
+        query: dict[str, str | int] = {"q": "nova", "limit": 2}
+        if cursor is not None:
+            query["cursor"] = cursor
+        page = api.client.get("/artists", params=query)
+        assert page.status_code == 200, page.text
+        seen += [a["display_name"] for a in page.json()["artists"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == sorted((n for n in names if "nova" in n.casefold()), key=str.casefold)
+    assert len(api.client.get("/artists").json()["artists"]) == len(names)
+    for bad in ({"limit": 0}, {"limit": 101}, {"q": "x" * 101}, {"page": 2}):
+        assert api.client.get("/artists", params=bad).status_code in {400, 422}

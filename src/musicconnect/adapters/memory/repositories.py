@@ -336,14 +336,22 @@ class InMemoryArtistRepository(ArtistRepository):
     def plan_version(self, artist_id: str, tier: Tier, version: int) -> TierPlan | None:
         return self._access.view().plan_versions.get((artist_id, tier, version))
 
-    def search(self, name: str, *, limit: int) -> Sequence[Artist]:
+    def search(self, name: str, *, limit: int, after: str | None = None) -> Sequence[Artist]:
         wanted = name.casefold()
+        artists = self._access.view().artists
+
+        def order(artist: Artist) -> tuple[str, str]:
+            return artist.display_name.casefold(), artist.id
+
+        last = artists.get(after) if after is not None else None
         found = [
             a
-            for a in self._access.view().artists.values()
-            if wanted in a.display_name.casefold() and not a.is_erased
+            for a in artists.values()
+            if wanted in a.display_name.casefold()
+            and not a.is_erased
+            and (last is None or order(a) > order(last))
         ]
-        return sorted(found, key=lambda a: (a.display_name.casefold(), a.id))[:limit]
+        return sorted(found, key=order)[:limit]
 
 
 _Marks = Callable[[_State], _Table[tuple[str, str], datetime]]

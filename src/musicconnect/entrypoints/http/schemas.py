@@ -232,6 +232,13 @@ class ArtistOut(_Out):
         )
 
 
+class ArtistListOut(_Out):
+    """A page of ``GET /artists``: each artist as their page shows them (no follower count)."""
+
+    artists: list[ArtistOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last")
+
+
 def picture_url(artist: Artist) -> str | None:
     """Where the artist's picture is served; the stored name in the query, so a new picture is a
     new URL that no cache has seen."""
