@@ -29,10 +29,11 @@ What erasure does with each, and why:
   (``media_cleanup``); the export lists the posts (text, image and clip metadata; the media
   themselves are the artist's uploads, served while the account lives).
 - an erased artist is closed for good (``Artist.is_erased``): their page answers 404 and no
-  list or search shows it; nobody may subscribe to them or change tier with them (404), though
-  a fan may still cancel; every fan's paid subscription to them is cancelled through billing,
-  by the fan's own cancel path, after the erasure commits (nothing more is charged; what was
-  paid runs to its end, as any cancellation does; the ledger rows stay, anonymised);
+  list or search shows it; nobody may follow them, subscribe to them or change tier with them
+  (404), though a fan may still cancel or unfollow; every fan's paid subscription to them is
+  cancelled through billing, by the fan's own cancel path, after the erasure commits (nothing
+  more is charged; what was paid runs to its end, as any cancellation does; the ledger rows
+  stay, anonymised);
 - an erased artist's tracks are deleted as when the artist deletes one (404 to everyone, media
   removed after the commit): a recording is the artist's work and voice, which erasure must
   not keep publishing, and a fan's paid period is access to the artist, not a copy to keep.

@@ -69,6 +69,7 @@ def test_an_erased_artist_is_closed_to_every_fan(on_each_store: Api) -> None:
     assert (kept["tier"], kept["cancel_at_period_end"]) == ("supporter", True)
     assert_error(api.client.get(f"/tracks/{track_id}/stream", headers=paying.headers), 404)
     assert_error(api.client.get(f"/tracks/{track_id}"), 404)
+    assert_error(api.client.post(f"/artists/{artist.id}/follow", headers=newcomer.headers), 404)
     with api.services.uow() as uow:
         assert uow.subscriptions.live_for(newcomer.id, artist.id) is None
 
