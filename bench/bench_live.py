@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -106,7 +107,7 @@ def measure(seconds: float) -> list[float]:
             made = http.post(
                 f"/artists/{artist_id}/live",
                 headers=artist,
-                json={"title": "bench", "starts_at": "2030-01-01T00:00:00Z"},
+                json={"title": "bench", "starts_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
             )
             made.raise_for_status()
             issued = made.json()

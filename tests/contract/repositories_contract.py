@@ -21,7 +21,7 @@ from typing import Final, TypeVar
 import attrs
 import pytest
 
-from musicconnect.domain.accounts import Account, Artist, Role
+from musicconnect.domain.accounts import ERASED_NAME, Account, Artist, Role
 from musicconnect.domain.analytics import Listened, PlayEvent
 from musicconnect.domain.errors import Conflict
 from musicconnect.domain.ledger import (
@@ -454,6 +454,42 @@ class ArtistRepositoryContract(UnitOfWorkFactory):
         found = self.read(lambda uow: uow.artists.search("cab", limit=5))
         assert [a.plan(Tier.SUPPORTER).price for a in found] == [Money(500, "USD")]
 
+    def test_search_pages_on_after_the_last_artist_of_a_page(self) -> None:
+        """Pages in name-then-id order, ties on the name included; an unknown cursor starts over."""
+        artists = [
+            attrs.evolve(an_artist(), id=artist_id, display_name=name)
+            for artist_id, name in [("a-3", "Nova"), ("a-1", "nova"), ("a-2", "Cables"), ("a-4", "Zed")]
+        ]
+        self.each_committed(artists, lambda uow, a: uow.artists.add(a))
+
+        def ids(text: str, after: str | None) -> list[str]:
+            return self.read(lambda uow: [a.id for a in uow.artists.search(text, limit=2, after=after)])
+
+        assert ids("", None) == ["a-2", "a-1"]
+        assert ids("", "a-1") == ["a-3", "a-4"]
+        assert ids("", "a-4") == []
+        assert ids("nov", "a-1") == ["a-3"]
+        assert ids("", "nobody") == ["a-2", "a-1"]
+
+    def test_search_never_lists_an_erased_artist(self) -> None:
+        """An erased artist is closed: not listed, whatever the search, while they still exist."""
+        erased = attrs.evolve(an_artist(), id="a-gone", display_name=ERASED_NAME)
+        living = attrs.evolve(an_artist(), id="a-here", display_name="Erased Tapes")
+
+        def add_both(uow: UnitOfWork) -> None:
+            uow.artists.add(erased)
+            uow.artists.add(living)
+
+        self.committed(add_both)
+
+        def ids(text: str) -> list[str]:
+            return self.read(lambda uow: [a.id for a in uow.artists.search(text, limit=10)])
+
+        for text in ("", "erased", "(", "(erased)"):
+            assert "a-gone" not in ids(text)
+        assert ids("") == ["a-here"]
+        assert self.read(lambda uow: uow.artists.get("a-gone")) == erased
+
     def test_unknown_plan_version_is_none(self) -> None:
         """A version, tier or artist that was never saved has no plan."""
         self.committed(lambda uow: uow.artists.add(an_artist()))
@@ -503,6 +539,10 @@ class FanRepositoryContract(UnitOfWorkFactory):
         counts = self.read(lambda uow: [uow.fans.visitor_count(a) for a in ("artist-1", "artist-2", "x")])
 
         assert counts == [3, 1, 0]
+        visitors = self.read(
+            lambda uow: [sorted(uow.fans.visitors(a)) for a in ("artist-1", "artist-2", "x")]
+        )
+        assert visitors == [["v1", "v2", "v3"], ["v9"], []]
 
     def test_follows_in_concurrent_units_of_work_all_count(self) -> None:
         """Different fans following at once are all counted; none is lost to a race."""
@@ -1038,6 +1078,22 @@ class LedgerRepositoryContract(UnitOfWorkFactory):
         assert keys(T0 + timedelta(hours=1), T0 + timedelta(hours=3)) == ["h1", "h2"]
         assert keys(T0 + timedelta(hours=1, microseconds=1), None) == ["h2", "h3"]
         assert keys(None, T0) == []
+
+    def test_of_fan_lists_the_fans_transactions_oldest_first(self) -> None:
+        """Charges about the fan, whichever artist, oldest first; nobody else's."""
+        charges = [
+            a_charge("late", at=T0 + timedelta(hours=2), artist_id="artist-2"),
+            a_charge("early", at=T0),
+            a_charge("middle", at=T0 + timedelta(hours=1), amount=Money(1000, "JPY")),
+            a_charge("someone else's", fan_id="fan-2"),
+        ]
+        self.each_committed(charges, lambda uow, c: uow.ledger.record(c))
+
+        found = self.read(lambda uow: uow.ledger.of_fan("fan-1"))
+
+        assert [t.idempotency_key for t in found] == ["early", "middle", "late"]
+        assert found[1] == charges[2]
+        assert self.read(lambda uow: uow.ledger.of_fan("nobody")) == []
 
     def test_of_artist_includes_transactions_moving_their_account(self) -> None:
         """A transaction that names no artist but moves the artist's account is theirs too."""

@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -104,7 +105,7 @@ def _schedule(world: World, artist: User, title: str = "Sunday session") -> dict
     made = world.http.post(
         f"/artists/{artist.id}/live",
         headers=artist.auth,
-        json={"title": title, "starts_at": "2030-06-01T20:00:00Z"},
+        json={"title": title, "starts_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
     )
     assert made.status_code == 201, made.text
     assert made.json()["session"]["status"] == "scheduled"

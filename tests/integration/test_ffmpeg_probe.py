@@ -68,6 +68,39 @@ def test_accepts_common_audio(
     assert (info.sample_rate, info.channels) == (44100, 2)
 
 
+@pytest.mark.parametrize("ffprobe", [True, False], ids=["ffprobe", "ffmpeg banner"])
+@pytest.mark.parametrize("kind", ["wav", "mp3"])
+def test_a_file_cut_short_is_accepted_with_the_length_that_decodes(
+    sources: dict[str, Path], tmp_path: Path, kind: str, *, ffprobe: bool
+) -> None:
+    """An interrupted export (the first 40 %, cut mid-frame) decodes up to the cut: it is
+    published, 4 s long, not refused as damaged (an MP3 cut so logs "invalid new backstep")."""
+    probe = FfmpegMediaProbe(ffmpeg=require_ffmpeg(), ffprobe=require_ffprobe() if ffprobe else None)
+    info = probe.probe(truncated(sources[kind], tmp_path / f"cut.{kind}"), POLICY)
+    assert info.duration_s == pytest.approx(4.0, abs=0.3)
+
+
+def test_the_reported_320k_mp3_cut_at_300_kb_is_accepted(sources: dict[str, Path], tmp_path: Path) -> None:
+    """The first 300 KB of a 320k MP3 (7.5 s of 10), as the user uploaded it."""
+    encoded_320k = tmp_path / "full.mp3"
+    subprocess.run(
+        [require_ffmpeg(), "-v", "error", "-y", "-i", str(sources["wav"]), "-b:a", "320k", str(encoded_320k)],
+        check=True,
+        timeout=60,
+    )
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(encoded_320k.read_bytes()[:300_000])
+    info = FfmpegMediaProbe().probe(cut, POLICY)
+    assert info.duration_s == pytest.approx(7.5, abs=0.2)
+
+
+def test_damage_before_the_cut_end_is_still_refused(sources: dict[str, Path], tmp_path: Path) -> None:
+    """Garbage in the middle, then a cut: the tolerance is for the last frame only."""
+    damaged = corrupted(sources["mp3"], tmp_path / "bad.mp3")
+    with pytest.raises(MediaRejected, match="damaged"):
+        FfmpegMediaProbe().probe(truncated(damaged, tmp_path / "bad-cut.mp3", keep=0.8), POLICY)
+
+
 def test_accepts_without_ffprobe(sources: dict[str, Path]) -> None:
     """With no ffprobe (imageio-ffmpeg's case) the probe reads ffmpeg's banner instead."""
     probe = FfmpegMediaProbe(ffmpeg=require_ffmpeg(), ffprobe=None)
@@ -96,8 +129,6 @@ def test_a_name_like_a_protocol_is_just_a_file_name(
 
 HOSTILE: dict[str, Callable[[dict[str, Path], Path], Path]] = {
     "text renamed .mp3": lambda _, d: text_as_mp3(d / "song.mp3"),
-    "truncated wav": lambda s, d: truncated(s["wav"], d / "cut.wav"),
-    "truncated mp3": lambda s, d: truncated(s["mp3"], d / "cut.mp3"),
     "corrupted mp3": lambda s, d: corrupted(s["mp3"], d / "bad.mp3"),
     "corrupted flac": lambda s, d: corrupted(s["flac"], d / "bad.flac"),
     "hls playlist as .mp3": lambda _, d: hls_playlist_as_mp3(d / "song.mp3"),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from tests.support.audio import require_ffmpeg, tone_wav
+from tests.support.audio import require_ffmpeg, tone_wav, truncated
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -56,6 +56,9 @@ class Upload:
     #: ``from_music`` is set, output options applied to generated music.
     args: tuple[str, ...]
     from_music: bool = False
+    #: An export interrupted after this many seconds: the music is made half as long again,
+    #: encoded, and its file cut at the byte that share of it ends (odd, so mid-frame).
+    cut_after_s: float | None = None
 
 
 CORPUS: Final = (
@@ -85,18 +88,32 @@ CORPUS: Final = (
     Upload("5.1 WAV", "surround.wav", ("-f", "lavfi", "-i", _SURROUND, "-c:a", "pcm_s16le")),
     Upload("Opus", "music.opus", ("-c:a", "libopus", "-b:a", "160k", "-f", "ogg"), from_music=True),
     Upload("ALAC", "music.m4a", ("-c:a", "alac"), from_music=True),
+    Upload(
+        "320k MP3 cut short (an interrupted export)",
+        "cut.mp3",
+        ("-c:a", "libmp3lame", "-b:a", "320k"),
+        from_music=True,
+        cut_after_s=SECONDS,
+    ),
+    Upload("WAV cut short", "cut.wav", ("-c:a", "pcm_s16le"), from_music=True, cut_after_s=SECONDS),
 )
+
+#: How much longer than the part kept a cut upload's whole export was.
+_WHOLE_SHARE: Final = 1.5
 
 
 def generate(upload: Upload, folder: Path) -> Path:
     """Write ``upload`` into ``folder`` and return its path."""
     path = folder / upload.filename
     source: tuple[str, ...] = ()
+    whole_s = SECONDS if upload.cut_after_s is None else upload.cut_after_s * _WHOLE_SHARE
     if upload.from_music:
-        source = ("-i", str(tone_wav(folder / f"music-for-{upload.filename}.wav", SECONDS)))
+        source = ("-i", str(tone_wav(folder / f"music-for-{upload.filename}.wav", whole_s)))
     subprocess.run(
         [require_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-y", *source, *upload.args, str(path)],
         check=True,
         timeout=120,
     )
+    if upload.cut_after_s is not None:
+        truncated(path, path, keep=upload.cut_after_s / whole_s)
     return path

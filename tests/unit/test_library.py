@@ -11,7 +11,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -142,11 +142,11 @@ def test_a_live_session_in_memory_keeps_its_recording_and_leaves_no_file(
     temp.mkdir()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    starts = datetime(2025, 1, 6, 20, 0, tzinfo=UTC)
 
     with _WATCH.watching() as events, in_memory() as platform:
         platform.accounts.register(Register("nova@example.com", PASSWORD, "artist", "Nova"))
         artist = platform.accounts.sign_in("nova@example.com", PASSWORD)
+        starts = platform.live.clock.now() + timedelta(days=1)
         issued = platform.live.schedule(artist.id, title="Sunday set", starts_at=starts, caller=artist)
         platform.live.check_ingest_token(platform.services.ingest_token)
         with pytest.raises(musicconnect.DomainError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -52,7 +52,7 @@ def test_the_default_queue_runs_the_end_of_a_live_session_bound_by_the_platform(
         }
         platform.accounts.register(Register("nova@example.com", PASSWORD, "artist", "Nova"))
         artist = platform.accounts.sign_in("nova@example.com", PASSWORD)
-        starts = datetime(2030, 1, 1, tzinfo=UTC)
+        starts = platform.live.clock.now() + timedelta(days=1)
         issued = platform.live.schedule(artist.id, title="Called off", starts_at=starts, caller=artist)
         platform.live.storage.put_bytes(f"{issued.session.hls_prefix}/128k/index.m3u8", b"#EXTM3U\n", "x")
         with caplog.at_level(logging.WARNING):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 import itertools
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
 import attrs
 
-from musicconnect.domain.errors import AuthenticationFailed, InvalidInput
+from musicconnect.domain.errors import AuthenticationFailed, Conflict, InvalidInput
 from musicconnect.domain.text import clean_text
 from musicconnect.domain.tiers import Tier, TierPlan
 
@@ -57,7 +58,11 @@ def normalise_email(email: str) -> str:
 
 
 def check_display_name(name: str) -> str:
-    return clean_text(name, field="display_name", max_chars=MAX_DISPLAY_NAME)
+    """The cleaned name; the erased marker is refused, as it is how an erased artist is known."""
+    cleaned = clean_text(name, field="display_name", max_chars=MAX_DISPLAY_NAME)
+    if cleaned.casefold() == ERASED_NAME.casefold():
+        raise InvalidInput(f"{ERASED_NAME!r} is not a name anyone may take")
+    return cleaned
 
 
 @attrs.frozen
@@ -114,6 +119,11 @@ class Artist:
     #: The storage key of their profile picture (re-encoded when uploaded), None without one.
     image_key: str | None = None
 
+    @property
+    def is_erased(self) -> bool:
+        """The artist asked to be forgotten: closed to fans (see ``usecases.engagement_data``)."""
+        return self.display_name == ERASED_NAME
+
     def with_profile(self, *, bio: str, links: tuple[str, ...]) -> Artist:
         """The profile with a new bio and links; empty ones are allowed, odd ones refused."""
         cleaned_bio = clean_text(bio, field="bio", max_chars=MAX_BIO, multiline=True) if bio.strip() else ""
@@ -133,13 +143,29 @@ class Artist:
         raise InvalidInput(f"artist has no {tier} tier")
 
     def with_plan(self, plan: TierPlan) -> Artist:
-        """The profile with ``plan`` in place of its tier's; each tier must cost more than the one
-        below it (in the same currency), or the upgrade path would be a downgrade in price."""
-        others = tuple(p for p in self.plans if p.tier is not plan.tier)
-        ordered = tuple(sorted((*others, plan), key=lambda p: p.tier.rank))
+        """The profile with ``plan`` in place of its tier's (see ``with_plans``)."""
+        return self.with_plans((plan,))
+
+    def with_plans(self, plans: Iterable[TierPlan]) -> Artist:
+        """The profile with each of ``plans`` in place of its tier's. The paid tiers share one
+        currency (a fan compares them, and an upgrade is charged the difference), so a new
+        currency must come for every paid tier at once: Conflict otherwise. Each tier must cost
+        more than the one below it, or the upgrade path would be a downgrade in price."""
+        new = {plan.tier: plan for plan in plans}
+        ordered = tuple(
+            sorted({**{p.tier: p for p in self.plans}, **new}.values(), key=lambda p: p.tier.rank)
+        )
+        currencies = {p.price.currency for p in ordered if p.tier is not Tier.FREE}
+        if len(currencies) > 1:
+            kept = sorted(
+                {p.price.currency for p in ordered if p.tier not in new and p.tier is not Tier.FREE}
+            )
+            raise Conflict(
+                f"the paid tiers share one currency ({', '.join(kept)}): to change it,"
+                " set every paid tier at once in the new currency"
+            )
         for lower, higher in itertools.pairwise(ordered):
-            same_currency = lower.price.currency == higher.price.currency
-            if same_currency and higher.price.amount_minor <= lower.price.amount_minor:
+            if lower.tier is not Tier.FREE and higher.price.amount_minor <= lower.price.amount_minor:
                 raise InvalidInput(
                     f"the {higher.tier} tier must cost more than the {lower.tier} tier"
                     f" ({lower.price.format()})"

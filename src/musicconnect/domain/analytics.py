@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Final
 
 import attrs
 
 from musicconnect.domain.clocks import last_days
+from musicconnect.domain.tiers import Tier
 
 WINDOW_DAYS: Final = 30
 
@@ -46,6 +48,8 @@ class FunnelStep:
     rate: float | None
 
 
+#: Each step counts the distinct people who reached at least that step, so each is a subset of
+#: the one before and no rate exceeds 1 (see ``audience_funnel``).
 FUNNEL_STEPS: Final = (
     "profile_visitors",
     "followers",
@@ -55,10 +59,29 @@ FUNNEL_STEPS: Final = (
 )
 
 
+def audience_funnel(
+    visitors: Collection[str], followers: Collection[str], tiers: Mapping[str, Tier]
+) -> tuple[FunnelStep, ...]:
+    """The funnel of an artist's audience, each step the people who reached at least it:
+    superfans enjoy the superfan tier now; supporters the supporter tier or more; subscribers
+    (``free_subscribers``) hold a live subscription of any tier; followers follow the artist or
+    subscribe; visitors (``profile_visitors``) visited the profile or reached any later step
+    (a fan may subscribe through a link without opening the page: they still came in).
+    ``tiers`` is the tier each fan with a live subscription enjoys now."""
+    superfans = {fan for fan, tier in tiers.items() if tier is Tier.SUPERFAN}
+    supporters = {fan for fan, tier in tiers.items() if tier.includes(Tier.SUPPORTER)}
+    following = set(followers) | set(tiers)
+    reached = set(visitors) | following
+    return funnel([len(reached), len(following), len(tiers), len(supporters), len(superfans)])
+
+
 def funnel(counts: Sequence[int]) -> tuple[FunnelStep, ...]:
-    """Steps with the rate at each: count / previous count, rounded to 4 places."""
+    """Steps with the rate at each: count / previous count, rounded to 4 places. The counts
+    must not grow down the funnel: each step is a subset of the one before."""
     if len(counts) != len(FUNNEL_STEPS):
         raise ValueError("one count per funnel step")
+    if any(later > earlier for earlier, later in itertools.pairwise(counts)):
+        raise ValueError(f"a funnel step outnumbers the one before it: {list(counts)}")
     steps = []
     previous: int | None = None
     for name, count in zip(FUNNEL_STEPS, counts, strict=True):

@@ -16,6 +16,7 @@ from datetime import datetime
 
 import attrs
 
+from musicconnect.domain.clocks import add_months, month_start, parse_period
 from musicconnect.domain.errors import InsufficientBalance, InvalidInput
 from musicconnect.domain.money import Money, split_revenue
 
@@ -185,6 +186,20 @@ def processing_fee_transaction(
         ),
         memo=memo,
     )
+
+
+def check_payout_period(period: str, *, now: datetime) -> str:
+    """A payout run is for this month or the one before it (a run early in a month pays the
+    last one's): a later month would spend its key before its real run, and an older one would
+    pay the balance a second time under a key of its own. A payout stranded by a killed run
+    does not need its old period: any later run finishes it (``usecases.payouts``)."""
+    start, _ = parse_period(period)
+    this_month = month_start(now)
+    if start > this_month:
+        raise InvalidInput(f"{period} has not begun yet: a payout run is for this month or one before it")
+    if start < add_months(this_month, -1):
+        raise InvalidInput(f"{period} is over: a payout run is for this month or one before it")
+    return period
 
 
 def payout_key(artist_id: str, period: str, currency: str = "USD") -> str:

@@ -26,8 +26,24 @@ DEFAULT_GRACE: Final = timedelta(seconds=30)
 #: How long a connected push may go without a published segment before the session fails.
 DEFAULT_STALL: Final = timedelta(seconds=60)
 #: Random bytes in the secret part of a stream key.
+#: How far in the past a new session may start: the artist's clock and ours may disagree a little.
+START_SKEW: Final = timedelta(minutes=5)
+#: How far ahead a session may be scheduled: fans are told now, so a date beyond a year is a typo.
+START_HORIZON: Final = timedelta(days=366)
 _SECRET_BYTES: Final = 24
 _KEY_SEPARATOR: Final = "."
+
+
+def check_starts_at(starts_at: datetime, *, now: datetime) -> datetime:
+    """When a new session starts: with a timezone, not in the past (beyond ``START_SKEW``) and
+    within ``START_HORIZON``; InvalidInput otherwise."""
+    if starts_at.tzinfo is None or starts_at.utcoffset() is None:
+        raise InvalidInput("starts_at must include a timezone")
+    if starts_at < now - START_SKEW:
+        raise InvalidInput("starts_at is in the past")
+    if starts_at > now + START_HORIZON:
+        raise InvalidInput(f"starts_at is more than {START_HORIZON.days} days ahead")
+    return starts_at
 
 
 class LiveStatus(enum.StrEnum):

@@ -47,9 +47,11 @@ class ArtistRepository(Protocol):
 
     def plan_version(self, artist_id: str, tier: Tier, version: int) -> TierPlan | None: ...
 
-    def search(self, name: str, *, limit: int) -> Sequence[Artist]:
+    def search(self, name: str, *, limit: int, after: str | None = None) -> Sequence[Artist]:
         """Artists whose display name contains ``name`` (case-insensitive; every artist when it is
-        empty), by name, at most ``limit``."""
+        empty), by name then id, at most ``limit``; an erased artist never. ``after``, the id of
+        the last artist of the previous page, starts after that artist in that order (an
+        unknown one starts at the beginning)."""
         ...
 
 
@@ -88,6 +90,10 @@ class FanRepository(Protocol):
 
     def visitor_count(self, artist_id: str) -> int:
         """Distinct visitors of the artist's profile."""
+        ...
+
+    def visitors(self, artist_id: str) -> Sequence[str]:
+        """The ids of the distinct visitors of the artist's profile, in no particular order."""
         ...
 
     def likes_of(self, track_id: str) -> int: ...
@@ -175,6 +181,10 @@ class LedgerRepository(Protocol):
         until: datetime | None = None,
     ) -> Sequence[Transaction]:
         """The artist's transactions with ``since <= occurred_at < until``, oldest first."""
+        ...
+
+    def of_fan(self, fan_id: str) -> Sequence[Transaction]:
+        """The transactions about the fan (their charges and refunds), oldest first."""
         ...
 
     def trial_balance(self) -> dict[str, int]:

@@ -15,6 +15,15 @@ def require_artist(uow: UnitOfWork, artist_id: str) -> Artist:
     return artist
 
 
+def require_open_artist(uow: UnitOfWork, artist_id: str) -> Artist:
+    """The artist, for anything a fan starts with them (a visit, a subscription, a tier change):
+    NotFound when there is none or they erased their account, as they are closed for good."""
+    artist = require_artist(uow, artist_id)
+    if artist.is_erased:
+        raise NotFound(f"no artist {artist_id}")
+    return artist
+
+
 def require_track(uow: UnitOfWork, track_id: str) -> Track:
     """The track; NotFound when there is none or its artist deleted it."""
     track = uow.tracks.get(track_id)

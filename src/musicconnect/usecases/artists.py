@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
 from musicconnect.domain.accounts import Artist, Caller
-from musicconnect.domain.errors import NotFound
+from musicconnect.domain.errors import InvalidInput, NotFound
 from musicconnect.domain.images import EXTENSIONS, ImagePolicy
 from musicconnect.domain.money import Money
 from musicconnect.domain.tiers import Tier, TierPlan, revise_plan
 from musicconnect.ports.media import ImageProcessor, MediaStorage
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator
-from musicconnect.usecases.access import require_artist, require_owner
+from musicconnect.usecases.access import require_artist, require_open_artist, require_owner
 from musicconnect.usecases.media_cleanup import discard_media, picture_folder
 
 
 def view_artist(artist_id: str, *, uow: UnitOfWork, clock: Clock, visitor_id: str | None = None) -> Artist:
     """The public profile; a signed-in visitor counts towards the conversion funnel."""
     with uow:
-        artist = require_artist(uow, artist_id)
+        artist = require_open_artist(uow, artist_id)
         if visitor_id is not None and visitor_id != artist_id:
             uow.fans.record_visit(visitor_id, artist_id, clock.now())
             uow.commit()
@@ -32,10 +32,22 @@ def view_artist(artist_id: str, *, uow: UnitOfWork, clock: Clock, visitor_id: st
 DISCOVER_LIMIT = 60
 
 
-def discover(name: str, *, uow: UnitOfWork, limit: int = DISCOVER_LIMIT) -> Sequence[Artist]:
-    """Artists whose name contains ``name`` (all of them, by name, when it is blank)."""
+def discover(
+    name: str, *, uow: UnitOfWork, limit: int = DISCOVER_LIMIT, after: str | None = None
+) -> Sequence[Artist]:
+    """Artists whose name contains ``name`` (all of them, by name, when it is blank); ``after``
+    is the id of the last artist of the previous page."""
     with uow:
-        return uow.artists.search(name.strip()[:100], limit=limit)
+        return uow.artists.search(name.strip()[:100], limit=limit, after=after)
+
+
+@attrs.frozen
+class ArtistPage:
+    """One page of a search for artists."""
+
+    artists: tuple[Artist, ...]
+    #: What to pass as ``after`` for the next page; None on the last one.
+    next_cursor: str | None
 
 
 def edit_profile(
@@ -61,13 +73,36 @@ def set_tier(
     clock: Clock,
 ) -> TierPlan:
     """A new price version of a tier; existing subscribers keep their version until they change."""
-    require_owner(caller, artist_id)
-    with uow:
-        artist = require_artist(uow, artist_id)
-        plan = revise_plan(artist.plan(tier), price=price, features=features, now=clock.now())
-        uow.artists.save(artist.with_plan(plan))
-        uow.commit()
+    [plan] = set_tiers(
+        artist_id, {tier: TierTerms(price, tuple(features))}, caller=caller, uow=uow, clock=clock
+    )
     return plan
+
+
+@attrs.frozen
+class TierTerms:
+    """What an artist asks for one tier: its monthly price and the features it lists."""
+
+    price: Money
+    features: tuple[str, ...] = ()
+
+
+def set_tiers(
+    artist_id: str, terms: Mapping[Tier, TierTerms], *, caller: Caller, uow: UnitOfWork, clock: Clock
+) -> tuple[TierPlan, ...]:
+    """New price versions of several tiers at once (the way to move the paid tiers to another
+    currency); existing subscribers keep their versions until they change."""
+    require_owner(caller, artist_id)
+    now = clock.now()
+    with uow:
+        artist = require_open_artist(uow, artist_id)
+        plans = tuple(
+            revise_plan(artist.plan(tier), price=wanted.price, features=wanted.features, now=now)
+            for tier, wanted in terms.items()
+        )
+        uow.artists.save(artist.with_plans(plans))
+        uow.commit()
+    return plans
 
 
 #: A profile picture: smaller than a post's images.
@@ -136,6 +171,14 @@ class Artists:
         """Artists whose name contains ``name`` (everyone, by name, when it is blank)."""
         return discover(name, uow=self.uow(), limit=limit)
 
+    def discover_page(self, name: str, *, limit: int, after: str | None = None) -> ArtistPage:
+        """A page of the same search, by name, and where the next one starts."""
+        if limit < 1:
+            raise InvalidInput("a page lists at least one artist")
+        found = discover(name, uow=self.uow(), limit=limit + 1, after=after)
+        page = tuple(found[:limit])
+        return ArtistPage(page, page[-1].id if len(found) > limit else None)
+
     def edit_profile(self, artist_id: str, *, bio: str, links: Sequence[str], caller: Caller) -> Artist:
         """The caller's own bio and links."""
         return edit_profile(artist_id, bio=bio, links=links, caller=caller, uow=self.uow())
@@ -147,3 +190,9 @@ class Artists:
         return set_tier(
             artist_id, tier, price=price, features=features, caller=caller, uow=self.uow(), clock=self.clock
         )
+
+    def set_tiers(
+        self, artist_id: str, terms: Mapping[Tier, TierTerms], *, caller: Caller
+    ) -> tuple[TierPlan, ...]:
+        """New price versions of several of the caller's own tiers at once (a currency change)."""
+        return set_tiers(artist_id, terms, caller=caller, uow=self.uow(), clock=self.clock)

@@ -9,10 +9,16 @@ from datetime import UTC, date, datetime, time, timedelta
 import attrs
 
 from musicconnect.domain.accounts import Caller
-from musicconnect.domain.analytics import WINDOW_DAYS, Dashboard, FanScore, Revenue, fill_days, funnel
+from musicconnect.domain.analytics import (
+    WINDOW_DAYS,
+    Dashboard,
+    FanScore,
+    Revenue,
+    audience_funnel,
+    fill_days,
+)
 from musicconnect.domain.ledger import TransactionKind, artist_account
 from musicconnect.domain.subscriptions import effective_tier
-from musicconnect.domain.tiers import Tier
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock
 from musicconnect.usecases.access import require_artist, require_owner
@@ -58,15 +64,8 @@ def build_dashboard(artist_id: str, *, caller: Caller, uow: UnitOfWork, clock: C
                 revenue[transaction.occurred_at.date()] += gross
                 net[transaction.occurred_at.date()] += share
 
-        live = uow.subscriptions.live_of_artist(artist_id)
-        tiers = [effective_tier(s, now) for s in live]
-        counts = [
-            uow.fans.visitor_count(artist_id),
-            uow.fans.follower_count(artist_id),
-            len(tiers),
-            sum(1 for t in tiers if t.includes(Tier.SUPPORTER)),
-            sum(1 for t in tiers if t is Tier.SUPERFAN),
-        ]
+        tiers = {s.fan_id: effective_tier(s, now) for s in uow.subscriptions.live_of_artist(artist_id)}
+        steps = audience_funnel(uow.fans.visitors(artist_id), uow.fans.followers(artist_id), tiers)
         top_by_spend = sorted(spend.items(), key=lambda item: (-item[1], item[0]))[:TOP_FANS]
         names = {
             fan_id: (account.display_name if (account := uow.accounts.get(fan_id)) else fan_id)
@@ -81,7 +80,7 @@ def build_dashboard(artist_id: str, *, caller: Caller, uow: UnitOfWork, clock: C
         revenue_by_currency=tuple(totals[c] for c in sorted(totals)),
         top_fans_by_plays=tuple(FanScore(f, names[f], n) for f, n in top_by_plays),
         top_fans_by_spend=tuple(FanScore(f, names[f], n) for f, n in top_by_spend if n > 0),
-        funnel=funnel(counts),
+        funnel=steps,
         unique_listeners_30d=listeners,
     )
 

@@ -21,13 +21,22 @@ What erasure does with each, and why:
   while the fans' questions and messages to them stay the fans'.
 - an erased artist's backstage posts are deleted with their images and clips, and the fans'
   comments on them with them, as when the artist deletes a post. Unlike a Q&A answer (kept,
-  blanked, so the fan's question still reads as answered) or a track (kept for fans who paid
-  for it), a post is the artist's words, pictures and voice from end to end: nothing in it
+  blanked, so the fan's question still reads as answered), a post is the artist's words,
+  pictures and voice from end to end: nothing in it
   is another person's to keep, and a blanked post with a stranger's face or voice still in its
   media would erase nothing. The artist's list of blocked fans goes too: it moderated a
   backstage that is no longer there. The media bytes are deleted after the erasing commit
   (``media_cleanup``); the export lists the posts (text, image and clip metadata; the media
   themselves are the artist's uploads, served while the account lives).
+- an erased artist is closed for good (``Artist.is_erased``): their page answers 404 and no
+  list or search shows it; nobody may follow them, subscribe to them or change tier with them
+  (404), though a fan may still cancel or unfollow; every fan's paid subscription to them is
+  cancelled through billing, by the fan's own cancel path, after the erasure commits (nothing
+  more is charged; what was paid runs to its end, as any cancellation does; the ledger rows
+  stay, anonymised);
+- an erased artist's tracks are deleted as when the artist deletes one (404 to everyone, media
+  removed after the commit): a recording is the artist's work and voice, which erasure must
+  not keep publishing, and a fan's paid period is access to the artist, not a copy to keep.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from musicconnect.domain.throttling import PLAY_REPEAT
 from musicconnect.domain.tracks import Track, TrackStatus, can_see
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, QuotaCounter
-from musicconnect.usecases.access import require_artist, require_fan
+from musicconnect.usecases.access import require_artist, require_fan, require_open_artist
 from musicconnect.usecases.tracks import caller_rights, view_track
 
 
@@ -53,10 +53,10 @@ class Library:
     clock: Clock
 
     def follow(self, artist_id: str, *, caller: Caller) -> None:
-        """Following twice is following once."""
+        """Following twice is following once; an erased artist is closed (NotFound)."""
         require_fan(caller)
         with self.uow() as uow:
-            require_artist(uow, artist_id)
+            require_open_artist(uow, artist_id)
             uow.fans.follow(caller.id, artist_id, self.clock.now())
             uow.commit()
 

@@ -36,6 +36,7 @@ from musicconnect.domain.live import (
     MAX_TITLE,
     LiveSession,
     LiveStatus,
+    check_starts_at,
     hash_secret,
     new_secret,
     split_key,
@@ -80,12 +81,6 @@ def live_media_path(session: LiveSession, kbps: int, filename: str) -> str:
     return f"/media/{session.hls_prefix}/{rung_folder(kbps)}/{filename}"
 
 
-def check_starts_at(starts_at: datetime) -> datetime:
-    if starts_at.tzinfo is None or starts_at.utcoffset() is None:
-        raise InvalidInput("starts_at must include a timezone")
-    return starts_at
-
-
 @attrs.frozen
 class IssuedKey:
     """A session with the key to push to it: shown to the artist once, stored only hashed."""
@@ -123,7 +118,7 @@ class LiveSessions:
     def schedule(self, artist_id: str, *, title: str, starts_at: datetime, caller: Caller) -> IssuedKey:
         require_owner(caller, artist_id)
         clean_title = clean_text(title, field="title", max_chars=MAX_TITLE)
-        starts_at = check_starts_at(starts_at)
+        starts_at = check_starts_at(starts_at, now=self.clock.now())
         secret = new_secret()
         with self.uow() as uow:
             require_artist(uow, artist_id)

@@ -9,12 +9,12 @@ from datetime import timedelta
 import attrs
 
 from musicconnect.domain.accounts import Caller
-from musicconnect.domain.clocks import parse_period
 from musicconnect.domain.errors import Conflict, InvalidInput, NotFound, PaymentFailed
 from musicconnect.domain.ledger import (
     PLATFORM_PROCESSING,
     TransactionKind,
     artist_account,
+    check_payout_period,
     payout_key,
     payout_period,
     payout_transaction,
@@ -53,10 +53,7 @@ def run_payouts(
     next period's run. Balances under ``minimum_minor`` carry over.
     """
     require_admin(caller)
-    start, _ = parse_period(period)
-    if start > clock.now():
-        # Its key would be spent now, and the real run for that month would pay nothing.
-        raise InvalidInput(f"{period} has not begun yet: a payout run is for this month or one before it")
+    check_payout_period(period, now=clock.now())
     if minimum_minor < 0:
         raise InvalidInput("the payout minimum cannot be negative")
     # What a killed run paid but never recorded comes first, whatever its period: otherwise the

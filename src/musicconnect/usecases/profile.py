@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from musicconnect.domain.accounts import Account, Caller, check_display_name, normalise_email
-from musicconnect.domain.errors import AuthenticationFailed, Conflict
+from musicconnect.domain.accounts import Account, Caller, Role, check_display_name, normalise_email
+from musicconnect.domain.errors import AuthenticationFailed, Conflict, DomainError
+from musicconnect.domain.ledger import TransactionKind
 from musicconnect.domain.passwords import check_password
+from musicconnect.domain.tiers import Tier
 from musicconnect.ports.media import MediaStorage
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, PasswordHasher
@@ -17,6 +20,8 @@ from musicconnect.usecases.account_mail import RESET, VERIFY, AccountMail
 from musicconnect.usecases.engagement_data import engagement_export, erase_engagement, plain
 from musicconnect.usecases.media_cleanup import discard_media, picture_folder
 from musicconnect.usecases.subscriptions import Subscriptions
+
+log = logging.getLogger(__name__)
 
 
 def my_account(caller: Caller, *, uow: UnitOfWork) -> Account:
@@ -135,6 +140,7 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
         payouts = uow.payouts.of_artist(account.id) if artist is not None else ()
         inbox = uow.messages.to_artist(account.id) if artist is not None else ()
         sent = uow.messages.from_fan(account.id)
+        payments = _payments_of(uow, account.id)
         engagement = engagement_export(uow, account.id, artist=artist is not None)
     return {
         "account": {
@@ -157,9 +163,31 @@ def export_account(caller: Caller, *, uow: UnitOfWork) -> dict[str, Any]:
             "messages_received": [plain(message) for message in inbox],
         },
         "subscriptions": [plain(subscription) for subscription in subscriptions],
+        "payments": payments,
         "messages_sent": [plain(message) for message in sent],
         "engagement": engagement,
     }
+
+
+#: What a fan paid or was paid back; the processor's fee on it is the platform's, not theirs.
+_FAN_PAYMENTS = frozenset({TransactionKind.CHARGE, TransactionKind.REFUND})
+
+
+def _payments_of(uow: UnitOfWork, fan_id: str) -> list[dict[str, Any]]:
+    """The person's charges and refunds from the ledger, oldest first: when, how much, to which
+    artist, and what for (the ledger keeps them, anonymised, after an erasure)."""
+    return [
+        {
+            "kind": transaction.kind.value,
+            "amount_minor": transaction.gross.amount_minor,
+            "currency": transaction.gross.currency,
+            "artist_id": transaction.artist_id,
+            "occurred_at": transaction.occurred_at.isoformat(),
+            "what_for": transaction.memo,
+        }
+        for transaction in uow.ledger.of_fan(fan_id)
+        if transaction.kind in _FAN_PAYMENTS and transaction.gross is not None
+    ]
 
 
 def erase_account(
@@ -179,7 +207,10 @@ def erase_account(
     committed (``media_cleanup``: a storage that fails to is logged, not the person's error).
 
     A fan's live subscriptions are cancelled first, through billing, so nobody is charged for a
-    person who is gone (they run to the end of what was paid, as any cancellation does)."""
+    person who is gone (they run to the end of what was paid, as any cancellation does). An
+    artist is closed for good: their tracks are deleted in the erasing unit of work, and every
+    fan's paid subscription to them is cancelled after it, by the fan's own cancel path (the
+    artist is closed by then, so no new one can start meanwhile)."""
     account = my_account(caller, uow=uow)
     if not hasher.verify(password, account.password_hash):
         raise AuthenticationFailed("the current password is wrong")
@@ -197,9 +228,44 @@ def erase_account(
                 media.append(picture_folder(artist.image_key))
             gone = attrs.evolve(artist, display_name=erased.display_name, bio="", links=(), image_key=None)
             uow.artists.save(gone)
+            media.extend(_delete_tracks(uow, account.id))
         uow.commit()
     if storage is not None:
         discard_media(storage, *media)
+    if artist is not None:
+        _cancel_fans_of(account.id, uow=uow, subscriptions=subscriptions)
+
+
+def _delete_tracks(uow: UnitOfWork, artist_id: str) -> list[str]:
+    """Tombstone the artist's tracks, as when they delete one; their media prefixes."""
+    prefixes = []
+    for track in uow.tracks.by_artist(artist_id):
+        if not track.is_deleted:
+            uow.tracks.save(track.deleted())
+            prefixes.append(track.media_prefix + "/")
+    return prefixes
+
+
+def _cancel_fans_of(artist_id: str, *, uow: UnitOfWork, subscriptions: Subscriptions) -> None:
+    """Cancel every fan's paid subscription to the erased artist through billing, as the fan's
+    own cancel would. One that cannot be cancelled now (its first payment still open, say) is
+    logged, not the erased person's error: the erasure is committed already."""
+    with uow:
+        live = [
+            s
+            for s in uow.subscriptions.live_of_artist(artist_id)
+            if s.tier is not Tier.FREE and not s.cancel_at_period_end
+        ]
+    for subscription in live:
+        try:
+            subscriptions.cancel(artist_id, caller=Caller(subscription.fan_id, Role.FAN))
+        except DomainError as error:
+            log.warning(
+                "subscription %s to erased artist %s not cancelled: %s",
+                subscription.id,
+                artist_id,
+                error.detail,
+            )
 
 
 @attrs.frozen

@@ -28,7 +28,7 @@ from musicconnect.domain.tiers import Tier, TierPlan
 from musicconnect.ports.payments import CheckoutSession, ReturnUrls, SubscriptionBilling
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator
-from musicconnect.usecases.access import require_artist, require_fan
+from musicconnect.usecases.access import require_artist, require_fan, require_open_artist
 from musicconnect.usecases.intents import complete
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ class Subscriptions:
         self._tidy(artist_id, caller)
         now = self.clock.now()
         with self.uow() as uow:
-            artist = require_artist(uow, artist_id)
+            artist = require_open_artist(uow, artist_id)
             live = uow.subscriptions.live_for(caller.id, artist_id)
             unfinished = _unfinished(uow.intents.of_subscription(live.id)) if live is not None else None
             if live is None:
@@ -134,7 +134,8 @@ class Subscriptions:
         self._repair_unfinished(self._tidy(artist_id, caller))
         now = self.clock.now()
         with self.uow() as uow:
-            artist = require_artist(uow, artist_id)
+            # Cancelling (a move to the free tier) stays possible after the artist is erased.
+            artist = (require_artist if tier is Tier.FREE else require_open_artist)(uow, artist_id)
             current = _live(uow, caller.id, artist_id)
             if current.status is SubscriptionStatus.INCOMPLETE:
                 raise Conflict("the first payment of this subscription is not finished yet")
@@ -174,7 +175,7 @@ class Subscriptions:
         require_fan(caller)
         now = self.clock.now()
         with self.uow() as uow:
-            plan = require_artist(uow, artist_id).plan(tier)
+            plan = require_open_artist(uow, artist_id).plan(tier)
             current = uow.subscriptions.live_for(caller.id, artist_id)
         if current is None:
             return TierQuote(tier, None, plan.price, now)

@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from musicconnect.domain.analytics import FUNNEL_STEPS, WINDOW_DAYS, fill_days, funnel
+from musicconnect.domain.analytics import FUNNEL_STEPS, WINDOW_DAYS, audience_funnel, fill_days, funnel
+from musicconnect.domain.tiers import Tier
 
 
 def test_funnel_steps_go_from_visitors_to_superfans() -> None:
@@ -35,9 +38,41 @@ def test_funnel_rates_are_rounded_to_four_places() -> None:
     assert funnel([3, 1, 1, 1, 1])[1].rate == 0.3333
 
 
-def test_funnel_rate_may_exceed_one() -> None:
-    """Subscribers need not come through the profile page, so a step can outnumber the previous one."""
-    assert funnel([2, 5, 5, 5, 5])[1].rate == 2.5
+def test_a_funnel_step_may_not_outnumber_the_one_before() -> None:
+    """Each step is a subset of the one before: more followers than visitors is a counting bug."""
+    with pytest.raises(ValueError, match="outnumbers"):
+        funnel([2, 5, 5, 5, 5])
+
+
+def test_a_subscriber_who_never_opened_the_page_counts_at_every_step_up_to_theirs() -> None:
+    """The reported case: 2 followers and 4 free subscribers who came by link is 4 of 4, not 2.0."""
+    steps = audience_funnel(
+        visitors=["v1"], followers=["f1", "f2"], tiers=dict.fromkeys(["f1", "s1", "s2", "s3"], Tier.FREE)
+    )
+
+    assert [(s.count, s.rate) for s in steps] == [(6, None), (5, 0.8333), (4, 0.8), (0, 0.0), (0, None)]
+
+
+_PEOPLE = st.sampled_from([f"person-{n}" for n in range(8)])
+
+
+@given(
+    visitors=st.lists(_PEOPLE),
+    followers=st.lists(_PEOPLE),
+    tiers=st.dictionaries(_PEOPLE, st.sampled_from(list(Tier))),
+)
+def test_any_audience_makes_a_funnel_of_nested_steps(
+    visitors: list[str], followers: list[str], tiers: dict[str, Tier]
+) -> None:
+    """Whatever visits, follows and subscriptions happened (repeats included), counts never grow
+    down the funnel and every rate is within [0, 1]."""
+    steps = audience_funnel(visitors, followers, tiers)
+
+    counts = [s.count for s in steps]
+    assert counts == sorted(counts, reverse=True)
+    assert counts[0] == len(set(visitors) | set(followers) | set(tiers))
+    assert counts[2] == len(tiers)
+    assert all(0 <= s.rate <= 1 for s in steps if s.rate is not None)
 
 
 @pytest.mark.parametrize("counts", [[], [1, 2, 3, 4], [1, 2, 3, 4, 5, 6]])

@@ -22,6 +22,7 @@ from musicconnect.domain.ledger import (
     artist_account,
     balance_of,
     charge_transaction,
+    check_payout_period,
     payout_key,
     payout_transaction,
     processing_fee_transaction,
@@ -346,3 +347,24 @@ def test_balances_are_kept_per_currency() -> None:
 def test_artist_accounts_are_named_after_the_artist() -> None:
     """One liability account per artist."""
     assert artist_account("abc") == "artist:abc"
+
+
+@given(
+    now=st.datetimes(
+        min_value=datetime(1990, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds; timezones adds UTC
+        max_value=datetime(2200, 12, 31),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+    year=st.integers(1900, 2300),
+    month=st.integers(1, 12),
+)
+def test_a_payout_period_is_accepted_exactly_when_it_is_this_month_or_the_one_before(
+    now: datetime, year: int, month: int
+) -> None:
+    period = f"{year:04d}-{month:02d}"
+    months_back = (now.year - year) * 12 + (now.month - month)
+    if months_back in (0, 1):
+        assert check_payout_period(period, now=now) == period
+    else:
+        with pytest.raises(InvalidInput, match="this month or one before it"):
+            check_payout_period(period, now=now)

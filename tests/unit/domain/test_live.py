@@ -13,8 +13,11 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from musicconnect.domain.errors import Conflict, Forbidden, InvalidInput
 from musicconnect.domain.live import (
     PUSHABLE,
+    START_HORIZON,
+    START_SKEW,
     LiveSession,
     LiveStatus,
+    check_starts_at,
     hash_secret,
     new_secret,
     split_key,
@@ -201,3 +204,22 @@ class LiveSessionMachine(RuleBasedStateMachine):
 
 TestLiveSessionMachine = LiveSessionMachine.TestCase
 TestLiveSessionMachine.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+
+
+_NOW: Final = datetime(2025, 3, 10, 12, tzinfo=UTC)
+
+
+@given(offset=st.timedeltas(min_value=timedelta(days=-3000), max_value=timedelta(days=3000)))
+def test_a_start_is_accepted_exactly_from_a_little_skew_ago_to_the_horizon(offset: timedelta) -> None:
+    """Whatever the start, it is kept when within [now - skew, now + horizon], refused otherwise."""
+    starts_at = _NOW + offset
+    if -START_SKEW <= offset <= START_HORIZON:
+        assert check_starts_at(starts_at, now=_NOW) == starts_at
+    else:
+        with pytest.raises(InvalidInput, match="starts_at"):
+            check_starts_at(starts_at, now=_NOW)
+
+
+def test_a_start_without_a_timezone_is_refused() -> None:
+    with pytest.raises(InvalidInput, match="timezone"):
+        check_starts_at(datetime(2025, 3, 11, 12), now=_NOW)  # noqa: DTZ001 - the case under test

@@ -157,8 +157,60 @@ def test_an_artists_bio_and_links_are_exported_and_erased_with_them(api: Api) ->
 
     exported = api.client.get("/me/export", headers=artist.headers).json()["artist"]
     erased = api.client.request("DELETE", "/me", json={"password": PASSWORD}, headers=artist.headers)
-    public = api.client.get(f"/artists/{artist.id}").json()
+    public = api.client.get(f"/artists/{artist.id}")
+    with api.services.uow() as uow:
+        kept = uow.artists.get(artist.id)
 
     assert (exported["bio"], exported["links"]) == (profile["bio"], profile["links"])
     assert erased.status_code == 204
-    assert (public["bio"], public["links"]) == ("", [])
+    assert public.status_code == 404  # an erased artist is closed (test_erased_artist.py)
+    assert kept is not None
+    assert (kept.bio, kept.links) == ("", ())
+
+
+def test_a_tier_in_another_currency_is_409_and_all_paid_tiers_change_currency_at_once(api: Api) -> None:
+    """PUT one tier in JPY beside a superfan tier in USD is refused with how to do it; PUT
+    /tiers with both paid tiers in JPY moves them, and fans then pay in JPY."""
+    artist = api.artist()
+    one = {"price_minor": 500, "currency": "JPY", "features": []}
+    refused = api.client.put(f"/artists/{artist.id}/tiers/supporter", json=one, headers=artist.headers)
+    assert_error(refused, 409)
+    assert "every paid tier at once" in refused.json()["detail"]
+
+    both = {"supporter": one, "superfan": {"price_minor": 1000, "currency": "JPY", "features": ["all"]}}
+    moved = api.client.put(f"/artists/{artist.id}/tiers", json={"tiers": both}, headers=artist.headers)
+
+    assert moved.status_code == 200, moved.text
+    assert {(p["tier"], p["currency"]) for p in moved.json()} == {("supporter", "JPY"), ("superfan", "JPY")}
+    tiers = {t["tier"]: t for t in api.client.get(f"/artists/{artist.id}").json()["tiers"]}
+    assert (tiers["supporter"]["currency"], tiers["superfan"]["price_minor"]) == ("JPY", 1000)
+    api.fan_on(artist, "supporter")
+    dashboard = api.client.get(f"/artists/{artist.id}/dashboard", headers=artist.headers).json()
+    assert list(dashboard["revenue_by_currency"]) == ["JPY"]
+
+
+def test_get_artists_searches_by_name_and_pages_with_a_cursor(api: Api) -> None:
+    """The discover page's search as JSON: by name, case-insensitive, ``limit`` a page, then
+    ``next_cursor`` until null; bad limits and unknown parameters are refused."""
+    names = ["Nova Lights", "the novas", "Cables", "NOVA \u00e9t\u00e9"]
+    for name in names:
+        artist = api.artist()
+        api.client.patch("/me", json={"display_name": name}, headers=artist.headers)
+
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(len(names)):
+        query: dict[str, str | int] = {"q": "nova", "limit": 2}
+        if cursor is not None:
+            query["cursor"] = cursor
+        page = api.client.get("/artists", params=query)
+        assert page.status_code == 200, page.text
+        seen += [a["display_name"] for a in page.json()["artists"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == sorted((n for n in names if "nova" in n.casefold()), key=str.casefold)
+    assert len(api.client.get("/artists").json()["artists"]) == len(names)
+    for bad in ({"limit": 0}, {"limit": 101}, {"q": "x" * 101}, {"page": 2}):
+        assert api.client.get("/artists", params=bad).status_code in {400, 422}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from musicconnect.bootstrap import Services
 from tests.unit.http.conftest import Api, User, assert_error
 
-STARTS = "2030-06-01T20:00:00Z"
+STARTS = "2025-06-01T20:00:00Z"  # within a year of the test clock
 
 
 def _schedule(api: Api, artist: User) -> dict[str, object]:
@@ -46,6 +46,22 @@ def test_naive_or_malformed_start_times_are_refused(api: Api) -> None:
             json={"title": "Set", "starts_at": starts_at},
         )
         assert_error(response, 422)
+
+
+def test_a_start_in_the_past_or_beyond_a_year_is_422_and_a_little_clock_skew_is_not(api: Api) -> None:
+    """1970 and 9999 (the reported cases) and a day ago are refused; two minutes ago and in
+    three hundred days are accepted (the test clock is 2025-03-10 12:00 UTC)."""
+    artist = api.artist()
+
+    def schedule(starts_at: str) -> int:
+        url = f"/artists/{artist.id}/live"
+        return api.client.post(
+            url, headers=artist.headers, json={"title": "Set", "starts_at": starts_at}
+        ).status_code
+
+    refused = ["1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "2025-03-09T12:00:00Z", "2026-03-12T12:00:00Z"]
+    assert [schedule(s) for s in refused] == [422] * len(refused)
+    assert [schedule(s) for s in ("2025-03-10T11:58:00Z", "2026-01-04T12:00:00Z")] == [201, 201]
 
 
 def test_the_ingest_callbacks_accept_the_key_once_and_refuse_strangers(api: Api, services: Services) -> None:

@@ -69,6 +69,31 @@ def test_the_export_is_all_the_callers_data_as_json(api: Api) -> None:
     assert exported.headers["cache-control"] == "no-store"
 
 
+def test_the_export_lists_the_fans_payments_and_the_artists_payouts(api: Api) -> None:
+    """Each charge about the fan (amount, currency, when, to whom, what for), none of anyone
+    else's; the artist's export has their payouts."""
+    artist, other = api.artist(), api.artist()
+    fan = api.fan_on(artist, "supporter")
+    api.fan_on(other, "superfan")  # someone else's payment
+    upgraded = api.client.patch(
+        f"/artists/{artist.id}/subscription", json={"tier": "superfan"}, headers=fan.headers
+    )
+    assert upgraded.status_code == 200, upgraded.text
+    api.client.post("/payouts/run", json={"period": "2025-03"}, headers=api.admin().headers)
+
+    payments = api.client.get("/me/export", headers=fan.headers).json()["payments"]
+    payouts = api.client.get("/me/export", headers=artist.headers).json()["artist"]["payouts"]
+
+    assert [(p["kind"], p["amount_minor"], p["currency"], p["artist_id"]) for p in payments] == [
+        ("charge", 500, "USD", artist.id),
+        ("charge", upgraded.json()["charged_minor"], "USD", artist.id),
+    ]
+    assert all(p["occurred_at"].startswith("2025-03-10") and p["what_for"] for p in payments)
+    assert [(p["period"], p["gross"]["amount_minor"]) for p in payouts] == [
+        ("2025-03", 500 + upgraded.json()["charged_minor"])
+    ]
+
+
 def test_delete_me_erases_the_person_and_ends_the_session(api: Api) -> None:
     """The password is required; after erasure the email is free, the token and login dead."""
     fan = api.fan()

@@ -25,6 +25,8 @@ ROUTES: Final = {
     ("post", "/me/verification"),
     ("get", "/artists/{artist_id}"),
     ("patch", "/artists/{artist_id}"),
+    ("get", "/artists"),
+    ("put", "/artists/{artist_id}/tiers"),
     ("put", "/artists/{artist_id}/tiers/{tier}"),
     ("post", "/artists/{artist_id}/tracks"),
     ("get", "/artists/{artist_id}/tracks"),
@@ -93,6 +95,7 @@ ROUTES: Final = {
     ("get", "/health"),
 }
 PUBLIC: Final = {
+    ("get", "/artists"),
     ("post", "/auth/register"),
     ("post", "/auth/login"),
     ("post", "/auth/refresh"),

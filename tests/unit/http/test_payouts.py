@@ -137,3 +137,13 @@ def test_only_that_artist_sees_its_payouts(api: Api) -> None:
     for user in (api.artist(), api.fan()):
         assert_error(api.client.get(f"/artists/{artist.id}/payouts", headers=user.headers), 403)
     assert api.client.get(f"/artists/{artist.id}/payouts", headers=artist.headers).json() == []
+
+
+def test_a_payout_run_for_an_old_period_is_422(api: Api) -> None:
+    """The README's rule: this month or one before it (the test clock is in 2025-03)."""
+    admin = api.admin()
+    for period in ("1900-01", "2025-01", "2025-04"):
+        assert_error(api.client.post("/payouts/run", json={"period": period}, headers=admin.headers), 422)
+    assert (
+        api.client.post("/payouts/run", json={"period": "2025-02"}, headers=admin.headers).status_code == 200
+    )

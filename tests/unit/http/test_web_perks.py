@@ -156,7 +156,7 @@ def test_the_artist_schedules_a_live_session_and_sees_the_rtmp_url_and_stream_ke
     superfan, free = api.fan_on(artist, "superfan"), api.fan()
     client = _as(api, artist)
 
-    scheduled = _post(client, "/studio/live", {"title": "Studio hang", "starts_at": "2031-01-02T20:00"})
+    scheduled = _post(client, "/studio/live", {"title": "Studio hang", "starts_at": "2025-06-02T20:00"})
     listed = client.get("/studio/live").text
     seen_by_superfan = _as(api, superfan).get(f"/artist/{artist.id}/live").text
     seen_by_free_fan = _as(api, free).get(f"/artist/{artist.id}/live").text
@@ -166,7 +166,7 @@ def test_the_artist_schedules_a_live_session_and_sees_the_rtmp_url_and_stream_ke
     assert key is not None
     assert key.group(1) not in listed  # shown once
     assert "Studio hang" in listed
-    assert "2031-01-02 20:00" in seen_by_superfan
+    assert "2025-06-02 20:00" in seen_by_superfan
     assert "superfan perk" not in seen_by_superfan
     assert "Listening live is a superfan perk" in seen_by_free_fan
 
@@ -223,7 +223,7 @@ def test_the_players_live_master_is_for_superfans_and_answers_the_script_in_json
     not live yet, both in the API's JSON the player reads."""
     artist = api.artist()
     superfan, free = api.fan_on(artist, "superfan"), api.fan()
-    scheduled = _post(_as(api, artist), "/studio/live", {"title": "Later", "starts_at": "2031-01-02T20:00"})
+    scheduled = _post(_as(api, artist), "/studio/live", {"title": "Later", "starts_at": "2025-06-02T20:00"})
     key = re.search(r'<code id="stream-key">([^.<]+)\.', scheduled)
     assert key is not None
     session_id = key.group(1)

@@ -11,7 +11,7 @@ from musicconnect.domain.analytics import Dashboard
 from musicconnect.domain.errors import Forbidden
 from musicconnect.domain.money import Money
 from musicconnect.domain.tiers import Tier
-from musicconnect.usecases.artists import set_tier, view_artist
+from musicconnect.usecases.artists import TierTerms, set_tiers, view_artist
 from musicconnect.usecases.dashboard import build_dashboard
 from musicconnect.usecases.library import Library
 from musicconnect.usecases.subscriptions import Subscriptions
@@ -132,16 +132,8 @@ def test_an_artist_paid_in_two_currencies_sees_each_one_apart(world: World) -> N
     """After a move to EUR, the daily series is in EUR and the totals keep USD apart, never summed."""
     artist = world.artist()
     world.subscribe(world.fan(), artist, Tier.SUPPORTER)  # 5.00 USD
-    for tier, price in ((Tier.SUPPORTER, 400), (Tier.SUPERFAN, 900)):
-        set_tier(
-            artist.id,
-            tier,
-            price=Money(price, "EUR"),
-            features=("perks",),
-            caller=artist,
-            uow=world.uow(),
-            clock=world.clock,
-        )
+    euros = {Tier.SUPPORTER: TierTerms(Money(400, "EUR")), Tier.SUPERFAN: TierTerms(Money(900, "EUR"))}
+    set_tiers(artist.id, euros, caller=artist, uow=world.uow(), clock=world.clock)
     world.subscribe(world.fan(), artist, Tier.SUPERFAN)  # 9.00 EUR
 
     dashboard = _dashboard(world, artist)

@@ -23,7 +23,7 @@ from musicconnect.usecases.live_relay import LiveOutput
 from musicconnect.usecases.tracks import Tracks
 from tests.unit.usecases.conftest import AUDIO_MAGIC, POLICY, World
 
-STARTS: Final = datetime(2030, 6, 1, 20, 0, tzinfo=UTC)
+STARTS: Final = datetime(2025, 6, 1, 20, 0, tzinfo=UTC)  # within a year of T0
 GRACE: Final = timedelta(seconds=30)
 STALL: Final = timedelta(seconds=60)
 PLAYLIST: Final = '#EXTM3U\n#EXT-X-MAP:URI="init_1.mp4"\n#EXTINF:2.0,\nseg_1.m4s\n'

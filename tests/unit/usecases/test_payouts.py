@@ -277,6 +277,22 @@ def test_a_malformed_period_or_negative_minimum_is_refused(world: World, period:
     assert world.gateway.payouts == ()
 
 
+@pytest.mark.parametrize("period", ["1900-01", "2024-12", "2025-01"])
+def test_a_period_older_than_last_month_is_refused_and_pays_nothing(world: World, period: str) -> None:
+    """In March, a run is for March or February: an older month would pay the balance again
+    under a key of its own (the reported case is 1900-01)."""
+    artist = world.artist()
+    world.fan_on(artist, Tier.SUPPORTER)
+    world.clock.advance(timedelta(hours=1))
+
+    with pytest.raises(InvalidInput, match="over"):
+        _run(world, period)
+
+    assert world.gateway.payouts == ()
+    assert _owed(world, artist) == 450
+    assert [p.period for p in _run(world, "2025-02")] == ["2025-02"]
+
+
 def test_only_the_artist_or_an_admin_reads_the_payout_history(world: World) -> None:
     """Another artist is Forbidden; an admin sees the same history as the artist."""
     artist = world.artist()

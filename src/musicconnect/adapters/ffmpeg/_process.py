@@ -36,9 +36,11 @@ def input_args(source: Path) -> list[str]:
 
 
 def open_input(source: Path, **options: str) -> ffmpeg.nodes.FilterableStream:
-    """``source`` as an ffmpeg-python input node, confined as ``input_args`` confines it;
-    ``options`` are more input options (``t="60"`` reads at most a minute)."""
-    return ffmpeg.input(_url(source), **options, **_INPUT_OPTIONS)
+    """``source`` as an ffmpeg-python input node, confined as ``input_args`` confines it, to
+    decode; ``options`` are more input options (``t="60"`` reads at most a minute). A packet
+    its demuxer knows is cut short (a WAV's last one, in a file cut mid-way) is dropped rather
+    than failing the decode: the probe decides what damage is, and a cut end is not."""
+    return ffmpeg.input(_url(source), **options, **_INPUT_OPTIONS, fflags="+discardcorrupt")
 
 
 def compile_command(binary: str, output: ffmpeg.nodes.OutputStream, *global_args: str) -> list[str]:

@@ -28,10 +28,14 @@ if TYPE_CHECKING:
 
     from musicconnect.domain.media import UploadPolicy
 
-#: A file whose audio decodes to less than this share of its announced length is damaged.
+#: A file whose audio decodes to less than this share of its announced length was cut short
+#: (an interrupted export or upload): what decodes is the recording, and its length is the track's.
 _COMPLETE_SHARE: Final = 0.95
 #: ... give or take codec delay and container rounding.
 _SLACK_S: Final = 0.5
+#: Errors only within this last stretch of a file's audio are its cut end (a partial last
+#: frame), not damage: the longest frame we decode (FLAC, 4096 samples at 8 kHz) is shorter.
+_CUT_END_S: Final = 0.6
 _OUT_TIME = re.compile(rb"^out_time_us=(\d+)$", re.MULTILINE)
 
 
@@ -42,7 +46,9 @@ class FfmpegMediaProbe:
     Layers, cheapest first: size; the first bytes must start a known audio container
     (so text, playlists and reference files are refused unread); ffprobe or ffmpeg restricted
     to local files and allow-listed demuxers; container, codec and duration limits; finally a
-    full decode that stops at the first error, which catches truncated and damaged files.
+    full decode that stops at the first error, which catches damaged files. A file cut short
+    decodes up to its cut: errors in its last partial frame are tolerated (the README promises
+    that every recording that decodes is published), and its length is what decodes.
     """
 
     ffmpeg: str = attrs.field(factory=find_ffmpeg)
@@ -58,12 +64,10 @@ class FfmpegMediaProbe:
         info = _validated(self._describe(source))
         _check_duration(info.duration_s, policy)
         decoded_s = self._decoded_seconds(source, policy)
-        if decoded_s < info.duration_s * _COMPLETE_SHARE - _SLACK_S:
-            raise MediaRejected(
-                f"the file is damaged: only {decoded_s:.1f} s of its {info.duration_s:.1f} s decode",
-            )
         # Headers can lie about length (VBR MP3 without a Xing frame); the decode cannot.
         _check_duration(decoded_s, policy)
+        if decoded_s < info.duration_s * _COMPLETE_SHARE - _SLACK_S:
+            return attrs.evolve(info, duration_s=decoded_s)  # cut short: see the class docstring
         return info
 
     def _describe(self, source: Path) -> RawInfo:
@@ -97,10 +101,22 @@ class FfmpegMediaProbe:
         return _from_ffprobe(json.loads(result.stdout or b"{}"))
 
     def _decoded_seconds(self, source: Path, policy: UploadPolicy) -> float:
-        # -xerror stops at the first corrupt packet; -t bounds the work for over-long files.
-        # Some damage is only logged (a FLAC frame failing its CRC is skipped), so any
-        # error-level message counts as damage too.
-        decode = open_input(source, t=f"{policy.max_duration_s + 1:g}")["a:0"].output("-", f="null")
+        """Seconds of audio the file decodes to; MediaRejected for damage before its last frame."""
+        # -t bounds the work for over-long files.
+        whole = self._decode(source, seconds=policy.max_duration_s + 1)
+        if whole.clean:
+            return whole.seconds
+        # A decode that went to the end but logged errors: a cut end (an MP3 cut mid-frame
+        # logs a bad backstep) if the audio up to just before that end decodes cleanly.
+        before_end = whole.seconds - _CUT_END_S
+        if whole.finished and before_end > 0 and self._decode(source, seconds=before_end).clean:
+            return whole.seconds
+        raise MediaRejected(f"the file is damaged: {stderr_tail(whole.stderr)}")
+
+    def _decode(self, source: Path, *, seconds: float) -> _Decode:
+        # -xerror stops at the first corrupt packet. Some damage is only logged (a FLAC frame
+        # failing its CRC is skipped), so any error-level message counts as damage too.
+        decode = open_input(source, t=f"{seconds:.3f}")["a:0"].output("-", f="null")
         result = run_tool(
             compile_command(
                 self.ffmpeg,
@@ -110,10 +126,26 @@ class FfmpegMediaProbe:
             timeout_s=self.timeout_s,
             what="decoding the file",
         )
-        if result.returncode != 0 or result.stderr.strip():
-            raise MediaRejected(f"the file is damaged: {stderr_tail(result.stderr)}")
         times = _OUT_TIME.findall(result.stdout)
-        return int(times[-1]) / 1e6 if times else 0.0
+        return _Decode(
+            finished=result.returncode == 0,
+            stderr=result.stderr,
+            seconds=int(times[-1]) / 1e6 if times else 0.0,
+        )
+
+
+@attrs.frozen
+class _Decode:
+    """One decode of an upload: whether ffmpeg finished, what it logged, how much it decoded
+    (only meaningful once finished: an aborted run may not report its last progress)."""
+
+    finished: bool
+    stderr: bytes
+    seconds: float
+
+    @property
+    def clean(self) -> bool:
+        return self.finished and not self.stderr.strip()
 
 
 def _checked_size(path: Path, policy: UploadPolicy) -> Path:

@@ -336,10 +336,22 @@ class InMemoryArtistRepository(ArtistRepository):
     def plan_version(self, artist_id: str, tier: Tier, version: int) -> TierPlan | None:
         return self._access.view().plan_versions.get((artist_id, tier, version))
 
-    def search(self, name: str, *, limit: int) -> Sequence[Artist]:
+    def search(self, name: str, *, limit: int, after: str | None = None) -> Sequence[Artist]:
         wanted = name.casefold()
-        found = [a for a in self._access.view().artists.values() if wanted in a.display_name.casefold()]
-        return sorted(found, key=lambda a: (a.display_name.casefold(), a.id))[:limit]
+        artists = self._access.view().artists
+
+        def order(artist: Artist) -> tuple[str, str]:
+            return artist.display_name.casefold(), artist.id
+
+        last = artists.get(after) if after is not None else None
+        found = [
+            a
+            for a in artists.values()
+            if wanted in a.display_name.casefold()
+            and not a.is_erased
+            and (last is None or order(a) > order(last))
+        ]
+        return sorted(found, key=order)[:limit]
 
 
 _Marks = Callable[[_State], _Table[tuple[str, str], datetime]]
@@ -408,6 +420,9 @@ class InMemoryFanRepository(FanRepository):
 
     def visitor_count(self, artist_id: str) -> int:
         return self._access.view().visitor_counts.get(artist_id) or 0
+
+    def visitors(self, artist_id: str) -> Sequence[str]:
+        return [visitor for (artist, visitor), _ in self._access.view().visits.items() if artist == artist_id]
 
     def likes_of(self, track_id: str) -> int:
         return self._access.view().like_counts.get(track_id) or 0
@@ -607,6 +622,10 @@ class InMemoryLedgerRepository(LedgerRepository):
             and (until is None or t.occurred_at < until)
         ]
         # A stable sort: transactions at the same instant stay in the order they were recorded.
+        return sorted(found, key=lambda t: t.occurred_at)
+
+    def of_fan(self, fan_id: str) -> Sequence[Transaction]:
+        found = [t for t in self._access.view().transactions_by_key.values() if t.fan_id == fan_id]
         return sorted(found, key=lambda t: t.occurred_at)
 
     def trial_balance(self) -> dict[str, int]:

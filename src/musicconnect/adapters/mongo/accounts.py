@@ -17,7 +17,7 @@ from musicconnect.adapters.mongo._codec import (
 )
 from musicconnect.adapters.mongo._work import CurrentWork, Work
 from musicconnect.adapters.mongo.database import ACCOUNTS, ARTISTS, TIER_PLANS
-from musicconnect.domain.accounts import Account, Artist, Role
+from musicconnect.domain.accounts import ERASED_NAME, Account, Artist, Role
 from musicconnect.domain.errors import Conflict, InvalidInput
 from musicconnect.domain.tiers import Tier, TierPlan
 
@@ -110,8 +110,18 @@ class MongoArtistRepository:
         doc = self._work().find_one(ARTISTS, {"_id": artist_id})
         return None if doc is None else _read_artist(doc)
 
-    def search(self, name: str, *, limit: int) -> Sequence[Artist]:
-        query: Doc = {"name_key": {"$regex": re.escape(name.casefold())}} if name else {}
+    def search(self, name: str, *, limit: int, after: str | None = None) -> Sequence[Artist]:
+        # An erased artist is closed: never listed (``usecases.engagement_data``).
+        key: Doc = {"$ne": ERASED_NAME.casefold()}
+        if name:
+            key["$regex"] = re.escape(name.casefold())
+        query: Doc = {"name_key": key}
+        last = self._work().find_one(ARTISTS, {"_id": after}) if after is not None else None
+        if last is not None:
+            query["$or"] = [
+                {"name_key": {"$gt": last["name_key"]}},
+                {"name_key": last["name_key"], "_id": {"$gt": after}},
+            ]
         docs = self._work().find(ARTISTS, query, sort=(("name_key", 1), ("_id", 1)), limit=limit)
         return [_read_artist(doc) for doc in docs]
 

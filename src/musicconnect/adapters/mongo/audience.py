@@ -112,6 +112,9 @@ class MongoFanRepository:
     def visitor_count(self, artist_id: str) -> int:
         return self._work().count(VISITS, {"artist_id": artist_id})
 
+    def visitors(self, artist_id: str) -> Sequence[str]:
+        return [str(doc["visitor_id"]) for doc in self._work().find(VISITS, {"artist_id": artist_id})]
+
     def likes_of(self, track_id: str) -> int:
         return self._work().count(LIKES, {"track_id": track_id, **_ACTIVE})
 

@@ -236,6 +236,10 @@ class MongoLedgerRepository:
         docs = self._work().find(LEDGER, query, sort=(("occurred_at_us", 1), ("seq", 1)))
         return [_transaction(doc) for doc in docs]
 
+    def of_fan(self, fan_id: str) -> Sequence[Transaction]:
+        docs = self._work().find(LEDGER, {"fan_id": fan_id}, sort=(("occurred_at_us", 1), ("seq", 1)))
+        return [_transaction(doc) for doc in docs]
+
     def trial_balance(self) -> dict[str, int]:
         work = self._work()
         rows = work.aggregate(

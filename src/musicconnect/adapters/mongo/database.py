@@ -85,6 +85,7 @@ INDEXES: Final[Mapping[str, tuple[IndexModel, ...]]] = {
         IndexModel([("entries.slot", ASCENDING)]),
         IndexModel([("entries.account", ASCENDING)]),
         IndexModel([("artist_id", ASCENDING), ("occurred_at_us", ASCENDING)]),
+        IndexModel([("fan_id", ASCENDING), ("occurred_at_us", ASCENDING)]),
     ),
     PAYOUTS: (
         IndexModel([("artist_id", ASCENDING), ("paid_at_us", DESCENDING)]),

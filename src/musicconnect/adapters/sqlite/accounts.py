@@ -17,7 +17,7 @@ from musicconnect.adapters.sqlite._codec import (
     read_instant_or_none,
     read_plan,
 )
-from musicconnect.domain.accounts import Account, Artist, Role
+from musicconnect.domain.accounts import ERASED_NAME, Account, Artist, Role
 from musicconnect.domain.errors import Conflict, InvalidInput
 from musicconnect.domain.tiers import Tier, TierPlan
 
@@ -147,15 +147,19 @@ class SqliteArtistRepository:
             image_key=row["image_key"],
         )
 
-    def search(self, name: str, *, limit: int) -> Sequence[Artist]:
+    def search(self, name: str, *, limit: int, after: str | None = None) -> Sequence[Artist]:
         pattern = "%" + name.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = (
             self._connect()
             .execute(
                 # LIKE folds ASCII case only; casefold() in Python would need a full scan.
-                "SELECT id FROM artists WHERE lower(display_name) LIKE ? ESCAPE '\\'"
-                " ORDER BY lower(display_name), id LIMIT ?",
-                (pattern, limit),
+                "SELECT id FROM artists WHERE lower(display_name) LIKE :pattern ESCAPE '\\'"
+                " AND display_name != :erased"
+                " AND (:after IS NULL OR NOT EXISTS (SELECT 1 FROM artists WHERE id = :after)"
+                "   OR (lower(display_name), id)"
+                "   > (SELECT lower(display_name), id FROM artists WHERE id = :after))"
+                " ORDER BY lower(display_name), id LIMIT :limit",
+                {"pattern": pattern, "erased": ERASED_NAME, "after": after, "limit": limit},
             )
             .fetchall()
         )

@@ -78,6 +78,10 @@ class SqliteFanRepository:
     def visitor_count(self, artist_id: str) -> int:
         return self._count("SELECT count(*) FROM visits WHERE artist_id = ?", artist_id)
 
+    def visitors(self, artist_id: str) -> Sequence[str]:
+        rows = self._connect().execute("SELECT visitor_id FROM visits WHERE artist_id = ?", (artist_id,))
+        return [str(row[0]) for row in rows]
+
     def likes_of(self, track_id: str) -> int:
         return self._count("SELECT count(*) FROM likes WHERE track_id = ?", track_id)
 

@@ -278,6 +278,11 @@ class SqliteLedgerRepository:
             },
         )
 
+    def of_fan(self, fan_id: str) -> Sequence[Transaction]:
+        return self._transactions(
+            "SELECT * FROM ledger_transactions WHERE fan_id = ? ORDER BY occurred_at, rowid", (fan_id,)
+        )
+
     def trial_balance(self) -> dict[str, int]:
         rows = self._connect().execute(
             f"SELECT currency, SUM({_SIGNED}) FROM ledger_entries"  # noqa: S608 - fixed SQL

@@ -483,6 +483,11 @@ _TRACK_DESCRIPTION_AND_PROGRESS: Final[Sequence[str]] = (
     "ALTER TABLE tracks ADD COLUMN progress REAL",
 )
 
+#: Step 19: a fan's charges, listed in their data export.
+_LEDGER_BY_FAN: Final[Sequence[str]] = (
+    "CREATE INDEX ledger_transactions_by_fan ON ledger_transactions(fan_id, occurred_at)",
+)
+
 #: Every step in order; the schema version of a file is how many of them it has had.
 MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _ACCOUNTS_AND_CATALOG,
@@ -503,6 +508,7 @@ MIGRATIONS: Final[tuple[Sequence[str], ...]] = (
     _PAYOUT_PROCESSOR_FEE,
     _BACKSTAGE,
     _TRACK_DESCRIPTION_AND_PROGRESS,
+    _LEDGER_BY_FAN,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 

@@ -18,7 +18,7 @@ from litestar.plugins.pydantic import PydanticPlugin
 
 from musicconnect.bootstrap import secret_key
 from musicconnect.entrypoints.http.artist_picture import ArtistPictureController
-from musicconnect.entrypoints.http.artists import ArtistController
+from musicconnect.entrypoints.http.artists import ArtistController, search_artists
 from musicconnect.entrypoints.http.auth import SECURITY_SCHEMES, provide_caller, provide_viewer
 from musicconnect.entrypoints.http.auth_routes import AuthController
 from musicconnect.entrypoints.http.backstage import BackstageController, BackstageMediaController
@@ -121,6 +121,7 @@ def create_app(platform: Platform) -> Litestar:
             AuthController,
             MeController,
             ArtistController,
+            search_artists,
             ArtistPictureController,
             ArtistMoneyController,
             TrackController,

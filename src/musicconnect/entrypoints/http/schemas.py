@@ -186,6 +186,12 @@ class TierPlanIn(_In):
     features: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=50)]
 
 
+class TierPlansIn(_In):
+    """Several tiers at once, by name: the way to move every paid tier to a new currency."""
+
+    tiers: Annotated[dict[str, TierPlanIn], Field(min_length=1, max_length=3)]
+
+
 class TierPlanOut(_Out):
     tier: str
     price_minor: int
@@ -224,6 +230,13 @@ class ArtistOut(_Out):
             followers=followers,
             image_url=picture_url(artist),
         )
+
+
+class ArtistListOut(_Out):
+    """A page of ``GET /artists``: each artist as their page shows them (no follower count)."""
+
+    artists: list[ArtistOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last")
 
 
 def picture_url(artist: Artist) -> str | None:
