@@ -7,7 +7,7 @@ from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, Response, get, post
 from litestar.background_tasks import BackgroundTask
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from musicconnect.domain.accounts import normalise_email
@@ -139,7 +139,7 @@ class AuthController(Controller):
     def follow_verification_link(
         self,
         *,
-        token: Annotated[str, Parameter(query="token", max_length=200)],
+        token: Annotated[str, QueryParameter(max_length=200)],
         profiles: ProfilesDep,
     ) -> VerifiedOut:
         """The link in a verification email, opened in a browser: the address it was sent to is
