@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.e2e.backends import backend_env
 from tests.support.accounts import signed_in
 from tests.support.audio import require_ffmpeg
 from tests.support.servers import musicconnect_server
+from tests.support.tracks import uploaded_track
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -62,11 +64,8 @@ def test_logout_in_one_process_revokes_in_all(tmp_path: Path) -> None:
     ):
         _, fan = signed_in(http, "fan@example.com", "fan")
         assert http.post("/auth/logout", headers=fan).status_code == 204
-        statuses = set()
-        for _ in range(40):
-            with httpx.Client(base_url=base, timeout=60) as fresh:
-                statuses.add(fresh.get("/me/subscriptions", headers=fan).status_code)
-        assert statuses == {401}
+        answers = _everywhere(base, lambda fresh: fresh.get("/me/subscriptions", headers=fan))
+        assert {answer.status_code for answer in answers} == {401}
 
 
 @pytest.mark.parametrize("backend", ["embedded", "production"])
@@ -82,28 +81,17 @@ def test_a_tier_change_is_heard_by_every_process_at_once(tmp_path: Path, backend
         httpx.Client(base_url=base, timeout=60) as http,
     ):
         artist_id, artist = signed_in(http, "artist@example.com", "artist")
-        with audio.open("rb") as body:
-            upload = http.post(
-                f"/artists/{artist_id}/tracks",
-                headers=artist,
-                files={"file": ("short.wav", body, "audio/wav")},
-                data={"title": "Short"},
-            )
-        assert upload.status_code == 202, upload.text
-        track_id = upload.json()["track_id"]
+        track_id = uploaded_track(http, artist_id, artist, audio, title="Short")
         _, fan = signed_in(http, "fan@example.com", "fan")
         subscribed = http.post(f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "supporter"})
         assert subscribed.status_code == 201, subscribed.text
         _until_ready(http, track_id, artist)
 
         def rungs_everywhere() -> set[tuple[int, ...]]:
-            seen = set()
-            for _ in range(40):  # fresh connections, spread over the processes
-                with httpx.Client(base_url=base, timeout=60) as fresh:
-                    master = fresh.get(f"/tracks/{track_id}/stream", headers=fan)
-                    assert master.status_code == 200, master.text
-                    seen.add(tuple(listed_rungs(master.text)))
-            return seen
+            masters = _everywhere(base, lambda fresh: fresh.get(f"/tracks/{track_id}/stream", headers=fan))
+            refused = [master.text for master in masters if master.status_code != 200]
+            assert not refused, refused[0]
+            return {tuple(listed_rungs(master.text)) for master in masters}
 
         before = rungs_everywhere()
         upgraded = http.patch(f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "superfan"})
@@ -130,15 +118,7 @@ def test_an_edit_and_a_deletion_are_heard_by_every_process(tmp_path: Path, backe
         httpx.Client(base_url=base, timeout=60) as http,
     ):
         artist_id, artist = signed_in(http, "artist@example.com", "artist")
-        with audio.open("rb") as body:
-            upload = http.post(
-                f"/artists/{artist_id}/tracks",
-                headers=artist,
-                files={"file": ("short.wav", body, "audio/wav")},
-                data={"title": "Short"},
-            )
-        assert upload.status_code == 202, upload.text
-        track_id = upload.json()["track_id"]
+        track_id = uploaded_track(http, artist_id, artist, audio, title="Short")
         _, free = signed_in(http, "free@example.com", "fan")
         _, superfan = signed_in(http, "superfan@example.com", "fan")
         subscribed = http.post(
@@ -148,11 +128,8 @@ def test_an_edit_and_a_deletion_are_heard_by_every_process(tmp_path: Path, backe
         _until_ready(http, track_id, artist)
 
         def statuses_everywhere(fan: dict[str, str]) -> set[int]:
-            seen = set()
-            for _ in range(40):  # fresh connections, spread over the processes
-                with httpx.Client(base_url=base, timeout=60) as fresh:
-                    seen.add(fresh.get(f"/tracks/{track_id}/stream", headers=fan).status_code)
-            return seen
+            streams = _everywhere(base, lambda fresh: fresh.get(f"/tracks/{track_id}/stream", headers=fan))
+            return {stream.status_code for stream in streams}
 
         before = statuses_everywhere(free)
         raised = http.patch(f"/tracks/{track_id}", headers=artist, json={"required_tier": "superfan"})
@@ -166,6 +143,15 @@ def test_an_edit_and_a_deletion_are_heard_by_every_process(tmp_path: Path, backe
     assert before == {200}
     assert after_edit == ({404}, {200})
     assert after_delete == {404}
+
+
+def _everywhere(base: str, ask: Callable[[httpx.Client], httpx.Response]) -> list[httpx.Response]:
+    """``ask`` over 40 fresh connections, which the server spreads over its processes."""
+    answers = []
+    for _ in range(40):
+        with httpx.Client(base_url=base, timeout=60) as fresh:
+            answers.append(ask(fresh))
+    return answers
 
 
 def _until_ready(http: httpx.Client, track_id: str, artist: dict[str, str], timeout_s: float = 120) -> None:
