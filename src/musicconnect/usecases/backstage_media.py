@@ -10,10 +10,8 @@ bearer credential, as CloudFront's are, and lives minutes.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path
 
 import attrs
 
@@ -25,6 +23,7 @@ from musicconnect.domain.stranded import GIVE_UP_AFTER, SWEEP_EVERY, Verdict, ve
 from musicconnect.ports.media import MediaStorage, Transcoder, UrlSigner
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, Job, JobQueue, QuotaCounter
+from musicconnect.usecases.encoding import encode_stored
 from musicconnect.usecases.streaming import MediaFile, parse_rung, sign_playlist, verified_listener
 
 log = logging.getLogger(__name__)
@@ -54,23 +53,19 @@ def transcode_clip(
         post = work.backstage_posts.get(post_id)
     if post is None or post.clip is None or post.clip.status is ClipStatus.READY:
         return None
-    storage.delete_prefix(post.clip_hls_prefix + "/")
-    with tempfile.TemporaryDirectory(prefix="musicconnect-clip-") as scratch:
-        work_dir = Path(scratch)
-        source = work_dir / "original"
-        storage.download(post.clip_original_key, source)
-        try:
-            ladder = transcoder.transcode(source, work_dir / "hls", (CLIP_KBPS,))
-        except MediaRejected as error:
-            _save_clip(uow, post, post.clip.failed(error.detail))
-            log.warning("backstage clip of %s failed: %s", post_id, error.detail)
-            return None
-        folder = rung_folder(CLIP_KBPS) + "/"
-        for name in ladder.files:
-            if name.startswith(folder):  # one rung: its own playlist is what readers open
-                storage.put_file(
-                    f"{post.clip_hls_prefix}/{name}", work_dir / "hls" / name, content_type_for(name)
-                )
+    try:
+        ladder = encode_stored(
+            post.clip_original_key,
+            post.clip_hls_prefix,
+            (CLIP_KBPS,),
+            storage=storage,
+            transcoder=transcoder,
+            only_under=rung_folder(CLIP_KBPS) + "/",  # one rung: its own playlist is what readers open
+        )
+    except MediaRejected as error:
+        _save_clip(uow, post, post.clip.failed(error.detail))
+        log.warning("backstage clip of %s failed: %s", post_id, error.detail)
+        return None
     _save_clip(uow, post, post.clip.ready(ladder.duration_s))
     with uow() as work:
         if work.backstage_posts.get(post_id) is None:  # deleted while it was encoded

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.entitlements import Entitlements, entitlements, entitlements_for_tier
 from musicconnect.domain.errors import DomainError, MediaRejected, NotFound, ServiceUnavailable
 from musicconnect.domain.events import TrackPublished
-from musicconnect.domain.media import LADDER_KBPS, UploadPolicy, content_type_for
+from musicconnect.domain.media import LADDER_KBPS, UploadPolicy
 from musicconnect.domain.stranded import GIVE_UP_AFTER, REQUEUE_AFTER, SWEEP_EVERY, Verdict, verdict
 from musicconnect.domain.text import clean_text
 from musicconnect.domain.tiers import Tier
@@ -24,6 +23,7 @@ from musicconnect.ports.media import MediaProbe, MediaStorage, ProgressCallback,
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, Job, JobQueue
 from musicconnect.usecases.access import require_artist, require_owner, require_track
+from musicconnect.usecases.encoding import encode_stored
 from musicconnect.usecases.notifications import Notifications
 
 log = logging.getLogger(__name__)
@@ -149,20 +149,18 @@ def transcode_track(
         track = require_track(uow, track_id)
     if track.status is TrackStatus.READY:
         return None
-    storage.delete_prefix(track.hls_prefix + "/")
-    with tempfile.TemporaryDirectory(prefix="musicconnect-") as scratch:
-        work = Path(scratch)
-        source = work / "original"
-        storage.download(track.original_key, source)
-        try:
-            ladder = transcoder.transcode(
-                source, work / "hls", LADDER_KBPS, progress=_ProgressRecorder(track_id, uow, progress)
-            )
-        except MediaRejected as error:
-            _mark_failed(track_id, str(error.detail), uow=uow)
-            raise
-        for name in ladder.files:
-            storage.put_file(f"{track.hls_prefix}/{name}", work / "hls" / name, content_type_for(name))
+    try:
+        ladder = encode_stored(
+            track.original_key,
+            track.hls_prefix,
+            LADDER_KBPS,
+            storage=storage,
+            transcoder=transcoder,
+            progress=_ProgressRecorder(track_id, uow, progress),
+        )
+    except MediaRejected as error:
+        _mark_failed(track_id, str(error.detail), uow=uow)
+        raise
     with uow:
         current = uow.tracks.get(track_id)
         gone = current is None or current.is_deleted
