@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,11 +37,7 @@ def test_a_hundred_concurrent_messages_admit_exactly_five(tmp_path: Path, backen
     ):
         artist_id, artist = signed_in(http, "artist@example.com", "artist")
         for round_ in range(rounds):
-            _, fan = signed_in(http, f"fan{round_}@example.com", "fan")
-            subscribed = http.post(
-                f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "superfan"}
-            )
-            assert subscribed.status_code == 201, subscribed.text
+            fan = _subscribed_fan(http, artist_id, f"fan{round_}@example.com", "superfan")
 
             def send(n: int, fan: dict[str, str] = fan) -> int:
                 with httpx.Client(base_url=base, timeout=60) as own:
@@ -72,20 +69,8 @@ def test_logout_in_one_process_revokes_in_all(tmp_path: Path) -> None:
 def test_a_tier_change_is_heard_by_every_process_at_once(tmp_path: Path, backend: str) -> None:
     """Every process serves a supporter's master playlist (so each may hold their standing in its
     cache), the fan upgrades through one of them, and at once every process lists 320 kbps too."""
-    require_ffmpeg()
-    audio = tmp_path / "short.wav"
-    generate_demo_audio(audio, 5.0)
-    with (
-        backend_env(backend, tmp_path) as servers,
-        musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
-        httpx.Client(base_url=base, timeout=60) as http,
-    ):
-        artist_id, artist = signed_in(http, "artist@example.com", "artist")
-        track_id = uploaded_track(http, artist_id, artist, audio, title="Short")
-        _, fan = signed_in(http, "fan@example.com", "fan")
-        subscribed = http.post(f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "supporter"})
-        assert subscribed.status_code == 201, subscribed.text
-        _until_ready(http, track_id, artist)
+    with _a_ready_track_on_four_processes(tmp_path, backend) as (base, http, artist_id, track_id, _):
+        fan = _subscribed_fan(http, artist_id, "fan@example.com", "supporter")
 
         def rungs_everywhere() -> set[tuple[int, ...]]:
             masters = _everywhere(base, lambda fresh: fresh.get(f"/tracks/{track_id}/stream", headers=fan))
@@ -108,24 +93,10 @@ def test_an_edit_and_a_deletion_are_heard_by_every_process(tmp_path: Path, backe
     its tier through one process and then deletes it: every process refuses the free fan, then
     everyone. At once on Redis (the change mark is read with the token check); on the embedded
     default, which shares no cache, within the two seconds a process trusts what it remembers."""
-    require_ffmpeg()
-    audio = tmp_path / "short.wav"
-    generate_demo_audio(audio, 5.0)
     settle_s = 0.0 if backend == "production" else 2.1
-    with (
-        backend_env(backend, tmp_path) as servers,
-        musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
-        httpx.Client(base_url=base, timeout=60) as http,
-    ):
-        artist_id, artist = signed_in(http, "artist@example.com", "artist")
-        track_id = uploaded_track(http, artist_id, artist, audio, title="Short")
+    with _a_ready_track_on_four_processes(tmp_path, backend) as (base, http, artist_id, track_id, artist):
         _, free = signed_in(http, "free@example.com", "fan")
-        _, superfan = signed_in(http, "superfan@example.com", "fan")
-        subscribed = http.post(
-            f"/artists/{artist_id}/subscription", headers=superfan, json={"tier": "superfan"}
-        )
-        assert subscribed.status_code == 201, subscribed.text
-        _until_ready(http, track_id, artist)
+        superfan = _subscribed_fan(http, artist_id, "superfan@example.com", "superfan")
 
         def statuses_everywhere(fan: dict[str, str]) -> set[int]:
             streams = _everywhere(base, lambda fresh: fresh.get(f"/tracks/{track_id}/stream", headers=fan))
@@ -143,6 +114,34 @@ def test_an_edit_and_a_deletion_are_heard_by_every_process(tmp_path: Path, backe
     assert before == {200}
     assert after_edit == ({404}, {200})
     assert after_delete == {404}
+
+
+@contextlib.contextmanager
+def _a_ready_track_on_four_processes(
+    tmp_path: Path, backend: str
+) -> Iterator[tuple[str, httpx.Client, str, str, dict[str, str]]]:
+    """``serve --workers 4`` on ``backend`` with an artist's track transcoded and ready: the base
+    URL, a client, the artist's id, the track's id and the artist's auth headers."""
+    require_ffmpeg()
+    audio = tmp_path / "short.wav"
+    generate_demo_audio(audio, 5.0)
+    with (
+        backend_env(backend, tmp_path) as servers,
+        musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        artist_id, artist = signed_in(http, "artist@example.com", "artist")
+        track_id = uploaded_track(http, artist_id, artist, audio, title="Short")
+        _until_ready(http, track_id, artist)
+        yield base, http, artist_id, track_id, artist
+
+
+def _subscribed_fan(http: httpx.Client, artist_id: str, email: str, tier: str) -> dict[str, str]:
+    """The auth headers of a new fan subscribed to the artist at ``tier``."""
+    _, fan = signed_in(http, email, "fan")
+    subscribed = http.post(f"/artists/{artist_id}/subscription", headers=fan, json={"tier": tier})
+    assert subscribed.status_code == 201, subscribed.text
+    return fan
 
 
 def _everywhere(base: str, ask: Callable[[httpx.Client], httpx.Response]) -> list[httpx.Response]:

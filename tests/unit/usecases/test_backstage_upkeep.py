@@ -1,6 +1,6 @@
-"""Backstage upkeep: clips left processing are queued again with the tracks' backoff and failed
-at last; media bytes go once the database no longer points at them, and a storage that fails
-to delete them does not fail the request."""
+"""Backstage upkeep: clips left processing are queued again with the tracks' backoff
+(``domain.stranded``) and failed at last; media bytes go once the database no longer points at
+them, and a storage that fails to delete them does not fail the request."""
 
 from __future__ import annotations
 
