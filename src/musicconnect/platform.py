@@ -33,6 +33,7 @@ import attrs
 
 from musicconnect.adapters.inprocess import Repeating, Schedule
 from musicconnect.bootstrap import Services, bootstrap, notifications_of
+from musicconnect.domain.stranded import SWEEP_EVERY
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Accounts
 from musicconnect.usecases.artists import Artists
@@ -54,7 +55,7 @@ from musicconnect.usecases.qa import MonthlyQa
 from musicconnect.usecases.streaming import Streaming
 from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.throttling import Throttling
-from musicconnect.usecases.tracks import SWEEP_EVERY, Tracks
+from musicconnect.usecases.tracks import Tracks
 from musicconnect.usecases.webhooks import Webhooks
 
 
@@ -104,7 +105,7 @@ class Platform:
     def schedule(self) -> Schedule:
         """What a process that runs jobs does on a schedule: queue the release sweep, every
         ``release_sweep_s``, and queue again the backstage clips left processing, every
-        ``SWEEP_EVERY`` (the tracks' backoff). Not started: the worker starts it, and ``serve``
+        ``SWEEP_EVERY`` (``domain.stranded``). Not started: the worker starts it, and ``serve``
         on the embedded default, where jobs run in the API processes."""
         every = self.services.settings.release_sweep_s
         return Schedule(

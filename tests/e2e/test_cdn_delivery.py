@@ -30,6 +30,7 @@ from tests.e2e.backends import AWS_ENV
 from tests.support.accounts import signed_in
 from tests.support.moto_s3 import endpoint_url, moto_server
 from tests.support.servers import musicconnect_server
+from tests.support.tracks import uploaded_track
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -95,15 +96,7 @@ def cdn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cdn]:
             artist, artist_auth = signed_in(http, "artist@example.com", "artist")
             audio = root / "song.wav"
             generate_demo_audio(audio, 14.0)
-            with audio.open("rb") as body:
-                upload = http.post(
-                    f"/artists/{artist}/tracks",
-                    headers=artist_auth,
-                    files={"file": ("song.wav", body, "audio/wav")},
-                    data={"title": "On the CDN"},
-                )
-            assert upload.status_code == 202, upload.text
-            track_id = upload.json()["track_id"]
+            track_id = uploaded_track(http, artist, artist_auth, audio, title="On the CDN")
             deadline = time.monotonic() + 120
             while http.get(f"/tracks/{track_id}").json()["status"] == "processing":
                 assert time.monotonic() < deadline, "transcode took too long"

@@ -24,6 +24,7 @@ from tests.support.accounts import signed_in
 from tests.support.audio import require_ffmpeg
 from tests.support.corpus import CORPUS, generate
 from tests.support.servers import musicconnect_server, stop
+from tests.support.tracks import uploaded_track
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -234,15 +235,7 @@ def _upload(
     http: httpx.Client, artist_id: str, artist: dict[str, str], audio: Path, release_at: datetime
 ) -> str:
     generate_demo_audio(audio, 4.0)
-    with audio.open("rb") as body:
-        upload = http.post(
-            f"/artists/{artist_id}/tracks",
-            headers=artist,
-            files={"file": ("song.wav", body, "audio/wav")},
-            data={"title": "Minuit", "release_at": release_at.isoformat()},
-        )
-    assert upload.status_code == 202, upload.text
-    return str(upload.json()["track_id"])
+    return uploaded_track(http, artist_id, artist, audio, title="Minuit", release_at=release_at.isoformat())
 
 
 def _wait_published(http: httpx.Client, track_id: str, artist: dict[str, str]) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from tests.e2e.backends import backend_env
 from tests.support.accounts import signed_in
 from tests.support.audio import require_ffmpeg
 from tests.support.servers import musicconnect_server
+from tests.support.tracks import uploaded_track
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -34,11 +37,7 @@ def test_a_hundred_concurrent_messages_admit_exactly_five(tmp_path: Path, backen
     ):
         artist_id, artist = signed_in(http, "artist@example.com", "artist")
         for round_ in range(rounds):
-            _, fan = signed_in(http, f"fan{round_}@example.com", "fan")
-            subscribed = http.post(
-                f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "superfan"}
-            )
-            assert subscribed.status_code == 201, subscribed.text
+            fan = _subscribed_fan(http, artist_id, f"fan{round_}@example.com", "superfan")
 
             def send(n: int, fan: dict[str, str] = fan) -> int:
                 with httpx.Client(base_url=base, timeout=60) as own:
@@ -62,48 +61,22 @@ def test_logout_in_one_process_revokes_in_all(tmp_path: Path) -> None:
     ):
         _, fan = signed_in(http, "fan@example.com", "fan")
         assert http.post("/auth/logout", headers=fan).status_code == 204
-        statuses = set()
-        for _ in range(40):
-            with httpx.Client(base_url=base, timeout=60) as fresh:
-                statuses.add(fresh.get("/me/subscriptions", headers=fan).status_code)
-        assert statuses == {401}
+        answers = _everywhere(base, lambda fresh: fresh.get("/me/subscriptions", headers=fan))
+        assert {answer.status_code for answer in answers} == {401}
 
 
 @pytest.mark.parametrize("backend", ["embedded", "production"])
 def test_a_tier_change_is_heard_by_every_process_at_once(tmp_path: Path, backend: str) -> None:
     """Every process serves a supporter's master playlist (so each may hold their standing in its
     cache), the fan upgrades through one of them, and at once every process lists 320 kbps too."""
-    require_ffmpeg()
-    audio = tmp_path / "short.wav"
-    generate_demo_audio(audio, 5.0)
-    with (
-        backend_env(backend, tmp_path) as servers,
-        musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
-        httpx.Client(base_url=base, timeout=60) as http,
-    ):
-        artist_id, artist = signed_in(http, "artist@example.com", "artist")
-        with audio.open("rb") as body:
-            upload = http.post(
-                f"/artists/{artist_id}/tracks",
-                headers=artist,
-                files={"file": ("short.wav", body, "audio/wav")},
-                data={"title": "Short"},
-            )
-        assert upload.status_code == 202, upload.text
-        track_id = upload.json()["track_id"]
-        _, fan = signed_in(http, "fan@example.com", "fan")
-        subscribed = http.post(f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "supporter"})
-        assert subscribed.status_code == 201, subscribed.text
-        _until_ready(http, track_id, artist)
+    with _a_ready_track_on_four_processes(tmp_path, backend) as (base, http, artist_id, track_id, _):
+        fan = _subscribed_fan(http, artist_id, "fan@example.com", "supporter")
 
         def rungs_everywhere() -> set[tuple[int, ...]]:
-            seen = set()
-            for _ in range(40):  # fresh connections, spread over the processes
-                with httpx.Client(base_url=base, timeout=60) as fresh:
-                    master = fresh.get(f"/tracks/{track_id}/stream", headers=fan)
-                    assert master.status_code == 200, master.text
-                    seen.add(tuple(listed_rungs(master.text)))
-            return seen
+            masters = _everywhere(base, lambda fresh: fresh.get(f"/tracks/{track_id}/stream", headers=fan))
+            refused = [master.text for master in masters if master.status_code != 200]
+            assert not refused, refused[0]
+            return {tuple(listed_rungs(master.text)) for master in masters}
 
         before = rungs_everywhere()
         upgraded = http.patch(f"/artists/{artist_id}/subscription", headers=fan, json={"tier": "superfan"})
@@ -120,39 +93,14 @@ def test_an_edit_and_a_deletion_are_heard_by_every_process(tmp_path: Path, backe
     its tier through one process and then deletes it: every process refuses the free fan, then
     everyone. At once on Redis (the change mark is read with the token check); on the embedded
     default, which shares no cache, within the two seconds a process trusts what it remembers."""
-    require_ffmpeg()
-    audio = tmp_path / "short.wav"
-    generate_demo_audio(audio, 5.0)
     settle_s = 0.0 if backend == "production" else 2.1
-    with (
-        backend_env(backend, tmp_path) as servers,
-        musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
-        httpx.Client(base_url=base, timeout=60) as http,
-    ):
-        artist_id, artist = signed_in(http, "artist@example.com", "artist")
-        with audio.open("rb") as body:
-            upload = http.post(
-                f"/artists/{artist_id}/tracks",
-                headers=artist,
-                files={"file": ("short.wav", body, "audio/wav")},
-                data={"title": "Short"},
-            )
-        assert upload.status_code == 202, upload.text
-        track_id = upload.json()["track_id"]
+    with _a_ready_track_on_four_processes(tmp_path, backend) as (base, http, artist_id, track_id, artist):
         _, free = signed_in(http, "free@example.com", "fan")
-        _, superfan = signed_in(http, "superfan@example.com", "fan")
-        subscribed = http.post(
-            f"/artists/{artist_id}/subscription", headers=superfan, json={"tier": "superfan"}
-        )
-        assert subscribed.status_code == 201, subscribed.text
-        _until_ready(http, track_id, artist)
+        superfan = _subscribed_fan(http, artist_id, "superfan@example.com", "superfan")
 
         def statuses_everywhere(fan: dict[str, str]) -> set[int]:
-            seen = set()
-            for _ in range(40):  # fresh connections, spread over the processes
-                with httpx.Client(base_url=base, timeout=60) as fresh:
-                    seen.add(fresh.get(f"/tracks/{track_id}/stream", headers=fan).status_code)
-            return seen
+            streams = _everywhere(base, lambda fresh: fresh.get(f"/tracks/{track_id}/stream", headers=fan))
+            return {stream.status_code for stream in streams}
 
         before = statuses_everywhere(free)
         raised = http.patch(f"/tracks/{track_id}", headers=artist, json={"required_tier": "superfan"})
@@ -166,6 +114,43 @@ def test_an_edit_and_a_deletion_are_heard_by_every_process(tmp_path: Path, backe
     assert before == {200}
     assert after_edit == ({404}, {200})
     assert after_delete == {404}
+
+
+@contextlib.contextmanager
+def _a_ready_track_on_four_processes(
+    tmp_path: Path, backend: str
+) -> Iterator[tuple[str, httpx.Client, str, str, dict[str, str]]]:
+    """``serve --workers 4`` on ``backend`` with an artist's track transcoded and ready: the base
+    URL, a client, the artist's id, the track's id and the artist's auth headers."""
+    require_ffmpeg()
+    audio = tmp_path / "short.wav"
+    generate_demo_audio(audio, 5.0)
+    with (
+        backend_env(backend, tmp_path) as servers,
+        musicconnect_server(tmp_path / "data", env={**ENV, **servers}, workers=4) as base,
+        httpx.Client(base_url=base, timeout=60) as http,
+    ):
+        artist_id, artist = signed_in(http, "artist@example.com", "artist")
+        track_id = uploaded_track(http, artist_id, artist, audio, title="Short")
+        _until_ready(http, track_id, artist)
+        yield base, http, artist_id, track_id, artist
+
+
+def _subscribed_fan(http: httpx.Client, artist_id: str, email: str, tier: str) -> dict[str, str]:
+    """The auth headers of a new fan subscribed to the artist at ``tier``."""
+    _, fan = signed_in(http, email, "fan")
+    subscribed = http.post(f"/artists/{artist_id}/subscription", headers=fan, json={"tier": tier})
+    assert subscribed.status_code == 201, subscribed.text
+    return fan
+
+
+def _everywhere(base: str, ask: Callable[[httpx.Client], httpx.Response]) -> list[httpx.Response]:
+    """``ask`` over 40 fresh connections, which the server spreads over its processes."""
+    answers = []
+    for _ in range(40):
+        with httpx.Client(base_url=base, timeout=60) as fresh:
+            answers.append(ask(fresh))
+    return answers
 
 
 def _until_ready(http: httpx.Client, track_id: str, artist: dict[str, str], timeout_s: float = 120) -> None:

@@ -20,10 +20,11 @@ from musicconnect.adapters.ffmpeg import generate_demo_audio
 from musicconnect.adapters.memory import FrozenClock
 from musicconnect.bootstrap import Services, bootstrap
 from musicconnect.domain.accounts import Caller, Role
+from musicconnect.domain.stranded import REQUEUE_AFTER
 from musicconnect.domain.tracks import TrackStatus
 from musicconnect.settings import Settings
 from musicconnect.usecases.accounts import Register, register
-from musicconnect.usecases.tracks import REQUEUE_AFTER, IngestTrack, ingest_track
+from musicconnect.usecases.tracks import IngestTrack, ingest_track
 from tests.support.audio import require_ffmpeg
 from tests.support.queues import QueueDown
 from tests.support.redis_server import redis_server, redis_url

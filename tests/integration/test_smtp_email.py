@@ -63,26 +63,9 @@ class TestSmtpEmailSender(EmailSenderContract):
 def test_starttls_and_login_as_a_providers_relay_requires(tmp_path: Path) -> None:
     """Upgraded to TLS before AUTH; the message arrives; a wrong password is ServiceUnavailable."""
     with smtp_server(tmp_path, starttls=True) as relay:
-        good = SmtpEmailSender(
-            relay.host,
-            relay.port,
-            sender=SENDER,
-            security=SmtpSecurity.STARTTLS,
-            username=RELAY_USER,
-            password=RELAY_PASSWORD,
-            tls_context=relay.client_tls,
-        )
-        good.send(EmailMessage(to="ada@example.com", subject="over tls", body="hello"))
-        assert [m.subject for m in relay.messages("ada@example.com")] == ["over tls"]
+        _assert_delivered_over(relay, SmtpSecurity.STARTTLS, subject="over tls")
 
-        wrong = SmtpEmailSender(
-            relay.host,
-            relay.port,
-            sender=SENDER,
-            username=RELAY_USER,
-            password="not it",
-            tls_context=relay.client_tls,
-        )
+        wrong = _signed_in_sender(relay, SmtpSecurity.STARTTLS, password="not it")
         with pytest.raises(ServiceUnavailable):
             wrong.send(EmailMessage(to="ada@example.com", subject="refused", body="x"))
 
@@ -91,23 +74,34 @@ def test_implicit_tls_and_login_as_on_port_465(tmp_path: Path) -> None:
     """TLS from the first byte (SMTPS), then AUTH: the message arrives; a sender that speaks
     plain SMTP to it gets ServiceUnavailable, not a hang."""
     with smtp_server(tmp_path, implicit_tls=True) as relay:
-        good = SmtpEmailSender(
-            relay.host,
-            relay.port,
-            sender=SENDER,
-            security=SmtpSecurity.TLS,
-            username=RELAY_USER,
-            password=RELAY_PASSWORD,
-            tls_context=relay.client_tls,
-        )
-        good.send(EmailMessage(to="ada@example.com", subject="over smtps", body="hello"))
-        assert [m.subject for m in relay.messages("ada@example.com")] == ["over smtps"]
+        _assert_delivered_over(relay, SmtpSecurity.TLS, subject="over smtps")
 
         plain = SmtpEmailSender(
             relay.host, relay.port, sender=SENDER, security=SmtpSecurity.NONE, timeout_s=2
         )
         with pytest.raises(ServiceUnavailable):
             plain.send(EmailMessage(to="ada@example.com", subject="refused", body="x"))
+
+
+def _signed_in_sender(
+    relay: SmtpServer, security: SmtpSecurity, *, password: str = RELAY_PASSWORD
+) -> SmtpEmailSender:
+    """A sender that logs in to the test relay, trusting its certificate."""
+    return SmtpEmailSender(
+        relay.host,
+        relay.port,
+        sender=SENDER,
+        security=security,
+        username=RELAY_USER,
+        password=password,
+        tls_context=relay.client_tls,
+    )
+
+
+def _assert_delivered_over(relay: SmtpServer, security: SmtpSecurity, *, subject: str) -> None:
+    """A message sent with the relay's login over ``security`` arrives in its inbox."""
+    _signed_in_sender(relay, security).send(EmailMessage(to="ada@example.com", subject=subject, body="hello"))
+    assert [m.subject for m in relay.messages("ada@example.com")] == [subject]
 
 
 def test_a_relay_that_is_down_is_service_unavailable() -> None:

@@ -16,6 +16,7 @@ from musicconnect.adapters.inprocess import ThreadJobQueue
 from musicconnect.adapters.memory import FrozenClock, InMemoryEmailSender, InMemoryStore, InMemoryUnitOfWork
 from musicconnect.bootstrap import bootstrap, job_handlers
 from musicconnect.domain.backstage import BackstagePost, Clip, ClipStatus
+from musicconnect.domain.stranded import REQUEUE_AFTER
 from musicconnect.entrypoints.asgi import create
 from musicconnect.platform import Platform
 from musicconnect.settings import Settings
@@ -24,7 +25,7 @@ from musicconnect.usecases.accounts import Register
 from musicconnect.usecases.backstage_media import CLIP_JOB
 from musicconnect.usecases.live import FINISH_JOB
 from musicconnect.usecases.notifications import NOTIFY_JOB, SWEEP_RELEASES_JOB
-from musicconnect.usecases.tracks import REQUEUE_AFTER, TRANSCODE_JOB
+from musicconnect.usecases.tracks import TRANSCODE_JOB
 from tests.unit.usecases.conftest import FakeTranscoder, fake_audio
 
 PASSWORD = "correct horse battery"

@@ -43,7 +43,7 @@ from musicconnect.domain.subscriptions import Subscription, SubscriptionStatus
 from musicconnect.domain.tiers import Tier
 from musicconnect.entrypoints.http import create_app
 from musicconnect.platform import Platform
-from musicconnect.ports.payments import GatewayEvent, SubscriptionSnapshot
+from musicconnect.ports.payments import GatewayEvent, Payments, SubscriptionSnapshot
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.settings import Settings
 from musicconnect.usecases.payouts import run_payouts
@@ -576,16 +576,21 @@ def test_an_invoice_that_is_not_ours_is_acknowledged_and_ignored(scene: Scene) -
     assert _charges(scene) == []
 
 
-def test_webhook_routes_exist_only_on_stripe(tmp_path: Path) -> None:
-    """On the embedded default (offline payments) there is no webhook to call."""
-    services = bootstrap(
+def _memory_services(tmp_path: Path, *, payments: Payments | None = None) -> Services:
+    """The embedded default's services on memory adapters; offline payments unless ``payments``."""
+    return bootstrap(
         Settings(data_dir=tmp_path, secret_key="k" * 32),
         uow=lambda: InMemoryUnitOfWork(InMemoryStore()),
         probe=FakeMediaProbe(),
         transcoder=FakeTranscoder(),
         jobs=InlineJobQueue({}),
+        payments=payments,
     )
-    with TestClient(create_app(Platform.of(services))) as offline:
+
+
+def test_webhook_routes_exist_only_on_stripe(tmp_path: Path) -> None:
+    """On the embedded default (offline payments) there is no webhook to call."""
+    with TestClient(create_app(Platform.of(_memory_services(tmp_path)))) as offline:
         assert offline.post("/webhooks/stripe", content=b"{}").status_code in {404, 405}
 
 
@@ -607,14 +612,7 @@ def test_the_webhook_route_follows_the_verifier_bootstrap_chose_not_the_gateways
     never checks which gateway class is behind it (no isinstance switching on the backend)."""
     verifier = _RefusingVerifier()
     offline = offline_payments(OfflinePaymentGateway(SequentialIdGenerator("pay")))
-    services = bootstrap(
-        Settings(data_dir=tmp_path, secret_key="k" * 32),
-        uow=lambda: InMemoryUnitOfWork(InMemoryStore()),
-        probe=FakeMediaProbe(),
-        transcoder=FakeTranscoder(),
-        jobs=InlineJobQueue({}),
-        payments=attrs.evolve(offline, events=verifier),
-    )
+    services = _memory_services(tmp_path, payments=attrs.evolve(offline, events=verifier))
     with TestClient(create_app(Platform.of(services))) as app:
         answer = app.post("/webhooks/stripe", content=b"{}", headers={"Stripe-Signature": "t=1,v1=x"})
 

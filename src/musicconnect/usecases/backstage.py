@@ -32,7 +32,6 @@ from musicconnect.domain.backstage import (
     comment_quota_key,
     comment_window_end,
 )
-from musicconnect.domain.entitlements import entitlements
 from musicconnect.domain.errors import Forbidden, InvalidInput, NotFound, QuotaExceeded, ServiceUnavailable
 from musicconnect.domain.images import ImagePolicy, ProcessedImage
 from musicconnect.domain.media import VARIANT_PLAYLIST, UploadPolicy
@@ -41,7 +40,7 @@ from musicconnect.domain.tiers import Feature
 from musicconnect.ports.media import ImageProcessor, MediaProbe, MediaStorage, Transcoder, UrlSigner
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, JobQueue, QuotaCounter
-from musicconnect.usecases.access import require_artist, require_fan, require_owner
+from musicconnect.usecases.access import is_owner, require_artist, require_owner, require_perk
 from musicconnect.usecases.backstage_media import (
     StrandedClips,
     clip_file,
@@ -55,7 +54,7 @@ from musicconnect.usecases.backstage_media import (
 )
 from musicconnect.usecases.media_cleanup import discard_media
 from musicconnect.usecases.notifications import Notifications
-from musicconnect.usecases.streaming import MediaFile, is_owner, url_expiry
+from musicconnect.usecases.streaming import MediaFile, url_expiry
 
 log = logging.getLogger(__name__)
 
@@ -347,12 +346,8 @@ class Backstage:
         return post
 
     def _require_reader(self, uow: UnitOfWork, artist_id: str, caller: Caller) -> None:
-        if is_owner(caller, artist_id):
-            return
-        require_fan(caller)
-        rights = entitlements(uow.subscriptions.live_for(caller.id, artist_id), self.clock.now())
-        if not rights.has(Feature.VIRTUAL_BACKSTAGE):
-            raise Forbidden("the virtual backstage is for superfans")
+        refusal = "the virtual backstage is for superfans"
+        require_perk(uow, caller, artist_id, Feature.VIRTUAL_BACKSTAGE, now=self.clock.now(), refusal=refusal)
 
     def _queue_clip(self, post_id: str) -> None:
         try:

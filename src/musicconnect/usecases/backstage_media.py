@@ -10,10 +10,8 @@ bearer credential, as CloudFront's are, and lives minutes.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path
 
 import attrs
 
@@ -21,14 +19,12 @@ from musicconnect.domain.accounts import Caller
 from musicconnect.domain.backstage import CLIP_KBPS, BackstagePost, Clip, ClipStatus
 from musicconnect.domain.errors import Forbidden, MediaRejected, NotFound
 from musicconnect.domain.media import VARIANT_PLAYLIST, content_type_for, rung_folder
+from musicconnect.domain.stranded import GIVE_UP_AFTER, SWEEP_EVERY, Verdict, verdict
 from musicconnect.ports.media import MediaStorage, Transcoder, UrlSigner
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, Job, JobQueue, QuotaCounter
+from musicconnect.usecases.encoding import encode_stored
 from musicconnect.usecases.streaming import MediaFile, parse_rung, sign_playlist, verified_listener
-
-# One backoff rule for everything a sweep re-queues: the tracks' (that module is being edited on
-# another branch; the rule should move to a neutral module, public, once both have landed).
-from musicconnect.usecases.tracks import GIVE_UP_AFTER, REQUEUE_AFTER, SWEEP_EVERY, _at_a_mark
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +53,19 @@ def transcode_clip(
         post = work.backstage_posts.get(post_id)
     if post is None or post.clip is None or post.clip.status is ClipStatus.READY:
         return None
-    storage.delete_prefix(post.clip_hls_prefix + "/")
-    with tempfile.TemporaryDirectory(prefix="musicconnect-clip-") as scratch:
-        work_dir = Path(scratch)
-        source = work_dir / "original"
-        storage.download(post.clip_original_key, source)
-        try:
-            ladder = transcoder.transcode(source, work_dir / "hls", (CLIP_KBPS,))
-        except MediaRejected as error:
-            _save_clip(uow, post, post.clip.failed(error.detail))
-            log.warning("backstage clip of %s failed: %s", post_id, error.detail)
-            return None
-        folder = rung_folder(CLIP_KBPS) + "/"
-        for name in ladder.files:
-            if name.startswith(folder):  # one rung: its own playlist is what readers open
-                storage.put_file(
-                    f"{post.clip_hls_prefix}/{name}", work_dir / "hls" / name, content_type_for(name)
-                )
+    try:
+        ladder = encode_stored(
+            post.clip_original_key,
+            post.clip_hls_prefix,
+            (CLIP_KBPS,),
+            storage=storage,
+            transcoder=transcoder,
+            only_under=rung_folder(CLIP_KBPS) + "/",  # one rung: its own playlist is what readers open
+        )
+    except MediaRejected as error:
+        _save_clip(uow, post, post.clip.failed(error.detail))
+        log.warning("backstage clip of %s failed: %s", post_id, error.detail)
+        return None
     _save_clip(uow, post, post.clip.ready(ladder.duration_s))
     with uow() as work:
         if work.backstage_posts.get(post_id) is None:  # deleted while it was encoded
@@ -102,7 +94,7 @@ def requeue_stranded_clips(
     """Queue again the transcodes of clips left processing (the process died between the post's
     commit and its job, or while the job ran); fail those processing for ``GIVE_UP_AFTER``.
 
-    The tracks' rule and timings (``tracks.requeue_stranded``), run every ``SWEEP_EVERY``: a clip
+    The rule and timings of ``domain.stranded`` (as for tracks), run every ``SWEEP_EVERY``: a clip
     is queued again when the wait since its post reaches ``REQUEUE_AFTER``, twice that, four
     times that ..., so one that keeps failing is tried a handful of times a day.
 
@@ -114,13 +106,11 @@ def requeue_stranded_clips(
     """
     now = clock.now()
     with uow() as work:
-        waited = {post.id: now - post.created_at for post in work.backstage_posts.clips_processing()}
-    overdue = [post_id for post_id, wait in waited.items() if wait >= GIVE_UP_AFTER]
-    due = [
-        post_id
-        for post_id, wait in waited.items()
-        if wait < GIVE_UP_AFTER and _at_a_mark(wait, first=REQUEUE_AFTER, window=2 * SWEEP_EVERY)
-    ]
+        verdicts = {
+            post.id: verdict(now - post.created_at) for post in work.backstage_posts.clips_processing()
+        }
+    overdue = [post_id for post_id, said in verdicts.items() if said is Verdict.GIVE_UP]
+    due = [post_id for post_id, said in verdicts.items() if said is Verdict.REQUEUE]
     lease_ends = now + 2 * SWEEP_EVERY
     requeued = [post_id for post_id in due if _queue_once(post_id, jobs=jobs, quota=quota, until=lease_ends)]
     reason = f"the clip's transcode did not finish within {GIVE_UP_AFTER}"

@@ -49,11 +49,10 @@ from musicconnect.domain.tracks import Track
 from musicconnect.ports.media import MediaStorage, RecordingPacker, UrlSigner
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Cache, Clock, EventPublisher, IdGenerator, Job, JobQueue
-from musicconnect.usecases.access import require_artist, require_owner
+from musicconnect.usecases.access import is_owner, require_artist, require_owner
 from musicconnect.usecases.streaming import (
     DEFAULT_URL_TTL,
     MediaFile,
-    is_owner,
     parse_rung,
     sign_playlist,
     signed_master,

@@ -9,9 +9,8 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from musicconnect.domain.accounts import Caller, Role
-from musicconnect.domain.entitlements import entitlements
-from musicconnect.domain.errors import Conflict, Forbidden, NotFound, QuotaExceeded
+from musicconnect.domain.accounts import Caller
+from musicconnect.domain.errors import Conflict, NotFound, QuotaExceeded
 from musicconnect.domain.notifications import Announcement, NotificationKind
 from musicconnect.domain.qa import (
     QUESTIONS_PER_FAN,
@@ -27,7 +26,7 @@ from musicconnect.domain.qa import (
 from musicconnect.domain.tiers import Feature
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, QuotaCounter
-from musicconnect.usecases.access import require_artist, require_fan, require_owner
+from musicconnect.usecases.access import is_owner, require_artist, require_fan, require_owner, require_perk
 from musicconnect.usecases.notifications import Notifications
 
 
@@ -160,7 +159,7 @@ class MonthlyQa:
         with self.uow() as uow:
             session = self._readable(uow, qa_id, caller)
             questions = uow.questions.of_session(qa_id)
-        if not _is_owner(caller, session.artist_id):
+        if not is_owner(caller, session.artist_id):
             questions = [q for q in questions if not q.hidden]
         return QaPage(session, ordered(questions, order))
 
@@ -178,13 +177,15 @@ class MonthlyQa:
         return session
 
     def _require_reader(self, uow: UnitOfWork, artist_id: str, caller: Caller) -> None:
-        if _is_owner(caller, artist_id):
-            return
-        if caller.role is not Role.FAN:
-            raise Forbidden("the monthly Q&A is for the artist's supporters")
-        rights = entitlements(uow.subscriptions.live_for(caller.id, artist_id), self.clock.now())
-        if not rights.has(Feature.MONTHLY_QA):
-            raise Forbidden("the monthly Q&A is for supporters and superfans")
+        require_perk(
+            uow,
+            caller,
+            artist_id,
+            Feature.MONTHLY_QA,
+            now=self.clock.now(),
+            refusal="the monthly Q&A is for supporters and superfans",
+            not_a_fan="the monthly Q&A is for the artist's supporters",
+        )
 
     def _visible_question(
         self, uow: UnitOfWork, session: QaSession, question_id: str, caller: Caller
@@ -192,7 +193,7 @@ class MonthlyQa:
         question = uow.questions.get(question_id)
         if question is None or question.qa_id != session.id:
             raise NotFound(f"no question {question_id} in this Q&A")
-        if question.hidden and not _is_owner(caller, session.artist_id):
+        if question.hidden and not is_owner(caller, session.artist_id):
             raise NotFound(f"no question {question_id} in this Q&A")
         return question
 
@@ -219,7 +220,3 @@ class MonthlyQa:
         if self.notifications is not None:
             announcement = Announcement(kind, session.artist_id, subject_id, text, self.clock.now(), fan_ids)
             self.notifications.announce(announcement)
-
-
-def _is_owner(caller: Caller, artist_id: str) -> bool:
-    return caller.id == artist_id or caller.is_admin

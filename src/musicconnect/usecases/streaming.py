@@ -24,6 +24,7 @@ from musicconnect.domain.tracks import Track, TrackStatus, can_see
 from musicconnect.ports.media import MediaStorage, UrlSigner
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import AccessReads, BlockingWork, Cache, Clock, TokenIssuer
+from musicconnect.usecases.access import is_owner
 from musicconnect.usecases.caching import (
     ReadyTracks,
     decode_standing,
@@ -50,10 +51,6 @@ def url_expiry(now: datetime, ttl: timedelta) -> datetime:
 def media_path(artist_id: str, track_id: str, kbps: int, filename: str) -> str:
     """The delivery path of one rung's file: the storage key, under ``/media``."""
     return f"/media/artists/{artist_id}/tracks/{track_id}/hls/{rung_folder(kbps)}/{filename}"
-
-
-def is_owner(caller: Caller, artist_id: str) -> bool:
-    return caller.id == artist_id or caller.is_admin
 
 
 def standing_entitlements(  # outside any open unit of work: the cache is read first

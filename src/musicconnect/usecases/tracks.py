@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,8 @@ from musicconnect.domain.accounts import Caller, Role
 from musicconnect.domain.entitlements import Entitlements, entitlements, entitlements_for_tier
 from musicconnect.domain.errors import DomainError, MediaRejected, NotFound, ServiceUnavailable
 from musicconnect.domain.events import TrackPublished
-from musicconnect.domain.media import LADDER_KBPS, UploadPolicy, content_type_for
+from musicconnect.domain.media import LADDER_KBPS, UploadPolicy
+from musicconnect.domain.stranded import GIVE_UP_AFTER, REQUEUE_AFTER, SWEEP_EVERY, Verdict, verdict
 from musicconnect.domain.text import clean_text
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import MAX_TITLE, Track, TrackEdit, TrackStatus, can_see, check_release_at
@@ -23,20 +23,12 @@ from musicconnect.ports.media import MediaProbe, MediaStorage, ProgressCallback,
 from musicconnect.ports.repositories import UnitOfWork
 from musicconnect.ports.services import Clock, IdGenerator, Job, JobQueue
 from musicconnect.usecases.access import require_artist, require_owner, require_track
+from musicconnect.usecases.encoding import encode_stored
 from musicconnect.usecases.notifications import Notifications
 
 log = logging.getLogger(__name__)
 
 TRANSCODE_JOB = "transcode_track"
-#: A track still processing this long after its upload has most likely lost its job: the queue
-#: failed between the upload's commit and its enqueue, or the job used up its attempts. Enqueuing
-#: is deduplicated by key, so queuing again a track whose job still waits or runs does nothing.
-#: It is queued again at this wait, then at twice, four times, ... this wait.
-REQUEUE_AFTER: Final = timedelta(minutes=10)
-#: How often workers look for such tracks (``requeue_stranded``).
-SWEEP_EVERY: Final = timedelta(minutes=1)
-#: A track still processing this long after its upload is failed for good rather than retried forever.
-GIVE_UP_AFTER: Final = timedelta(hours=24)
 
 
 def transcode_job(track_id: str) -> Job:
@@ -157,20 +149,18 @@ def transcode_track(
         track = require_track(uow, track_id)
     if track.status is TrackStatus.READY:
         return None
-    storage.delete_prefix(track.hls_prefix + "/")
-    with tempfile.TemporaryDirectory(prefix="musicconnect-") as scratch:
-        work = Path(scratch)
-        source = work / "original"
-        storage.download(track.original_key, source)
-        try:
-            ladder = transcoder.transcode(
-                source, work / "hls", LADDER_KBPS, progress=_ProgressRecorder(track_id, uow, progress)
-            )
-        except MediaRejected as error:
-            _mark_failed(track_id, str(error.detail), uow=uow)
-            raise
-        for name in ladder.files:
-            storage.put_file(f"{track.hls_prefix}/{name}", work / "hls" / name, content_type_for(name))
+    try:
+        ladder = encode_stored(
+            track.original_key,
+            track.hls_prefix,
+            LADDER_KBPS,
+            storage=storage,
+            transcoder=transcoder,
+            progress=_ProgressRecorder(track_id, uow, progress),
+        )
+    except MediaRejected as error:
+        _mark_failed(track_id, str(error.detail), uow=uow)
+        raise
     with uow:
         current = uow.tracks.get(track_id)
         gone = current is None or current.is_deleted
@@ -196,16 +186,6 @@ def _mark_failed(track_id: str, reason: str, *, uow: UnitOfWork) -> None:
         if track.status is TrackStatus.PROCESSING:  # a track published meanwhile stays published
             uow.tracks.save(track.failed(reason))
             uow.commit()
-
-
-def _at_a_mark(waited: timedelta, *, first: timedelta, window: timedelta) -> bool:
-    """Whether ``waited`` is within ``window`` after ``first``, ``2 * first``, ``4 * first``, ..."""
-    mark = first
-    while mark <= waited:
-        if waited < mark + window:
-            return True
-        mark *= 2
-    return False
 
 
 @attrs.frozen
@@ -238,11 +218,13 @@ def requeue_stranded(
     requeued: list[str] = []
     given_up: list[str] = []
     for track in processing:
-        waited = now - track.created_at
-        if waited >= give_up_after:
+        due = verdict(
+            now - track.created_at, every=every, requeue_after=requeue_after, give_up_after=give_up_after
+        )
+        if due is Verdict.GIVE_UP:
             _mark_failed(track.id, f"the transcode did not finish within {give_up_after}", uow=uow)
             given_up.append(track.id)
-        elif _at_a_mark(waited, first=requeue_after, window=2 * every):
+        elif due is Verdict.REQUEUE:
             jobs.enqueue(transcode_job(track.id))
             requeued.append(track.id)
     return StrandedTracks(requeued=tuple(requeued), given_up=tuple(given_up))

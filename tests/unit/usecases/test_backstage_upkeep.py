@@ -1,6 +1,6 @@
-"""Backstage upkeep: clips left processing are queued again with the tracks' backoff and failed
-at last; media bytes go once the database no longer points at them, and a storage that fails
-to delete them does not fail the request."""
+"""Backstage upkeep: clips left processing are queued again with the tracks' backoff
+(``domain.stranded``) and failed at last; media bytes go once the database no longer points at
+them, and a storage that fails to delete them does not fail the request."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import pytest
 from musicconnect.adapters.pillow import PillowImageProcessor
 from musicconnect.domain.backstage import BackstagePost, ClipStatus
 from musicconnect.domain.errors import NotFound, ServiceUnavailable
+from musicconnect.domain.stranded import GIVE_UP_AFTER, REQUEUE_AFTER, SWEEP_EVERY
 from musicconnect.domain.tiers import Tier
 from musicconnect.usecases.artists import Artists
 from musicconnect.usecases.backstage import Backstage, NewPost
 from musicconnect.usecases.backstage_media import CLIP_JOB, StrandedClips
 from musicconnect.usecases.profile import Profiles
-from musicconnect.usecases.tracks import GIVE_UP_AFTER, REQUEUE_AFTER, SWEEP_EVERY
 from tests.support import images
 from tests.support.queues import DeadWorker, QueueDown
 from tests.unit.usecases.conftest import PASSWORD, World

@@ -16,14 +16,12 @@ from musicconnect.domain.errors import (
     NotFound,
 )
 from musicconnect.domain.media import LADDER_KBPS
+from musicconnect.domain.stranded import GIVE_UP_AFTER, REQUEUE_AFTER, SWEEP_EVERY
 from musicconnect.domain.subscriptions import SubscriptionStatus
 from musicconnect.domain.tiers import Tier
 from musicconnect.domain.tracks import Track, TrackStatus
 from musicconnect.usecases.subscriptions import Subscriptions
 from musicconnect.usecases.tracks import (
-    GIVE_UP_AFTER,
-    REQUEUE_AFTER,
-    SWEEP_EVERY,
     IngestTrack,
     StrandedTracks,
     ingest_track,

@@ -212,6 +212,13 @@ class Work:
         self._ops[collection, doc_id] = _Insert(collection, stored, conflict, phase)
         self._docs[collection][doc_id] = stored
 
+    def insert_new(self, collection: str, doc: Doc, *, conflict: str, versioned: bool = False) -> None:
+        """``insert`` a document whose id is neither stored nor written here yet (a tombstone
+        counts as stored): Conflict otherwise, at once rather than at commit."""
+        if self.find_one(collection, {"_id": doc["_id"]}) is not None:
+            raise Conflict(conflict)
+        self.insert(collection, doc, conflict=conflict, versioned=versioned)
+
     def save(self, collection: str, doc: Doc, *, conflict: str) -> None:
         doc_id = doc["_id"]
         pending = self._ops.get((collection, doc_id))

@@ -28,7 +28,6 @@ from musicconnect.adapters.mongo.database import (
 )
 from musicconnect.domain.analytics import Listened, PlayEvent
 from musicconnect.domain.clocks import require_aware
-from musicconnect.domain.errors import Conflict
 from musicconnect.domain.messages import Conversation, DirectMessage, summarise
 
 #: Follows and likes not undone (documents from before undoing existed have no ``active``).
@@ -237,10 +236,6 @@ class MongoMessageRepository:
         self._work = work
 
     def add(self, message: DirectMessage) -> None:
-        work = self._work()
-        conflict = f"message {message.id!r} exists"
-        if work.find_one(MESSAGES, {"_id": message.id}) is not None:
-            raise Conflict(conflict)
         doc: Doc = {
             "_id": message.id,
             "fan_id": message.fan_id,
@@ -250,7 +245,7 @@ class MongoMessageRepository:
         }
         put_instant(doc, "sent_at", message.sent_at)
         put_instant(doc, "read_at", message.read_at)
-        work.insert(MESSAGES, doc, conflict=conflict)
+        self._work().insert_new(MESSAGES, doc, conflict=f"message {message.id!r} exists")
 
     def to_artist(self, artist_id: str) -> Sequence[DirectMessage]:
         docs = self._work().find(MESSAGES, {"artist_id": artist_id, **_BY_FANS}, sort=_OLDEST_FIRST)

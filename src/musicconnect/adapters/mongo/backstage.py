@@ -22,7 +22,6 @@ from musicconnect.adapters.mongo._codec import (
 from musicconnect.adapters.mongo._work import CurrentWork
 from musicconnect.adapters.mongo.database import BACKSTAGE_BLOCKS, BACKSTAGE_COMMENTS, BACKSTAGE_POSTS
 from musicconnect.domain.backstage import BackstagePost, Clip, ClipStatus, Comment, PageCursor, PostImage
-from musicconnect.domain.errors import Conflict
 
 _NEWEST_FIRST: Final = (("created_at_us", -1), ("_id", -1))
 _OLDEST_FIRST: Final = (("created_at_us", 1), ("seq", 1))
@@ -35,11 +34,9 @@ class MongoBackstagePostRepository:
         self._work = work
 
     def add(self, post: BackstagePost) -> None:
-        work = self._work()
-        conflict = f"backstage post {post.id!r} exists"
-        if work.find_one(BACKSTAGE_POSTS, {"_id": post.id}) is not None:
-            raise Conflict(conflict)
-        work.insert(BACKSTAGE_POSTS, _post_doc(post), conflict=conflict, versioned=True)
+        self._work().insert_new(
+            BACKSTAGE_POSTS, _post_doc(post), conflict=f"backstage post {post.id!r} exists", versioned=True
+        )
 
     def get(self, post_id: str) -> BackstagePost | None:
         doc = self._work().find_one(BACKSTAGE_POSTS, {"_id": post_id, **_LIVE})
@@ -87,10 +84,6 @@ class MongoBackstageCommentRepository:
         self._work = work
 
     def add(self, comment: Comment) -> None:
-        work = self._work()
-        conflict = f"comment {comment.id!r} exists"
-        if work.find_one(BACKSTAGE_COMMENTS, {"_id": comment.id}) is not None:
-            raise Conflict(conflict)
         doc: Doc = {
             "_id": comment.id,
             "post_id": comment.post_id,
@@ -100,7 +93,9 @@ class MongoBackstageCommentRepository:
             "deleted": False,
         }
         put_instant(doc, "created_at", comment.created_at)
-        work.insert(BACKSTAGE_COMMENTS, doc, conflict=conflict, versioned=True)
+        self._work().insert_new(
+            BACKSTAGE_COMMENTS, doc, conflict=f"comment {comment.id!r} exists", versioned=True
+        )
 
     def get(self, comment_id: str) -> Comment | None:
         doc = self._work().find_one(BACKSTAGE_COMMENTS, {"_id": comment_id, **_LIVE})

@@ -345,10 +345,6 @@ class MongoPayoutRepository:
         self._work = work
 
     def add(self, payout: Payout) -> None:
-        work = self._work()
-        conflict = f"payout {payout.id!r} exists"
-        if work.find_one(PAYOUTS, {"_id": payout.id}) is not None:
-            raise Conflict(conflict)
         doc: Doc = {
             "_id": payout.id,
             "artist_id": payout.artist_id,
@@ -360,7 +356,9 @@ class MongoPayoutRepository:
             "external_ref": payout.external_ref,
         }
         put_instant(doc, "paid_at", payout.paid_at)
-        work.insert(PAYOUTS, _status_fields(doc, payout), conflict=conflict, versioned=True)
+        self._work().insert_new(
+            PAYOUTS, _status_fields(doc, payout), conflict=f"payout {payout.id!r} exists", versioned=True
+        )
 
     def save(self, payout: Payout) -> None:
         work = self._work()

@@ -16,7 +16,6 @@ from musicconnect.adapters.mongo._codec import (
 )
 from musicconnect.adapters.mongo._work import CurrentWork, Doc
 from musicconnect.adapters.mongo.database import PAYMENT_INTENTS, PROCESSOR_LINKS
-from musicconnect.domain.errors import Conflict
 from musicconnect.domain.payments import IntentKind, IntentStatus, LinkKind, PaymentIntent, ProcessorLink
 from musicconnect.domain.tiers import Tier
 
@@ -28,12 +27,13 @@ class MongoPaymentIntentRepository:
         self._work = work
 
     def add(self, intent: PaymentIntent) -> None:
-        work = self._work()
-        conflict = f"a payment {intent.key!r} is already under way"
-        if work.find_one(PAYMENT_INTENTS, {"_id": intent.key}) is not None:
-            raise Conflict(conflict)
         # Two requests reserving the same key at once: the unique _id refuses one at commit.
-        work.insert(PAYMENT_INTENTS, _doc(intent), conflict=conflict, versioned=True)
+        self._work().insert_new(
+            PAYMENT_INTENTS,
+            _doc(intent),
+            conflict=f"a payment {intent.key!r} is already under way",
+            versioned=True,
+        )
 
     def get(self, key: str) -> PaymentIntent | None:
         doc = self._work().find_one(PAYMENT_INTENTS, {"_id": key})

@@ -20,11 +20,9 @@ class MongoLiveSessionRepository:
         self._work = work
 
     def add(self, session: LiveSession) -> None:
-        work = self._work()
-        conflict = f"live session {session.id!r} exists"
-        if work.find_one(LIVE_SESSIONS, {"_id": session.id}) is not None:
-            raise Conflict(conflict)
-        work.insert(LIVE_SESSIONS, _doc(session), conflict=conflict, versioned=True)
+        self._work().insert_new(
+            LIVE_SESSIONS, _doc(session), conflict=f"live session {session.id!r} exists", versioned=True
+        )
 
     def get(self, session_id: str) -> LiveSession | None:
         doc = self._work().find_one(LIVE_SESSIONS, {"_id": session_id})

@@ -48,11 +48,9 @@ class MongoQuestionRepository:
         self._work = work
 
     def add(self, question: Question) -> None:
-        work = self._work()
-        conflict = f"question {question.id!r} exists"
-        if work.find_one(QA_QUESTIONS, {"_id": question.id}) is not None:
-            raise Conflict(conflict)
-        work.insert(QA_QUESTIONS, _question_doc(question), conflict=conflict, versioned=True)
+        self._work().insert_new(
+            QA_QUESTIONS, _question_doc(question), conflict=f"question {question.id!r} exists", versioned=True
+        )
 
     def get(self, question_id: str) -> Question | None:
         work = self._work()

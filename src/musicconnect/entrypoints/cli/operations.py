@@ -16,9 +16,10 @@ from musicconnect.adapters.inprocess import Repeating
 from musicconnect.bootstrap import bootstrap, job_handlers
 from musicconnect.domain.clocks import month_key
 from musicconnect.domain.errors import DomainError
+from musicconnect.domain.stranded import GIVE_UP_AFTER, SWEEP_EVERY
 from musicconnect.entrypoints.cli.common import OPERATOR, data_dir_option, ingest_and_wait, load_settings
 from musicconnect.platform import Platform
-from musicconnect.usecases.tracks import GIVE_UP_AFTER, SWEEP_EVERY, IngestTrack
+from musicconnect.usecases.tracks import IngestTrack
 
 console = Console()
 log = logging.getLogger(__name__)

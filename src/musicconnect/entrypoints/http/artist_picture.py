@@ -7,7 +7,7 @@ from typing import Annotated, Any, TypeAlias
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, get, put
-from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, QueryParameter
 
 from musicconnect.domain.errors import InvalidInput
@@ -15,7 +15,8 @@ from musicconnect.entrypoints.http.auth import BEARER
 from musicconnect.entrypoints.http.deps import ArtistsDep, CallerDep, LibraryDep, UploadsDep
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import ArtistOut
-from musicconnect.entrypoints.http.uploads import FILE_FIELD, spooled_form
+from musicconnect.entrypoints.http.streamed_form import MultipartOperation, binary, received_form
+from musicconnect.entrypoints.http.uploads import FILE_FIELD
 from musicconnect.usecases.access import require_owner
 from musicconnect.usecases.artists import PICTURE_POLICY
 
@@ -25,22 +26,13 @@ Version: TypeAlias = Annotated[
 
 
 @dataclass
-class PictureOperation(Operation):
-    """Documents the multipart body, which the handler reads as a stream rather than as ``data``."""
-
-    def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            required=True,
-            content={
-                "multipart/form-data": OpenAPIMediaType(
-                    schema=Schema(
-                        type=OpenAPIType.OBJECT,
-                        required=[FILE_FIELD],
-                        properties={FILE_FIELD: Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)},
-                        description="A JPEG, PNG, WebP or GIF; kept re-encoded, at most 1024 px a side",
-                    ),
-                ),
-            },
+class PictureOperation(MultipartOperation):
+    def form_schema(self) -> Schema:
+        return Schema(
+            type=OpenAPIType.OBJECT,
+            required=[FILE_FIELD],
+            properties={FILE_FIELD: binary()},
+            description="A JPEG, PNG, WebP or GIF; kept re-encoded, at most 1024 px a side",
         )
 
 
@@ -67,13 +59,7 @@ class ArtistPictureController(Controller):
     ) -> ArtistOut:
         """Replace the profile picture (the artist or an admin); its metadata is stripped."""
         require_owner(caller, artist_id)
-        async with spooled_form(
-            request.stream(),
-            content_type=request.headers.get("content-type"),
-            content_length=request.content_length,
-            scratch_root=uploads.scratch_root,
-            max_file_bytes=PICTURE_POLICY.max_bytes,
-        ) as form:
+        async with received_form(request, uploads, max_file_bytes=PICTURE_POLICY.max_bytes) as form:
             upload = form.file
             if upload is None:
                 raise InvalidInput(f"the form needs a {FILE_FIELD!r} part")

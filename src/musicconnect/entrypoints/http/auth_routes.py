@@ -139,7 +139,7 @@ class AuthController(Controller):
     def follow_verification_link(
         self,
         *,
-        token: Annotated[str, QueryParameter(name="token", max_length=200)],
+        token: Annotated[str, QueryParameter(max_length=200)],
         profiles: ProfilesDep,
     ) -> VerifiedOut:
         """The link in a verification email, opened in a browser: the address it was sent to is

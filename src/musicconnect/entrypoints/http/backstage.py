@@ -8,7 +8,7 @@ from typing import Annotated, Any, Final
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -32,7 +32,7 @@ from musicconnect.entrypoints.http.media import (
     media_response,
     signed_query,
 )
-from musicconnect.entrypoints.http.uploads import spooled_form
+from musicconnect.entrypoints.http.streamed_form import MultipartOperation, binary, received_form
 from musicconnect.usecases.access import require_owner
 from musicconnect.usecases.backstage import NewPost
 
@@ -42,28 +42,18 @@ _POST: Final = "/backstage/{post_id:str}"
 
 
 @dataclass
-class PostOperation(Operation):
-    """Documents the multipart body, which the handler reads as a stream rather than as ``data``."""
-
-    def __post_init__(self) -> None:
-        binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
-        self.request_body = RequestBody(
-            required=True,
-            content={
-                "multipart/form-data": OpenAPIMediaType(
-                    schema=Schema(
-                        type=OpenAPIType.OBJECT,
-                        required=["body"],
-                        properties={
-                            "body": Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_POST),
-                            IMAGE_PART: Schema(type=OpenAPIType.ARRAY, items=binary, max_items=MAX_IMAGES),
-                            CLIP_PART: binary,
-                        },
-                        description="The post's text, up to four images (JPEG, PNG, WebP or GIF; "
-                        "re-encoded, metadata stripped) and an optional audio clip",
-                    ),
-                ),
+class PostOperation(MultipartOperation):
+    def form_schema(self) -> Schema:
+        return Schema(
+            type=OpenAPIType.OBJECT,
+            required=["body"],
+            properties={
+                "body": Schema(type=OpenAPIType.STRING, min_length=1, max_length=MAX_POST),
+                IMAGE_PART: Schema(type=OpenAPIType.ARRAY, items=binary(), max_items=MAX_IMAGES),
+                CLIP_PART: binary(),
             },
+            description="The post's text, up to four images (JPEG, PNG, WebP or GIF; "
+            "re-encoded, metadata stripped) and an optional audio clip",
         )
 
 
@@ -91,11 +81,9 @@ class BackstageController(Controller):
         """Post text with images and an audio clip; the clip reads ``processing`` until transcoded.
         Images that are not whole images are 422, oversized or decompression bombs 413."""
         require_owner(caller, artist_id)  # strangers are refused before their megabytes arrive
-        async with spooled_form(
-            request.stream(),
-            content_type=request.headers.get("content-type"),
-            content_length=request.content_length,
-            scratch_root=uploads.scratch_root,
+        async with received_form(
+            request,
+            uploads,
             max_file_bytes=MAX_IMAGES * backstage.image_policy.max_bytes + backstage.clip_policy.max_bytes,
             file_parts={IMAGE_PART: MAX_IMAGES, CLIP_PART: 1},
         ) as form:

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED
 
@@ -26,7 +26,8 @@ from musicconnect.entrypoints.http.deps import (
 )
 from musicconnect.entrypoints.http.errors import error_responses
 from musicconnect.entrypoints.http.schemas import TrackAcceptedOut, TrackEditIn, TrackOut
-from musicconnect.entrypoints.http.uploads import FILE_FIELD, ReceivedForm, spooled_form
+from musicconnect.entrypoints.http.streamed_form import MultipartOperation, binary, received_form
+from musicconnect.entrypoints.http.uploads import FILE_FIELD, ReceivedForm
 from musicconnect.usecases.access import require_owner
 from musicconnect.usecases.tracks import IngestTrack
 
@@ -36,30 +37,21 @@ _FALSE: Final = frozenset({"false", "0", "no", "off", ""})
 
 
 @dataclass
-class UploadOperation(Operation):
-    """Documents the multipart body, which the handler reads as a stream rather than as ``data``."""
-
-    def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            required=True,
-            content={
-                "multipart/form-data": OpenAPIMediaType(
-                    schema=Schema(
-                        type=OpenAPIType.OBJECT,
-                        required=[FILE_FIELD, "title"],
-                        properties={
-                            FILE_FIELD: Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY),
-                            "title": Schema(type=OpenAPIType.STRING, min_length=1, max_length=200),
-                            "release_at": Schema(
-                                type=OpenAPIType.STRING,
-                                description="ISO 8601 with a timezone, e.g. 2025-06-01T12:00:00Z",
-                            ),
-                            "exclusive": Schema(type=OpenAPIType.BOOLEAN),
-                        },
-                        description="An audio file, its title, an optional release time and exclusivity",
-                    ),
+class UploadOperation(MultipartOperation):
+    def form_schema(self) -> Schema:
+        return Schema(
+            type=OpenAPIType.OBJECT,
+            required=[FILE_FIELD, "title"],
+            properties={
+                FILE_FIELD: binary(),
+                "title": Schema(type=OpenAPIType.STRING, min_length=1, max_length=200),
+                "release_at": Schema(
+                    type=OpenAPIType.STRING,
+                    description="ISO 8601 with a timezone, e.g. 2025-06-01T12:00:00Z",
                 ),
+                "exclusive": Schema(type=OpenAPIType.BOOLEAN),
             },
+            description="An audio file, its title, an optional release time and exclusivity",
         )
 
 
@@ -120,13 +112,7 @@ class TrackController(Controller):
         """Upload an audio file; it is validated now and transcoded into the HLS ladder in the background."""
         # Refuse strangers before receiving megabytes from them; ingest_track checks again.
         require_owner(caller, artist_id)
-        async with spooled_form(
-            request.stream(),
-            content_type=request.headers.get("content-type"),
-            content_length=request.content_length,
-            scratch_root=uploads.scratch_root,
-            max_file_bytes=tracks.policy.max_bytes,
-        ) as form:
+        async with received_form(request, uploads, max_file_bytes=tracks.policy.max_bytes) as form:
             command = ingest_command(artist_id, form)
             track = await anyio.to_thread.run_sync(lambda: tracks.ingest(command, caller=caller))
         return TrackAcceptedOut(track_id=track.id, status=track.status.value)

@@ -22,8 +22,8 @@ from musicconnect.domain.backstage import MAX_IMAGES
 from musicconnect.domain.tiers import Feature
 from musicconnect.entrypoints.web.common import CallsDep, Form, VisitorDep, page, require_visitor, see_other
 from musicconnect.entrypoints.web.perks import perk
+from musicconnect.usecases.access import is_owner
 from musicconnect.usecases.backstage import CLIP_POLICY, Backstage, NewPost
-from musicconnect.usecases.streaming import is_owner
 
 #: The web form carries text, a few images and one clip.
 _MAX_FORM_BYTES: Final = MAX_IMAGES * 15 * 1024 * 1024 + CLIP_POLICY.max_bytes + 64 * 1024
